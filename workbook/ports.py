@@ -1,0 +1,55 @@
+"""Is a TCP port free, and if not, who holds it."""
+from __future__ import annotations
+
+import socket
+
+import psutil
+
+
+class PortInUse(RuntimeError):
+    pass
+
+
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def port_accepts(host: str, port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def holder_of(port: int) -> str:
+    """A human description of the process listening on `port`, as far as we can see."""
+    try:
+        conns = psutil.net_connections(kind="tcp")
+    except psutil.Error:
+        conns = []
+    for c in conns:
+        if c.laddr and c.laddr.port == port and c.status == psutil.CONN_LISTEN:
+            if c.pid is None:
+                return "a process this user cannot see"
+            try:
+                p = psutil.Process(c.pid)
+                cmd = " ".join(p.cmdline())[:120] or p.name()
+                return f"pid {c.pid} ({cmd})"
+            except psutil.Error:
+                return f"pid {c.pid}"
+    return "another socket (not listening yet, or owned by another user)"
+
+
+def ensure_free(host: str, port: int, service: str, setting: str) -> None:
+    if not port_is_free(host, port):
+        raise PortInUse(
+            f"{service}: port {port} on {host} is already in use by {holder_of(port)}. "
+            f"Stop that process, or give {service} another port with {setting} in .env."
+        )

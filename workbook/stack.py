@@ -1,0 +1,85 @@
+"""Start, stop and inspect the embedded stack as a whole."""
+from __future__ import annotations
+
+import time
+
+from .broker import Broker
+from .config import Config, load_config
+from .flink_cluster import FlinkCluster
+from .java import find_java
+from .postgres import Postgres
+from .services import Service, ServiceError, Status
+from .stream import Stream
+
+CORE = (Broker, Postgres)
+
+
+def services(config: Config) -> list[Service]:
+    return [Broker(config), Postgres(config), FlinkCluster(config), Stream(config)]
+
+
+def _docker_guard(config: Config, action: str) -> None:
+    if config.stack == "docker":
+        raise ServiceError(
+            f"STACK=docker in .env: the Docker stack is managed by Docker Compose, not `workbook {action}`. "
+            "Use `docker compose up -d` / `docker compose down`, or set STACK=embedded."
+        )
+
+
+def up(config: Config | None = None, flink: bool = False, stream: bool = False, say=print) -> list[Status]:
+    """Start what is not running yet (idempotent) and return the statuses."""
+    config = config or load_config()
+    _docker_guard(config, "up")
+    say(f"Java: {find_java().describe()}")
+    wanted = [Broker(config), Postgres(config)]
+    if flink:
+        wanted.append(FlinkCluster(config))
+    if stream:
+        wanted.append(Stream(config))
+    for svc in wanted:
+        if svc.pid() is not None:
+            say(f"{svc.name}: already running at {svc.address} (pid {svc.pid()})")
+            if isinstance(svc, (Broker, Postgres)):  # make sure topic/tables exist after a manual change
+                svc.create_topic(config.kafka_topic, config.kafka_topic_partitions, config.kafka_retention_ms) \
+                    if isinstance(svc, Broker) else svc.create_database_and_tables()
+            continue
+        t0 = time.monotonic()
+        say(f"{svc.name}: starting at {svc.address} ...")
+        svc.start()
+        say(f"{svc.name}: up in {time.monotonic() - t0:.1f}s (pid {svc.pid()}, log {svc.log_path})")
+    return [s.status() for s in wanted]
+
+
+def down(config: Config | None = None, wipe_db: bool = False, say=print) -> None:
+    config = config or load_config()
+    _docker_guard(config, "down")
+    for svc in reversed(services(config)):
+        if svc.pid() is not None:
+            say(f"{svc.name}: stopping (pid {svc.pid()})")
+            svc.stop()
+        elif isinstance(svc, FlinkCluster):
+            svc.stop()  # also clears stale pid files
+    if wipe_db:
+        Postgres(config).wipe()
+        say("postgres: data directory deleted")
+    else:
+        say(f"stopped; PostgreSQL data kept in {Postgres(config).data_dir}")
+
+
+def status(config: Config | None = None) -> list[Status]:
+    config = config or load_config()
+    return [svc.status() for svc in services(config)]
+
+
+def format_status(rows: list[Status]) -> str:
+    lines = [f"{'service':<9} {'state':<9} {'pid':>7} {'RSS MiB':>8}  address / detail"]
+    for s in rows:
+        state = "stopped" if s.pid is None else ("healthy" if s.healthy else "UNHEALTHY")
+        pid = str(s.pid) if s.pid else "-"
+        rss = f"{s.rss_mb:.0f}" if s.pid else "-"
+        lines.append(f"{s.name:<9} {state:<9} {pid:>7} {rss:>8}  {s.address}")
+        if s.pid:
+            lines.append(f"{'':<37}{s.detail}")
+    total = sum(s.rss_mb for s in rows)
+    lines.append(f"total RSS of running services: {total:.0f} MiB")
+    return "\n".join(lines)

@@ -1,0 +1,32 @@
+"""The background trade stream of `make lab`: producer/producer.py feeding the
+broker, started and stopped like the other embedded services."""
+from __future__ import annotations
+
+import shlex
+import sys
+
+from . import procs
+from .config import PROJECT_ROOT
+from .services import Service
+
+
+class Stream(Service):
+    name = "stream"
+
+    @property
+    def address(self) -> str:
+        return f"{self.config.producer_source} -> {self.config.kafka_bootstrap_servers}/{self.config.kafka_topic}"
+
+    def argv(self) -> list[str]:
+        return [sys.executable, str(PROJECT_ROOT / "producer" / "producer.py"),
+                "--source", self.config.producer_source, *shlex.split(self.config.producer_args)]
+
+    def health(self) -> tuple[bool, str]:
+        return True, f"running: {' '.join(self.argv()[1:])}"
+
+    def start(self) -> None:
+        pid = procs.start_detached(self.state_dir, self.name, self.argv(), self.log_path, cwd=PROJECT_ROOT)
+        # A producer that cannot reach the broker or parse its options exits at once.
+        if procs.wait_until(lambda: not procs.is_alive(pid), timeout=3):
+            procs.forget(self.state_dir, self.name)
+            raise self.died("exited right after starting")
