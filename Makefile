@@ -22,6 +22,8 @@ $(STAMP): requirements.txt
 	@test -x $(PY) || { echo "Creating $(VENV) with $$($(PYTHON) --version)"; $(PYTHON) -m venv $(VENV); }
 	$(PY) -m pip install --upgrade --quiet pip
 	$(PY) -m pip install --progress-bar on -r requirements.txt
+	@# Make workbook/ and producer/ importable from notebooks/ and anywhere else (like `pip install -e .`).
+	$(PY) -c "import site; open(site.getsitepackages()[0] + '/trade-workbook.pth', 'w').write('$(CURDIR)\n')"
 	touch $(STAMP)
 
 up: venv

@@ -71,6 +71,14 @@ def status(config: Config | None = None) -> list[Status]:
     return [svc.status() for svc in services(config)]
 
 
+def health_frame(rows: list[Status]):
+    """Statuses as a small pandas table (no pids or paths: the same on every machine)."""
+    import pandas as pd
+
+    return pd.DataFrame([{"service": s.name, "address": s.address, "running": s.pid is not None,
+                          "healthy": s.healthy} for s in rows]).set_index("service")
+
+
 def format_status(rows: list[Status]) -> str:
     lines = [f"{'service':<9} {'state':<9} {'pid':>7} {'RSS MiB':>8}  address / detail"]
     for s in rows:

@@ -1,0 +1,59 @@
+"""The fixed trade datasets of the notebooks and exercise checks, and moving
+them in and out of Kafka topics with kafka-python."""
+from __future__ import annotations
+
+import json
+
+from .broker import Broker
+from .config import Config
+
+SAMPLE_SEED = 42
+SAMPLE_START_MS = 1_735_689_600_000  # 2025-01-01 00:00:00 UTC
+SAMPLE_MINUTES = 30
+SAMPLE_TOPIC = "workbook-sample"  # the notebooks' own topic: the live `trades` stream keeps changing
+
+
+def sample_trades(minutes: int = SAMPLE_MINUTES, seed: int = SAMPLE_SEED) -> list[dict]:
+    """The synthetic market's first `minutes` minutes: the same trades on every machine."""
+    from producer.synthetic import generate_trades
+
+    return list(generate_trades(seed=seed, start_ms=SAMPLE_START_MS, duration_s=minutes * 60))
+
+
+def fill_topic(config: Config, topic: str, trades: list[dict], partitions: int = 1) -> int:
+    """Replace `topic`'s content with `trades` (keyed by pair, in list order); returns the count."""
+    from kafka import KafkaProducer
+
+    broker = Broker(config)
+    if config.stack == "embedded" and topic in broker.topics():
+        broker.tansu("topic", "delete", topic, "--broker", broker.url)
+    if config.stack == "embedded":
+        broker.create_topic(topic, partitions)
+    producer = KafkaProducer(bootstrap_servers=config.kafka_bootstrap_servers, linger_ms=20,
+                             batch_size=256 * 1024, acks=1)
+    futures = [producer.send(topic, key=f"{t['base']}/{t['quote']}".encode(), value=json.dumps(t).encode())
+               for t in trades]
+    producer.flush()
+    producer.close()
+    for f in futures:
+        f.get()  # raises if a send failed: nothing unacknowledged is counted
+    return len(futures)
+
+
+def read_topic(config: Config, topic: str, limit: int | None = None, idle_ms: int = 1000) -> list[dict]:
+    """Every record of `topic` (or the first `limit`), decoded from JSON.
+    assign() + seek_to_beginning(): immediate, where a consumer group takes ~20 s to join on Tansu."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=config.kafka_bootstrap_servers, enable_auto_commit=False,
+                             consumer_timeout_ms=idle_ms)
+    parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
+    consumer.assign(parts)
+    consumer.seek_to_beginning(*parts)
+    out = []
+    for message in consumer:
+        out.append(json.loads(message.value))
+        if limit and len(out) >= limit:
+            break
+    consumer.close()
+    return out
