@@ -1,0 +1,180 @@
+"""Exercise checks: run the student's query on a fixed dataset and compare it
+with an independent pandas reference, with feedback that names the mistake
+(a missing pair, windows off by one, buy and sell swapped, open/close by
+arrival order, wrong column names or types) instead of a bare assertion.
+
+The dataset arrives out of order (within the watermark delay) and has
+same-millisecond ties, so that open/close by arrival order is caught.
+"""
+from __future__ import annotations
+
+import random
+
+import pandas as pd
+
+WINDOW_MS = 60_000
+CANDLE_COLUMNS = ["ts_start", "ts_end", "currency_pair", "price_avg", "price_open", "price_min",
+                  "price_max", "price_close", "volume", "num_trades"]
+VOLUME_COLUMNS = ["ts_start", "ts_end", "currency_pair", "volume_buy", "volume_sell"]
+KEY = ["ts_start", "ts_end", "currency_pair"]
+
+
+class CheckFailed(AssertionError):
+    """The student's query does not match the reference; the message says how."""
+
+
+# --- the fixed dataset --------------------------------------------------------------------------
+
+def check_trades(minutes: int = 8, max_disorder_ms: int = 2_000, seed: int = 7) -> list[dict]:
+    """Synthetic trades in *arrival* order: event time shuffled by up to max_disorder_ms
+    (less than the source's watermark delay, so no trade is late), plus same-millisecond ties."""
+    from .datasets import sample_trades
+
+    trades = [dict(t) for t in sample_trades(minutes=minutes)]
+    rng = random.Random(seed)
+    for i in range(0, len(trades) - 1, 17):  # ties: the next trade of the list gets the same timestamp
+        if trades[i + 1]["base"] == trades[i]["base"] and trades[i + 1]["quote"] == trades[i]["quote"]:
+            trades[i + 1]["timestamp"] = trades[i]["timestamp"]
+    # Arrival order: sort by event time plus a random delay in [0, max_disorder_ms).
+    delayed = sorted(trades, key=lambda t: t["timestamp"] + rng.randrange(max_disorder_ms))
+    # Sanity: nothing arrives later than the delay allows.
+    newest = 0
+    for t in delayed:
+        assert t["timestamp"] > newest - max_disorder_ms
+        newest = max(newest, t["timestamp"])
+    return delayed
+
+
+# --- references (pandas, independent of Flink) ---------------------------------------------------
+
+def _frame(trades: list[dict]) -> pd.DataFrame:
+    df = pd.DataFrame(trades)
+    df["arrival"] = range(len(df))  # Kafka offset order: the deterministic tie-break
+    df["currency_pair"] = df["base"] + " / " + df["quote"]
+    start = df["timestamp"] // WINDOW_MS * WINDOW_MS
+    df["ts_start"] = pd.to_datetime(start, unit="ms")
+    df["ts_end"] = pd.to_datetime(start + WINDOW_MS, unit="ms")
+    return df
+
+
+def reference_candlesticks(trades: list[dict], by_arrival: bool = False) -> pd.DataFrame:
+    """Open/close = earliest/latest trade by event time, same-ms ties by arrival order.
+    by_arrival=True gives what FIRST_VALUE/LAST_VALUE compute (arrival order), for feedback."""
+    df = _frame(trades)
+    df = df.sort_values("arrival" if by_arrival else ["timestamp", "arrival"])
+    df["pv"] = df["price"] * df["volume"]
+    g = df.groupby(KEY, sort=True)
+    out = pd.DataFrame({
+        "price_avg": g["pv"].sum() / g["volume"].sum(),
+        "price_open": g["price"].first(),
+        "price_min": g["price"].min(),
+        "price_max": g["price"].max(),
+        "price_close": g["price"].last(),
+        "volume": g["volume"].sum(),
+        "num_trades": g["price"].size().astype("int64"),
+    }).reset_index()
+    return out[CANDLE_COLUMNS]
+
+
+def reference_volumes(trades: list[dict]) -> pd.DataFrame:
+    df = _frame(trades)
+    df["volume_buy"] = df["volume"].where(df["direction"] == "buy", 0.0)
+    df["volume_sell"] = df["volume"].where(df["direction"] == "sell", 0.0)
+    out = df.groupby(KEY, sort=True)[["volume_buy", "volume_sell"]].sum().reset_index()
+    return out[VOLUME_COLUMNS]
+
+
+# --- comparison with feedback --------------------------------------------------------------------
+
+def _normalize(df: pd.DataFrame) -> pd.DataFrame:
+    df = df.copy()
+    for col in ("ts_start", "ts_end"):
+        if col in df:
+            ts = pd.to_datetime(df[col])
+            if ts.dt.tz is not None:
+                ts = ts.dt.tz_convert("UTC").dt.tz_localize(None)
+            df[col] = ts.astype("datetime64[ms]")
+    return df.sort_values([c for c in KEY if c in df]).reset_index(drop=True)
+
+
+def _close(a: pd.Series, b: pd.Series) -> pd.Series:
+    a, b = a.astype(float), b.astype(float)
+    return ((a - b).abs() <= 1e-9 * b.abs().clip(lower=1.0)) | (a.isna() & b.isna())
+
+
+def compare(actual: pd.DataFrame, expected: pd.DataFrame, trades: list[dict] | None = None) -> list[str]:
+    """Problems found, most telling first; an empty list means the query is right."""
+    columns = list(expected.columns)
+    got = list(actual.columns)
+    if got != columns:
+        missing = [c for c in columns if c not in got]
+        extra = [c for c in got if c not in columns]
+        hint = []
+        if missing:
+            hint.append(f"missing {missing}")
+        if extra:
+            hint.append(f"unexpected {extra}")
+        if not missing and not extra:
+            hint.append("same names, other order")
+        return [f"columns: your query returns {got}, expected {columns} ({'; '.join(hint)}). "
+                "Name each column with AS, in this order."]
+    if "num_trades" in actual and len(actual) and not pd.api.types.is_integer_dtype(actual["num_trades"]):
+        return [f"num_trades should be a whole number (COUNT(*)), got type {actual['num_trades'].dtype}."]
+    for col in ("ts_start", "ts_end"):
+        if len(actual) and not (pd.api.types.is_datetime64_any_dtype(actual[col]) or
+                                isinstance(actual[col].iloc[0], pd.Timestamp)):
+            return [f"{col} should be a timestamp (window_start / window_end), got values like {actual[col].iloc[0]!r}."]
+    a, e = _normalize(actual), _normalize(expected)
+    problems = []
+    pairs_e, pairs_a = set(e["currency_pair"]), set(a["currency_pair"])
+    if pairs_e - pairs_a:
+        problems.append(f"missing currency pairs: {sorted(pairs_e - pairs_a)} "
+                        f"(your pairs: {sorted(pairs_a)}; expected 'base / quote' with spaces)")
+    if pairs_a - pairs_e:
+        problems.append(f"unexpected currency pairs: {sorted(pairs_a - pairs_e)[:5]}")
+    if problems:
+        return problems
+    key_e = set(map(tuple, e[KEY].astype(str).values))
+    key_a = set(map(tuple, a[KEY].astype(str).values))
+    if key_e != key_a:
+        for delta, word in ((pd.Timedelta(minutes=1), "late"), (pd.Timedelta(minutes=-1), "early")):
+            s = a.copy()
+            s["ts_start"] -= delta
+            s["ts_end"] -= delta
+            if set(map(tuple, s[KEY].astype(str).values)) == key_e:
+                return [f"windows off by one: every window starts one minute too {word}. "
+                        "Use window_start and window_end of the TUMBLE table function as they are."]
+        return [f"windows: {len(key_a)} (window, pair) rows, expected {len(key_e)}; e.g. missing "
+                f"{sorted(key_e - key_a)[:2]}, unexpected {sorted(key_a - key_e)[:2]}. "
+                "Group by window_start, window_end and the pair (one minute tumbling windows over ts)."]
+    m = e.merge(a, on=KEY, suffixes=("", "_got"))
+    if "volume_buy" in e:
+        swapped = _close(m["volume_buy_got"], m["volume_sell"]) & _close(m["volume_sell_got"], m["volume_buy"])
+        if swapped.all() and not _close(m["volume_buy_got"], m["volume_buy"]).all():
+            return ["buy and sell are swapped: volume_buy must sum the volume of trades with direction = 'buy'."]
+    if "price_open" in e and trades is not None:
+        arrival = _normalize(reference_candlesticks(trades, by_arrival=True)).merge(a, on=KEY, suffixes=("", "_got"))
+        open_ok = _close(m["price_open_got"], m["price_open"]).all()
+        close_ok = _close(m["price_close_got"], m["price_close"]).all()
+        if not (open_ok and close_ok) and _close(arrival["price_open_got"], arrival["price_open"]).all() \
+                and _close(arrival["price_close_got"], arrival["price_close"]).all():
+            return ["price_open/price_close follow arrival order (FIRST_VALUE/LAST_VALUE), not event time: "
+                    "trades arrive out of order, so take the price of the trade with the earliest/latest "
+                    "timestamp in the window (see the ordering key explained above)."]
+    for col in columns:
+        if col in KEY:
+            continue
+        ok = _close(m[f"{col}_got"], m[col])
+        if not ok.all():
+            bad = m.loc[~ok].iloc[0]
+            problems.append(f"{col}: {int((~ok).sum())} of {len(m)} rows differ, e.g. {bad['currency_pair']} at "
+                            f"{bad['ts_start']}: got {bad[f'{col}_got']}, expected {bad[col]}")
+    return problems
+
+
+def verdict(actual: pd.DataFrame, expected: pd.DataFrame, trades: list[dict] | None, what: str) -> str:
+    problems = compare(actual, expected, trades)
+    if problems:
+        raise CheckFailed(f"{what}: not yet.\n- " + "\n- ".join(problems))
+    pairs = expected["currency_pair"].nunique()
+    return f"{what}: correct: {len(expected)} rows ({pairs} pairs x {len(expected) // max(pairs, 1)}+ windows) match the reference."
