@@ -7,14 +7,19 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: lab test venv up down status logs test-unit test-integration test-notebooks test-browser release bench clean
 
+# JUPYTER_ARGS: extra `jupyter lab` options (the browser test passes its port and token).
+JUPYTER_ARGS ?=
+# Jupyter refuses to run as root unless told; CI and some lab machines are root.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 lab: venv
 	$(PY) -m workbook up --stream
-	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --notebook-dir=notebooks
+	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --notebook-dir=notebooks $(ALLOW_ROOT) $(JUPYTER_ARGS)
 
 test: venv
 	$(PY) -m workbook up
-	$(PY) -m pytest tests
+	$(PY) -m pytest tests -m "not browser"
 	$(MAKE) test-notebooks
+	$(MAKE) test-browser
 
 # The venv is rebuilt only when requirements.txt changes; pip prints its progress.
 venv: $(STAMP)
@@ -46,6 +51,16 @@ test-notebooks: venv
 	@if ls notebooks/*.ipynb >/dev/null 2>&1; then \
 		$(PY) -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider notebooks; \
 	else echo "no notebooks yet: nothing for nbval to run"; fi
+
+# JupyterLab as `make lab` starts it, driven in Debian's headless Chromium by playwright-core.
+test-browser: venv
+	@command -v chromium >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "installing Debian's chromium"; apt-get update -qq && apt-get install -y -qq chromium; \
+		else echo "test-browser needs Debian's chromium: run 'sudo apt-get install -y chromium'" >&2; exit 1; fi; }
+	@command -v npm >/dev/null 2>&1 || { echo "test-browser needs Node.js >= 20 with npm" >&2; exit 1; }
+	@test -d tests/browser/node_modules/playwright-core || { cd tests/browser && npm ci --no-audit --no-fund; }
+	$(PY) -m pytest tests/browser -m browser -rA
 
 bench: venv
 	$(PY) -m workbook up
