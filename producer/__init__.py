@@ -1,0 +1,11 @@
+"""Trade producer: exchange websockets, replay files and a synthetic market
+into Kafka, as the course lab's trade records (see producer/README.md).
+
+Run it as ``python producer/producer.py --source NAME ...`` or
+``python -m producer --source NAME ...``.
+"""
+from pathlib import Path
+
+PRODUCER_DIR = Path(__file__).resolve().parent
+PROJECT_ROOT = PRODUCER_DIR.parent
+SAMPLE_FILE = PROJECT_ROOT / "data" / "sample-trades.jsonl.gz"

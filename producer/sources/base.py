@@ -1,0 +1,167 @@
+"""The websocket loop shared by the live sources: connect, subscribe, read,
+heartbeat, reconnect with exponential backoff and jitter.
+
+An exchange adapter subclasses WebsocketSource and supplies `default_url`,
+`default_pairs`, `subscribe_messages()` and `parse()`. Iterating the source
+yields, per received message, each trade it carries (a record dict), a Skip for
+each rejected message or trade, or IGNORED for a control message (subscription
+acks, heartbeats, status).
+"""
+from __future__ import annotations
+
+import logging
+import random
+import time
+
+import websocket  # websocket-client
+
+from ..assets import UsdPricer, split_symbol
+from ..record import JSONDecodeError, Rejected, Skip, loads
+
+log = logging.getLogger("producer.ws")
+
+IGNORED = object()  # marker: a control message, not a trade
+
+
+class ReconnectRequested(Exception):
+    """The exchange asked us to reconnect (e.g. Bitstamp's bts:request_reconnect)."""
+
+
+class SilentConnection(Exception):
+    """Nothing, not even a pong, arrived within the heartbeat timeout."""
+
+
+def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random) -> float:
+    """Exponential backoff with jitter: uniformly in [d/2, d], d = min(cap, base*2^(attempt-1))."""
+    d = min(cap, base * (2 ** max(0, attempt - 1)))
+    return d * (0.5 + 0.5 * rng.random())
+
+
+class WebsocketSource:
+    name = "?"
+    default_url = ""
+    default_pairs: tuple[str, ...] = ()
+
+    def __init__(self, url: str | None = None, pairs=None, *, ping_interval: float = 20.0,
+                 ping_timeout: float = 10.0, backoff_base: float = 0.5, backoff_max: float = 30.0,
+                 connect_timeout: float = 10.0, max_reconnects: int | None = None, seed=None):
+        self.url = url or self.default_url
+        self.pairs = list(pairs) if pairs else list(self.default_pairs)
+        self.ping_interval = ping_interval
+        self.ping_timeout = ping_timeout
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.connect_timeout = connect_timeout
+        self.max_reconnects = max_reconnects
+        self.pricer = UsdPricer()
+        self.connections = 0  # successful connects, for logs and tests
+        self._rng = random.Random(seed)
+
+    def ticker_pairs(self) -> list[tuple[str, str]]:
+        """--pairs as (BASE, QUOTE) tickers, whatever the separator ("BTC/USDT", "btc-usdt", "BTCUSDT")."""
+        out = []
+        for pair in self.pairs:
+            parts = split_symbol(pair)
+            out.append((parts[0].upper(), parts[1].upper()) if parts else (pair.upper(), ""))
+        return out
+
+    # --- to be supplied by an exchange adapter ---------------------------------
+    def subscribe_messages(self) -> list:
+        """JSON-able objects to send after each (re)connect."""
+        return []
+
+    def parse(self, msg) -> list:
+        """Trades in one decoded message: record dicts and/or Skip; [] = control message."""
+        raise NotImplementedError
+
+    # --- shared --------------------------------------------------------------
+    def handle(self, data) -> list:
+        """Decode + parse one raw message (str/bytes), never raising."""
+        try:
+            msg = loads(data)
+        except (JSONDecodeError, ValueError, TypeError) as e:
+            return [Skip("malformed JSON", str(e)[:80])]
+        try:
+            items = self.parse(msg)
+        except Rejected as e:
+            return [Skip.of(e)]
+        except ReconnectRequested:
+            raise
+        except KeyError as e:
+            return [Skip("missing field", str(e))]
+        except (IndexError, TypeError, ValueError, AttributeError) as e:
+            return [Skip("malformed message", f"{type(e).__name__}: {e}"[:80])]
+        for item in items:
+            if type(item) is dict:
+                pu = self.pricer(item["base"], item["quote"], item["price"])
+                if item["priceUsd"] is None:
+                    item["priceUsd"] = pu
+        return items
+
+    def __iter__(self):
+        attempt = 0
+        while True:
+            if attempt:
+                if self.max_reconnects is not None and attempt > self.max_reconnects:
+                    log.error("giving up on %s after %d reconnect attempts", self.url, attempt - 1)
+                    return
+                delay = backoff_delay(attempt, self.backoff_base, self.backoff_max, self._rng)
+                log.warning("reconnecting to %s: attempt %d in %.2f s", self.url, attempt, delay)
+                time.sleep(delay)
+            try:
+                ws = websocket.create_connection(self.url, timeout=self.connect_timeout,
+                                                 skip_utf8_validation=True, enable_multithread=False)
+            except (OSError, websocket.WebSocketException) as e:
+                attempt += 1
+                log.warning("cannot connect to %s: %s", self.url, e)
+                continue
+            self.connections += 1
+            log.info("connected to %s (connection %d)", self.url, self.connections)
+            try:
+                for sub in self.subscribe_messages():
+                    text = sub if isinstance(sub, str) else _json_text(sub)
+                    log.debug("subscribe: %s", text)
+                    ws.send(text)
+                ws.settimeout(self.ping_interval)
+                pinged_at = None
+                while True:
+                    try:
+                        opcode, data = ws.recv_data(control_frame=True)
+                    except websocket.WebSocketTimeoutException:
+                        if pinged_at is not None:
+                            raise SilentConnection(
+                                f"no message nor pong for {self.ping_interval + self.ping_timeout:.1f} s")
+                        ws.ping(b"hb")
+                        pinged_at = time.monotonic()
+                        ws.settimeout(self.ping_timeout)
+                        continue
+                    if pinged_at is not None:
+                        pinged_at = None
+                        ws.settimeout(self.ping_interval)
+                    if opcode in (websocket.ABNF.OPCODE_TEXT, websocket.ABNF.OPCODE_BINARY):
+                        attempt = 0  # the connection works: next drop starts the backoff afresh
+                        items = self.handle(data)
+                        if not items:
+                            yield IGNORED
+                        else:
+                            yield from items
+                    elif opcode == websocket.ABNF.OPCODE_CLOSE:
+                        raise websocket.WebSocketConnectionClosedException("closed by the server")
+            except ReconnectRequested as e:
+                log.info("%s asked to reconnect: %s", self.name, e)
+            except SilentConnection as e:
+                log.warning("connection to %s is silent (%s): reconnecting", self.url, e)
+            except (OSError, websocket.WebSocketException) as e:
+                log.warning("connection to %s dropped: %s", self.url, e or type(e).__name__)
+            finally:
+                try:
+                    ws.close(timeout=0.2)
+                except Exception:  # noqa: BLE001 - best effort on a broken socket
+                    pass
+            attempt += 1
+
+
+def _json_text(obj) -> str:
+    from ..record import dumps
+
+    return dumps(obj).decode()
