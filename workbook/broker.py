@@ -63,7 +63,9 @@ class Broker(Service):
             topics = self.topics()
         except (ServiceError, subprocess.TimeoutExpired) as exc:
             return False, str(exc)
-        return True, f"topics: {', '.join(sorted(topics)) or '(none)'}"
+        if self.config.kafka_topic not in topics:
+            return False, f"topic {self.config.kafka_topic!r} missing ({len(topics)} other topics): run `up` again"
+        return True, f"topic {self.config.kafka_topic!r} and {len(topics) - 1} other topic(s)"
 
     def start(self) -> None:
         host, port = self.config.kafka_host, self.config.kafka_port
