@@ -125,6 +125,9 @@ def compare(actual: pd.DataFrame, expected: pd.DataFrame, trades: list[dict] | N
                                 isinstance(actual[col].iloc[0], pd.Timestamp)):
             return [f"{col} should be a timestamp (window_start / window_end), got values like {actual[col].iloc[0]!r}."]
     a, e = _normalize(actual), _normalize(expected)
+    for col in columns:
+        if col not in KEY and len(a) and a[col].isna().all() and not e[col].isna().all():
+            return [f"{col} is NULL in every row: the TODO in your query is still there."]
     problems = []
     pairs_e, pairs_a = set(e["currency_pair"]), set(a["currency_pair"])
     if pairs_e - pairs_a:
@@ -178,3 +181,26 @@ def verdict(actual: pd.DataFrame, expected: pd.DataFrame, trades: list[dict] | N
         raise CheckFailed(f"{what}: not yet.\n- " + "\n- ".join(problems))
     pairs = expected["currency_pair"].nunique()
     return f"{what}: correct: {len(expected)} rows ({pairs} pairs x {len(expected) // max(pairs, 1)}+ windows) match the reference."
+
+
+# --- the checks the notebooks call ---------------------------------------------------------------
+
+def _run(sql: str, trades: list[dict]) -> pd.DataFrame:
+    from .processor import ProcessorError, query
+
+    try:
+        return query(sql, trades)
+    except ProcessorError as exc:
+        raise CheckFailed(f"your query did not run: {exc}") from None
+
+
+def check_candlesticks(sql: str) -> str:
+    """Run `sql` (a SELECT over valid_trades, or INSERT INTO candlesticks SELECT ...) on the
+    check dataset and compare it with reference_candlesticks."""
+    trades = check_trades()
+    return verdict(_run(sql, trades), reference_candlesticks(trades), trades, "candlesticks")
+
+
+def check_volumes(sql: str) -> str:
+    trades = check_trades()
+    return verdict(_run(sql, trades), reference_volumes(trades), trades, "volumes")
