@@ -46,10 +46,10 @@ test-integration: venv
 	$(PY) -m workbook up
 	$(PY) -m pytest tests -m integration
 
-# nbval runs every notebook top to bottom (pytest exit 5 = no notebooks yet).
+# nbval runs every notebook top to bottom, instructor solutions enabled so every cell runs.
 test-notebooks: venv
 	@if ls notebooks/*.ipynb >/dev/null 2>&1; then \
-		$(PY) -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider notebooks; \
+		WORKBOOK_SOLUTIONS=1 $(PY) -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider notebooks; \
 	else echo "no notebooks yet: nothing for nbval to run"; fi
 
 # JupyterLab as `make lab` starts it, driven in Debian's headless Chromium by playwright-core.

