@@ -5,6 +5,7 @@ the project's Python for PyFlink UDF workers)."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -16,7 +17,7 @@ from .java import find_java, java_env
 from .ports import ensure_free, port_accepts
 from .services import Service, ServiceError
 
-RPC_PORT = 6123
+RPC_PORT = int(os.environ.get("FLINK_RPC_PORT", "6123"))  # JobManager RPC; override to run two clusters
 
 
 def flink_home() -> Path:
