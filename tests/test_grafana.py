@@ -232,22 +232,28 @@ def test_panel_sql_expansion_of_the_dashboard():
 MINUTES = 5
 
 
-def _rows(pair: str, start: datetime):
-    """Realistic 1-minute candlesticks and volumes of one pair, starting at `start`."""
-    rng = random.Random(42)
-    candles, volumes, price = [], [], 64000.0
-    for i in range(MINUTES):
-        ts_start = start + timedelta(minutes=i)
-        ts_end = ts_start + timedelta(minutes=1)
-        prices = [price * (1 + rng.uniform(-0.002, 0.002)) for _ in range(8)]
-        vols = [rng.uniform(0.001, 0.5) for _ in prices]
-        buys = [rng.random() < 0.5 for _ in prices]
-        vwap = sum(p * v for p, v in zip(prices, vols)) / sum(vols)
-        candles.append((ts_start, ts_end, pair, vwap, prices[0], min(prices), max(prices), prices[-1],
-                        sum(vols), len(prices)))
-        volumes.append((ts_start, ts_end, pair, sum(v for v, b in zip(vols, buys) if b),
-                        sum(v for v, b in zip(vols, buys) if not b)))
-        price = prices[-1]
+def _processed_rows(cfg, pair: str, start: datetime):
+    """A bounded processor run over MINUTES minutes of synthetic bitcoin/tether trades, renamed to
+    `pair` and moved to `start`; returns the rows the processor must have written (pandas reference)
+    as (candlestick tuples, volume tuples) in table column order."""
+    from workbook import checks, datasets, processor
+
+    base, quote = pair.split(" / ")
+    shift = int(start.timestamp() * 1000) - datasets.SAMPLE_START_MS
+    trades = [dict(t, base=base, timestamp=t["timestamp"] + shift) for t in datasets.sample_trades(minutes=MINUTES)
+              if (t["base"], t["quote"]) == ("bitcoin", quote)]
+    topic = f"grafanatest-{uuid.uuid4().hex[:8]}"
+    datasets.fill_topic(cfg, topic, trades)
+    try:
+        assert processor.run(cfg, bounded=True, topic=topic, solutions=True, say=lambda *_: None).status == "FINISHED"
+    finally:
+        processor.delete_topic(cfg, topic)
+    utc = lambda ts: ts.to_pydatetime().replace(tzinfo=timezone.utc)  # noqa: E731
+    candles = [(utc(r.ts_start), utc(r.ts_end), r.currency_pair, r.price_avg, r.price_open, r.price_min,
+                r.price_max, r.price_close, r.volume, r.num_trades)
+               for r in checks.reference_candlesticks(trades).itertuples()]
+    volumes = [(utc(r.ts_start), utc(r.ts_end), r.currency_pair, r.volume_buy, r.volume_sell)
+               for r in checks.reference_volumes(trades).itertuples()]
     return candles, volumes
 
 
@@ -262,30 +268,23 @@ def stack_config(request):
 
 @pytest.mark.integration
 def test_every_panel_sql_runs_on_the_embedded_postgres(stack_config):
-    # TODO(lead): fill the tables with a bounded processor run (workbook/processor.py on a
-    # bounded synthetic stream) instead of the rows inserted below, once the processor exists;
-    # keep the assertions. The rows below have the shape the processor writes.
+    # The tables are filled by a bounded processor run (Kafka -> Flink -> JDBC) of a pair of its own.
     import psycopg2
     from sqlalchemy import create_engine
 
     cfg = stack_config
-    pair = f"grafanatest-{uuid.uuid4().hex[:8]} / tether"
+    pair = f"grafanatest{uuid.uuid4().hex[:8]} / tether"
     # a minute in 2001 nobody else writes to, so the test can share the database
     start = datetime(2001, 1, 1, tzinfo=timezone.utc) + timedelta(minutes=random.randrange(0, 400_000) * 10)
-    candles, volumes = _rows(pair, start)
+    candles, volumes = _processed_rows(cfg, pair, start)
 
     conn = psycopg2.connect(**cfg.psycopg2_kwargs())
     conn.autocommit = True
     engine = create_engine(cfg.postgres_url)
     try:
         with conn.cursor() as cur:
-            for ddl in sorted((ROOT / "sql" / "postgres").glob("*.sql")):  # idempotent (IF NOT EXISTS)
-                cur.execute(ddl.read_text())
-            cur.executemany("INSERT INTO candlesticks (ts_start, ts_end, currency_pair, price_avg, price_open, "
-                            "price_min, price_max, price_close, volume, num_trades) "
-                            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", candles)
-            cur.executemany("INSERT INTO volumes (ts_start, ts_end, currency_pair, volume_buy, volume_sell) "
-                            "VALUES (%s, %s, %s, %s, %s)", volumes)
+            cur.execute("SELECT count(*) FROM candlesticks WHERE currency_pair = %s", (pair,))
+            assert cur.fetchone()[0] == MINUTES, "the processor wrote one candle per minute"
 
         t_from, t_to = start - timedelta(minutes=1), start + timedelta(minutes=MINUTES + 1)
         assert pair in grafana.pairs(engine, t_from, t_to), "the currency-pair variable's query misses the pair"
