@@ -159,7 +159,8 @@ def child(args) -> None:
     result = processor.run(config, bounded=True, solutions=True, topic=args.topic, parallelism=args.parallelism,
                            only=args.only.split(",") if args.only else None,
                            jdbc_url=processor.jdbc_url_with_schema(config, SCHEMA), say=lambda *a: None,
-                           options={"rest.port": str(port), "metrics.fetcher.update-interval": "200"})
+                           options={"rest.port": str(port), "metrics.fetcher.update-interval": "200",
+                                    **dict(kv.split("=", 1) for kv in args.set)})
     progress.stop = True
     if os.environ.get('BENCH_DEBUG'):
         print([(round(t - T_PROCESS, 2), c) for t, c in progress.samples], progress.job_start - T_PROCESS if progress.job_start else None, file=sys.stderr)
@@ -181,6 +182,8 @@ def main() -> int:
     p.add_argument("--runs", type=int, default=1)
     p.add_argument("--only", default="", metavar="TABLES",
                    help="fill only these result tables, e.g. candlesticks (default: all statements)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="an extra Flink option for the job (repeatable), to try settings")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--topic", help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -200,13 +203,14 @@ def main() -> int:
         print(f"  written in {fill_topic(config, topic, args.trades, args.partitions):.1f} s", flush=True)
     else:
         print(f"reusing topic {topic} ({have:,} trades)")
-    what = f"only {args.only}" if args.only else "all statements"
+    what = (f"only {args.only}" if args.only else "all statements") + "".join(f", {kv}" for kv in args.set)
     print(f"bounded run ({what}): {args.trades:,} trades, Flink MiniCluster parallelism {args.parallelism} -> "
           f"PostgreSQL schema {SCHEMA}; {os.cpu_count()} CPUs")
     for k in range(args.runs):
         prepare_schema(config)
+        sets = [a for kv in args.set for a in ("--set", kv)]
         out = subprocess.run([sys.executable, __file__, "--child", "--topic", topic, "--only", args.only,
-                              "--parallelism", str(args.parallelism)], capture_output=True, text=True)
+                              "--parallelism", str(args.parallelism), *sets], capture_output=True, text=True)
         lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
         if out.returncode != 0 or not lines:
             print(out.stdout[-3000:], out.stderr[-3000:], file=sys.stderr)

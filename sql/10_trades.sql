@@ -27,7 +27,9 @@ CREATE TABLE trades (
   'connector' = 'kafka',
   'topic' = '${KAFKA_TOPIC}',
   'properties.bootstrap.servers' = '${KAFKA_BOOTSTRAP_SERVERS}',
-  -- read the whole topic (10 minutes of retention): results are upserts, re-reading is harmless
+  -- read the whole topic (10 minutes of retention): results are upserts, re-reading is
+  -- harmless (except that after a restart the oldest window may lack trades that the
+  -- retention already deleted)
   'scan.startup.mode' = 'earliest-offset',
   -- move the watermark after every record (default: every 200 ms), so which trades are
   -- late depends only on the order of the records in the topic, not on timing

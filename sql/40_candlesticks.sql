@@ -2,6 +2,9 @@
 -- TUMBLE(...) assigns each trade to the window [window_start, window_end) containing ts
 -- (a trade at 12:01:00.000 belongs to [12:01, 12:02)). A window's row is written once
 -- the watermark passes window_end.
+-- Open and close are the prices of the earliest and the latest trade by event time (ties
+-- on the same millisecond: Kafka partition, then offset); order_key is explained in
+-- 21_valid_trades.sql.
 INSERT INTO candlesticks
 SELECT
   window_start                              AS ts_start,
