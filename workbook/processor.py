@@ -349,6 +349,7 @@ def _compile_and_execute(stmt_set, plan_path):
     try:
         plan_path.parent.mkdir(parents=True, exist_ok=True)
         tmp = plan_path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.touch(mode=0o600)  # the plan holds the connectors' options, the JDBC password too
         tmp.write_text(text)
         tmp.replace(plan_path)
         for old in sorted(plan_path.parent.glob("*.json"), key=lambda p: p.stat().st_mtime)[:-PLANS_KEPT]:
