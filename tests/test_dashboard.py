@@ -53,3 +53,16 @@ def test_dashboard_figure_has_candles_and_volumes_of_the_pair(stack, shifted_run
     assert list(bought.y) == pytest.approx(list(vol["volume_buy"]))
     assert list(sold.y) == pytest.approx(list(-vol["volume_sell"]))  # drawn below the axis
     assert fig.layout.annotations[0].text == f"{PAIR}: 1-minute candlesticks"
+
+
+def test_figure_before_exercise_2_has_empty_volume_bars():
+    """The student's skeleton writes NULL volumes: the chart still draws (found by the browser test)."""
+    import pandas as pd
+
+    times = pd.to_datetime(["2025-01-01 00:00", "2025-01-01 00:01"], utc=True)
+    frames = {charts.CANDLE_PANEL: pd.DataFrame({"time": times, "open": [1.0, 2.0], "high": [2.0, 3.0],
+                                                 "low": [0.5, 1.5], "close": [2.0, 2.5], "volume": [1.0, 1.0]}),
+              charts.VOLUME_PANEL: pd.DataFrame({"time": times, "bought": [None, None], "sold": [None, None]})}
+    fig = charts.dashboard_figure(frames, PAIR)
+    assert [t.type for t in fig.data] == ["candlestick", "bar", "bar"]
+    assert all(pd.isna(v) for v in fig.data[2].y)
