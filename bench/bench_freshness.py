@@ -24,6 +24,8 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench_processor: the shared schema set-up
+from bench_processor import prepare_schema  # noqa: E402
 
 from workbook.config import PROJECT_ROOT, load_config  # noqa: E402
 
@@ -31,17 +33,6 @@ SCHEMA = "bench_freshness"
 T0 = 1_735_732_800_000  # 2025-01-01 12:00 UTC
 MINUTE = 60_000
 DELAY = 5_000
-
-
-def prepare_schema(config) -> None:
-    import psycopg2
-
-    with psycopg2.connect(**config.psycopg2_kwargs()) as conn, conn.cursor() as cur:
-        cur.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
-        cur.execute(f"SET search_path TO {SCHEMA}")
-        for path in sorted((PROJECT_ROOT / "sql" / "postgres").glob("*.sql")):
-            cur.execute(path.read_text())
-        cur.execute("TRUNCATE candlesticks, volumes, late_trades, bad_records")
 
 
 def main() -> int:
@@ -55,7 +46,7 @@ def main() -> int:
     from workbook import processor
 
     config = load_config()
-    prepare_schema(config)
+    prepare_schema(config, SCHEMA)
     topic = f"bench-freshness-{uuid.uuid4().hex[:8]}"
     processor.write_records(config, topic, [], partitions=1)
     job = processor.run(config, topic=topic, solutions=True, wait=False, say=lambda *a: None,

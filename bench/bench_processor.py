@@ -66,15 +66,15 @@ def fill_topic(config, topic: str, n: int, partitions: int) -> float:
     return time.time() - t
 
 
-def prepare_schema(config) -> None:
+def prepare_schema(config, schema: str = SCHEMA) -> None:
+    """The result tables, empty, in a schema of the benchmark's own (the DDL of sql/postgres/)."""
     import psycopg2
 
+    from workbook.postgres import Postgres, apply_ddl
+
+    apply_ddl(Postgres(config).connect(), schema=schema)
     with psycopg2.connect(**config.psycopg2_kwargs()) as conn, conn.cursor() as cur:
-        cur.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
-        cur.execute(f"SET search_path TO {SCHEMA}")
-        for path in sorted((PROJECT_ROOT / "sql" / "postgres").glob("*.sql")):
-            cur.execute(path.read_text())
-        cur.execute("TRUNCATE candlesticks, volumes, late_trades, bad_records")
+        cur.execute(f"TRUNCATE {schema}.candlesticks, {schema}.volumes, {schema}.late_trades, {schema}.bad_records")
 
 
 def counts(config) -> dict:

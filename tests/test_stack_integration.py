@@ -66,7 +66,7 @@ def test_psycopg2_and_sqlalchemy_over_tcp(stack):
     engine = sqlalchemy.create_engine(stack.postgres_url)
     with engine.connect() as conn:
         cols = conn.execute(sqlalchemy.text(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = 'volumes' ORDER BY ordinal_position"
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'public' AND table_name = 'volumes' ORDER BY ordinal_position"
         )).scalars().all()
     engine.dispose()
     assert cols == ["ts_start", "ts_end", "currency_pair", "volume_buy", "volume_sell"]

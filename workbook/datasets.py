@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-from .broker import Broker
 from .config import Config
 
 SAMPLE_SEED = 42
@@ -21,23 +20,12 @@ def sample_trades(minutes: int = SAMPLE_MINUTES, seed: int = SAMPLE_SEED) -> lis
 
 
 def fill_topic(config: Config, topic: str, trades: list[dict], partitions: int = 1) -> int:
-    """Replace `topic`'s content with `trades` (keyed by pair, in list order); returns the count."""
-    from kafka import KafkaProducer
+    """Replace `topic`'s content with `trades` (keyed by pair, in list order); returns the count
+    (every record acknowledged by the broker)."""
+    from .processor import delete_topic, write_records
 
-    broker = Broker(config)
-    if config.stack == "embedded" and topic in broker.topics():
-        broker.tansu("topic", "delete", topic, "--broker", broker.url)
-    if config.stack == "embedded":
-        broker.create_topic(topic, partitions)
-    producer = KafkaProducer(bootstrap_servers=config.kafka_bootstrap_servers, linger_ms=20,
-                             batch_size=256 * 1024, acks=1)
-    futures = [producer.send(topic, key=f"{t['base']}/{t['quote']}".encode(), value=json.dumps(t).encode())
-               for t in trades]
-    producer.flush()
-    producer.close()
-    for f in futures:
-        f.get()  # raises if a send failed: nothing unacknowledged is counted
-    return len(futures)
+    delete_topic(config, topic)
+    return write_records(config, topic, trades, partitions)
 
 
 def read_topic(config: Config, topic: str, limit: int | None = None, idle_ms: int = 1000) -> list[dict]:

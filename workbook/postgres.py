@@ -173,11 +173,17 @@ class Postgres(Service):
         shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
-def apply_ddl(conn, ddl_dir: Path = DDL_DIR) -> list[str]:
-    """Run sql/postgres/*.sql in name order (each is idempotent); returns the file names."""
+def apply_ddl(conn, ddl_dir: Path = DDL_DIR, schema: str | None = None) -> list[str]:
+    """Run sql/postgres/*.sql in name order (each is idempotent), in `schema` if given
+    (created if missing); closes conn and returns the file names."""
     conn.autocommit = True
     done = []
     with conn.cursor() as cur:
+        if schema:
+            from psycopg2 import sql
+
+            cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+            cur.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
         for path in sorted(ddl_dir.glob("*.sql")):
             cur.execute(path.read_text())
             done.append(path.name)
