@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: lab test venv up down status logs test-unit test-integration test-notebooks test-browser release bench clean
+.PHONY: lab test venv lint format up down status logs test-unit test-integration test-notebooks test-browser release bench clean
 
 # JUPYTER_ARGS: extra `jupyter lab` options (the browser test passes its port and token).
 JUPYTER_ARGS ?=
@@ -16,6 +16,7 @@ lab: venv
 	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --notebook-dir=notebooks $(ALLOW_ROOT) $(JUPYTER_ARGS)
 
 test: venv
+	$(MAKE) lint
 	$(PY) -m workbook up
 	$(PY) -m pytest tests -m "not browser"
 	$(MAKE) test-notebooks
@@ -23,13 +24,21 @@ test: venv
 
 # The venv is rebuilt only when requirements.txt changes; pip prints its progress.
 venv: $(STAMP)
-$(STAMP): requirements.txt
+$(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || { echo "Creating $(VENV) with $$($(PYTHON) --version)"; $(PYTHON) -m venv $(VENV); }
 	$(PY) -m pip install --upgrade --quiet pip
 	$(PY) -m pip install --progress-bar on -r requirements.txt
-	@# Make workbook/ and producer/ importable from notebooks/ and anywhere else (like `pip install -e .`).
-	$(PY) -c "import site; open(site.getsitepackages()[0] + '/trade-workbook.pth', 'w').write('$(CURDIR)\n')"
+	@# workbook/ and producer/ importable from notebooks/ and anywhere else; the pins above are the dependencies
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
+
+# ruff: lint and formatting, pinned in requirements.txt
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+format: venv
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
 
 up: venv
 	$(PY) -m workbook up
@@ -41,7 +50,7 @@ logs: venv
 	$(PY) -m workbook logs
 
 test-unit: venv
-	$(PY) -m pytest tests -m "not integration"
+	$(PY) -m pytest tests -m "not integration and not browser"
 test-integration: venv
 	$(PY) -m workbook up
 	$(PY) -m pytest tests -m integration
@@ -55,9 +64,7 @@ test-notebooks: venv
 # JupyterLab as `make lab` starts it, driven in Debian's headless Chromium by playwright-core.
 test-browser: venv
 	@command -v chromium >/dev/null 2>&1 || { \
-		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-			echo "installing Debian's chromium"; apt-get update -qq && apt-get install -y -qq chromium; \
-		else echo "test-browser needs Debian's chromium: run 'sudo apt-get install -y chromium'" >&2; exit 1; fi; }
+		echo "test-browser needs Chromium: run 'sudo scripts/install-system-deps.sh' (Debian/Ubuntu: apt-get install chromium)" >&2; exit 1; }
 	@command -v npm >/dev/null 2>&1 || { echo "test-browser needs Node.js >= 20 with npm" >&2; exit 1; }
 	@test -d tests/browser/node_modules/playwright-core || { cd tests/browser && npm ci --no-audit --no-fund; }
 	$(PY) -m pytest tests/browser -m browser -rA
@@ -66,5 +73,7 @@ bench: venv
 	$(PY) -m workbook up
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
-clean: down
-	rm -rf $(VENV) .state
+# No venv needed: stop what runs (if a venv exists to do it), then delete the venv and the state.
+clean:
+	@if [ -x $(PY) ]; then $(PY) -m workbook down || true; fi
+	rm -rf $(VENV) .state build

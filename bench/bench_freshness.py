@@ -23,11 +23,9 @@ import time
 import uuid
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench_processor: the shared schema set-up
-from bench_processor import prepare_schema  # noqa: E402
+from bench_processor import prepare_schema  # bench/ is the script's folder, first on sys.path
 
-from workbook.config import PROJECT_ROOT, load_config  # noqa: E402
+from workbook.config import PROJECT_ROOT, load_config
 
 SCHEMA = "bench_freshness"
 T0 = 1_735_732_800_000  # 2025-01-01 12:00 UTC
@@ -43,14 +41,13 @@ def main() -> int:
     import psycopg2
     from kafka import KafkaProducer
 
-    from workbook import processor
+    from workbook import kafka, pipeline
 
     config = load_config()
     prepare_schema(config, SCHEMA)
     topic = f"bench-freshness-{uuid.uuid4().hex[:8]}"
-    processor.write_records(config, topic, [], partitions=1)
-    job = processor.run(config, topic=topic, solutions=True, wait=False, say=lambda *a: None,
-                        jdbc_url=processor.jdbc_url_with_schema(config, SCHEMA))
+    kafka.write_records(config.kafka_bootstrap_servers, topic, [], partitions=1)
+    job = pipeline.run(pipeline.RunOptions(topic=topic, solutions=True, wait=False, jdbc_url=pipeline.jdbc_url_with_schema(config, SCHEMA)), config, say=lambda *a: None)
     producer = KafkaProducer(bootstrap_servers=config.kafka_bootstrap_servers, linger_ms=0, acks=1)
     conn = psycopg2.connect(**config.psycopg2_kwargs())
     conn.autocommit = True
@@ -91,7 +88,7 @@ def main() -> int:
         job.cancel()
         producer.close()
         conn.close()
-        processor.delete_topic(config, topic)
+        kafka.delete_topic(config.kafka_bootstrap_servers, topic)
     print(f"freshness over {len(results)} windows (watermark passes the window's end -> row visible in "
           f"PostgreSQL): median {statistics.median(results):.3f} s, min {min(results):.3f} s, "
           f"max {max(results):.3f} s")

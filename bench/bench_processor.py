@@ -29,9 +29,8 @@ import urllib.request
 from pathlib import Path
 
 T_PROCESS = time.time()
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from workbook.config import PROJECT_ROOT, load_config  # noqa: E402
+from workbook import kafka
+from workbook.config import PROJECT_ROOT, load_config
 
 SCHEMA = "bench_processor"
 
@@ -39,9 +38,7 @@ SCHEMA = "bench_processor"
 def fill_topic(config, topic: str, n: int, partitions: int) -> float:
     """Write n synthetic trades (keyed by pair); returns seconds taken."""
     from producer.synthetic import generate_trades
-    from workbook.processor import delete_topic
-
-    delete_topic(config, topic)
+    kafka.delete_topic(config.kafka_bootstrap_servers, topic)
     time.sleep(0.5)
     t = time.time()
     trades = generate_trades(count=n)
@@ -49,9 +46,7 @@ def fill_topic(config, topic: str, n: int, partitions: int) -> float:
         from confluent_kafka import Producer
         from confluent_kafka.admin import AdminClient, NewTopic
     except ImportError:  # kafka-python: ~10x slower (about 35 s for a million)
-        from workbook.processor import write_records
-
-        write_records(config, topic, list(trades), partitions=partitions)
+        kafka.write_records(config.kafka_bootstrap_servers, topic, list(trades), partitions=partitions)
         return time.time() - t
     admin = AdminClient({"bootstrap.servers": config.kafka_bootstrap_servers})
     for f in admin.create_topics([NewTopic(topic, partitions, 1)]).values():
@@ -70,7 +65,7 @@ def prepare_schema(config, schema: str = SCHEMA) -> None:
     """The result tables, empty, in a schema of the benchmark's own (the DDL of sql/postgres/)."""
     import psycopg2
 
-    from workbook.postgres import Postgres, apply_ddl
+    from workbook.stack.postgres import Postgres, apply_ddl
 
     apply_ddl(Postgres(config).connect(), schema=schema)
     with psycopg2.connect(**config.psycopg2_kwargs()) as conn, conn.cursor() as cur:
@@ -150,17 +145,14 @@ class Progress(threading.Thread):
 
 def child(args) -> None:
     """One measured run, in this (fresh) process."""
-    from workbook import processor
+    from workbook import pipeline
 
     config = load_config()
     port = free_port()
     progress = Progress(port)
     progress.start()
-    result = processor.run(config, bounded=True, solutions=True, topic=args.topic, parallelism=args.parallelism,
-                           only=args.only.split(",") if args.only else None,
-                           jdbc_url=processor.jdbc_url_with_schema(config, SCHEMA), say=lambda *a: None,
-                           options={"rest.port": str(port), "metrics.fetcher.update-interval": "200",
-                                    **dict(kv.split("=", 1) for kv in args.set)})
+    result = pipeline.run(pipeline.RunOptions(bounded=True, solutions=True, topic=args.topic, parallelism=args.parallelism, only=args.only.split(",") if args.only else None, jdbc_url=pipeline.jdbc_url_with_schema(config, SCHEMA), flink_options={"rest.port": str(port), "metrics.fetcher.update-interval": "200",
+                                    **dict(kv.split("=", 1) for kv in args.set)}), config, say=lambda *a: None)
     progress.stop = True
     if os.environ.get('BENCH_DEBUG'):
         print([(round(t - T_PROCESS, 2), c) for t, c in progress.samples], progress.job_start - T_PROCESS if progress.job_start else None, file=sys.stderr)
@@ -191,7 +183,7 @@ def main() -> int:
         child(args)
         return 0
     config = load_config()
-    from workbook.kafka_offsets import true_end_offsets
+    from workbook.kafka import true_end_offsets
 
     topic = f"bench-processor-{args.trades}-p{args.partitions}"
     try:

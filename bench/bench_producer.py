@@ -5,7 +5,7 @@ replay source at --speed max, per client library, median of a few runs.
     python bench/bench_producer.py                     # broker from .env / environment
     KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:39092 python bench/bench_producer.py --runs 5
 
-Each run is the real command line (`producer/producer.py ... --speed max
+Each run is the real command line (`python -m producer ... --speed max
 --max-trades N`) into a fresh topic; the rate is the producer's own count of
 acknowledged trades divided by the time from its first trade to the end of its
 final flush (process start-up and topic creation excluded). Replay loops over
@@ -24,7 +24,6 @@ import uuid
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-PRODUCER = PROJECT_ROOT / "producer" / "producer.py"
 SAMPLE = PROJECT_ROOT / "data" / "sample-trades.jsonl.gz"
 GOAL = 150_000
 DEFAULT_TRADES = {"kafka-python": 100_000, "confluent": 500_000}
@@ -32,7 +31,7 @@ DEFAULT_TRADES = {"kafka-python": 100_000, "confluent": 500_000}
 
 def run_once(bootstrap: str, source: str, client: str, trades: int) -> dict:
     topic = f"bench-{source}-{client}-{uuid.uuid4().hex[:8]}"
-    cmd = [sys.executable, str(PRODUCER), "--source", source, "--speed", "max", "--max-trades", str(trades),
+    cmd = [sys.executable, "-m", "producer", "--source", source, "--speed", "max", "--max-trades", str(trades),
            "--topic", topic, "--client", client, "--bootstrap-servers", bootstrap, "--log-level", "warning",
            "--broker-timeout", "10"]
     if source == "replay":
@@ -48,10 +47,9 @@ def run_once(bootstrap: str, source: str, client: str, trades: int) -> dict:
 
 
 def main(argv=None) -> int:
-    sys.path.insert(0, str(PROJECT_ROOT))
-    from workbook.config import load_config
+    from producer.settings import load_settings
 
-    cfg = load_config()
+    cfg = load_settings()
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--bootstrap-servers", default=cfg.kafka_bootstrap_servers)
     ap.add_argument("--runs", type=int, default=3)

@@ -1,4 +1,4 @@
-# The producer of the Docker stack: producer/producer.py writing trades to Kafka.
+# The producer of the Docker stack: `python -m producer` writing trades to Kafka (producer/ stands alone).
 # Its Python packages get the versions pinned in requirements.txt (the same as the
 # embedded stack). Build context: the project root.
 FROM python:3.11-slim-bookworm
@@ -16,7 +16,6 @@ RUN set -eux; \
     pip install -c requirements.txt kafka-python confluent-kafka websocket-client python-dotenv numpy orjson; \
     useradd --system --home-dir /opt/app producer
 
-COPY workbook/ /opt/app/workbook/
 COPY producer/ /opt/app/producer/
 # the recorded trades of the replay source (producer --source replay)
 COPY data/ /opt/app/data/
@@ -24,4 +23,4 @@ RUN chown -R producer /opt/app
 USER producer
 
 # docker-compose.yml passes --source and the options from .env (PRODUCER_SOURCE, PRODUCER_ARGS).
-CMD ["python", "producer/producer.py", "--source", "synthetic"]
+CMD ["python", "-m", "producer", "--source", "synthetic"]

@@ -1,8 +1,8 @@
 """Trade producer: exchange websockets, replay files and a synthetic market
 into Kafka, as the course lab's trade records (see producer/README.md).
 
-Run it as ``python producer/producer.py --source NAME ...`` or
-``python -m producer --source NAME ...``.
+Run it as ``python -m producer --source NAME ...`` (or the console script
+``trade-producer``). It imports nothing from the rest of the project.
 """
 from pathlib import Path
 

@@ -1,6 +1,8 @@
-"""`python -m producer ...` is the same as `python producer/producer.py ...`."""
+"""`python -m producer ...`: the trade producer's command line."""
+
 import sys
 
 from producer.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":
+    sys.exit(main())

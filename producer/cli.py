@@ -1,6 +1,6 @@
 """Command line and main loop of the trade producer (see producer/README.md).
 
-python producer/producer.py --source NAME [--url URL] [--pairs ...] [--file F]
+python -m producer --source NAME [--url URL] [--pairs ...] [--file F]
     [--speed S] [--loop] [--rebase-time] [--seed N] [--max-trades N] [--record F]
     [--dry-run] [--bootstrap-servers HOST:PORT] [--topic trades] [--client C]
     [--log-level LEVEL]
@@ -20,6 +20,7 @@ import time
 
 from . import SAMPLE_FILE
 from .record import dumps
+from .settings import load_settings
 from .sink import CLIENTS, BrokerUnreachable, StdoutSink, ensure_topic, make_sink
 from .sources import IGNORED, LIVE_SOURCES
 
@@ -43,7 +44,7 @@ def _speed(text: str) -> float | None:
 
 def build_parser(cfg) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="producer.py",
+        prog="python -m producer",
         description="Crypto trades (live exchange websockets, a replay file or a synthetic market) "
                     "into Kafka as the lab's JSON trade records.",
     )
@@ -225,14 +226,10 @@ def run(source, sink, counts: Counts, max_trades: int | None = None, recorder=No
 
 def main(argv=None) -> int:
     try:
-        from workbook.config import load_config
-
-        cfg = load_config()
-    except ImportError:  # the producer copied alone somewhere: the lab's defaults
-        from types import SimpleNamespace
-
-        cfg = SimpleNamespace(producer_source="synthetic", kafka_bootstrap_servers="127.0.0.1:29092",
-                              kafka_topic="trades", kafka_topic_partitions=1, kafka_retention_ms=600000)
+        cfg = load_settings()
+    except ValueError as e:
+        print(f"producer: {e}", file=sys.stderr)
+        return EXIT_USAGE
     args = build_parser(cfg).parse_args(argv)
     logging.basicConfig(stream=sys.stderr, level=args.log_level,
                         format="%(asctime)s (%(levelname).1s) %(name)s: %(message)s")

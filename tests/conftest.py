@@ -5,7 +5,7 @@ import pytest
 
 from workbook import stack as stack_mod
 from workbook.config import load_config
-from workbook.flink_cluster import FlinkCluster
+from workbook.stack.flink_cluster import FlinkCluster
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,7 @@ test_exercises.py)."""
 import pandas as pd
 import pytest
 
-from workbook import checks
+from workbook.course import checks
 
 
 @pytest.fixture(scope="module")

@@ -364,7 +364,7 @@ def test_jupyter_sets_every_workbook_setting():
 def test_producer_service():
     producer = services()["producer"]
     assert producer["build"]["dockerfile"] == "docker/producer.Dockerfile"
-    assert producer["command"].startswith("python producer/producer.py --source ${PRODUCER_SOURCE:-synthetic}")
+    assert producer["command"].startswith("python -m producer --source ${PRODUCER_SOURCE:-synthetic}")
     assert "${PRODUCER_ARGS" in producer["command"]
     assert not producer.get("profiles"), "the producer runs by default"
 

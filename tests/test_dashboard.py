@@ -10,7 +10,9 @@ import psycopg2
 import pytest
 import sqlalchemy
 
-from workbook import charts, checks, datasets, processor
+from workbook import kafka, pipeline
+from workbook.course import checks, datasets
+from workbook.dashboard import charts
 
 pytestmark = pytest.mark.integration
 PAIR = "bitcoin / tether"
@@ -24,13 +26,13 @@ def shifted_run(stack):
     trades = [dict(t, timestamp=t["timestamp"] + shift) for t in datasets.sample_trades(minutes=10)]
     topic = f"dashboard-{uuid.uuid4().hex[:8]}"
     datasets.fill_topic(stack, topic, trades)
-    result = processor.run(stack, bounded=True, topic=topic, solutions=True, say=lambda *_: None)
+    result = pipeline.run(pipeline.RunOptions(bounded=True, topic=topic, solutions=True), stack, say=lambda *_: None)
     assert result.status == "FINISHED" and result.num_records == len(trades)
     yield day, trades
     with psycopg2.connect(**stack.psycopg2_kwargs()) as conn, conn.cursor() as cur:
         for table in ("candlesticks", "volumes", "late_trades"):
             cur.execute(f"DELETE FROM {table} WHERE ts_start >= %s AND ts_start < %s", (day, day + timedelta(days=1)))
-    processor.delete_topic(stack, topic)
+    kafka.delete_topic(stack.kafka_bootstrap_servers, topic)
 
 
 def test_dashboard_figure_has_candles_and_volumes_of_the_pair(stack, shifted_run):

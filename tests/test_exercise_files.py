@@ -1,26 +1,41 @@
 """Solutions are used only on purpose: WORKBOOK_SOLUTIONS=1 or reveal()."""
 import pytest
 
-from workbook import exercises
+from workbook.course import exercises
 
 
 def test_student_text_by_default(monkeypatch):
     monkeypatch.delenv("WORKBOOK_SOLUTIONS", raising=False)
     assert exercises.exercise("candlesticks", "SELECT 1") == "SELECT 1"
-    assert "TODO" in exercises.exercise_file("41_volumes.sql")
+    assert "TODO" in exercises.exercise_file("volumes")
 
 
 def test_solution_when_enabled(monkeypatch, capsys):
     monkeypatch.setenv("WORKBOOK_SOLUTIONS", "1")
     assert "MIN(order_key)" in exercises.exercise("candlesticks", "SELECT 1")
-    assert "instructor solution solutions/candlesticks.sql" in capsys.readouterr().out
-    assert "CASE WHEN direction = 'buy'" in exercises.exercise_file("41_volumes.sql")
+    assert "instructor solution solutions/notebooks/04_candlesticks/candlesticks.sql" in capsys.readouterr().out
+    assert "CASE WHEN direction = 'buy'" in exercises.exercise_file("volumes")
 
 
 def test_reveal_and_missing_solutions(monkeypatch, tmp_path):
-    assert "Instructor solution" in exercises.reveal("41_volumes").data
-    with pytest.raises(exercises.SolutionsMissing, match="no solution named 'nope'"):
+    assert "Instructor solution" in exercises.reveal("volumes").data
+    with pytest.raises(KeyError, match="no exercise named 'nope'"):
         exercises.solution("nope")
-    monkeypatch.setattr(exercises, "SOLUTIONS_DIR", tmp_path / "absent")
+    monkeypatch.setattr(exercises, "has_solutions", lambda: False)
+    monkeypatch.setattr(exercises, "solution_of", lambda *a: tmp_path / "absent" / "x.sql")
     with pytest.raises(exercises.SolutionsMissing, match="student release"):
-        exercises.solution("41_volumes")
+        exercises.solution("volumes")
+
+
+def test_one_exercise_model():
+    """Every exercise: one name, one student place that exists, one solution at the mirrored place."""
+    from workbook.paths import PROJECT_ROOT, SOLUTIONS_DIR
+
+    for ex in exercises.EXERCISES.values():
+        assert ex.student_path.exists(), ex
+        assert (PROJECT_ROOT / ex.notebook).exists(), ex
+        assert ex.solution.exists(), ex
+        rel = ex.solution.relative_to(SOLUTIONS_DIR)
+        mirrored = ex.student.removesuffix(".ipynb") if ex.in_cell else ex.student
+        assert str(rel).startswith(mirrored), (rel, ex.student)
+    assert exercises.of_student_file("sql/41_volumes.sql").name == "volumes"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from workbook import checks, exercises
+from workbook.course import checks, exercises
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,11 +46,11 @@ def test_volumes_skeleton_fails_with_todo_feedback(stack):
 
 
 def test_volumes_solution_passes(stack):
-    assert checks.check_volumes(exercises.solution("41_volumes")).startswith("volumes: correct: 72 rows")
+    assert checks.check_volumes(exercises.solution("volumes")).startswith("volumes: correct: 72 rows")
 
 
 def test_volumes_swapped_gets_specific_feedback(stack):
-    swapped = exercises.solution("41_volumes").replace("'buy'", "'tmp'").replace("'sell'", "'buy'").replace("'tmp'", "'sell'")
+    swapped = exercises.solution("volumes").replace("'buy'", "'tmp'").replace("'sell'", "'buy'").replace("'tmp'", "'sell'")
     with pytest.raises(checks.CheckFailed, match="buy and sell are swapped"):
         checks.check_volumes(swapped)
 

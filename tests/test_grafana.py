@@ -1,7 +1,7 @@
 """The Grafana provisioning, the dashboard JSON and workbook/grafana.py.
 
 - the provisioning YAML and the dashboard JSON parse and fit together;
-- `workbook.grafana.expand` reproduces the SQL Grafana's PostgreSQL data source
+- `workbook.dashboard.grafana.expand` reproduces the SQL Grafana's PostgreSQL data source
   generates (expected strings from Grafana's own macro tests and docs);
 - integration: every panel's SQL, expanded, runs against the embedded
   PostgreSQL and returns the columns its panel maps.
@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from workbook import grafana
+from workbook.dashboard import grafana
 
 ROOT = Path(__file__).resolve().parent.parent
 PROVISIONING = ROOT / "grafana" / "provisioning"
@@ -236,7 +236,8 @@ def _processed_rows(cfg, pair: str, start: datetime):
     """A bounded processor run over MINUTES minutes of synthetic bitcoin/tether trades, renamed to
     `pair` and moved to `start`; returns the rows the processor must have written (pandas reference)
     as (candlestick tuples, volume tuples) in table column order."""
-    from workbook import checks, datasets, processor
+    from workbook import kafka, pipeline
+    from workbook.course import checks, datasets
 
     base, quote = pair.split(" / ")
     shift = int(start.timestamp() * 1000) - datasets.SAMPLE_START_MS
@@ -245,9 +246,9 @@ def _processed_rows(cfg, pair: str, start: datetime):
     topic = f"grafanatest-{uuid.uuid4().hex[:8]}"
     datasets.fill_topic(cfg, topic, trades)
     try:
-        assert processor.run(cfg, bounded=True, topic=topic, solutions=True, say=lambda *_: None).status == "FINISHED"
+        assert pipeline.run(pipeline.RunOptions(bounded=True, topic=topic, solutions=True), cfg, say=lambda *_: None).status == "FINISHED"
     finally:
-        processor.delete_topic(cfg, topic)
+        kafka.delete_topic(cfg.kafka_bootstrap_servers, topic)
     utc = lambda ts: ts.to_pydatetime().replace(tzinfo=timezone.utc)  # noqa: E731
     candles = [(utc(r.ts_start), utc(r.ts_end), r.currency_pair, r.price_avg, r.price_open, r.price_min,
                 r.price_max, r.price_close, r.volume, r.num_trades)

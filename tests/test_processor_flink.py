@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import random
+import subprocess
+import sys
 import time
 import uuid
 
@@ -18,9 +20,9 @@ import pandas as pd
 import psycopg2
 import pytest
 
-from workbook import processor
+from workbook import kafka, pipeline
 from workbook.config import PROJECT_ROOT
-from workbook.kafka_offsets import true_end_offsets
+from workbook.kafka import true_end_offsets
 
 pytestmark = pytest.mark.integration
 
@@ -198,7 +200,7 @@ def write_in_batches(config, topic, records, partitions=1, partition=None, batch
     """Several produce batches, so the topic ends with a multi-record batch (Tansu under-reports it)."""
     step = -(-len(records) // batches)
     for k in range(0, len(records), step):
-        processor.write_records(config, topic, records[k:k + step], partitions=partitions, partition=partition)
+        kafka.write_records(config.kafka_bootstrap_servers, topic, records[k:k + step], partitions=partitions, partition=partition)
 
 
 def assert_frames_equal(actual: pd.DataFrame, expected: pd.DataFrame, exact=(), what=""):
@@ -222,7 +224,7 @@ def dataset(stack):
     topic = f"test-processor-{uuid.uuid4().hex[:10]}"
     write_in_batches(stack, topic, records)
     yield topic, records, reference(records)
-    processor.delete_topic(stack, topic)
+    kafka.delete_topic(stack.kafka_bootstrap_servers, topic)
 
 
 @pytest.fixture(scope="module")
@@ -230,8 +232,7 @@ def mini_run(stack, dataset):
     """One bounded run on the MiniCluster (with the solutions) into a fresh schema."""
     topic, _, _ = dataset
     schema = new_schema(stack)
-    result = processor.run(stack, bounded=True, solutions=True, topic=topic,
-                           jdbc_url=processor.jdbc_url_with_schema(stack, schema), **QUIET)
+    result = pipeline.run(pipeline.RunOptions(bounded=True, solutions=True, topic=topic, jdbc_url=pipeline.jdbc_url_with_schema(stack, schema)), stack, **QUIET)
     yield schema, result, snapshot(stack, schema)
     drop_schema(stack, schema)
 
@@ -318,8 +319,7 @@ def test_no_trade_is_lost_at_the_end_of_a_bounded_run(stack, dataset, mini_run):
 def test_a_second_bounded_run_leaves_identical_tables(stack, dataset, mini_run):
     topic, _, _ = dataset
     schema, _, first = mini_run
-    processor.run(stack, bounded=True, solutions=True, topic=topic,
-                  jdbc_url=processor.jdbc_url_with_schema(stack, schema), **QUIET)
+    pipeline.run(pipeline.RunOptions(bounded=True, solutions=True, topic=topic, jdbc_url=pipeline.jdbc_url_with_schema(stack, schema)), stack, **QUIET)
     second = snapshot(stack, schema)
     if os.environ.get("WORKBOOK_PLAN_CACHE", "1") not in ("0", "false", "no"):
         # the second run loaded the JSON plan the first one compiled (with its own end offsets)
@@ -328,12 +328,31 @@ def test_a_second_bounded_run_leaves_identical_tables(stack, dataset, mini_run):
         pd.testing.assert_frame_equal(second[table], df, check_exact=True, obj=table)
 
 
+def test_speedups_off_gives_identical_tables(stack, dataset, mini_run):
+    """WORKBOOK_SPEEDUPS=0 (no cached plan, no class-data archive) in a fresh process: same tables."""
+    topic, _, _ = dataset
+    schema = new_schema(stack)
+    script = ("import sys; from workbook import pipeline; "
+              "r = pipeline.run(pipeline.RunOptions(bounded=True, solutions=True, topic=sys.argv[1], "
+              "jdbc_url=sys.argv[2]), say=lambda *a: None); print(r.status)")
+    env = dict(os.environ, WORKBOOK_SPEEDUPS="0")
+    try:
+        out = subprocess.run([sys.executable, "-c", script, topic, pipeline.jdbc_url_with_schema(stack, schema)],
+                             env=env, capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0 and out.stdout.strip().endswith("FINISHED"), out.stderr[-2000:]
+        off = snapshot(stack, schema)
+    finally:
+        drop_schema(stack, schema)
+    _, _, on = mini_run
+    for table in on:
+        assert_frames_equal(off[table], on[table], what=f"speed-ups off: {table}")
+
+
 def test_dry_run_writes_nothing_and_the_skeleton_is_reported(stack, dataset):
     topic, _, _ = dataset
     schema = new_schema(stack)
     try:
-        result = processor.run(stack, bounded=True, dry_run=True, topic=topic,
-                               jdbc_url=processor.jdbc_url_with_schema(stack, schema), **QUIET)
+        result = pipeline.run(pipeline.RunOptions(bounded=True, dry_run=True, topic=topic, jdbc_url=pipeline.jdbc_url_with_schema(stack, schema)), stack, **QUIET)
         assert result.status == "FINISHED"
         assert any("41_volumes.sql" in w for w in result.warnings)
         assert all(len(df) == 0 for df in snapshot(stack, schema).values())
@@ -348,8 +367,7 @@ def test_session_cluster_gives_the_same_results(stack, flink_cluster, dataset, m
     address = getattr(flink_cluster, "address", flink_cluster)
     schema = new_schema(stack)
     try:
-        result = processor.run(stack, bounded=True, solutions=True, topic=topic, jobmanager=address,
-                               jdbc_url=processor.jdbc_url_with_schema(stack, schema), **QUIET)
+        result = pipeline.run(pipeline.RunOptions(bounded=True, solutions=True, topic=topic, jobmanager=address, jdbc_url=pipeline.jdbc_url_with_schema(stack, schema)), stack, **QUIET)
         assert result.status == "FINISHED"
         got = snapshot(stack, schema)
         for table, df in mini_run[2].items():
@@ -368,10 +386,9 @@ def test_streaming_parallelism_2_with_an_idle_partition_closes_all_windows(stack
     schema = new_schema(stack)
     result = None
     try:
-        processor.write_records(stack, topic, [], partitions=2)
-        result = processor.run(stack, topic=topic, parallelism=2, wait=False,
-                               jdbc_url=processor.jdbc_url_with_schema(stack, schema), **QUIET)
-        processor.write_records(stack, topic, trades, partition=0)
+        kafka.write_records(stack.kafka_bootstrap_servers, topic, [], partitions=2)
+        result = pipeline.run(pipeline.RunOptions(topic=topic, parallelism=2, wait=False, jdbc_url=pipeline.jdbc_url_with_schema(stack, schema)), stack, **QUIET)
+        kafka.write_records(stack.kafka_bootstrap_servers, topic, trades, partition=0)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             got = read_table(stack, schema, "candlesticks")
@@ -384,22 +401,22 @@ def test_streaming_parallelism_2_with_an_idle_partition_closes_all_windows(stack
         if result is not None:
             result.cancel()
         drop_schema(stack, schema)
-        processor.delete_topic(stack, topic)
+        kafka.delete_topic(stack.kafka_bootstrap_servers, topic)
 
 
 # --- one query over fixed trades (what the notebooks' exercise checks use) -------------------------
 
 def test_query_runs_one_statement_over_a_list_of_trades(stack):
-    from workbook import checks
+    from workbook.course import checks
 
     trades = checks.check_trades(minutes=3)
-    got = processor.query("40_candlesticks", trades, config=stack)
+    got = pipeline.query("40_candlesticks", trades, config=stack)
     assert checks.compare(got, checks.reference_candlesticks(trades), trades) == []
-    got = processor.query("volumes", trades, config=stack, solutions=True)
+    got = pipeline.query("volumes", trades, config=stack, solutions=True)
     assert checks.compare(got, checks.reference_volumes(trades), trades) == []
-    skeleton = processor.query("volumes", trades, config=stack)
+    skeleton = pipeline.query("volumes", trades, config=stack)
     assert checks.compare(skeleton, checks.reference_volumes(trades), trades)  # not right yet
-    arrival = processor.query(
+    arrival = pipeline.query(
         "SELECT window_start AS ts_start, window_end AS ts_end, currency_pair, "
         "SUM(price * volume) / SUM(volume) AS price_avg, FIRST_VALUE(price) AS price_open, "
         "MIN(price) AS price_min, MAX(price) AS price_max, LAST_VALUE(price) AS price_close, "

@@ -7,10 +7,13 @@ import sys
 
 import pytest
 
-from workbook import processor, sql_files
+from workbook import kafka, pipeline
+from workbook.config import load_config
+from workbook.paths import solution_of
+from workbook.pipeline import sql_files, statements
 from workbook.config import PROJECT_ROOT
-from workbook.flink_env import jvm_args, parse_jobmanager, prepare_jvm
-from workbook.kafka_offsets import specific_offsets_option
+from workbook.pipeline.flink_env import jvm_args, parse_jobmanager, prepare_jvm
+from workbook.kafka import specific_offsets_option
 
 CANDLE_COLUMNS = ["ts_start", "ts_end", "currency_pair", "price_avg", "price_open", "price_min", "price_max",
                   "price_close", "volume", "num_trades"]
@@ -36,7 +39,7 @@ def pg_tables() -> dict:
 
 
 def test_every_sql_file_is_one_statement_in_run_order():
-    statements = processor.load_statements()
+    statements = pipeline.load_statements()
     names = [s.path.name for s in statements]
     assert names == sorted(names)
     kinds = [s.kind for s in statements]
@@ -50,7 +53,7 @@ def test_sinks_have_exactly_the_postgres_columns():
     pg = pg_tables()
     assert pg["candlesticks"] == CANDLE_COLUMNS
     assert pg["volumes"] == VOLUME_COLUMNS
-    sinks = {s.name: s for s in processor.load_statements() if s.is_sink}
+    sinks = {s.name: s for s in pipeline.load_statements() if s.is_sink}
     assert set(sinks) == {"candlesticks", "volumes", "late_trades", "bad_records"}
     for name, st in sinks.items():
         assert columns_of(st.text) == pg[name], name
@@ -78,46 +81,46 @@ def select_list_names(select: str) -> list:
 
 
 def test_queries_name_their_columns_like_the_sink():
-    sinks = {s.name: s for s in processor.load_statements() if s.is_sink}
+    sinks = {s.name: s for s in pipeline.load_statements() if s.is_sink}
     for solutions in (False, True):
-        for st in processor.load_statements(solutions=solutions):
+        for st in pipeline.load_statements(solutions=solutions):
             if st.kind == "insert":
                 select = sql_files.code_of(sql_files.select_part(st.text))
                 assert select_list_names(select) == columns_of(sinks[st.name].text), st.label
 
 
 def test_candlesticks_order_open_and_close_by_event_time():
-    text = sql_files.code_of(processor.load_sql("40_candlesticks"))
+    text = sql_files.code_of(pipeline.load_sql("40_candlesticks"))
     assert "FIRST_VALUE" not in text and "LAST_VALUE" not in text
     assert "MIN(order_key)" in text and "MAX(order_key)" in text
-    assert "base || ' / ' || quote" in sql_files.code_of(processor.load_sql("checked_trades"))
-    source = sql_files.code_of(processor.load_sql("10_trades"))
+    assert "base || ' / ' || quote" in sql_files.code_of(pipeline.load_sql("checked_trades"))
+    source = sql_files.code_of(pipeline.load_sql("10_trades"))
     assert "TO_TIMESTAMP_LTZ(`timestamp`, 3)" in source and "WATERMARK FOR ts" in source
     assert "'scan.watermark.idle-timeout'" in source and "'json.ignore-parse-errors' = 'true'" in source
 
 
 def test_volumes_exercise_skeleton_and_solution():
-    student = processor.load_sql("41_volumes")
-    solution = processor.load_sql("41_volumes", solutions=True)
+    student = pipeline.load_sql("41_volumes")
+    solution = pipeline.load_sql("41_volumes", solutions=True)
     assert sql_files.is_skeleton(student) and not sql_files.is_skeleton(solution)
-    assert (sql_files.SOLUTIONS_DIR / "41_volumes.sql").exists()
+    assert solution_of("sql/41_volumes.sql").exists()
     assert "direction = 'buy'" in solution and "volume_sell" in solution
-    warnings = processor.skeleton_warnings(processor.load_statements())
+    warnings = statements.skeleton_warnings(pipeline.load_statements())
     assert len(warnings) == 1 and "41_volumes.sql" in warnings[0]
-    assert processor.skeleton_warnings(processor.load_statements(solutions=True)) == []
+    assert statements.skeleton_warnings(pipeline.load_statements(solutions=True)) == []
 
 
 def test_render_fills_and_escapes_placeholders():
     assert sql_files.render("'${A}' x ${B}", {"A": "it's", "B": 1}) == "'it''s' x 1"
     with pytest.raises(sql_files.SqlFileError, match=r"\$\{NOPE\}"):
         sql_files.render("${NOPE}", {"A": 1})
-    values = processor.sql_values(processor.load_config())
-    for st in processor.load_statements(solutions=True):
+    values = pipeline.sql_values(load_config())
+    for st in pipeline.load_statements(solutions=True):
         assert not re.search(r"\$\{[A-Z0-9_]+\}", sql_files.render(st.text, values)), st.label
 
 
 def test_dry_run_sink_prints_instead():
-    sink = next(s for s in processor.load_statements() if s.name == "candlesticks" and s.is_sink)
+    sink = next(s for s in pipeline.load_statements() if s.name == "candlesticks" and s.is_sink)
     ddl = sql_files.as_print_sink(sink.text, "candlesticks")
     assert sql_files.with_options(ddl) == {"connector": "print", "print-identifier": "candlesticks"}
     assert columns_of(ddl) == CANDLE_COLUMNS and "PRIMARY KEY" in ddl

@@ -18,8 +18,6 @@ from pathlib import Path
 import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-PRODUCER = PROJECT_ROOT / "producer" / "producer.py"
-sys.path.insert(0, str(PROJECT_ROOT))
 
 from producer import SAMPLE_FILE  # noqa: E402
 from producer.synthetic import DEFAULT_START_MS, generate_trades  # noqa: E402
@@ -29,7 +27,7 @@ CLIENTS = ("kafka-python", "confluent")
 
 
 def produce(cfg, *args, timeout=120) -> dict:
-    p = subprocess.run([sys.executable, str(PRODUCER), "--bootstrap-servers", cfg.kafka_bootstrap_servers,
+    p = subprocess.run([sys.executable, "-m", "producer", "--bootstrap-servers", cfg.kafka_bootstrap_servers,
                         *map(str, args)], capture_output=True, text=True, timeout=timeout, cwd=PROJECT_ROOT)
     assert p.returncode == 0, p.stderr
     line = [ln for ln in p.stderr.splitlines() if ln.startswith("counts: ")][-1]
@@ -141,7 +139,7 @@ def test_broker_lost_mid_stream_counts_failures(client, tmp_path):
                                "--storage-engine", "memory://tansu/"], stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
     try:
-        proc = subprocess.Popen([sys.executable, str(PRODUCER), "--bootstrap-servers", f"127.0.0.1:{port}",
+        proc = subprocess.Popen([sys.executable, "-m", "producer", "--bootstrap-servers", f"127.0.0.1:{port}",
                                  "--source", "synthetic", "--speed", "200", "--topic", "t", "--client", client,
                                  "--flush-timeout", "2", "--broker-timeout", "20"],
                                 cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -23,10 +23,8 @@ from websockets.asyncio.server import serve
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = PROJECT_ROOT / "tests" / "fixtures" / "producer"
 CAPTURES = PROJECT_ROOT.parent / "shared" / "fixtures" / "exchange-captures"
-PRODUCER = PROJECT_ROOT / "producer" / "producer.py"
 LIVE = ("binance", "coinbase", "kraken", "bitstamp", "coincap", "gemini")
 
-sys.path.insert(0, str(PROJECT_ROOT))
 from producer.record import Skip  # noqa: E402
 from producer.sources import LIVE_SOURCES  # noqa: E402
 
@@ -104,7 +102,7 @@ class WsServer:
 
 
 def run_producer(*args, timeout=30, env=None) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, str(PRODUCER), *map(str, args)]
+    cmd = [sys.executable, "-m", "producer", *map(str, args)]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=PROJECT_ROOT,
                           env={**os.environ, **(env or {})})
 
@@ -234,7 +232,7 @@ def test_unreachable_exchange_keeps_retrying_then_sigterm_reports_counts():
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
     s.close()
-    proc = subprocess.Popen([sys.executable, str(PRODUCER), "--source", "kraken", "--url", f"ws://127.0.0.1:{port}",
+    proc = subprocess.Popen([sys.executable, "-m", "producer", "--source", "kraken", "--url", f"ws://127.0.0.1:{port}",
                              "--dry-run", "--backoff", "0.05"], cwd=PROJECT_ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(1.5)

@@ -16,8 +16,6 @@ from pathlib import Path
 import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-PRODUCER = PROJECT_ROOT / "producer" / "producer.py"
-sys.path.insert(0, str(PROJECT_ROOT))
 
 from producer import SAMPLE_FILE  # noqa: E402
 from producer.assets import UsdPricer, asset_id, split_symbol  # noqa: E402
@@ -29,7 +27,7 @@ SAMPLE_SEED = 42
 
 
 def run_producer(*args, timeout=60, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(PRODUCER), *map(str, args)], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "producer", *map(str, args)], capture_output=True, text=True,
                           timeout=timeout, cwd=PROJECT_ROOT, **kw)
 
 
@@ -240,7 +238,7 @@ def test_replay_loop_rebase_and_speed(tmp_path):
 
 
 def test_sigterm_flushes_and_reports(tmp_path):
-    proc = subprocess.Popen([sys.executable, str(PRODUCER), "--source", "synthetic", "--speed", "50", "--dry-run"],
+    proc = subprocess.Popen([sys.executable, "-m", "producer", "--source", "synthetic", "--speed", "50", "--dry-run"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=PROJECT_ROOT)
     time.sleep(1.5)
     proc.send_signal(signal.SIGTERM)

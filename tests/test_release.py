@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from workbook.release import build
+from workbook.course.release import build
 
 ROOT = Path(__file__).resolve().parent.parent
-SOLUTIONS = sorted((ROOT / "solutions").glob("*.sql"))
+SOLUTIONS = sorted((ROOT / "solutions").rglob("*.sql"))
 
 
 def norm(line: str) -> str:
@@ -34,9 +34,9 @@ def release(tmp_path_factory):
 
 def test_solutions_of_sql_skeletons_have_secret_lines():
     """A solution of a sql/ skeleton (41_volumes) must differ from everything shipped, or the grep
-    below proves nothing. (solutions/candlesticks.sql, notebook 4's, is the SELECT of the processor's
+    below proves nothing. (solutions/notebooks/04_candlesticks/candlesticks.sql, notebook 4's, is the SELECT of the processor's
     own sql/40_candlesticks.sql, which ships on purpose: the exercise is about *why* it is written so.)"""
-    skeleton_solutions = [s for s in SOLUTIONS if (ROOT / "sql" / s.name).exists()]
+    skeleton_solutions = [s for s in SOLUTIONS if (ROOT / s.relative_to(ROOT / "solutions")).exists()]
     assert skeleton_solutions, "solutions/ holds the solution of the sql/ exercise"
     for s in skeleton_solutions:
         assert secret_lines(s), f"{s.name} has nothing that the student files do not already show"
@@ -68,7 +68,7 @@ def test_no_solution_text_in_release(release):
 
 
 def test_release_command_line(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "workbook.release", "--out", str(tmp_path / "r")],
+    out = subprocess.run([sys.executable, "-m", "workbook.course.release", "--out", str(tmp_path / "r")],
                          capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     assert "no solutions/" in out.stdout and (tmp_path / "r" / "notebooks").is_dir()

@@ -7,11 +7,11 @@ import socket
 
 import pytest
 
-from workbook.broker import Broker
+from workbook.stack.broker import Broker
 from workbook.config import PROJECT_ROOT, load_config
-from workbook.ports import PortInUse
-from workbook.postgres import Postgres
-from workbook.services import ServiceError
+from workbook.stack.ports import PortInUse
+from workbook.stack.postgres import Postgres
+from workbook.stack.services import ServiceError
 
 
 @pytest.fixture
@@ -60,9 +60,9 @@ def test_service_dying_on_start_shows_its_log(tmp_path_factory):
     if os.geteuid() == 0:
         import pwd
 
-        from workbook.postgres import _system_user
+        from workbook.stack.postgres import system_user
 
-        ids = pwd.getpwnam(_system_user())
+        ids = pwd.getpwnam(system_user())
         os.chown(tmp_path / "state", ids.pw_uid, ids.pw_gid)
         os.chown(pg.data_dir, ids.pw_uid, ids.pw_gid)
     try:

@@ -14,11 +14,11 @@ import sqlalchemy
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from workbook import stack as stack_mod
-from workbook.broker import Broker
+from workbook.stack.broker import Broker
 from workbook.java import java_env
-from workbook.kafka_offsets import specific_offsets_option, true_end_offsets
-from workbook.postgres import Postgres
-from workbook.services import ServiceError
+from workbook.kafka import specific_offsets_option, true_end_offsets
+from workbook.stack.postgres import Postgres
+from workbook.stack.services import ServiceError
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parent.parent

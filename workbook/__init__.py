@@ -1,3 +1,11 @@
-"""Shared helpers of the real-time crypto trade workbook: configuration, the
-embedded stack (Java, broker, PostgreSQL, Flink cluster), the Flink
-environment, exercise checks and charts."""
+"""Helpers of the real-time crypto trade workbook, in rooms:
+
+- bottom: `paths`, `config` (the one settings object), `kafka` (topics and
+  records), `java` (a Java runtime for Flink);
+- `stack`: the embedded stack (`python -m workbook up | down | status | logs`);
+- `pipeline`: the Flink job (`python -m workbook.processor`) and bounded queries;
+- `course`: exercises, checks, datasets, the student release;
+- `dashboard`: Grafana's panels in Plotly.
+
+See docs/architecture.md.
+"""

@@ -1,58 +1,8 @@
 """`python -m workbook up | down | status | logs`: control the embedded stack."""
-from __future__ import annotations
 
-import argparse
 import sys
 
-from . import procs, stack
-from .config import load_config
-from .java import JavaError
-from .ports import PortInUse
-from .services import ServiceError
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m workbook", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    p_up = sub.add_parser("up", help="start the broker and PostgreSQL (idempotent)")
-    p_up.add_argument("--flink", action="store_true", help="also start a Flink standalone session cluster")
-    p_up.add_argument("--stream", action="store_true", help="also start the producer's trade stream into Kafka")
-    p_down = sub.add_parser("down", help="stop everything `up` started (PostgreSQL data is kept)")
-    p_down.add_argument("--wipe-db", action="store_true", help="also delete the embedded PostgreSQL data")
-    sub.add_parser("status", help="each service: state, pid, memory, address, health")
-    p_logs = sub.add_parser("logs", help="print log paths and their last lines")
-    p_logs.add_argument("service", nargs="?", help="broker, postgres, flink or stream")
-    p_logs.add_argument("-n", "--lines", type=int, default=20)
-    args = parser.parse_args(argv)
-
-    try:
-        config = load_config()
-        if args.command == "up":
-            rows = stack.up(config, flink=args.flink, stream=args.stream)
-            print(stack.format_status(rows))
-            return 0 if all(r.healthy for r in rows) else 1
-        if args.command == "down":
-            stack.down(config, wipe_db=args.wipe_db)
-            return 0
-        if args.command == "status":
-            rows = stack.status(config)
-            print(stack.format_status(rows))
-            core = [r for r in rows if r.name in ("broker", "postgres")]
-            return 0 if all(r.healthy for r in core) else 3
-        if args.command == "logs":
-            for svc in stack.services(config):
-                if args.service and svc.name != args.service:
-                    continue
-                paths = sorted(svc.log_path.glob("*.log")) if svc.log_path.is_dir() else [svc.log_path]
-                for path in paths:
-                    print(f"==> {path} <==")
-                    print(procs.tail(path, args.lines))
-            return 0
-    except (ServiceError, PortInUse, JavaError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 1
-
+from .stack.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from dotenv import dotenv_values  # python-dotenv: parses .env the way Compose does
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from .paths import PROJECT_ROOT
 
 DEFAULTS = {
     "STACK": "embedded",  # embedded | docker: which stack `python -m workbook up` manages

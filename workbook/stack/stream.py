@@ -1,4 +1,4 @@
-"""The background trade stream of `make lab`: producer/producer.py feeding the
+"""The background trade stream of `make lab`: `python -m producer` feeding the
 broker, started and stopped like the other embedded services."""
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import shlex
 import sys
 
 from . import procs
-from .config import PROJECT_ROOT
+from ..config import PROJECT_ROOT
 from .services import Service
 
 
@@ -18,7 +18,7 @@ class Stream(Service):
         return f"{self.config.producer_source} -> {self.config.kafka_bootstrap_servers}/{self.config.kafka_topic}"
 
     def argv(self) -> list[str]:
-        return [sys.executable, str(PROJECT_ROOT / "producer" / "producer.py"),
+        return [sys.executable, "-m", "producer",
                 "--source", self.config.producer_source, *shlex.split(self.config.producer_args)]
 
     def health(self) -> tuple[bool, str]:

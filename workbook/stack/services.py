@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import procs
-from .config import Config
+from ..config import Config
 
 
 class ServiceError(RuntimeError):

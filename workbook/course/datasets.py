@@ -2,9 +2,8 @@
 them in and out of Kafka topics with kafka-python."""
 from __future__ import annotations
 
-import json
-
-from .config import Config
+from .. import kafka
+from ..config import Config
 
 SAMPLE_SEED = 42
 SAMPLE_START_MS = 1_735_689_600_000  # 2025-01-01 00:00:00 UTC
@@ -22,26 +21,9 @@ def sample_trades(minutes: int = SAMPLE_MINUTES, seed: int = SAMPLE_SEED) -> lis
 def fill_topic(config: Config, topic: str, trades: list[dict], partitions: int = 1) -> int:
     """Replace `topic`'s content with `trades` (keyed by pair, in list order); returns the count
     (every record acknowledged by the broker)."""
-    from .processor import delete_topic, write_records
-
-    delete_topic(config, topic)
-    return write_records(config, topic, trades, partitions)
+    return kafka.fill_topic(config.kafka_bootstrap_servers, topic, trades, partitions)
 
 
 def read_topic(config: Config, topic: str, limit: int | None = None, idle_ms: int = 1000) -> list[dict]:
-    """Every record of `topic` (or the first `limit`), decoded from JSON.
-    assign() + seek_to_beginning(): immediate, where a consumer group takes ~20 s to join on Tansu."""
-    from kafka import KafkaConsumer, TopicPartition
-
-    consumer = KafkaConsumer(bootstrap_servers=config.kafka_bootstrap_servers, enable_auto_commit=False,
-                             consumer_timeout_ms=idle_ms)
-    parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
-    consumer.assign(parts)
-    consumer.seek_to_beginning(*parts)
-    out = []
-    for message in consumer:
-        out.append(json.loads(message.value))
-        if limit and len(out) >= limit:
-            break
-    consumer.close()
-    return out
+    """Every record of `topic` (or the first `limit`), decoded from JSON."""
+    return kafka.read_topic(config.kafka_bootstrap_servers, topic, limit, idle_ms)

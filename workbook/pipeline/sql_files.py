@@ -2,9 +2,9 @@
 
 `sql/NN_name.sql` holds one statement each (no trailing `;` needed), run in
 name order: CREATE TABLE / CREATE TEMPORARY VIEW statements first, then the
-INSERT INTO statements, which run together as one Flink job. A file of the
-same name in `solutions/` replaces the student's version when solutions are
-asked for (`--solutions`, or WORKBOOK_SOLUTIONS=1 in the notebooks).
+INSERT INTO statements, which run together as one Flink job. A student file's
+solution (`solutions/sql/NN_name.sql`, see workbook.paths) replaces it when
+solutions are asked for (`--solutions`, or WORKBOOK_SOLUTIONS=1 in the notebooks).
 
 Placeholders `${NAME}` are filled in from the configuration; the values are
 escaped for SQL string literals.
@@ -14,10 +14,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from .config import PROJECT_ROOT
-
-SQL_DIR = PROJECT_ROOT / "sql"
-SOLUTIONS_DIR = PROJECT_ROOT / "solutions"
+from ..paths import SQL_DIR, solution_of
 
 _PLACEHOLDER = re.compile(r"\$\{([A-Z0-9_]+)\}")
 
@@ -27,11 +24,11 @@ class SqlFileError(ValueError):
 
 
 def sql_paths(solutions: bool = False) -> list:
-    """The statements' files in run order; with `solutions`, solutions/ files replace
-    sql/ files of the same name."""
+    """The statements' files in run order; with `solutions`, each file that has a
+    solution is replaced by it."""
     paths = sorted(SQL_DIR.glob("*.sql"))
     if solutions:
-        paths = [SOLUTIONS_DIR / p.name if (SOLUTIONS_DIR / p.name).exists() else p for p in paths]
+        paths = [solution_of(p) if solution_of(p).exists() else p for p in paths]
     return paths
 
 

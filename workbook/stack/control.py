@@ -4,9 +4,9 @@ from __future__ import annotations
 import time
 
 from .broker import Broker
-from .config import Config, load_config
+from ..config import Config, load_config
 from .flink_cluster import FlinkCluster
-from .java import find_java
+from ..java import find_java
 from .postgres import Postgres
 from .services import Service, ServiceError, Status
 from .stream import Stream

@@ -12,6 +12,9 @@ import random
 
 import pandas as pd
 
+from ..pipeline import ProcessorError, query
+from .datasets import sample_trades
+
 WINDOW_MS = 60_000
 CANDLE_COLUMNS = ["ts_start", "ts_end", "currency_pair", "price_avg", "price_open", "price_min",
                   "price_max", "price_close", "volume", "num_trades"]
@@ -28,8 +31,6 @@ class CheckFailed(AssertionError):
 def check_trades(minutes: int = 8, max_disorder_ms: int = 2_000, seed: int = 7) -> list[dict]:
     """Synthetic trades in *arrival* order: event time shuffled by up to max_disorder_ms
     (less than the source's watermark delay, so no trade is late), plus same-millisecond ties."""
-    from .datasets import sample_trades
-
     trades = [dict(t) for t in sample_trades(minutes=minutes)]
     rng = random.Random(seed)
     for i in range(0, len(trades) - 1, 17):  # ties: the next trade of the list gets the same timestamp
@@ -86,7 +87,7 @@ def reference_volumes(trades: list[dict]) -> pd.DataFrame:
 
 # --- comparison with feedback --------------------------------------------------------------------
 
-def _normalize(df: pd.DataFrame) -> pd.DataFrame:
+def normalize(df: pd.DataFrame) -> pd.DataFrame:
     df = df.copy()
     for col in ("ts_start", "ts_end"):
         if col in df:
@@ -124,7 +125,7 @@ def compare(actual: pd.DataFrame, expected: pd.DataFrame, trades: list[dict] | N
         if len(actual) and not (pd.api.types.is_datetime64_any_dtype(actual[col]) or
                                 isinstance(actual[col].iloc[0], pd.Timestamp)):
             return [f"{col} should be a timestamp (window_start / window_end), got values like {actual[col].iloc[0]!r}."]
-    a, e = _normalize(actual), _normalize(expected)
+    a, e = normalize(actual), normalize(expected)
     for col in columns:
         if col not in KEY and len(a) and a[col].isna().all() and not e[col].isna().all():
             return [f"{col} is NULL in every row: the TODO in your query is still there."]
@@ -156,7 +157,7 @@ def compare(actual: pd.DataFrame, expected: pd.DataFrame, trades: list[dict] | N
         if swapped.all() and not _close(m["volume_buy_got"], m["volume_buy"]).all():
             return ["buy and sell are swapped: volume_buy must sum the volume of trades with direction = 'buy'."]
     if "price_open" in e and trades is not None:
-        arrival = _normalize(reference_candlesticks(trades, by_arrival=True)).merge(a, on=KEY, suffixes=("", "_got"))
+        arrival = normalize(reference_candlesticks(trades, by_arrival=True)).merge(a, on=KEY, suffixes=("", "_got"))
         open_ok = _close(m["price_open_got"], m["price_open"]).all()
         close_ok = _close(m["price_close_got"], m["price_close"]).all()
         if not (open_ok and close_ok) and _close(arrival["price_open_got"], arrival["price_open"]).all() \
@@ -186,8 +187,6 @@ def verdict(actual: pd.DataFrame, expected: pd.DataFrame, trades: list[dict] | N
 # --- the checks the notebooks call ---------------------------------------------------------------
 
 def _run(sql: str, trades: list[dict]) -> pd.DataFrame:
-    from .processor import ProcessorError, query
-
     try:
         return query(sql, trades)
     except ProcessorError as exc:
@@ -204,3 +203,14 @@ def check_candlesticks(sql: str) -> str:
 def check_volumes(sql: str) -> str:
     trades = check_trades()
     return verdict(_run(sql, trades), reference_volumes(trades), trades, "volumes")
+
+
+CHECKS = {"candlesticks": check_candlesticks, "volumes": check_volumes}
+
+
+def check(name: str, sql: str) -> str:
+    """Run the check of exercise `name` on `sql`; raises CheckFailed with the feedback."""
+    try:
+        return CHECKS[name](sql)
+    except KeyError:
+        raise KeyError(f"no check for {name!r} (have: {', '.join(CHECKS)})") from None

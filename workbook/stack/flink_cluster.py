@@ -13,7 +13,7 @@ import urllib.request
 from pathlib import Path
 
 from . import procs
-from .java import find_java, java_env
+from ..java import find_java, java_env
 from .ports import ensure_free, port_accepts
 from .services import Service, ServiceError
 

@@ -14,9 +14,10 @@ settings take effect only for the first environment created.
 from __future__ import annotations
 
 import os
-import time
 
-from .config import PROJECT_ROOT
+from ..config import load_config
+from ..java import find_java
+from . import speedups
 
 # Settings of every job (Flink configuration keys).
 BASE_OPTIONS = {
@@ -37,85 +38,9 @@ JVM_OPTIONS = [
 _GC_FLAGS = ("-XX:+UseG1GC", "-XX:+UseParallelGC", "-XX:+UseSerialGC", "-XX:+UseZGC", "-XX:+UseShenandoahGC")
 
 
-def _class_archive_options(java, state_dir) -> list:
-    """JVM options for a class-data-sharing archive (AppCDS) of the classes Flink loads.
-
-    Loading and verifying Flink's ~20,000 classes takes ~2 s of every start. The first
-    run writes them to an archive when its JVM exits (-XX:ArchiveClassesAtExit); later
-    runs map it (-XX:SharedArchiveFile). The archive belongs to one Java and one set of
-    jars (its name is a hash of both); a stale or broken one is ignored by the JVM.
-    WORKBOOK_JVM_CDS=0 turns this off."""
-    import glob
-    import hashlib
-
-    if os.environ.get("WORKBOOK_JVM_CDS", "1").strip().lower() in ("0", "false", "no"):
-        return []
-    try:
-        import pyflink
-
-        lib = os.path.join(os.path.dirname(pyflink.__file__), "lib")
-        jars = sorted(glob.glob(os.path.join(lib, "*.jar")))
-        h = hashlib.sha1(f"{java.home}|{java.version}".encode())
-        for jar in jars:
-            st = os.stat(jar)
-            h.update(f"|{os.path.basename(jar)}:{st.st_size}:{int(st.st_mtime)}".encode())
-        cds_dir = os.path.join(str(state_dir), "cds")
-        os.makedirs(cds_dir, exist_ok=True)
-    except OSError:
-        return []
-    stem = os.path.join(cds_dir, f"flink-{h.hexdigest()[:12]}")
-    quiet = ["-Xlog:cds=off", "-Xlog:cds+dynamic=off"]
-    now = time.time()
-    for old in glob.glob(os.path.join(cds_dir, "flink-*.jsa*")):  # archives of other Javas or jars
-        if not old.startswith(stem) and now - os.path.getmtime(old) > 3600:
-            _remove(old)
-    # each JVM writes its own file when it exits; use the newest, drop the others
-    done = sorted((p for p in glob.glob(stem + "-*.jsa") if os.path.getsize(p) > 0), key=os.path.getmtime)
-    for old in done[:-1]:
-        if now - os.path.getmtime(old) > 60:
-            _remove(old)
-            _remove(old + ".ok")
-    if done and _usable(done[-1], java):
-        return ["-XX:SharedArchiveFile=" + done[-1]] + quiet
-    return [f"-XX:ArchiveClassesAtExit={stem}-{os.getpid()}.jsa"] + quiet
-
-
-def _usable(archive: str, java) -> bool:
-    """Whether the JVM maps this archive with PyFlink's class path (checked once: a marker
-    file remembers it). A broken or mismatched archive is deleted; the next run writes one."""
-    if os.path.exists(archive + ".ok"):
-        return True
-    import subprocess
-
-    try:
-        from pyflink.pyflink_gateway_server import (construct_flink_classpath, construct_hadoop_classpath,
-                                                    prepare_environment_variables)
-
-        env = dict(os.environ)
-        prepare_environment_variables(env)
-        classpath = os.pathsep.join([construct_flink_classpath(env), construct_hadoop_classpath(env)])
-        out = subprocess.run([str(java.executable), f"-XX:SharedArchiveFile={archive}", "-Xshare:on",
-                              "-cp", classpath, "-version"], capture_output=True, timeout=60)
-    except Exception:
-        return False
-    if out.returncode == 0:
-        open(archive + ".ok", "w").close()
-        return True
-    _remove(archive)
-    return False
-
-
-def _remove(path) -> None:
-    try:
-        os.remove(path)
-    except OSError:
-        pass
-
 
 def jvm_args(state_dir=None) -> str:
     """JVM_ARGS for the PyFlink JVM: the user's JVM_ARGS plus ours."""
-    from .java import find_java
-
     java = find_java()
     args = os.environ.get("JVM_ARGS", "").split()
     for opt in JVM_OPTIONS:
@@ -124,14 +49,12 @@ def jvm_args(state_dir=None) -> str:
         if not any(a.split("=")[0] == opt.split("=")[0] for a in args):
             args.append(opt)
     if state_dir is not None and not any("SharedArchiveFile" in a or "ArchiveClassesAtExit" in a for a in args):
-        args += _class_archive_options(java, state_dir)
+        args += speedups.class_archive_options(java, state_dir)
     return " ".join(args)
 
 
 def prepare_jvm(log_dir=None) -> None:
     """JAVA_HOME and the log folder for the PyFlink JVM (before it starts)."""
-    from .java import find_java
-
     os.environ["JAVA_HOME"] = str(find_java().home)
     if log_dir is not None and "FLINK_LOG_DIR" not in os.environ:
         os.makedirs(log_dir, exist_ok=True)
@@ -156,8 +79,6 @@ def create_table_env(parallelism: int = 1, jobmanager: str | None = None,
                      options: dict | None = None, log_dir=None):
     """A streaming TableEnvironment. `jobmanager` HOST:PORT submits to that session
     cluster; `checkpoint_interval` in seconds (None: no checkpoints)."""
-    from .config import load_config
-
     state_dir = load_config().workbook_state_dir
     prepare_jvm(log_dir if log_dir is not None else state_dir / "logs" / "processor")
     from pyflink.common import Configuration
@@ -193,4 +114,3 @@ def create_table_env(parallelism: int = 1, jobmanager: str | None = None,
     return t_env
 
 
-__all__ = ["create_table_env", "prepare_jvm", "jvm_args", "parse_jobmanager", "BASE_OPTIONS", "PROJECT_ROOT"]

@@ -36,7 +36,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from .config import PROJECT_ROOT
+from ..paths import PROJECT_ROOT
 
 DASHBOARD_PATH = PROJECT_ROOT / "grafana" / "dashboards" / "crypto.json"
 PAIR_VARIABLE = "currency_pair"

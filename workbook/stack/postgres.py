@@ -15,7 +15,7 @@ import subprocess
 from pathlib import Path
 
 from . import procs
-from .config import PROJECT_ROOT
+from ..config import PROJECT_ROOT
 from .ports import ensure_free, port_accepts
 from .services import Service, ServiceError
 
@@ -34,7 +34,7 @@ def pg_bin(name: str) -> Path:
     return path
 
 
-def _system_user() -> str | None:
+def system_user() -> str | None:
     """The user to run PostgreSQL as: None (ourselves) unless we are root."""
     if os.geteuid() != 0:
         return None
@@ -127,7 +127,7 @@ class Postgres(Service):
     def start(self) -> None:
         host, port = self.config.postgres_host, self.config.postgres_port
         ensure_free(host, port, "PostgreSQL", "POSTGRES_PORT")
-        user = _system_user()
+        user = system_user()
         if user:
             _check_reachable(user, self.data_dir)
         if not (self.data_dir / "PG_VERSION").exists():

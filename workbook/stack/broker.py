@@ -5,9 +5,9 @@ stopping the broker loses the trades, while the results stay in PostgreSQL.
 """
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
+from .. import kafka
 from . import procs
 from .ports import ensure_free, port_accepts
 from .services import Service, ServiceError
@@ -33,35 +33,25 @@ class Broker(Service):
     def url(self) -> str:
         return f"tcp://{self.address}"
 
-    def tansu(self, *args: str, timeout: float = 10) -> subprocess.CompletedProcess:
-        return subprocess.run([str(tansu_binary()), *args], capture_output=True, text=True, timeout=timeout)
-
     def topics(self) -> list[str]:
-        import json
-
-        out = self.tansu("topic", "list", "--broker", self.url)
-        if out.returncode != 0:
-            raise ServiceError(f"listing topics on {self.address} failed: {out.stderr.strip()[-300:]}")
-        return [t["name"] for t in json.loads(out.stdout or "[]")]
+        try:
+            return kafka.list_topics(self.address)
+        except kafka.KafkaUnavailable as exc:
+            raise ServiceError(str(exc)) from None
 
     def create_topic(self, topic: str, partitions: int, retention_ms: int | None = None) -> bool:
         """Create the topic unless it exists; True when it was created."""
-        if topic in self.topics():
-            return False
-        args = ["topic", "create", topic, "--broker", self.url, "--partitions", str(partitions)]
-        if retention_ms:
-            args += ["--config", f"retention.ms={retention_ms}"]
-        out = self.tansu(*args)
-        if out.returncode != 0 and topic not in self.topics():
-            raise ServiceError(f"creating topic {topic!r} failed: {out.stderr.strip()[-300:]}")
-        return True
+        try:
+            return kafka.create_topic(self.address, topic, partitions, retention_ms)
+        except kafka.KafkaUnavailable as exc:
+            raise ServiceError(str(exc)) from None
 
     def health(self) -> tuple[bool, str]:
         if not port_accepts(self.config.kafka_host, self.config.kafka_port):
             return False, "not accepting connections"
         try:
             topics = self.topics()
-        except (ServiceError, subprocess.TimeoutExpired) as exc:
+        except ServiceError as exc:
             return False, str(exc)
         if self.config.kafka_topic not in topics:
             return False, f"topic {self.config.kafka_topic!r} missing ({len(topics)} other topics): run `up` again"

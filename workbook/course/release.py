@@ -2,7 +2,7 @@
 without the tests and CI that need them), every notebook cleared of outputs,
 so no solution text or solution result reaches students.
 
-    python -m workbook.release [--out build/student-release]
+    python -m workbook.course.release [--out build/student-release]
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import nbformat
 
-from .config import PROJECT_ROOT
+from ..paths import PROJECT_ROOT
 
 EXCLUDED = ("solutions/", "tests/", ".ci/", "bench/")
 

@@ -1,0 +1,113 @@
+"""The exercises: one model for all of them, and their instructor solutions.
+
+Every exercise has one name, one place where the student writes (a file under
+`sql/`, or a cell of a notebook that passes its SQL to `exercise(name, sql)`),
+one solution at the mirrored place under `solutions/` (`workbook.paths.
+solution_of`), and one check (`workbook.course.checks.check(name, sql)`).
+Solutions replace the student's text only on purpose:
+
+- the instructor sets `WORKBOOK_SOLUTIONS=1` before starting JupyterLab (CI
+  does the same so every cell runs), or
+- calls `reveal("name")` in a cell to show one solution in class.
+
+The student release (`python -m workbook.course.release`) has no `solutions/`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..paths import PROJECT_ROOT, SOLUTIONS_DIR, has_solutions, solution_of
+
+
+class SolutionsMissing(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Exercise:
+    name: str
+    notebook: str  # where it is taught, relative to the project
+    student: str  # the file the student edits, relative to the project: a sql/ file or the notebook itself
+    writes: str  # what the student writes, in a few words
+
+    @property
+    def in_cell(self) -> bool:
+        return self.student.endswith(".ipynb")
+
+    @property
+    def solution(self) -> Path:
+        return solution_of(self.student, self.name if self.in_cell else None)
+
+    @property
+    def student_path(self) -> Path:
+        return PROJECT_ROOT / self.student
+
+
+EXERCISES = {
+    e.name: e
+    for e in (
+        Exercise("candlesticks", "notebooks/04_candlesticks.ipynb", "notebooks/04_candlesticks.ipynb",
+                 "open and close of each candle by event time"),
+        Exercise("volumes", "notebooks/05_volumes.ipynb", "sql/41_volumes.sql",
+                 "bought and sold volume per pair and minute (the original lab's Exercise 2)"),
+    )
+}
+
+
+def get(name: str) -> Exercise:
+    try:
+        return EXERCISES[name]
+    except KeyError:
+        raise KeyError(f"no exercise named {name!r} (have: {', '.join(EXERCISES)})") from None
+
+
+def of_student_file(path: Path | str) -> Exercise | None:
+    """The exercise whose student file this is, if any."""
+    rel = str(Path(path).resolve().relative_to(PROJECT_ROOT)) if Path(path).is_absolute() else str(path)
+    return next((e for e in EXERCISES.values() if e.student == rel), None)
+
+
+def solutions_enabled() -> bool:
+    return os.environ.get("WORKBOOK_SOLUTIONS", "").strip().lower() in ("1", "true", "yes")
+
+
+def solution_path(name: str) -> Path:
+    path = get(name).solution
+    if not path.exists():
+        if not has_solutions():
+            raise SolutionsMissing("this is a student release: it has no solutions/ folder.")
+        raise SolutionsMissing(f"exercise {name!r} has no solution at {path.relative_to(SOLUTIONS_DIR.parent)}")
+    return path
+
+
+def solution(name: str) -> str:
+    return solution_path(name).read_text()
+
+
+def exercise(name: str, student_sql: str) -> str:
+    """The student's SQL of an exercise cell, or the instructor solution when WORKBOOK_SOLUTIONS=1."""
+    if solutions_enabled():
+        print(f"WORKBOOK_SOLUTIONS=1: using the instructor solution {solution_path(name).relative_to(PROJECT_ROOT)}")
+        return solution(name)
+    return student_sql
+
+
+def exercise_file(name: str) -> str:
+    """The student's file of an exercise, or its solution when WORKBOOK_SOLUTIONS=1."""
+    ex = get(name)
+    if ex.in_cell:
+        raise ValueError(f"exercise {name!r} is written in a cell of {ex.notebook}, not in a file")
+    if solutions_enabled():
+        return exercise(name, "")
+    return ex.student_path.read_text()
+
+
+def reveal(name: str):
+    """Show one solution, highlighted, for the instructor (on purpose, never by default)."""
+    from IPython.display import Markdown
+
+    rel = solution_path(name).relative_to(PROJECT_ROOT)
+    return Markdown(f"**Instructor solution** `{rel}`\n\n```sql\n{solution(name)}\n```")

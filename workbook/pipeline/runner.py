@@ -1,0 +1,178 @@
+"""Running the processor's job: the statements of sql/ as one Flink job, from
+Kafka to PostgreSQL (or standard output), bounded or streaming, on the
+in-process MiniCluster or a session cluster."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+from ..config import Config, load_config
+from ..kafka import true_end_offsets
+from . import speedups
+from .errors import ProcessorError, flink_message
+from .flink_env import create_table_env
+from .statements import define, load_statements, skeleton_warnings, sql_values
+
+PIPELINE_NAME = "crypto trades: candlesticks and volumes"
+
+
+@dataclass
+class RunResult:
+    job_id: str
+    bounded: bool
+    dry_run: bool
+    jobmanager: str | None
+    topic: str
+    end_offsets: dict | None = None
+    status: str = "RUNNING"
+    seconds_to_submit: float = 0.0    # process start of run() -> job submitted (JVM, planning, cluster)
+    seconds_total: float = 0.0        # run() start -> job finished (bounded) or left running
+    net_runtime_s: float | None = None  # the job's own runtime, from the cluster
+    warnings: list = field(default_factory=list)
+    job_client: object = field(default=None, repr=False, compare=False)
+
+    @property
+    def num_records(self) -> int | None:
+        return sum(self.end_offsets.values()) if self.end_offsets is not None else None
+
+    def cancel(self) -> None:
+        """Stop a job that was left running (wait=False)."""
+        if self.job_client is not None and self.status == "RUNNING":
+            try:
+                self.job_client.cancel().result()
+            finally:
+                self.status = "CANCELED"
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to run the processor (the command line's flags)."""
+
+    bounded: bool = False  # read up to the topic's end offsets (measured at start), then finish
+    dry_run: bool = False  # print result rows instead of writing PostgreSQL
+    solutions: bool = False  # the instructor solutions of the exercise files
+    jobmanager: str | None = None  # HOST:PORT of a session cluster; None: in-process MiniCluster
+    parallelism: int = 1
+    checkpoint_interval: float | None = None  # seconds; None: no checkpoints
+    topic: str | None = None  # default: KAFKA_TOPIC
+    jdbc_url: str | None = None  # default: the configured PostgreSQL (tests add ?currentSchema=)
+    end_offsets: dict | None = None  # bounded: these instead of the measured ones
+    wait: bool | None = None  # None: wait for bounded jobs and MiniCluster jobs, not for cluster jobs
+    explain: bool = False  # print Flink's plan first
+    flink_options: dict | None = None  # extra Flink configuration
+    only: tuple | None = None  # names of the result tables to fill; the other INSERTs are left out
+
+
+def run(options: RunOptions | None = None, config: Config | None = None, say=print) -> RunResult:
+    """Run the processor. Bounded jobs (and wait=True) return when the job has finished;
+    a streaming MiniCluster job runs until Ctrl-C; a streaming job on a session cluster is
+    left running (wait=False is the default there). With wait=False the job keeps running
+    (in this process for a MiniCluster) and `RunResult.cancel()` stops it."""
+    o = options or RunOptions()
+    bounded, dry_run, jobmanager, jdbc_url, end_offsets = o.bounded, o.dry_run, o.jobmanager, o.jdbc_url, o.end_offsets
+    t0 = time.monotonic()
+    config = config or load_config()
+    topic = o.topic or config.kafka_topic
+    only = o.only
+    statements = load_statements(o.solutions)
+    if only:
+        unknown = set(only) - {s.name for s in statements if s.kind == "insert"}
+        if unknown:
+            raise ProcessorError(f"only={sorted(unknown)}: no INSERT INTO such a table in sql/")
+        statements = [s for s in statements if s.kind != "insert" or s.name in only]
+    warnings = skeleton_warnings(statements)
+    for w in warnings:
+        say(f"WARNING: {w}")
+    values = sql_values(config, topic, jdbc_url)
+    measuring = measure_end_offsets(config, topic) if bounded and end_offsets is None else None
+    t_env = create_table_env(parallelism=o.parallelism, jobmanager=jobmanager,
+                             checkpoint_interval=o.checkpoint_interval,
+                             pipeline_name=f"{PIPELINE_NAME} ({'bounded' if bounded else 'streaming'})",
+                             options=o.flink_options)
+    if measuring is not None:
+        end_offsets = measuring()
+    table_result = None
+    plan_path = None if o.explain else speedups.plan_path(config.workbook_state_dir, statements, values, dry_run, bounded)
+    if plan_path is not None and plan_path.exists():
+        table_result = speedups.execute_plan(t_env, plan_path, end_offsets if bounded else None)
+    if table_result is None:
+        inserts = define(t_env, statements, values, dry_run=dry_run, end_offsets=end_offsets if bounded else None)
+        if not inserts:
+            raise ProcessorError("no INSERT INTO statement in sql/: nothing to run")
+        stmt_set = t_env.create_statement_set()
+        for st, text in inserts:
+            try:
+                stmt_set.add_insert_sql(text)
+            except Exception as exc:
+                raise ProcessorError(f"{st.label}: {flink_message(exc)}") from None
+        if o.explain:
+            say(stmt_set.explain())
+        try:
+            table_result = speedups.compile_and_execute(stmt_set, plan_path)
+        except Exception as exc:
+            raise ProcessorError(f"the job could not start: {flink_message(exc)}") from None
+    client = table_result.get_job_client()
+    result = RunResult(job_id=str(client.get_job_id()), bounded=bounded, dry_run=dry_run, jobmanager=jobmanager,
+                       topic=topic, end_offsets=end_offsets, seconds_to_submit=time.monotonic() - t0,
+                       warnings=warnings, job_client=client)
+    where = f"session cluster http://{jobmanager}" if jobmanager else "MiniCluster (in this process)"
+    target = "standard output (dry run)" if dry_run else (jdbc_url or config.jdbc_url)
+    bound = f" up to offsets {end_offsets} ({result.num_records} records)" if bounded else ""
+    say(f"Flink job {result.job_id} on {where}: {topic}@{config.kafka_bootstrap_servers}{bound} -> {target}")
+    wait = o.wait if o.wait is not None else (bounded or not jobmanager)
+    if not wait:
+        result.seconds_total = time.monotonic() - t0
+        if jobmanager:
+            say(f"left running; stop it in the Flink web UI (http://{jobmanager}/#/job/running/{result.job_id})")
+        return result
+    future = client.get_job_execution_result()
+    try:
+        while not future.done():  # polling keeps Ctrl-C responsive
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        say("stopping the job (Ctrl-C)...")
+        try:
+            client.cancel().result()
+        except Exception:
+            pass
+        result.status = "CANCELED"
+        result.seconds_total = time.monotonic() - t0
+        return result
+    result.seconds_total = time.monotonic() - t0
+    try:
+        execution = future.result()
+    except Exception as exc:
+        result.status = "FAILED"
+        message = flink_message(exc)
+        if "Connection refused" in message or "TimeoutException" in message:
+            message += (f"\n  (Kafka {config.kafka_bootstrap_servers}, PostgreSQL {config.postgres_host}:"
+                        f"{config.postgres_port}: are they up? `python -m workbook status`)")
+        raise ProcessorError(f"Flink job {result.job_id} failed: {message}") from None
+    result.status = "FINISHED"
+    result.net_runtime_s = execution.get_net_runtime() / 1000
+    say(f"Flink job {result.job_id} finished in {result.seconds_total:.1f} s")
+    return result
+
+
+def measure_end_offsets(config: Config, topic: str):
+    """Measure the topic's end offsets in a thread (while the JVM starts); returns a getter."""
+    box = {}
+
+    def work():
+        try:
+            box["ends"] = true_end_offsets(config.kafka_bootstrap_servers, topic)
+        except BaseException as exc:  # re-raised in the caller's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=work, name="end-offsets", daemon=True)
+    thread.start()
+
+    def get():
+        thread.join()
+        if "error" in box:
+            raise box["error"]
+        return box["ends"]
+
+    return get

@@ -1,0 +1,106 @@
+"""The processor's statements: the files of sql/ (or their solutions) as
+CREATE and INSERT statements, their ${PLACEHOLDERS} filled in from the
+configuration, defined in a TableEnvironment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..config import Config
+from ..kafka import specific_offsets_option
+from ..paths import has_solutions
+from . import sql_files
+from .errors import ProcessorError, flink_message
+
+SOURCE_TABLE = "trades"
+
+
+@dataclass(frozen=True)
+class Statement:
+    path: Path
+    text: str
+    kind: str   # 'create', 'insert' or 'other'
+    name: str   # the table or view created, or the INSERT's target table
+
+    @property
+    def is_sink(self) -> bool:
+        return self.kind == "create" and sql_files.with_options(self.text).get("connector") == "jdbc"
+
+    @property
+    def is_skeleton(self) -> bool:
+        return sql_files.is_skeleton(self.text)
+
+    @property
+    def label(self) -> str:
+        return f"{self.path.parent.name}/{self.path.name}"
+
+
+def load_statements(solutions: bool = False) -> list:
+    if solutions and not has_solutions():
+        raise ProcessorError("--solutions: this is a student release, it has no solutions/ folder")
+    out = []
+    for path in sql_files.sql_paths(solutions):
+        text = path.read_text()
+        k = sql_files.kind(text)
+        if k == "create":
+            name = sql_files.table_name(text)
+        elif k == "insert":
+            name = sql_files.insert_target(text)
+        else:
+            raise ProcessorError(f"{path}: expected one CREATE TABLE/VIEW or INSERT INTO statement, "
+                                 f"found {sql_files.code_of(text)[:60]!r}")
+        out.append(Statement(path, text, k, name))
+    return out
+
+
+def skeleton_warnings(statements) -> list:
+    return [f"{s.label} is still an exercise skeleton (it has TODOs): {s.name} gets placeholder values. "
+            "Complete it, or run with --solutions." for s in statements if s.kind == "insert" and s.is_skeleton]
+
+
+def sql_values(config: Config, topic: str | None = None, jdbc_url: str | None = None) -> dict:
+    """The values of the ${PLACEHOLDERS} of the SQL files."""
+    return {
+        "KAFKA_TOPIC": topic or config.kafka_topic,
+        "KAFKA_BOOTSTRAP_SERVERS": config.kafka_bootstrap_servers,
+        "JDBC_URL": jdbc_url or config.jdbc_url,
+        "POSTGRES_HOST": config.postgres_host,
+        "POSTGRES_PORT": config.postgres_port,
+        "POSTGRES_DB": config.postgres_db,
+        "POSTGRES_USER": config.postgres_user,
+        "POSTGRES_PASSWORD": config.postgres_password,
+    }
+
+
+def jdbc_url_with_schema(config: Config, schema: str) -> str:
+    """The JDBC URL with a PostgreSQL schema first on the search path (tests isolate their tables so)."""
+    return f"{config.jdbc_url}?currentSchema={schema}"
+
+
+def define(t_env, statements, values: dict, dry_run: bool = False, end_offsets: dict | None = None) -> list:
+    """Run the CREATE statements; return the INSERT statements, rendered, in order.
+    With `end_offsets` the source table is bounded right after it is created (a view
+    captures the table's options when it is created, so later would be too late)."""
+    inserts = []
+    for st in statements:
+        text = st.text
+        if st.kind == "create":
+            if dry_run and st.is_sink:
+                text = sql_files.as_print_sink(text, st.name)
+            try:
+                t_env.execute_sql(sql_files.strip_sql(sql_files.render(text, values)))
+            except Exception as exc:
+                raise ProcessorError(f"{st.label}: {flink_message(exc)}") from None
+            if end_offsets is not None and st.name == SOURCE_TABLE:
+                bound_source(t_env, end_offsets)
+        else:
+            inserts.append((st, sql_files.strip_sql(sql_files.render(text, values))))
+    return inserts
+
+
+def bound_source(t_env, end_offsets: dict, table: str = SOURCE_TABLE) -> None:
+    """Make the Kafka source stop at these offsets (a bounded job finishes there)."""
+    t_env.execute_sql(
+        f"ALTER TABLE {table} SET ('scan.bounded.mode' = 'specific-offsets', "
+        f"'scan.bounded.specific-offsets' = '{specific_offsets_option(end_offsets)}')")
