@@ -306,13 +306,14 @@ AHEAD = "timestamp ahead of the clock"
 def _warn_ahead(counts: Counts, item: dict, now_ms: int, max_ahead_s: float, label: str) -> None:
     counts.warned[AHEAD] += 1
     n = counts.warned[AHEAD]
+    if n > 3:  # the summary at the end counts them all; a synthetic market at --speed max has thousands
+        return
     if n == 1:
         counts.first_warned[AHEAD] = dict(item)
     ahead = (item["timestamp"] - now_ms) / 1000
-    log.log(logging.WARNING if n <= 3 else logging.DEBUG,
-            "%s: trade %.0f s ahead of this machine's clock (timestamp %s, clock %s, more than --max-ahead %g s): "
-            "sent, but a processor reading it now rejects it to bad_records: %s", label, ahead,
-            ms_to_iso(item["timestamp"]), ms_to_iso(now_ms), max_ahead_s, dumps(item).decode())
+    log.warning("%s: trade %.0f s ahead of this machine's clock (timestamp %s, clock %s, more than --max-ahead %g s): "
+                "sent, but a processor reading it now rejects it to bad_records: %s", label, ahead,
+                ms_to_iso(item["timestamp"]), ms_to_iso(now_ms), max_ahead_s, dumps(item).decode())
 
 
 def main(argv=None) -> int:
