@@ -421,3 +421,27 @@ def test_synthetic_at_max_speed_runs_ahead_and_says_so():
     q = run_producer("--source", "synthetic", "--speed", "max", "--max-trades", n, "--dry-run", "--start-ms",
                      int(now) - 3_600_000)
     assert counts_of(q.stderr)["warned"] == 0 and "ahead of this machine's clock" not in q.stderr
+
+
+def test_zero_partitions_from_the_environment_is_refused():
+    p = run_producer("--source", "synthetic", "--max-trades", 5, "--dry-run",
+                     env={**os.environ, "KAFKA_TOPIC_PARTITIONS": "0"})
+    assert p.returncode == 2
+    assert "--partitions 0 (KAFKA_TOPIC_PARTITIONS): a topic needs at least one partition" in p.stderr
+    assert p.stdout == "" and "counts:" not in p.stderr
+
+
+def test_damaged_gz_data_is_corrupt_not_a_traceback(tmp_path):
+    recs, data = _gz_records(5000)
+    damaged = bytearray(data)
+    for i in range(len(data) // 2, len(data) // 2 + 64):
+        damaged[i] ^= 0xFF
+    f = tmp_path / "damaged.jsonl.gz"
+    f.write_bytes(bytes(damaged))
+    p = run_producer("--source", "replay", "--file", f, "--speed", "max", "--dry-run")
+    assert p.returncode == 4, p.stderr
+    assert "Traceback" not in p.stderr and f"replay file {f} is corrupt after" in p.stderr
+    out = lines_of(p.stdout)
+    assert 0 < len(out) < len(recs) and out == recs[:len(out)]  # the records before the damage, exactly
+    c = counts_of(p.stderr)
+    assert c["received"] == c["sent"] + c["skipped"] and c["sent"] == len(out)
