@@ -5,7 +5,9 @@ python -m producer --source NAME [--url URL] [--pairs ...] [--file F]
     [--dry-run] [--bootstrap-servers HOST:PORT] [--topic trades] [--client C]
     [--log-level LEVEL]
 
-Exit status: 0 done; 1 some deliveries failed; 2 bad usage; 3 broker unreachable.
+Exit status: 0 done; 1 some deliveries failed; 2 bad usage; 3 broker unreachable;
+4 the source failed (a truncated or corrupt replay file: what was readable is sent;
+a live source that delivered nothing before the stop).
 """
 from __future__ import annotations
 
@@ -13,13 +15,15 @@ import argparse
 import collections
 import json
 import logging
+import math
 import os
 import signal
 import sys
 import time
 
 from . import SAMPLE_FILE
-from .record import dumps
+from .record import Rejected, dumps, epoch_ms, ms_to_iso
+from .replay import ReplayFileError
 from .settings import load_settings
 from .sink import CLIENTS, BrokerUnreachable, StdoutSink, ensure_topic, make_sink
 from .sources import IGNORED, LIVE_SOURCES
@@ -27,18 +31,72 @@ from .sources import IGNORED, LIVE_SOURCES
 log = logging.getLogger("producer")
 
 SOURCES = tuple(LIVE_SOURCES) + ("replay", "synthetic")
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BROKER = 0, 1, 2, 3
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BROKER, EXIT_SOURCE = 0, 1, 2, 3, 4
 
 
 def _speed(text: str) -> float | None:
-    if text.lower() in ("max", "inf", "0"):
+    """--speed: 'max' (None: no pauses) or a finite positive factor."""
+    if text.strip().lower() == "max":
         return None
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--speed {text!r}: a positive number (1 = real time) or 'max'") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError("--speed must be positive, or 'max'")
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number: give a positive number (1 = real time, 10 = ten times faster) "
+            "or 'max' (no pauses)") from None
+    if value == 0:  # refused rather than read as 'max': 0 reads as "stopped", the opposite of max
+        raise argparse.ArgumentTypeError("0 would mean no progress at all: for no pauses between trades "
+                                         "give 'max', for slow motion a fraction such as 0.5")
+    if value == math.inf:
+        raise argparse.ArgumentTypeError(f"{text!r}: for no pauses between trades give 'max'")
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a positive number (1 = real time) or 'max' "
+                                         "(no pauses)")
+    return value
+
+
+def _count(minimum: int, hint: str):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} is less than {minimum}: {hint}")
+        return value
+    return parse
+
+
+def _seconds(zero_ok: bool):
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+        if not math.isfinite(value) or value < 0 or (value == 0 and not zero_ok):
+            raise argparse.ArgumentTypeError(f"{text!r}: give a {'non-negative' if zero_ok else 'positive'} "
+                                             "number of seconds")
+        return value
+    return parse
+
+
+def _start_ms(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of epoch milliseconds") from None
+    try:
+        epoch_ms(value)
+    except Rejected as e:
+        raise argparse.ArgumentTypeError(f"epoch milliseconds between 2009 and 2286 (1735689600000 = "
+                                         f"2025-01-01T00:00Z), got {e.detail}") from None
+    return value
+
+
+def _retention_ms(text: str) -> int:
+    value = _count(-1, "-1 keeps records forever, else milliseconds")(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("0 would delete records at once: milliseconds, or -1 for forever")
     return value
 
 
@@ -57,36 +115,44 @@ def build_parser(cfg) -> argparse.ArgumentParser:
     p.add_argument("--file", default=str(SAMPLE_FILE),
                    help="replay: JSON-lines file of trade records, plain or .gz (default: %(default)s)")
     p.add_argument("--speed", type=_speed, default=1.0, metavar="S",
-                   help="replay/synthetic: 1 = real time, 10 = ten times faster, max = no pauses (default 1)")
+                   help="replay/synthetic: 1 = real time, 10 = ten times faster, 0.5 = half speed, "
+                        "max = no pauses (0 is refused: say max) (default 1)")
     p.add_argument("--loop", action="store_true", help="replay: start over at the end of the file")
     p.add_argument("--rebase-time", action="store_true",
                    help="replay/synthetic: shift timestamps so that the stream looks live")
     p.add_argument("--seed", type=int, default=42, help="synthetic: random seed (default %(default)s)")
-    p.add_argument("--start-ms", type=int, default=None,
+    p.add_argument("--start-ms", type=_start_ms, default=None,
                    help="synthetic: epoch ms of the first simulated instant (default: now)")
-    p.add_argument("--max-trades", type=int, default=None, metavar="N", help="stop after N trades")
-    p.add_argument("--record", metavar="FILE", help="also write every emitted record to FILE (JSON lines; .gz ok)")
+    p.add_argument("--max-trades", type=_count(0, "a number of trades to send, or leave it out for no limit"),
+                   default=None, metavar="N", help="stop after N trades")
+    p.add_argument("--record", metavar="FILE",
+                   help="also write every emitted record to FILE (JSON lines; .gz ok) in an existing folder; "
+                        "an existing FILE is replaced")
     p.add_argument("--dry-run", action="store_true", help="print records to stdout instead of sending to Kafka")
     p.add_argument("--bootstrap-servers", default=cfg.kafka_bootstrap_servers, metavar="HOST:PORT",
                    help="Kafka brokers (default from .env KAFKA_BOOTSTRAP_SERVERS: %(default)s)")
     p.add_argument("--topic", default=cfg.kafka_topic, help="Kafka topic (default: %(default)s)")
-    p.add_argument("--partitions", type=int, default=cfg.kafka_topic_partitions,
+    p.add_argument("--partitions", type=_count(1, "a topic needs at least one partition"),
+                   default=cfg.kafka_topic_partitions,
                    help="partitions of the topic if it is created (default: %(default)s)")
-    p.add_argument("--retention-ms", type=int, default=cfg.kafka_retention_ms,
+    p.add_argument("--retention-ms", type=_retention_ms, default=cfg.kafka_retention_ms,
                    help="retention.ms of the topic if it is created (default: %(default)s)")
     p.add_argument("--client", choices=CLIENTS, default="kafka-python",
                    help="Kafka client library (default: %(default)s)")
-    p.add_argument("--broker-timeout", type=float, default=30.0, metavar="S",
+    p.add_argument("--broker-timeout", type=_seconds(True), default=30.0, metavar="S",
                    help="how long to wait for an unreachable broker at start (default: %(default)s s)")
-    p.add_argument("--flush-timeout", type=float, default=30.0, metavar="S",
+    p.add_argument("--flush-timeout", type=_seconds(True), default=30.0, metavar="S",
                    help="at exit, wait up to S seconds for acknowledgements; the rest count as failed "
                         "(default: %(default)s)")
-    p.add_argument("--ping-interval", type=float, default=20.0, metavar="S",
+    p.add_argument("--ping-interval", type=_seconds(False), default=20.0, metavar="S",
                    help="live: ping after S seconds without a message (default: %(default)s)")
-    p.add_argument("--ping-timeout", type=float, default=10.0, metavar="S",
+    p.add_argument("--ping-timeout", type=_seconds(False), default=10.0, metavar="S",
                    help="live: reconnect when the ping gets no answer within S seconds (default: %(default)s)")
-    p.add_argument("--backoff", type=float, default=0.5, metavar="S",
+    p.add_argument("--backoff", type=_seconds(False), default=0.5, metavar="S",
                    help="live: first reconnect delay; doubles up to 30 s, with jitter (default: %(default)s)")
+    p.add_argument("--max-ahead", type=_seconds(False), default=60.0, metavar="S",
+                   help="warn about (and count) trades sent with a timestamp more than S seconds ahead of this "
+                        "machine's clock: the processor rejects those (default: %(default)s)")
     p.add_argument("--log-level", default="info", type=str.upper,
                    choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], help="(default: info)")
     return p
@@ -106,10 +172,9 @@ def build_source(args):
         return cls(args.url, pairs, ping_interval=args.ping_interval, ping_timeout=args.ping_timeout,
                    backoff_base=args.backoff)
     if args.source == "replay":
-        from pathlib import Path
+        from .replay import check_replay_file
 
-        if not Path(args.file).is_file():
-            raise ValueError(f"replay file {args.file} not found")
+        check_replay_file(args.file)
         return paced(read_records(args.file, loop=args.loop), args.speed, args.rebase_time)
     if args.source == "synthetic":
         from .synthetic import generate_trades
@@ -126,6 +191,8 @@ class Counts:
         self.skipped: collections.Counter = collections.Counter()
         self.ignored = 0  # control messages (subscription acks, heartbeats, ...)
         self.emitted = 0  # handed to the sink
+        self.warned: collections.Counter = collections.Counter()  # sent, but suspect (e.g. far in the future)
+        self.first_warned: dict[str, dict] = {}  # an example record per warning
         self.started = None
         self.stopped = None
 
@@ -148,10 +215,13 @@ def _on_signal(signum, frame):
 
 
 def run(source, sink, counts: Counts, max_trades: int | None = None, recorder=None,
-        progress_every: float = 30.0, poll_every: int = 256) -> None:
+        progress_every: float = 30.0, poll_every: int = 256, max_ahead_s: float | None = 60.0,
+        label: str = "source") -> None:
     """Move records from `source` into `sink` until the end, max_trades, or an
     interrupt (KeyboardInterrupt, also raised on SIGTERM). The sink is polled
-    for acknowledgements every `poll_every` records (a power of two)."""
+    for acknowledgements every `poll_every` records (a power of two). A record
+    whose timestamp is more than `max_ahead_s` seconds ahead of the wall clock
+    is sent, counted in counts.warned and logged (the first few) with `label`."""
     poll_mask = max(1, poll_every) - 1
     guard = _Guard
     send = sink.send
@@ -164,11 +234,18 @@ def run(source, sink, counts: Counts, max_trades: int | None = None, recorder=No
     counts.started = monotonic()
     next_report = counts.started + progress_every
     it = iter(source)
+    # the clock is read only when a timestamp passes the last limit: a stale limit is only stricter
+    ahead_ms = int(max_ahead_s * 1000) if max_ahead_s is not None else None
+    ahead_limit = int(time.time() * 1000) + ahead_ms if ahead_ms is not None else float("inf")
     try:
         if limit == 0:
             return
         for item in it:
             if type(item) is dict:
+                if item["timestamp"] > ahead_limit:
+                    ahead_limit = int(time.time() * 1000) + ahead_ms
+                    if item["timestamp"] > ahead_limit:
+                        _warn_ahead(counts, item, ahead_limit - ahead_ms, max_ahead_s, label)
                 payload = dumps(item)
                 key = (item["base"] + "/" + item["quote"]).encode()
                 guard.critical = True
@@ -211,7 +288,7 @@ def run(source, sink, counts: Counts, max_trades: int | None = None, recorder=No
                 if guard.pending:
                     raise KeyboardInterrupt(guard.pending)
                 log.log(logging.WARNING if skipped[item.reason] <= 3 else logging.DEBUG,
-                        "skipped (%s): %s", item.reason, item.detail)
+                        "%s: skipped (%s): %s", label, item.reason, item.detail)
     finally:
         guard.critical = False
         counts.received = received
@@ -224,13 +301,32 @@ def run(source, sink, counts: Counts, max_trades: int | None = None, recorder=No
                 pass
 
 
+AHEAD = "timestamp ahead of the clock"
+
+
+def _warn_ahead(counts: Counts, item: dict, now_ms: int, max_ahead_s: float, label: str) -> None:
+    counts.warned[AHEAD] += 1
+    n = counts.warned[AHEAD]
+    if n > 3:  # the summary at the end counts them all; a synthetic market at --speed max has thousands
+        return
+    if n == 1:
+        counts.first_warned[AHEAD] = dict(item)
+    ahead = (item["timestamp"] - now_ms) / 1000
+    log.warning("%s: trade %.0f s ahead of this machine's clock (timestamp %s, clock %s, more than --max-ahead %g s): "
+                "sent, but a processor reading it now rejects it to bad_records: %s", label, ahead,
+                ms_to_iso(item["timestamp"]), ms_to_iso(now_ms), max_ahead_s, dumps(item).decode())
+
+
 def main(argv=None) -> int:
     try:
         cfg = load_settings()
     except ValueError as e:
         print(f"producer: {e}", file=sys.stderr)
         return EXIT_USAGE
-    args = build_parser(cfg).parse_args(argv)
+    parser = build_parser(cfg)
+    args = parser.parse_args(argv)
+    if args.partitions < 1:  # a default from .env is not checked by argparse
+        parser.error(f"--partitions {args.partitions} (KAFKA_TOPIC_PARTITIONS): a topic needs at least one partition")
     logging.basicConfig(stream=sys.stderr, level=args.log_level,
                         format="%(asctime)s (%(levelname).1s) %(name)s: %(message)s")
     if args.log_level != "DEBUG":  # the clients' own per-attempt logs: our summaries say it once
@@ -241,13 +337,18 @@ def main(argv=None) -> int:
 
     try:
         source = build_source(args)
+        if args.record:  # before anything is sent
+            from .replay import check_record_path
+
+            check_record_path(args.record, args.file if args.source == "replay" else None)
     except ValueError as e:
         log.error("%s", e)
         return EXIT_USAGE
     where = "stdout (dry run)" if args.dry_run else \
         f"Kafka topic '{args.topic}' on {args.bootstrap_servers} via {args.client}"
     what = args.url or getattr(source, "url", None) or (args.file if args.source == "replay" else "")
-    log.info("source %s%s -> %s", args.source, f" ({what})" if what else "", where)
+    label = f"{args.source} ({what})" if what else args.source
+    log.info("source %s -> %s", label, where)
 
     if args.dry_run:
         sink = StdoutSink()
@@ -266,17 +367,27 @@ def main(argv=None) -> int:
     if args.record:
         from .replay import Recorder
 
-        recorder = Recorder(args.record)
+        try:
+            recorder = Recorder(args.record)
+        except OSError as e:
+            log.error("--record %s: cannot write it (%s); nothing was sent", args.record, e.strerror or e)
+            sink.close(timeout=args.flush_timeout)
+            return EXIT_USAGE
     counts = Counts()
+    source_error = None
     try:
         fast = args.source in ("synthetic", "replay") and args.speed is None
-        run(source, sink, counts, args.max_trades, recorder, poll_every=256 if fast else 1)
+        run(source, sink, counts, args.max_trades, recorder, poll_every=256 if fast else 1,
+            max_ahead_s=args.max_ahead, label=label)
         reason = "end of input" if args.max_trades is None or counts.emitted < args.max_trades else "--max-trades"
     except KeyboardInterrupt as e:
         reason = f"interrupted ({e or 'SIGINT'})"
     except BrokenPipeError:  # e.g. `... --dry-run | head`
         reason = "stdout closed"
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except ReplayFileError as e:  # every record before the damage was sent
+        reason = f"replay file {e.what}"
+        source_error = e
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # let the final flush finish
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -286,6 +397,24 @@ def main(argv=None) -> int:
         recorder.close()
     counts.stopped = time.monotonic()
     seconds = counts.stopped - (counts.started or counts.stopped)
+    if source_error is not None:
+        log.error("%s. Sent the %d records read before it (%d skipped, %d failed); the rest of the file is "
+                  "missing or unreadable: copy or download the file again, or record it again",
+                  source_error, sink.acked, sum(counts.skipped.values()), sink.failed)
+    if args.source in LIVE_SOURCES and source.messages == 0 and args.max_trades != 0:
+        source_error = source
+        log.error("%s: nothing received in %.0f s (%d connection attempts, last: %s): the exchange or the "
+                  "network is unreachable, or --url is wrong", label, seconds, source.attempts,
+                  source.last_error or "none")
+    if counts.warned[AHEAD]:
+        hint = {"synthetic": "faster than real time (--speed) the market runs ahead of the clock: give --start-ms "
+                             "in the past, or --speed 1",
+                "replay": "the file's times are ahead of the clock: --rebase-time with --speed 1 replays them as "
+                          "live; otherwise check the file"}.get(args.source,
+                                                                "check this machine's clock and the exchange's times")
+        log.warning("%d trade(s) were sent more than %g s ahead of this machine's clock (the first: %s); a processor "
+                    "reading them now rejects them to bad_records: %s", counts.warned[AHEAD], args.max_ahead,
+                    dumps(counts.first_warned[AHEAD]).decode(), hint)
     summary = {
         "received": counts.received,
         "sent": sink.acked,
@@ -294,6 +423,8 @@ def main(argv=None) -> int:
         "failed": sink.failed,
         "failed_reasons": dict(sink.errors),
         "ignored": counts.ignored,
+        "warned": sum(counts.warned.values()),
+        "warned_reasons": dict(counts.warned),
         "seconds": round(seconds, 3),
         "per_second": round(sink.acked / seconds, 1) if seconds > 0 else None,
     }
@@ -302,4 +433,6 @@ def main(argv=None) -> int:
     print("counts: " + json.dumps(summary), file=sys.stderr, flush=True)
     if reason == "stdout closed":  # `--dry-run | head`: the reader had enough
         return EXIT_OK
-    return EXIT_FAILED if sink.failed else EXIT_OK
+    if sink.failed:
+        return EXIT_FAILED
+    return EXIT_SOURCE if source_error is not None else EXIT_OK

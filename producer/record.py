@@ -2,7 +2,7 @@
 
 One JSON object per trade with exactly these fields, in this order:
 {"exchange","base","quote","direction","price","volume","timestamp","priceUsd"}
-- timestamp: epoch milliseconds (int);
+- timestamp: epoch milliseconds (int), 2009..2286 (else the unit is wrong);
 - direction: "buy" | "sell", the side of the aggressor (taker);
 - price, volume: positive finite numbers; priceUsd: number or null.
 """
@@ -26,6 +26,8 @@ except ImportError:  # pragma: no cover - orjson is pinned in requirements.txt
     loads = _json.loads
     JSONDecodeError = ValueError
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MS = timedelta(milliseconds=1)
 FIELDS = ("exchange", "base", "quote", "direction", "price", "volume", "timestamp", "priceUsd")
 DIRECTIONS = ("buy", "sell")
 
@@ -71,6 +73,34 @@ def positive(value, what: str) -> float:
     return x
 
 
+# Plausible trade times: no crypto trade before 2009 (Bitcoin's first block: 2009-01-03), and the
+# processor's own range ends in 2286 (13 digits). Outside them a timestamp is in the wrong unit.
+MIN_TIMESTAMP_MS = 1_230_768_000_000  # 2009-01-01T00:00:00Z
+MAX_TIMESTAMP_MS = 9_999_999_999_999  # 2286-11-20T17:46:39.999Z
+
+
+def ms_to_iso(ms: int) -> str:
+    """Epoch ms as '2025-01-01T00:00:00.000Z' (or '?' if out of datetime's range), for messages."""
+    try:
+        return (_EPOCH + ms * _MS).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    except OverflowError:
+        return "?"
+
+
+def implausible_timestamp(value: int) -> Rejected:
+    """The rejection of an epoch-ms value outside 2009..2286, with the likely unit mistake."""
+    if value < MIN_TIMESTAMP_MS:
+        hint = ""
+        if MIN_TIMESTAMP_MS <= value * 1000 <= MAX_TIMESTAMP_MS:
+            hint = f"; seconds instead of milliseconds? ({value} s = {ms_to_iso(value * 1000)})"
+        return Rejected("timestamp before 2009", f"{value} ms = {ms_to_iso(value)}{hint}")
+    for unit, div in (("microseconds", 1000), ("nanoseconds", 1_000_000)):
+        if MIN_TIMESTAMP_MS <= value // div <= MAX_TIMESTAMP_MS:
+            return Rejected("timestamp after 2286",
+                            f"{value} ms; {unit} instead of milliseconds? ({ms_to_iso(value // div)})")
+    return Rejected("timestamp after 2286", f"{value} ms")
+
+
 def epoch_ms(value) -> int:
     if isinstance(value, bool):
         raise Rejected("invalid timestamp", repr(value))
@@ -78,6 +108,8 @@ def epoch_ms(value) -> int:
         value = int(value)
     if not isinstance(value, int) or value <= 0:
         raise Rejected("invalid timestamp", repr(value))
+    if not MIN_TIMESTAMP_MS <= value <= MAX_TIMESTAMP_MS:
+        raise implausible_timestamp(value)
     return value
 
 
@@ -125,10 +157,6 @@ def validate_record(obj) -> dict:
             pu = None
     return make_trade(obj["exchange"], obj["base"], obj["quote"], obj["direction"], obj["price"],
                       obj["volume"], obj["timestamp"], pu)
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_MS = timedelta(milliseconds=1)
 
 
 def iso_to_ms(text) -> int:

@@ -10,13 +10,31 @@ from __future__ import annotations
 import gzip
 import io
 import logging
+import os
 import time
+import zlib
 from pathlib import Path
 from typing import Iterable, Iterator
 
 from .record import JSONDecodeError, Rejected, Skip, loads, validate_record
 
 log = logging.getLogger("producer.replay")
+
+
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+class ReplayFileError(Exception):
+    """The replay file ends early (truncated) or is corrupt after `lines` complete lines:
+    raised by read_records after yielding every record before the damage."""
+
+    def __init__(self, path, lines: int, what: str, cause: str):
+        super().__init__(f"replay file {path} is {what} after {lines} complete lines ({cause})")
+        self.path = path
+        self.lines = lines
+        self.what = what
+        self.cause = cause
+        self.tail = b""  # the incomplete bytes after the last complete line
 
 
 def open_text(path, mode: str = "rb"):
@@ -30,29 +48,88 @@ def open_text(path, mode: str = "rb"):
     return open(path, mode)
 
 
+def check_replay_file(path) -> None:
+    """Raise ValueError with what to do if `path` is missing, unreadable, or its
+    name and content disagree about gzip (checked before anything is sent)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"replay file {path} not found")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(2)
+    except OSError as e:
+        raise ValueError(f"replay file {path} cannot be read: {e.strerror or e}") from None
+    gz_name, gz_data = path.suffix == ".gz", head == GZIP_MAGIC
+    if gz_name and head and not gz_data:
+        raise ValueError(f"replay file {path} is not gzip-compressed (the name ends in .gz, the content does not "
+                         f"start with gzip's signature 1f 8b but with {head!r}). If it is plain JSON lines, rename "
+                         "it without .gz; otherwise record it again (--record FILE.jsonl.gz)")
+    if gz_data and not gz_name:
+        raise ValueError(f"replay file {path} is gzip-compressed but its name does not end in .gz: "
+                         f"rename it to {path.name}.gz")
+
+
+def _lines(path) -> Iterator[bytes]:
+    """Lines of a plain or .gz file. A .gz file that ends before gzip's end
+    marker, or whose data is damaged, raises ReplayFileError after every
+    complete line before the damage (the incomplete rest is in `.tail`)."""
+    if Path(path).suffix != ".gz":
+        with open(path, "rb", buffering=1 << 20) as f:
+            yield from f
+        return
+    n = 0
+    tail = b""
+    with gzip.GzipFile(path, "rb") as f:
+        while True:
+            try:
+                chunk = f.read1(1 << 20)
+            except EOFError as e:  # the file was cut short: a partial download or copy, a full disk
+                err = ReplayFileError(path, n, "truncated", str(e))
+            except (gzip.BadGzipFile, zlib.error) as e:  # damaged data, a bad CRC, trailing garbage
+                err = ReplayFileError(path, n, "corrupt", str(e))
+            else:
+                if not chunk:
+                    break
+                lines = (tail + chunk).split(b"\n") if tail else chunk.split(b"\n")
+                tail = lines.pop()
+                n += len(lines)
+                yield from lines
+                continue
+            err.tail = tail
+            raise err
+    if tail:
+        yield tail
+
+
 def read_records(path, loop: bool = False) -> Iterator:
     """Records of a JSON-lines file (dicts, or Skip for bad lines).
 
     With loop=True the file is read again and again; each pass is shifted in
     time to start one mean trade interval after the previous pass ended, so
     timestamps never go backwards.
+
+    A truncated or corrupt .gz file gives every record before the damage, then
+    the incomplete last line (a record if it is one whole, else a Skip), then
+    raises ReplayFileError.
     """
     shift = 0
     passes = 0
     while True:
         first = last = None
         n = 0
-        with open_text(path) as f:
-            for line in f:
+        lineno = 0
+        try:
+            for line in _lines(path):
+                lineno += 1
                 if not line.strip():
                     continue
                 try:
                     rec = validate_record(loads(line))
                 except JSONDecodeError as e:
-                    yield Skip("malformed JSON", str(e)[:80])
+                    yield Skip("malformed JSON", f"line {lineno}: {str(e)[:80]}")
                     continue
                 except Rejected as e:
-                    yield Skip.of(e)
+                    yield Skip(e.reason, f"line {lineno}: {e.detail}")
                     continue
                 ts = rec["timestamp"]
                 if first is None:
@@ -62,6 +139,19 @@ def read_records(path, loop: bool = False) -> Iterator:
                 if shift:
                     rec["timestamp"] = ts + shift
                 yield rec
+        except ReplayFileError as e:
+            if e.tail.strip():
+                try:  # cut exactly after a record's closing brace: the record is whole
+                    rec = validate_record(loads(e.tail))
+                except JSONDecodeError:
+                    yield Skip(f"incomplete last line of a {e.what} file",
+                               f"line {lineno + 1}: {e.tail[:120].decode(errors='replace')}")
+                except Rejected as r:
+                    yield Skip(r.reason, f"line {lineno + 1}: {r.detail}")
+                else:
+                    rec["timestamp"] += shift
+                    yield rec
+            raise
         passes += 1
         if not loop:
             return
@@ -107,13 +197,30 @@ def _paced(items: Iterable, speed: float | None, rebase: bool) -> Iterator:
         yield item
 
 
+def check_record_path(path, replay_file=None) -> None:
+    """Raise ValueError with what to do if --record FILE cannot be written:
+    checked before anything is sent. The folder is not created: a typo in it
+    would otherwise scatter recordings into a new folder tree."""
+    path = Path(path)
+    folder = path.parent
+    if not folder.is_dir():
+        what = "is not a folder" if folder.exists() else "does not exist"
+        raise ValueError(f"--record {path}: the folder {folder} {what}; create it first (mkdir -p {folder}) "
+                         "or record into an existing folder")
+    if path.is_dir():
+        raise ValueError(f"--record {path} is a folder: give a file name, e.g. {path / 'trades.jsonl.gz'}")
+    if replay_file is not None and path.exists() and path.resolve() == Path(replay_file).resolve():
+        raise ValueError(f"--record {path} is the replay file itself: recording would overwrite what is being "
+                         "replayed; record into another file")
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ValueError(f"--record {path}: no permission to write in {folder}")
+
+
 class Recorder:
     """--record FILE: writes every emitted record, one JSON line each (.gz compressed)."""
 
     def __init__(self, path):
         self.path = Path(path)
-        if self.path.parent and not self.path.parent.exists():
-            self.path.parent.mkdir(parents=True, exist_ok=True)
         self._f = open_text(self.path, "wb")
         self.count = 0
 

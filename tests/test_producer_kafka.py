@@ -173,3 +173,75 @@ def test_broker_lost_mid_stream_counts_failures(client, tmp_path):
     counts = json.loads([ln for ln in err.splitlines() if ln.startswith("counts: ")][-1][8:])
     assert counts["sent"] > 0 and counts["failed"] > 0
     assert counts["sent"] + counts["failed"] == counts["received"]
+
+
+# --- bad inputs: exactly what was readable reaches the topic ----------------------------
+
+def produce_raw(cfg, *args, timeout=120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "producer", "--bootstrap-servers", cfg.kafka_bootstrap_servers,
+                           *map(str, args)], capture_output=True, text=True, timeout=timeout, cwd=PROJECT_ROOT)
+
+
+def counts_of(stderr: str) -> dict:
+    return json.loads([ln for ln in stderr.splitlines() if ln.startswith("counts: ")][-1][len("counts: "):])
+
+
+def topic_exists(cfg, topic: str) -> bool:
+    from kafka import KafkaConsumer
+
+    consumer = KafkaConsumer(bootstrap_servers=cfg.kafka_bootstrap_servers, group_id=None)
+    try:
+        return topic in consumer.topics()
+    finally:
+        consumer.close()
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_truncated_replay_file_sends_every_readable_record(stack, client, tmp_path):
+    import zlib
+
+    recs = list(generate_trades(seed=21, start_ms=DEFAULT_START_MS, count=8000))
+    data = gzip.compress(("\n".join(json.dumps(r) for r in recs) + "\n").encode(), mtime=0)
+    f = tmp_path / "cut.jsonl.gz"
+    f.write_bytes(data[:len(data) * 3 // 5])
+    whole = zlib.decompressobj(wbits=31).decompress(f.read_bytes()).count(b"\n")  # independent of the producer
+    assert 0 < whole < len(recs)
+    topic = fresh_topic("truncated")
+    p = produce_raw(stack, "--source", "replay", "--file", f, "--speed", "max", "--topic", topic,
+                    "--partitions", 1, "--client", client)
+    assert p.returncode == 4, p.stderr
+    assert f"is truncated after {whole} complete lines" in p.stderr and f"Sent the {whole} records" in p.stderr
+    counts = counts_of(p.stderr)
+    assert (counts["received"], counts["sent"], counts["skipped"], counts["failed"]) == (whole + 1, whole, 1, 0)
+    got = read_topic(stack, topic, whole)
+    assert [json.loads(v) for _, _, v in got] == recs[:whole]  # every readable record, once, in order
+
+
+def test_implausible_timestamps_are_kept_out_far_future_ones_sent_and_counted(stack, tmp_path):
+    recs = list(generate_trades(seed=22, count=6))
+    now = int(time.time() * 1000)
+    for i, r in enumerate(recs):
+        r["timestamp"] = now - 10_000 + i
+    recs[1]["timestamp"] //= 1000  # seconds
+    recs[2]["timestamp"] *= 1000  # microseconds
+    recs[4]["timestamp"] += 365 * 86_400_000  # a year ahead: sent; the processor rejects it to bad_records
+    f = tmp_path / "ts.jsonl"
+    f.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    topic = fresh_topic("timestamps")
+    p = produce_raw(stack, "--source", "replay", "--file", f, "--speed", "max", "--topic", topic, "--partitions", 1)
+    assert p.returncode == 0, p.stderr
+    counts = counts_of(p.stderr)
+    assert (counts["received"], counts["sent"], counts["skipped"], counts["warned"]) == (6, 4, 2, 1)
+    assert counts["skipped_reasons"] == {"timestamp before 2009": 1, "timestamp after 2286": 1}
+    got = read_topic(stack, topic, 4)
+    assert [json.loads(v) for _, _, v in got] == [recs[0], recs[3], recs[4], recs[5]]
+
+
+@pytest.mark.parametrize("args", [["--partitions", "0"], ["--max-trades", "-1"], ["--speed", "nan", "--rebase-time"],
+                                  ["--record", "/nonexistent-folder-p15/rec.jsonl"]])
+def test_refused_arguments_touch_no_topic(stack, args):
+    topic = fresh_topic("refused")
+    p = produce_raw(stack, "--source", "synthetic", "--max-trades", 10, "--topic", topic, *args)
+    assert p.returncode == 2, p.stderr
+    assert "Traceback" not in p.stderr and "counts:" not in p.stderr
+    assert not topic_exists(stack, topic)  # refused before the broker was asked for anything

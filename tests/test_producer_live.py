@@ -224,25 +224,82 @@ def test_backoff_grows_with_jitter_and_is_capped():
         assert len(set(delays)) > 1  # jitter
 
 
-def test_unreachable_exchange_keeps_retrying_then_sigterm_reports_counts():
-    # a port with nothing listening: connection refused, retried with backoff until SIGTERM
+def _free_port() -> int:
     import socket
 
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    proc = subprocess.Popen([sys.executable, "-m", "producer", "--source", "kraken", "--url", f"ws://127.0.0.1:{port}",
-                             "--dry-run", "--backoff", "0.05"], cwd=PROJECT_ROOT,
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _run_then_stop(args: list, after_s: float) -> tuple[int, str, str]:
+    proc = subprocess.Popen([sys.executable, "-m", "producer", *map(str, args)], cwd=PROJECT_ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(1.5)
+    time.sleep(after_s)
     proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=10)
-    assert proc.returncode == 0, err
-    assert len(re.findall(r"reconnecting to .*: attempt \d+", err)) >= 3
+    out, err = proc.communicate(timeout=15)
+    return proc.returncode, out, err
+
+
+def test_unreachable_exchange_keeps_retrying_says_so_and_exits_nonzero():
+    # a port with nothing listening: connection refused, retried with backoff until SIGTERM
+    url = f"ws://127.0.0.1:{_free_port()}"
+    code, out, err = _run_then_stop(["--source", "kraken", "--url", url, "--dry-run", "--backoff", "0.05"], 2.5)
+    assert code == 4, err  # nothing was ever received
+    assert len(re.findall(r"reconnecting to .*: attempt \d+", err)) >= 5  # kept retrying after the message
+    assert (f"kraken: 5 connection attempts in a row to {url} delivered nothing (last: cannot connect: "
+            "[Errno 111] Connection refused): the exchange or the network is unreachable") in err
+    assert f"kraken ({url}): nothing received in " in err and "the exchange or the network is unreachable" in err
+    assert "Traceback" not in err and out == ""
     counts = counts_of(err)
     assert counts["received"] == 0 and counts["sent"] == 0
     assert "interrupted" in err
+
+
+def test_exchange_that_accepts_but_sends_nothing_is_told_apart():
+    with WsServer(lambda i: {"subscribe": 1, "send": [], "then": "drop"}) as server:
+        code, out, err = _run_then_stop(["--source", "binance", "--url", server.url, "--pairs", "BTC/USDT",
+                                         "--dry-run", "--backoff", "0.05"], 3.0)
+    assert server.connections >= 5
+    assert code == 4, err
+    assert "5 connection attempts in a row" in err and "the exchange accepts connections but sends nothing" in err
+    assert counts_of(err)["received"] == 0 and out == ""
+
+
+def test_stopping_a_live_source_that_delivered_exits_zero():
+    msgs, expected = _binance_trades(3)
+    with WsServer(lambda i: {"subscribe": 1, "send": msgs, "then": "hold"}) as server:
+        code, out, err = _run_then_stop(["--source", "binance", "--url", server.url, "--pairs", "BTC/USDT",
+                                         "--dry-run"], 2.5)
+    assert code == 0, err
+    assert records_of(out) == expected
+    assert counts_of(err)["sent"] == 3 and "nothing received" not in err
+
+
+def test_live_timestamps_in_seconds_or_far_ahead_are_said_and_counted():
+    msgs, expected = _binance_trades(6, t0=int(time.time() * 1000) - 5000)
+    seconds = json.loads(msgs[1])
+    seconds["T"] //= 1000
+    msgs[1] = json.dumps(seconds)
+    ahead = json.loads(msgs[3])
+    ahead["T"] += 3_600_000  # an hour ahead of the clock
+    msgs[3] = json.dumps(ahead)
+    expected[3]["timestamp"] = ahead["T"]
+    with WsServer(lambda i: {"subscribe": 1, "send": msgs, "then": "hold"}) as server:
+        proc = run_producer("--source", "binance", "--url", server.url, "--pairs", "BTC/USDT", "--dry-run",
+                            "--max-trades", 5)
+    assert proc.returncode == 0, proc.stderr
+    assert records_of(proc.stdout) == expected[:1] + expected[2:]  # the hour-ahead trade is sent, counted
+    counts = counts_of(proc.stderr)
+    assert (counts["received"], counts["sent"], counts["skipped"], counts["warned"]) == (6, 5, 1, 1)
+    assert counts["skipped_reasons"] == {"timestamp before 2009": 1}
+    src = f"binance ({server.url})"
+    # which source, why, and the message it came in
+    assert f"{src}: skipped (timestamp before 2009): {seconds['T']} ms = 1970-" in proc.stderr
+    assert "seconds instead of milliseconds?" in proc.stderr and f'"T": {seconds["T"]}' in proc.stderr
+    m = re.search(re.escape(src) + r": trade (\d+) s ahead of this machine's clock", proc.stderr)
+    assert m and 3580 <= int(m.group(1)) <= 3600, proc.stderr
+    assert "check this machine's clock and the exchange's times" in proc.stderr
 
 
 # --- real exchange captures (../shared/fixtures/exchange-captures) ------------

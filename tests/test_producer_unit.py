@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import zlib
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -257,3 +258,188 @@ def test_unreachable_broker_exits_nonzero_in_bounded_time():
     assert time.monotonic() - t < 15
     assert "unreachable" in p.stderr and "python -m workbook up" in p.stderr
     assert "counts:" not in p.stderr  # nothing was reported as sent
+
+
+# --- bad inputs: a clear message, nothing lost ----------------------------------------
+
+def _gz_records(n: int, seed: int = 3) -> tuple[list[dict], bytes]:
+    recs = list(generate_trades(seed=seed, start_ms=DEFAULT_START_MS, count=n))
+    return recs, gzip.compress(("\n".join(json.dumps(r) for r in recs) + "\n").encode(), mtime=0)
+
+
+def _readable_prefix(data: bytes) -> bytes:
+    """What zlib can decompress of a damaged gzip stream, independently of the producer."""
+    return zlib.decompressobj(wbits=31).decompress(data)
+
+
+@pytest.mark.parametrize("cut", ["middle", "trailer"])
+def test_truncated_gz_replay_sends_every_readable_record(tmp_path, cut):
+    recs, data = _gz_records(5000)
+    keep = len(data) // 2 if cut == "middle" else len(data) - 4  # "trailer": every record whole, CRC/size cut
+    f = tmp_path / "cut.jsonl.gz"
+    f.write_bytes(data[:keep])
+    text = _readable_prefix(data[:keep])
+    whole = text.count(b"\n")
+    partial = 1 if not text.endswith(b"\n") else 0
+    p = run_producer("--source", "replay", "--file", f, "--speed", "max", "--dry-run")
+    assert p.returncode == 4, p.stderr
+    assert "Traceback" not in p.stderr
+    assert lines_of(p.stdout) == recs[:whole]  # every readable record, in order
+    assert f"replay file {f} is truncated after {whole} complete lines" in p.stderr
+    assert f"Sent the {whole} records read before it" in p.stderr
+    c = counts_of(p.stderr)
+    assert (c["received"], c["sent"], c["skipped"], c["failed"]) == (whole + partial, whole, partial, 0)
+    if partial:
+        assert c["skipped_reasons"] == {"incomplete last line of a truncated file": 1}
+    else:
+        assert whole == len(recs)
+
+
+def test_gz_replay_with_trailing_garbage_is_corrupt_after_the_records(tmp_path):
+    recs, data = _gz_records(300)
+    f = tmp_path / "junk.jsonl.gz"
+    f.write_bytes(data + b"this is not gzip")
+    p = run_producer("--source", "replay", "--file", f, "--speed", "max", "--dry-run")
+    assert p.returncode == 4, p.stderr
+    assert "Traceback" not in p.stderr and f"replay file {f} is corrupt after 300 complete lines" in p.stderr
+    assert lines_of(p.stdout) == recs
+    c = counts_of(p.stderr)
+    assert (c["received"], c["sent"], c["skipped"]) == (300, 300, 0)
+
+
+def test_replay_file_whose_name_and_content_disagree_about_gzip(tmp_path):
+    recs, data = _gz_records(20)
+    plain = tmp_path / "plain.jsonl.gz"
+    plain.write_text("\n".join(json.dumps(r) for r in recs) + "\n")
+    p = run_producer("--source", "replay", "--file", plain, "--speed", "max", "--dry-run")
+    assert p.returncode == 2, p.stderr
+    assert f"replay file {plain} is not gzip-compressed" in p.stderr and "rename it without .gz" in p.stderr
+    assert "Traceback" not in p.stderr and "counts:" not in p.stderr and p.stdout == ""
+    packed = tmp_path / "packed.jsonl"
+    packed.write_bytes(data)
+    p = run_producer("--source", "replay", "--file", packed, "--speed", "max", "--dry-run")
+    assert p.returncode == 2, p.stderr
+    assert "rename it to packed.jsonl.gz" in p.stderr and p.stdout == ""
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--speed", "nan", "--rebase-time"], "argument --speed: 'nan': give a positive number"),
+    (["--speed", "inf", "--rebase-time"], "argument --speed: 'inf': for no pauses between trades give 'max'"),
+    (["--speed", "1e999"], "argument --speed: '1e999': for no pauses between trades give 'max'"),
+    (["--speed", "-2"], "argument --speed: '-2': give a positive number"),
+    (["--speed", "0"], "argument --speed: 0 would mean no progress at all: for no pauses between trades give 'max'"),
+    (["--speed", "fast"], "argument --speed: 'fast' is not a number"),
+    (["--max-trades", "-1"], "argument --max-trades: -1 is less than 0"),
+    (["--partitions", "0"], "argument --partitions: 0 is less than 1: a topic needs at least one partition"),
+    (["--retention-ms", "0"], "argument --retention-ms: 0 would delete records at once"),
+    (["--start-ms", "1735689600"], "argument --start-ms: epoch milliseconds between 2009 and 2286"),
+    (["--ping-interval", "0"], "argument --ping-interval: '0': give a positive number of seconds"),
+    (["--flush-timeout", "nan"], "argument --flush-timeout: 'nan': give a non-negative number of seconds"),
+])
+def test_bad_numeric_arguments_are_refused(args, message):
+    p = run_producer("--source", "synthetic", "--max-trades", 5, "--dry-run", *args)
+    assert p.returncode == 2, p.stderr
+    assert message in p.stderr
+    assert "Traceback" not in p.stderr and "counts:" not in p.stderr and p.stdout == ""
+
+
+def test_max_trades_zero_sends_nothing():
+    p = run_producer("--source", "synthetic", "--max-trades", 0, "--dry-run")
+    assert p.returncode == 0 and p.stdout == ""
+    assert counts_of(p.stderr)["sent"] == 0
+
+
+def test_speed_max_is_the_way_to_say_no_pauses():
+    p = run_producer("--source", "synthetic", "--speed", "MAX", "--start-ms", DEFAULT_START_MS, "--max-trades", 50,
+                     "--dry-run")
+    assert p.returncode == 0 and len(lines_of(p.stdout)) == 50
+
+
+def test_record_into_a_missing_folder_is_refused_before_sending(tmp_path):
+    target = tmp_path / "no" / "such" / "rec.jsonl.gz"
+    p = run_producer("--source", "synthetic", "--max-trades", 5, "--dry-run", "--record", target)
+    assert p.returncode == 2, p.stderr
+    assert f"the folder {target.parent} does not exist; create it first (mkdir -p {target.parent})" in p.stderr
+    assert p.stdout == "" and "counts:" not in p.stderr and "Traceback" not in p.stderr
+    assert not (tmp_path / "no").exists()  # not created behind the user's back
+    p = run_producer("--source", "synthetic", "--max-trades", 5, "--dry-run", "--record", tmp_path)
+    assert p.returncode == 2 and f"--record {tmp_path} is a folder" in p.stderr and p.stdout == ""
+
+
+def test_record_onto_the_replay_file_is_refused(tmp_path):
+    data = _gz_records(30)[1]
+    f = tmp_path / "r.jsonl.gz"
+    f.write_bytes(data)
+    p = run_producer("--source", "replay", "--file", f, "--dry-run", "--record", f)
+    assert p.returncode == 2 and "is the replay file itself" in p.stderr and p.stdout == ""
+    assert f.read_bytes() == data  # untouched
+
+
+def _ts_records(now_ms: int) -> tuple[list[dict], dict]:
+    """Five records around now: one in seconds, one in microseconds, one a year ahead."""
+    recs = list(generate_trades(seed=4, count=6))
+    for i, r in enumerate(recs):
+        r["timestamp"] = now_ms - 10_000 + i
+    recs[1]["timestamp"] //= 1000
+    recs[2]["timestamp"] *= 1000
+    recs[3]["timestamp"] += 365 * 86_400_000
+    return recs, {"seconds": recs[1], "micro": recs[2], "future": recs[3]}
+
+
+def test_implausible_and_far_future_timestamps_are_said_and_counted(tmp_path):
+    recs, bad = _ts_records(int(time.time() * 1000))
+    f = _write(tmp_path / "ts.jsonl", [json.dumps(r) for r in recs])
+    p = run_producer("--source", "replay", "--file", f, "--speed", "max", "--dry-run")
+    assert p.returncode == 0, p.stderr
+    # seconds and microseconds: not sent, counted; the year-ahead trade: sent (the processor rejects it), counted
+    assert lines_of(p.stdout) == [r for r in recs if r not in (bad["seconds"], bad["micro"])]
+    c = counts_of(p.stderr)
+    assert (c["received"], c["sent"], c["skipped"], c["warned"]) == (6, 4, 2, 1)
+    assert c["skipped_reasons"] == {"timestamp before 2009": 1, "timestamp after 2286": 1}
+    assert c["warned_reasons"] == {"timestamp ahead of the clock": 1}
+    src = f"replay ({f})"
+    assert f"{src}: skipped (timestamp before 2009): line 2: {bad['seconds']['timestamp']} ms = 1970-" in p.stderr
+    assert "seconds instead of milliseconds?" in p.stderr and "microseconds instead of milliseconds?" in p.stderr
+    assert f"{src}: trade 3153" in p.stderr and "ahead of this machine's clock" in p.stderr
+    assert json.dumps(bad["future"], separators=(",", ":")) in p.stderr  # the example record
+    assert "1 trade(s) were sent more than 60 s ahead of this machine's clock" in p.stderr
+
+
+def test_synthetic_at_max_speed_runs_ahead_and_says_so():
+    n = 3000  # about 160 s of market from now: the last ~100 s are more than 60 s ahead
+    p = run_producer("--source", "synthetic", "--speed", "max", "--max-trades", n, "--dry-run")
+    assert p.returncode == 0, p.stderr
+    out = lines_of(p.stdout)
+    assert len(out) == n
+    c = counts_of(p.stderr)
+    now = time.time() * 1000
+    ahead = sum(r["timestamp"] > now + 60_000 for r in out)
+    assert c["sent"] == n and abs(c["warned"] - ahead) <= 200  # the trades of the seconds between the two clocks
+    assert c["warned"] > 1000 and "give --start-ms in the past, or --speed 1" in p.stderr
+    q = run_producer("--source", "synthetic", "--speed", "max", "--max-trades", n, "--dry-run", "--start-ms",
+                     int(now) - 3_600_000)
+    assert counts_of(q.stderr)["warned"] == 0 and "ahead of this machine's clock" not in q.stderr
+
+
+def test_zero_partitions_from_the_environment_is_refused():
+    p = run_producer("--source", "synthetic", "--max-trades", 5, "--dry-run",
+                     env={**os.environ, "KAFKA_TOPIC_PARTITIONS": "0"})
+    assert p.returncode == 2
+    assert "--partitions 0 (KAFKA_TOPIC_PARTITIONS): a topic needs at least one partition" in p.stderr
+    assert p.stdout == "" and "counts:" not in p.stderr
+
+
+def test_damaged_gz_data_is_corrupt_not_a_traceback(tmp_path):
+    recs, data = _gz_records(5000)
+    damaged = bytearray(data)
+    for i in range(len(data) // 2, len(data) // 2 + 64):
+        damaged[i] ^= 0xFF
+    f = tmp_path / "damaged.jsonl.gz"
+    f.write_bytes(bytes(damaged))
+    p = run_producer("--source", "replay", "--file", f, "--speed", "max", "--dry-run")
+    assert p.returncode == 4, p.stderr
+    assert "Traceback" not in p.stderr and f"replay file {f} is corrupt after" in p.stderr
+    out = lines_of(p.stdout)
+    assert 0 < len(out) < len(recs) and out == recs[:len(out)]  # the records before the damage, exactly
+    c = counts_of(p.stderr)
+    assert c["received"] == c["sent"] + c["skipped"] and c["sent"] == len(out)

@@ -44,7 +44,8 @@ class WebsocketSource:
 
     def __init__(self, url: str | None = None, pairs=None, *, ping_interval: float = 20.0,
                  ping_timeout: float = 10.0, backoff_base: float = 0.5, backoff_max: float = 30.0,
-                 connect_timeout: float = 10.0, max_reconnects: int | None = None, seed=None):
+                 connect_timeout: float = 10.0, max_reconnects: int | None = None, seed=None,
+                 unreachable_after: int = 5):
         self.url = url or self.default_url
         self.pairs = list(pairs) if pairs else list(self.default_pairs)
         self.ping_interval = ping_interval
@@ -55,6 +56,12 @@ class WebsocketSource:
         self.max_reconnects = max_reconnects
         self.pricer = UsdPricer()
         self.connections = 0  # successful connects, for logs and tests
+        self.messages = 0  # data messages received, over all connections
+        self.attempts = 0  # connection attempts, over all
+        self.last_error = ""  # why the last connection attempt failed or dropped
+        # after this many connections in a row that delivered nothing, say that the exchange or the network
+        # is unreachable (the source keeps retrying: a stream outlives outages)
+        self.unreachable_after = unreachable_after
         self._rng = random.Random(seed)
 
     def ticker_pairs(self) -> list[tuple[str, str]]:
@@ -80,22 +87,24 @@ class WebsocketSource:
         try:
             msg = loads(data)
         except (JSONDecodeError, ValueError, TypeError) as e:
-            return [Skip("malformed JSON", str(e)[:80])]
+            return [Skip("malformed JSON", _in_message(str(e)[:80], data))]
         try:
             items = self.parse(msg)
         except Rejected as e:
-            return [Skip.of(e)]
+            return [Skip(e.reason, _in_message(e.detail, data))]
         except ReconnectRequested:
             raise
         except KeyError as e:
-            return [Skip("missing field", str(e))]
+            return [Skip("missing field", _in_message(str(e), data))]
         except (IndexError, TypeError, ValueError, AttributeError) as e:
-            return [Skip("malformed message", f"{type(e).__name__}: {e}"[:80])]
-        for item in items:
+            return [Skip("malformed message", _in_message(f"{type(e).__name__}: {e}"[:80], data))]
+        for i, item in enumerate(items):
             if type(item) is dict:
                 pu = self.pricer(item["base"], item["quote"], item["price"])
                 if item["priceUsd"] is None:
                     item["priceUsd"] = pu
+            else:  # a rejected trade among others: say which message it came from
+                items[i] = Skip(item.reason, _in_message(item.detail, data))
         return items
 
     def __iter__(self):
@@ -108,12 +117,15 @@ class WebsocketSource:
                 delay = backoff_delay(attempt, self.backoff_base, self.backoff_max, self._rng)
                 log.warning("reconnecting to %s: attempt %d in %.2f s", self.url, attempt, delay)
                 time.sleep(delay)
+            self.attempts += 1
             try:
                 ws = websocket.create_connection(self.url, timeout=self.connect_timeout,
                                                  skip_utf8_validation=True, enable_multithread=False)
             except (OSError, websocket.WebSocketException) as e:
                 attempt += 1
-                log.warning("cannot connect to %s: %s", self.url, e)
+                self.last_error = f"cannot connect: {e or type(e).__name__}"
+                log.warning("cannot connect to %s: %s", self.url, e or type(e).__name__)
+                self._say_unreachable(attempt)
                 continue
             self.connections += 1
             log.info("connected to %s (connection %d)", self.url, self.connections)
@@ -140,6 +152,7 @@ class WebsocketSource:
                         ws.settimeout(self.ping_interval)
                     if opcode in (websocket.ABNF.OPCODE_TEXT, websocket.ABNF.OPCODE_BINARY):
                         attempt = 0  # the connection works: next drop starts the backoff afresh
+                        self.messages += 1
                         items = self.handle(data)
                         if not items:
                             yield IGNORED
@@ -149,16 +162,36 @@ class WebsocketSource:
                         raise websocket.WebSocketConnectionClosedException("closed by the server")
             except ReconnectRequested as e:
                 log.info("%s asked to reconnect: %s", self.name, e)
+                self.last_error = f"the exchange asked to reconnect: {e}"
             except SilentConnection as e:
                 log.warning("connection to %s is silent (%s): reconnecting", self.url, e)
+                self.last_error = f"silent connection: {e}"
             except (OSError, websocket.WebSocketException) as e:
                 log.warning("connection to %s dropped: %s", self.url, e or type(e).__name__)
+                self.last_error = f"connection dropped: {e or type(e).__name__}"
             finally:
                 try:
                     ws.close(timeout=0.2)
                 except Exception:  # noqa: BLE001 - best effort on a broken socket
                     pass
             attempt += 1
+            self._say_unreachable(attempt)
+
+    def _say_unreachable(self, failures: int) -> None:
+        """Once `unreachable_after` connections in a row delivered nothing, and every 20 after."""
+        n = self.unreachable_after
+        if n and (failures == n or (failures > n and (failures - n) % 20 == 0)):
+            where = "the exchange or the network is unreachable" if self.last_error.startswith("cannot connect") \
+                else "the exchange accepts connections but sends nothing"
+            log.error("%s: %d connection attempts in a row to %s delivered nothing (last: %s): %s. "
+                      "Check the internet connection (a proxy, a firewall) and --url; still retrying "
+                      "(Ctrl-C to stop)", self.name, failures, self.url, self.last_error, where)
+
+
+def _in_message(detail: str, data) -> str:
+    """The detail of a rejection with the start of the message it came from (an example for the log)."""
+    text = data.decode(errors="replace") if isinstance(data, (bytes, bytearray)) else str(data)
+    return f"{detail} in {text[:160]}{'...' if len(text) > 160 else ''}"
 
 
 def _json_text(obj) -> str:
