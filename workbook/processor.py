@@ -12,7 +12,10 @@
   exit when done: replays, tests, CI;
 - --dry-run: print the result rows instead of writing PostgreSQL;
 - --jobmanager: submit to a Flink session cluster (REST HOST:PORT) instead;
-  a streaming job is left running there (stop it in the Flink web UI).
+  a streaming job is left running there (stop it in the Flink web UI); if one
+  of the same name already runs there, nothing is submitted (exit 0);
+- --replace: with --jobmanager, cancel that running job and submit again
+  (after editing sql/).
 
 Results are JDBC upserts on the tables' primary keys: running the same bounded
 job twice leaves the same rows. Endpoints come from .env (workbook/config.py).
@@ -44,6 +47,11 @@ PIPELINE_NAME = "crypto trades: candlesticks and volumes"
 
 class ProcessorError(RuntimeError):
     pass
+
+
+def pipeline_name(bounded: bool) -> str:
+    """The Flink job's name (the command line finds its running streaming job by it)."""
+    return f"{PIPELINE_NAME} ({'bounded' if bounded else 'streaming'})"
 
 
 # --- the statements -------------------------------------------------------------------------------
@@ -213,7 +221,7 @@ def run(config: Config | None = None, *, bounded: bool = False, dry_run: bool = 
     from .flink_env import create_table_env
 
     t_env = create_table_env(parallelism=parallelism, jobmanager=jobmanager, checkpoint_interval=checkpoint_interval,
-                             pipeline_name=f"{PIPELINE_NAME} ({'bounded' if bounded else 'streaming'})",
+                             pipeline_name=pipeline_name(bounded),
                              options=options)
     if measuring is not None:
         end_offsets = measuring()
@@ -535,6 +543,9 @@ def main(argv=None) -> int:
                         help="submit to this Flink session cluster (REST API); default FLINK_JOBMANAGER "
                              "of .env, empty = in-process MiniCluster")
     parser.add_argument("--local", action="store_true", help="use the MiniCluster even if FLINK_JOBMANAGER is set")
+    parser.add_argument("--replace", action="store_true",
+                        help="session cluster: cancel the processor's running streaming job and submit again "
+                             "(without it, a running one is left alone and nothing is submitted)")
     parser.add_argument("--parallelism", type=int, default=1, metavar="N")
     parser.add_argument("--checkpoint-interval", type=float, default=None, metavar="SECONDS")
     parser.add_argument("--topic", default=None, help="Kafka topic (default KAFKA_TOPIC of .env)")
@@ -544,7 +555,17 @@ def main(argv=None) -> int:
     jobmanager = None if args.local else (args.jobmanager if args.jobmanager is not None else config.flink_jobmanager)
     if args.parallelism < 1:
         parser.error("--parallelism must be at least 1")
+    if args.replace and (not jobmanager or args.bounded):
+        parser.error("--replace is for a streaming job on a session cluster (--jobmanager HOST:PORT, no --bounded)")
     try:
+        if jobmanager and not args.bounded:  # one streaming job per cluster (workbook/cluster_jobs.py)
+            from .cluster_jobs import ClusterJobsError, submit_once
+
+            try:
+                if not submit_once(jobmanager, pipeline_name(False), replace=args.replace):
+                    return 0
+            except ClusterJobsError as exc:
+                raise ProcessorError(str(exc)) from None
         run(config, bounded=args.bounded, dry_run=args.dry_run, solutions=args.solutions,
             jobmanager=jobmanager or None, parallelism=args.parallelism,
             checkpoint_interval=args.checkpoint_interval, topic=args.topic, explain=args.explain)
