@@ -36,7 +36,8 @@ def _wait_running(address: str, timeout: float = 60) -> list[dict]:
 @pytest.mark.integration
 def test_second_submission_leaves_one_job_and_replace_swaps_it(stack, flink_cluster):
     address = flink_cluster.address
-    assert not cluster_jobs.active_jobs(address, NAME), f"a processor job already runs on {address}"
+    assert not cluster_jobs.active_jobs(address, NAME), \
+        f"a processor streaming job already runs on {address}: cancel it in the Flink web UI first"
     topic = f"test-submit-{uuid.uuid4().hex[:10]}"
     processor.write_records(stack, topic, [])  # the (empty) topic: the job only has to run
     try:
