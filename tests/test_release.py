@@ -1,6 +1,7 @@
 """The student release: no solutions/, notebooks without outputs, and no
 solution text anywhere in the tree."""
 import json
+import os
 import re
 import subprocess
 import sys
@@ -72,3 +73,121 @@ def test_release_command_line(tmp_path):
                          capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     assert "no solutions/" in out.stdout and (tmp_path / "r" / "notebooks").is_dir()
+
+
+# --- the release's README and its first screen work in the release --------------------------------
+
+LEFT_OUT = re.compile(r"(?<![\w.-])(?:solutions|tests|bench|\.ci)/")
+
+
+def first_screen(readme: str) -> str:
+    """What a student reads first: up to the first horizontal rule (or 40 lines)."""
+    lines = readme.splitlines()
+    end = next((i for i, line in enumerate(lines) if line.strip() == "---"), min(len(lines), 40))
+    return "\n".join(lines[:end])
+
+
+def test_release_readme_first_screen_is_the_setup_and_the_first_notebook(release):
+    out, _ = release
+    readme = (out / "README.md").read_text()
+    screen = first_screen(readme)
+    commands = [line.split("#")[0].strip() for block in re.findall(r"```bash\n(.*?)```", screen, re.S)
+                for line in block.splitlines() if line.strip()]
+    assert commands == ["make lab"], commands
+    notebooks = re.findall(r"`(notebooks/[^`]+\.ipynb)`", screen)
+    assert notebooks and (out / notebooks[0]).is_file(), notebooks
+
+
+def test_release_readme_has_no_test_command_instructors_or_left_out_folders(release):
+    out, _ = release
+    readme = (out / "README.md").read_text()
+    assert "make test" not in readme
+    assert not re.search(r"instructor", readme, re.IGNORECASE), "the instructors' section is for the main repo"
+    assert not re.search(r"^#+\s+tests\b", readme, re.IGNORECASE | re.MULTILINE)
+    assert "--solutions" not in readme and "WORKBOOK_SOLUTIONS" not in readme and "reveal(" not in readme
+    found = LEFT_OUT.findall(readme)
+    assert not found, f"the release README names folders the release leaves out: {found}"
+    # the project README did name them: the rewrite is what removed them
+    project = (ROOT / "README.md").read_text()
+    assert "make test" in project and LEFT_OUT.search(project)
+
+
+def _path_like(token: str) -> bool:
+    if not token or " " in token or "://" in token or re.search(r":\d", token) or token.startswith(("$", "-")):
+        return False
+    return "/" in token or bool(re.search(r"\.(py|sql|ipynb|md|json|ya?ml|txt|gz|jsonl|example|Dockerfile)$", token))
+
+
+def _project_top_levels() -> set[str]:
+    files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    return {f.split("/", 1)[0] for f in files}
+
+
+def test_release_readme_names_only_what_the_release_has(release):
+    """Every relative path in backticks or in a link exists in the release (or is made by the set-up)."""
+    out, _ = release
+    top = _project_top_levels()
+    readme = (out / "README.md").read_text()
+    text = re.sub(r"```.*?```", "", readme, flags=re.S)
+    tokens = re.findall(r"`([^`]+)`", text) + re.findall(r"\]\(([^)]+)\)", text)
+    checked = []
+    for word in (w.rstrip(".,;:") for token in tokens for w in token.split()):
+        if not _path_like(word) or "(" in word:
+            continue
+        if "/" in word and word.split("/", 1)[0] not in top:
+            continue  # not a path of the project: an image name (apache/kafka), a pair (bitcoin/tether)...
+        if "/" not in word:  # a bare file name: somewhere in the release
+            assert list(out.rglob(word)), f"README names {word}, which is not in the release"
+        elif "*" in word:
+            assert list(out.glob(word)), f"README names {word}, which matches nothing in the release"
+        else:
+            assert (out / word).exists(), f"README names {word}, which is not in the release"
+        checked.append(word)
+    assert len(checked) >= 20 and "notebooks/01_setup.ipynb" in checked and "docker-compose.yml" in checked
+
+
+def test_release_make_lab_dry_run_needs_only_what_the_release_has(release):
+    """`make -n lab` (the first-screen command, not run): every file and module it uses is in the release."""
+    out, _ = release
+    dry = subprocess.run(["make", "-n", "lab"], cwd=out, capture_output=True, text=True, timeout=60)
+    assert dry.returncode == 0, dry.stderr
+    assert "jupyter lab" in dry.stdout and "-m workbook up --stream" in dry.stdout
+    top = _project_top_levels() - {".venv", ".state"}
+    used = set()
+    for line in dry.stdout.splitlines():
+        for word in line.split():
+            word = word.strip("'\";{}|&`").rstrip(".,)")
+            if word.startswith("--") and "=" in word:
+                word = word.split("=", 1)[1]
+            if re.fullmatch(r"[\w.-]+(/[\w.-]+)*/?", word) and word.split("/")[0] in top:
+                used.add(word.rstrip("/"))
+        used |= {m.replace(".", "/") for m in re.findall(r"-m (workbook[\w.]*)", line)}
+    assert {"requirements.txt", "notebooks", "workbook"} <= used, used
+    for path in sorted(used):
+        assert (out / path).exists() or (out / f"{path}.py").exists(), f"`make lab` uses {path}: not in the release"
+
+
+def test_release_workbook_command_line_runs_there(release):
+    out, _ = release
+    env = dict(os.environ, PYTHONPATH=str(out))  # the release's workbook/, not this checkout's
+    for argv, expect in ((["--help"], "up"), (["up", "--help"], "--stream")):
+        run = subprocess.run([sys.executable, "-m", "workbook", *argv], cwd=out, env=env,
+                             capture_output=True, text=True, timeout=120)
+        assert run.returncode == 0, run.stderr
+        assert expect in run.stdout
+    imported = subprocess.run([sys.executable, "-c", "import workbook; print(workbook.__file__)"], cwd=out, env=env,
+                              capture_output=True, text=True, timeout=60)
+    assert imported.stdout.strip().startswith(str(out)), imported.stdout
+
+
+def test_release_compose_file_mounts_no_solutions(release):
+    out, _ = release
+    import yaml
+
+    doc = yaml.safe_load((out / "docker-compose.yml").read_text())
+    for name, svc in doc["services"].items():
+        for vol in svc.get("volumes", []):
+            source = vol.split(":", 1)[0]
+            if source.startswith("./"):
+                assert (out / source).exists(), f"{name} mounts {source}, which the release does not have"
+    assert "./sql:/opt/app/sql:ro" in doc["services"]["processor"]["volumes"]

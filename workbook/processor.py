@@ -28,7 +28,8 @@ import argparse
 import sys
 
 from .config import load_config
-from .pipeline import ProcessorError, RunOptions, SqlFileError, run
+from .pipeline import ProcessorError, RunOptions, SqlFileError, pipeline_name, run
+from .pipeline.cluster_jobs import ClusterJobsError, submit_once
 
 
 def main(argv=None) -> int:
@@ -42,6 +43,9 @@ def main(argv=None) -> int:
                         help="submit to this Flink session cluster (REST API); default FLINK_JOBMANAGER "
                              "of .env, empty = in-process MiniCluster")
     parser.add_argument("--local", action="store_true", help="use the MiniCluster even if FLINK_JOBMANAGER is set")
+    parser.add_argument("--replace", action="store_true",
+                        help="session cluster: cancel the processor's running streaming job and submit again "
+                             "(without it, a running one is left alone and nothing is submitted)")
     parser.add_argument("--parallelism", type=int, default=1, metavar="N")
     parser.add_argument("--checkpoint-interval", type=float, default=None, metavar="SECONDS")
     parser.add_argument("--topic", default=None, help="Kafka topic (default KAFKA_TOPIC of .env)")
@@ -51,7 +55,15 @@ def main(argv=None) -> int:
     jobmanager = None if args.local else (args.jobmanager if args.jobmanager is not None else config.flink_jobmanager)
     if args.parallelism < 1:
         parser.error("--parallelism must be at least 1")
+    if args.replace and (not jobmanager or args.bounded):
+        parser.error("--replace is for a streaming job on a session cluster (--jobmanager HOST:PORT, no --bounded)")
     try:
+        if jobmanager and not args.bounded:  # one streaming job per cluster (pipeline/cluster_jobs.py)
+            try:
+                if not submit_once(jobmanager, pipeline_name(False), replace=args.replace):
+                    return 0
+            except ClusterJobsError as exc:
+                raise ProcessorError(str(exc)) from None
         options = RunOptions(bounded=args.bounded, dry_run=args.dry_run, solutions=args.solutions,
                              jobmanager=jobmanager or None, parallelism=args.parallelism,
                              checkpoint_interval=args.checkpoint_interval, topic=args.topic, explain=args.explain)

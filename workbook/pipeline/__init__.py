@@ -6,7 +6,7 @@ TableEnvironment set up by `flink_env`, with the start-up speed-ups of
 
 from .errors import ProcessorError, flink_message
 from .query import query
-from .runner import PIPELINE_NAME, RunOptions, RunResult, run
+from .runner import PIPELINE_NAME, RunOptions, RunResult, pipeline_name, run
 from .sql_files import SqlFileError, load_sql
 from .statements import Statement, jdbc_url_with_schema, load_statements, sql_values
 
@@ -21,6 +21,7 @@ __all__ = [
     "jdbc_url_with_schema",
     "load_sql",
     "load_statements",
+    "pipeline_name",
     "query",
     "run",
     "sql_values",

