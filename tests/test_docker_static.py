@@ -1,6 +1,6 @@
 """Static checks of the Docker stack's review findings (issue 11): what no Docker engine is needed
 to see in docker-compose.yml, docker/flink.Dockerfile, .env.example, the Grafana data source and
-the README's Docker section. tests/test_compose.py has the general checks (schema, variables,
+docs/docker.md. tests/test_compose.py has the general checks (schema, variables,
 ports, paths); tests/test_cluster_jobs.py runs the idempotent submission on a real cluster."""
 from __future__ import annotations
 
@@ -15,14 +15,11 @@ from test_compose import (COMPOSE_FILE, DATASOURCE, ENV_EXAMPLE, FLINK_SERVICES,
                           env_example, env_of, interpolate, load_compose, pinned_requirements, services)
 
 FLINK_DOCKERFILE = ROOT / "docker" / "flink.Dockerfile"
-README = ROOT / "README.md"
+DOCKER_DOC = ROOT / "docs" / "docker.md"  # the README links it
 
 
 def docker_section() -> str:
-    text = README.read_text()
-    start = text.index("## The Docker stack")
-    end = text.find("\n## ", start + 1)
-    return text[start:] if end < 0 else text[start:end]
+    return DOCKER_DOC.read_text()
 
 
 def flink_properties(service: str = "jobmanager") -> dict[str, str]:
@@ -215,8 +212,8 @@ def test_flink_memory_sizes_fit_and_the_readme_states_the_budget():
     assert "scale" not in tm_service and "replicas" not in tm_service.get("deploy", {})
     # the README gives these sizes and a total that covers them
     section = docker_section()
-    memory = section[section.index("### Memory"):]
-    memory = memory[:memory.index("\n### ", 1)]
+    memory = section[section.index("## Memory"):]
+    memory = memory[:memory.index("\n## ", 1)]
     assert f"jobmanager.memory.process.size: {props['jobmanager.memory.process.size']}" in memory
     assert f"taskmanager.memory.process.size: {props['taskmanager.memory.process.size']}" in memory
     totals = re.findall(r"\*\*~?([\d.]+) GB\*\*", memory)
@@ -240,5 +237,5 @@ def test_flink_platform_setting_for_apple_silicon():
     dockerfile = FLINK_DOCKERFILE.read_text()
     assert "apache-flink" in dockerfile.split("FROM", 1)[0] and "FLINK_PLATFORM=linux/amd64" in dockerfile
     section = docker_section()
-    assert "### Apple silicon" in section and "FLINK_PLATFORM=linux/amd64" in section
+    assert "## Apple silicon" in section and "FLINK_PLATFORM=linux/amd64" in section
 

@@ -91,3 +91,19 @@ def submit_once(address: str, name: str, replace: bool = False, say=print) -> bo
         cancel(address, jid)
     wait_until_gone(address, ids)
     return True
+
+
+def job(address: str, job_id: str) -> dict:
+    """One job's details (GET /jobs/<id>): 'state', 'vertices' (operators with their parallelism), ..."""
+    return _request(address, f"/jobs/{job_id}")
+
+
+def wait_for_state(address: str, job_id: str, states, timeout: float = 30, interval: float = 0.2) -> str:
+    """Poll the job until its state is one of `states`; returns the last state seen (also on timeout)."""
+    wanted = (states,) if isinstance(states, str) else tuple(states)
+    deadline = time.monotonic() + timeout
+    state = job(address, job_id).get("state")
+    while state not in wanted and time.monotonic() < deadline:
+        time.sleep(interval)
+        state = job(address, job_id).get("state")
+    return state
