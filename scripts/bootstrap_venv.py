@@ -263,10 +263,10 @@ def no_interpreter_message(seen: List[str], uv_problem: str) -> str:
 
 # ---------------------------------------------------------------------------------------------- steps
 
-def run(argv: List[str], what: str, env: Optional[dict] = None) -> None:
+def run(argv: List[str], what: str) -> None:
     """Run a step with its output shown (progress); SetupError naming the step if it fails."""
     print("    $ " + " ".join(argv), flush=True)
-    if subprocess.run(argv, env=env).returncode != 0:
+    if subprocess.run(argv).returncode != 0:
         raise SetupError(f"{what} failed (its output is above).")
 
 
@@ -276,13 +276,11 @@ def create_venv(venv: Path, interpreter: Optional[Interpreter], uv: Optional[str
         # --seed: pip inside the venv, so `%pip install` in a notebook works as usual.
         argv = [uv, "venv", "--seed", "--python", request, str(venv)]
         print("    $ " + " ".join(argv), flush=True)
-        out = subprocess.run(argv, capture_output=True, text=True)
-        if out.returncode != 0:
+        if subprocess.run(argv).returncode != 0:  # uv's output (a Python download's progress) stays visible
             if interpreter:
-                raise SetupError(f"`uv venv` failed:\n{out.stderr.strip()}")
+                raise SetupError("`uv venv` failed (its output is above).")
             raise SetupError(no_interpreter_message(
-                seen, f"found no Python {PREFERRED} and could not download one:\n    "
-                + "\n    ".join(out.stderr.strip().splitlines()[-4:])))
+                seen, f"found no Python {PREFERRED} and could not download one (uv's output is above)"))
     else:
         assert interpreter is not None
         run([interpreter.executable, "-m", "venv", str(venv)], f"creating {venv}")
@@ -295,11 +293,8 @@ def create_venv(venv: Path, interpreter: Optional[Interpreter], uv: Optional[str
 def install_requirements(venv: Path, requirements: Path, uv: Optional[str]) -> None:
     python = str(venv_python(venv))
     if uv:
-        env = dict(os.environ)
-        # uv links files out of its cache; across file systems it copies (and would warn about it).
-        env.setdefault("UV_LINK_MODE", "copy")
         run([uv, "pip", "install", "--python", python, "-r", str(requirements)],
-            f"installing {requirements.name} with uv", env)
+            f"installing {requirements.name} with uv")
     else:
         run([python, "-m", "pip", "install", "--upgrade", "--quiet", "pip"], "upgrading pip")
         run([python, "-m", "pip", "install", "--progress-bar", "on", "-r", str(requirements)],
@@ -386,8 +381,8 @@ def _setup(args, env: dict, venv: Path) -> int:
             created = True
             made = create_venv(venv, interpreter, uv, seen)
             say(f"{venv}: {made.describe()}")
-        say(f"installing {args.requirements} (the first time takes a few minutes: PyFlink, Java, "
-            "PostgreSQL and JupyterLab)")
+        say(f"installing {args.requirements}" + (" (PyFlink, Java, PostgreSQL, JupyterLab: the first time takes "
+                                                 "a few minutes)" if created else ""))
         t1 = time.monotonic()
         install_requirements(venv, args.requirements, uv)
         say(f"requirements installed in {time.monotonic() - t1:.0f} s")

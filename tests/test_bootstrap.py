@@ -72,7 +72,8 @@ def _bin_dir(tmp_path: Path, name: str, **links: str) -> Path:
     return d
 
 
-def _run(tmp_path: Path, path: list[Path | str], *args: str, **env_extra: str) -> subprocess.CompletedProcess:
+def _run(tmp_path: Path, path: list[Path | str], *args: str, requirements: str = "# nothing to install\n",
+         **env_extra: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items()
            if k not in ("PYTHON", "VIRTUAL_ENV", "UV_PYTHON", "WORKBOOK_UV", "WORKBOOK_SKIP_PLATFORM_CHECK")}
     env["PATH"] = os.pathsep.join(map(str, path))
@@ -80,7 +81,7 @@ def _run(tmp_path: Path, path: list[Path | str], *args: str, **env_extra: str) -
     env["UV_PYTHON_DOWNLOADS"] = "never"
     env["UV_PYTHON_INSTALL_DIR"] = str(tmp_path / "uv-pythons")
     env.update(env_extra)
-    (tmp_path / "req.txt").write_text("# nothing to install: the tests check the set-up, not the packages\n")
+    (tmp_path / "req.txt").write_text(requirements)  # the tests check the set-up, not the packages
     argv = [sys.executable, str(SCRIPT), "--venv", str(tmp_path / ".venv"), "--project", str(tmp_path),
             "--requirements", str(tmp_path / "req.txt"), "--bootstrap-dir", str(tmp_path / "bootstrap"), *args]
     return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300)
@@ -145,6 +146,17 @@ def test_uv_provides_python_311_when_the_search_finds_none(tmp_path):
     assert "--python 3.11" in out.stdout
     assert f"{tmp_path / '.venv'}: Python 3.11." in out.stdout
     assert _venv_version(tmp_path / ".venv") == (3, 11)
+
+
+@needs_py311
+@needs_uv
+def test_a_failed_install_removes_the_venv_it_created(tmp_path):
+    fakes = _bin_dir(tmp_path, "fakes", uv=UV)
+    real = _bin_dir(tmp_path, "real", python3_11=PY311)
+    out = _run(tmp_path, [fakes, real], requirements=f"{tmp_path}/missing/pkg-1.0-py3-none-any.whl\n")
+    assert out.returncode == 1
+    assert "installing req.txt with uv failed" in out.stderr and "removed the half-built" in out.stderr
+    assert not (tmp_path / ".venv").exists()
 
 
 # --------------------------------------------------------------------------- nothing fits
