@@ -345,7 +345,8 @@ def _setup(args, env: dict, venv: Path) -> int:
         origin = "PYTHON" if env.get("PYTHON") else f"`{Path(interpreter.command).name}` on the PATH"
         say(f"interpreter: {interpreter.describe()}, from {origin}")
     else:
-        say(f"no Python {SUPPORTED_TEXT} on the PATH (" + "; ".join(seen) + f"): uv will provide Python {PREFERRED}")
+        say(f"no Python {SUPPORTED_TEXT} on the PATH (" + "; ".join(seen) + ")"
+            + (f": uv will provide Python {PREFERRED}" if args.uv != "never" else ""))
 
     uv = None
     if args.uv == "never":
