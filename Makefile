@@ -1,6 +1,5 @@
 # The two set-up commands of the README are `make lab` and `make test`; both
 # start from a clean clone (they create .venv and the embedded services).
-PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
@@ -22,14 +21,12 @@ test: venv
 	$(MAKE) test-notebooks
 	$(MAKE) test-browser
 
-# The venv is rebuilt only when requirements.txt changes; pip prints its progress.
+# The venv is rebuilt only when requirements.txt changes. scripts/bootstrap_venv.py (any python3 runs it)
+# picks the Python 3.11 PyFlink and the pins need: PYTHON if set, else python3.11 on the PATH, else uv's;
+# then installs requirements.txt (with uv, else pip) and the project, printing its progress.
 venv: $(STAMP)
 $(STAMP): requirements.txt pyproject.toml
-	@test -x $(PY) || { echo "Creating $(VENV) with $$($(PYTHON) --version)"; $(PYTHON) -m venv $(VENV); }
-	$(PY) -m pip install --upgrade --quiet pip
-	$(PY) -m pip install --progress-bar on -r requirements.txt
-	@# workbook/ and producer/ importable from notebooks/ and anywhere else; the pins above are the dependencies
-	$(PY) -m pip install --quiet --no-deps -e .
+	@$(or $(PYTHON),python3) scripts/bootstrap_venv.py --venv $(VENV)
 	touch $(STAMP)
 
 # ruff: lint and formatting, pinned in requirements.txt

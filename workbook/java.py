@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,7 +49,16 @@ def java_version(java: Path) -> int:
 
 
 def _home_of(java_bin: Path) -> Path:
-    return java_bin.resolve().parent.parent
+    real = java_bin.resolve()
+    if sys.platform == "darwin" and real == Path("/usr/bin/java"):
+        # macOS's /usr/bin/java is a stub in front of the JDK that /usr/libexec/java_home names.
+        try:
+            out = subprocess.run(["/usr/libexec/java_home"], capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            out = None
+        if out is not None and out.returncode == 0 and out.stdout.strip():
+            return Path(out.stdout.strip())
+    return real.parent.parent
 
 
 def find_java(env: dict | None = None) -> Java:

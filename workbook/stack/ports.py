@@ -32,6 +32,8 @@ def holder_of(port: int) -> str:
     """A human description of the process listening on `port`, as far as we can see."""
     try:
         conns = psutil.net_connections(kind="tcp")
+    except psutil.AccessDenied:  # macOS shows other processes' sockets to root only
+        return f"a process this user cannot see (`lsof -nP -iTCP:{port} -sTCP:LISTEN` names it)"
     except psutil.Error:
         conns = []
     for c in conns:

@@ -12,6 +12,7 @@ import pwd
 import shutil
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 from . import procs
@@ -41,9 +42,24 @@ def system_user() -> str | None:
     try:
         pwd.getpwnam(PG_SYSTEM_USER)
     except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
-                        PG_SYSTEM_USER], check=True, capture_output=True, text=True)
+        _create_system_user()
     return PG_SYSTEM_USER
+
+
+def _create_system_user() -> None:
+    # useradd is Linux's (shadow-utils); macOS creates users with dscl/sysadminctl, which we do not script.
+    if not sys.platform.startswith("linux") or not shutil.which("useradd"):
+        raise ServiceError(
+            f"PostgreSQL refuses to run as root, and this system has no `useradd` to create the user "
+            f"{PG_SYSTEM_USER!r} to run it as. Run `make lab` as your normal user, not as root or with sudo."
+        )
+    out = subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
+                          PG_SYSTEM_USER], capture_output=True, text=True)
+    if out.returncode != 0:
+        raise ServiceError(
+            f"PostgreSQL refuses to run as root, and creating the user {PG_SYSTEM_USER!r} to run it as failed: "
+            f"{(out.stderr or out.stdout).strip()}. Create that user yourself, or run as a normal user."
+        )
 
 
 def _check_reachable(user: str, path: Path) -> None:
