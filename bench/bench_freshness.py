@@ -59,7 +59,7 @@ def main() -> int:
         base, quote = rng.choice(pairs)
         t = {"exchange": "bench", "base": base, "quote": quote, "direction": rng.choice(["buy", "sell"]),
              "price": round(rng.uniform(10, 100), 2), "volume": 1.0, "timestamp": ts, "priceUsd": 1.0}
-        return producer.send(topic, key=f"{base}/{quote}".encode(), value=json.dumps(t).encode())
+        return producer.send(topic, key=kafka.record_key(t), value=json.dumps(t).encode())
 
     def visible(start_ms) -> bool:
         cur.execute(f"SELECT count(*) FROM {SCHEMA}.candlesticks WHERE ts_start = to_timestamp(%s / 1000.0)",

@@ -55,7 +55,7 @@ def fill_topic(config, topic: str, n: int, partitions: int) -> float:
                          "batch.size": 1_000_000, "queue.buffering.max.messages": 2_000_000,
                          "queue.buffering.max.kbytes": 2_000_000, "partitioner": "murmur2_random"})
     for tr in trades:  # same key as the producer: all trades of a pair in one partition
-        producer.produce(topic, json.dumps(tr).encode(), f"{tr['base']}/{tr['quote']}".encode())
+        producer.produce(topic, json.dumps(tr).encode(), kafka.record_key(tr))
         producer.poll(0)
     producer.flush()
     return time.time() - t

