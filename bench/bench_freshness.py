@@ -12,6 +12,7 @@ visible in PostgreSQL (polled every 10 ms); it includes Kafka's fetch, the windo
 firing, the JDBC sink's flush (every 200 ms) and the commit. Figures only, no asserts.
 Results go to PostgreSQL schema bench_freshness.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,11 +22,10 @@ import statistics
 import sys
 import time
 import uuid
-from pathlib import Path
 
 from bench_processor import prepare_schema  # bench/ is the script's folder, first on sys.path
 
-from workbook.config import PROJECT_ROOT, load_config
+from workbook.config import load_config
 
 SCHEMA = "bench_freshness"
 T0 = 1_735_732_800_000  # 2025-01-01 12:00 UTC
@@ -47,7 +47,13 @@ def main() -> int:
     prepare_schema(config, SCHEMA)
     topic = f"bench-freshness-{uuid.uuid4().hex[:8]}"
     kafka.write_records(config.kafka_bootstrap_servers, topic, [], partitions=1)
-    job = pipeline.run(pipeline.RunOptions(topic=topic, solutions=True, wait=False, jdbc_url=pipeline.jdbc_url_with_schema(config, SCHEMA)), config, say=lambda *a: None)
+    job = pipeline.run(
+        pipeline.RunOptions(
+            topic=topic, solutions=True, wait=False, jdbc_url=pipeline.jdbc_url_with_schema(config, SCHEMA)
+        ),
+        config,
+        say=lambda *a: None,
+    )
     producer = KafkaProducer(bootstrap_servers=config.kafka_bootstrap_servers, linger_ms=0, acks=1)
     conn = psycopg2.connect(**config.psycopg2_kwargs())
     conn.autocommit = True
@@ -57,13 +63,22 @@ def main() -> int:
 
     def send(ts):
         base, quote = rng.choice(pairs)
-        t = {"exchange": "bench", "base": base, "quote": quote, "direction": rng.choice(["buy", "sell"]),
-             "price": round(rng.uniform(10, 100), 2), "volume": 1.0, "timestamp": ts, "priceUsd": 1.0}
+        t = {
+            "exchange": "bench",
+            "base": base,
+            "quote": quote,
+            "direction": rng.choice(["buy", "sell"]),
+            "price": round(rng.uniform(10, 100), 2),
+            "volume": 1.0,
+            "timestamp": ts,
+            "priceUsd": 1.0,
+        }
         return producer.send(topic, key=kafka.record_key(t), value=json.dumps(t).encode())
 
     def visible(start_ms) -> bool:
-        cur.execute(f"SELECT count(*) FROM {SCHEMA}.candlesticks WHERE ts_start = to_timestamp(%s / 1000.0)",
-                    (start_ms,))
+        cur.execute(
+            f"SELECT count(*) FROM {SCHEMA}.candlesticks WHERE ts_start = to_timestamp(%s / 1000.0)", (start_ms,)
+        )
         return cur.fetchone()[0] > 0
 
     results = []
@@ -89,9 +104,11 @@ def main() -> int:
         producer.close()
         conn.close()
         kafka.delete_topic(config.kafka_bootstrap_servers, topic)
-    print(f"freshness over {len(results)} windows (watermark passes the window's end -> row visible in "
-          f"PostgreSQL): median {statistics.median(results):.3f} s, min {min(results):.3f} s, "
-          f"max {max(results):.3f} s")
+    print(
+        f"freshness over {len(results)} windows (watermark passes the window's end -> row visible in "
+        f"PostgreSQL): median {statistics.median(results):.3f} s, min {min(results):.3f} s, "
+        f"max {max(results):.3f} s"
+    )
     return 0
 
 

@@ -15,6 +15,7 @@ API (polled every 50 ms, metrics refreshed every 100 ms). Figures only, no asser
 The trades go to topic bench-processor-<N>-p<P> (kept and reused when complete) and
 the results to PostgreSQL schema bench_processor (emptied before each run).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,11 +27,11 @@ import sys
 import threading
 import time
 import urllib.request
-from pathlib import Path
 
-T_PROCESS = time.time()
 from workbook import kafka
-from workbook.config import PROJECT_ROOT, load_config
+from workbook.config import load_config
+
+T_PROCESS = time.time()  # the imports above are light; the JVM starts later
 
 SCHEMA = "bench_processor"
 
@@ -38,6 +39,7 @@ SCHEMA = "bench_processor"
 def fill_topic(config, topic: str, n: int, partitions: int) -> float:
     """Write n synthetic trades (keyed by pair); returns seconds taken."""
     from producer.synthetic import generate_trades
+
     kafka.delete_topic(config.kafka_bootstrap_servers, topic)
     time.sleep(0.5)
     t = time.time()
@@ -51,9 +53,16 @@ def fill_topic(config, topic: str, n: int, partitions: int) -> float:
     admin = AdminClient({"bootstrap.servers": config.kafka_bootstrap_servers})
     for f in admin.create_topics([NewTopic(topic, partitions, 1)]).values():
         f.result()
-    producer = Producer({"bootstrap.servers": config.kafka_bootstrap_servers, "linger.ms": 50,
-                         "batch.size": 1_000_000, "queue.buffering.max.messages": 2_000_000,
-                         "queue.buffering.max.kbytes": 2_000_000, "partitioner": "murmur2_random"})
+    producer = Producer(
+        {
+            "bootstrap.servers": config.kafka_bootstrap_servers,
+            "linger.ms": 50,
+            "batch.size": 1_000_000,
+            "queue.buffering.max.messages": 2_000_000,
+            "queue.buffering.max.kbytes": 2_000_000,
+            "partitioner": "murmur2_random",
+        }
+    )
     for tr in trades:  # same key as the producer: all trades of a pair in one partition
         producer.produce(topic, json.dumps(tr).encode(), kafka.record_key(tr))
         producer.poll(0)
@@ -151,19 +160,47 @@ def child(args) -> None:
     port = free_port()
     progress = Progress(port)
     progress.start()
-    result = pipeline.run(pipeline.RunOptions(bounded=True, solutions=True, topic=args.topic, parallelism=args.parallelism, only=args.only.split(",") if args.only else None, jdbc_url=pipeline.jdbc_url_with_schema(config, SCHEMA), flink_options={"rest.port": str(port), "metrics.fetcher.update-interval": "200",
-                                    **dict(kv.split("=", 1) for kv in args.set)}), config, say=lambda *a: None)
+    result = pipeline.run(
+        pipeline.RunOptions(
+            bounded=True,
+            solutions=True,
+            topic=args.topic,
+            parallelism=args.parallelism,
+            only=args.only.split(",") if args.only else None,
+            jdbc_url=pipeline.jdbc_url_with_schema(config, SCHEMA),
+            flink_options={
+                "rest.port": str(port),
+                "metrics.fetcher.update-interval": "200",
+                **dict(kv.split("=", 1) for kv in args.set),
+            },
+        ),
+        config,
+        say=lambda *a: None,
+    )
     progress.stop = True
-    if os.environ.get('BENCH_DEBUG'):
-        print([(round(t - T_PROCESS, 2), c) for t, c in progress.samples], progress.job_start - T_PROCESS if progress.job_start else None, file=sys.stderr)
+    if os.environ.get("BENCH_DEBUG"):
+        print(
+            [(round(t - T_PROCESS, 2), c) for t, c in progress.samples],
+            progress.job_start - T_PROCESS if progress.job_start else None,
+            file=sys.stderr,
+        )
     n = result.num_records
     end = (progress.job_start + result.net_runtime_s) if progress.job_start else time.time()
     first = progress.source_running
     half = progress.time_at(n / 2)
-    print(json.dumps({
-        "n": n, "wall": end - T_PROCESS, "startup": (first - T_PROCESS) if first else None,
-        "reading": (end - first) if first else None, "warm": (n / 2) / (end - half) if half else None,
-        "net_runtime": result.net_runtime_s, "counts": counts(config)}))
+    print(
+        json.dumps(
+            {
+                "n": n,
+                "wall": end - T_PROCESS,
+                "startup": (first - T_PROCESS) if first else None,
+                "reading": (end - first) if first else None,
+                "warm": (n / 2) / (end - half) if half else None,
+                "net_runtime": result.net_runtime_s,
+                "counts": counts(config),
+            }
+        )
+    )
 
 
 def main() -> int:
@@ -172,10 +209,19 @@ def main() -> int:
     p.add_argument("--partitions", type=int, default=1)
     p.add_argument("--parallelism", type=int, default=1)
     p.add_argument("--runs", type=int, default=1)
-    p.add_argument("--only", default="", metavar="TABLES",
-                   help="fill only these result tables, e.g. candlesticks (default: all statements)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="an extra Flink option for the job (repeatable), to try settings")
+    p.add_argument(
+        "--only",
+        default="",
+        metavar="TABLES",
+        help="fill only these result tables, e.g. candlesticks (default: all statements)",
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an extra Flink option for the job (repeatable), to try settings",
+    )
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--topic", help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -196,13 +242,29 @@ def main() -> int:
     else:
         print(f"reusing topic {topic} ({have:,} trades)")
     what = (f"only {args.only}" if args.only else "all statements") + "".join(f", {kv}" for kv in args.set)
-    print(f"bounded run ({what}): {args.trades:,} trades, Flink MiniCluster parallelism {args.parallelism} -> "
-          f"PostgreSQL schema {SCHEMA}; {os.cpu_count()} CPUs")
+    print(
+        f"bounded run ({what}): {args.trades:,} trades, Flink MiniCluster parallelism {args.parallelism} -> "
+        f"PostgreSQL schema {SCHEMA}; {os.cpu_count()} CPUs"
+    )
     for k in range(args.runs):
         prepare_schema(config)
         sets = [a for kv in args.set for a in ("--set", kv)]
-        out = subprocess.run([sys.executable, __file__, "--child", "--topic", topic, "--only", args.only,
-                              "--parallelism", str(args.parallelism), *sets], capture_output=True, text=True)
+        out = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--child",
+                "--topic",
+                topic,
+                "--only",
+                args.only,
+                "--parallelism",
+                str(args.parallelism),
+                *sets,
+            ],
+            capture_output=True,
+            text=True,
+        )
         lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
         if out.returncode != 0 or not lines:
             print(out.stdout[-3000:], out.stderr[-3000:], file=sys.stderr)
@@ -212,10 +274,13 @@ def main() -> int:
         ok = "all trades in windows" if c["trades_in_windows"] + c["late"] == n else "TRADES MISSING"
         if c["trades_in_windows"] == 0:
             ok = "candlesticks not computed"
-        print(f"run {k + 1}: {n:,} trades in {r['wall']:.1f} s wall: start-up {r['startup']:.1f} s, "
-              f"{n / r['wall']:,.0f} trades/s incl. start-up, {n / r['reading']:,.0f} trades/s excl. start-up, "
-              f"{r['warm']:,.0f} trades/s warm (2nd half); {c['candle_rows']:,} candlesticks, "
-              f"{c['volume_rows']:,} volumes rows ({ok})", flush=True)
+        print(
+            f"run {k + 1}: {n:,} trades in {r['wall']:.1f} s wall: start-up {r['startup']:.1f} s, "
+            f"{n / r['wall']:,.0f} trades/s incl. start-up, {n / r['reading']:,.0f} trades/s excl. start-up, "
+            f"{r['warm']:,.0f} trades/s warm (2nd half); {c['candle_rows']:,} candlesticks, "
+            f"{c['volume_rows']:,} volumes rows ({ok})",
+            flush=True,
+        )
     return 0
 
 

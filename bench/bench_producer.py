@@ -13,6 +13,7 @@ data/sample-trades.jsonl.gz with --rebase-time. The goal (150,000 trades/s on
 the 2-core course machine) is reachable with --client confluent; kafka-python,
 the default client, is pure Python and tops out near 35,000/s.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,16 +32,34 @@ DEFAULT_TRADES = {"kafka-python": 100_000, "confluent": 500_000}
 
 def run_once(bootstrap: str, source: str, client: str, trades: int) -> dict:
     topic = f"bench-{source}-{client}-{uuid.uuid4().hex[:8]}"
-    cmd = [sys.executable, "-m", "producer", "--source", source, "--speed", "max", "--max-trades", str(trades),
-           "--topic", topic, "--client", client, "--bootstrap-servers", bootstrap, "--log-level", "warning",
-           "--broker-timeout", "10"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "producer",
+        "--source",
+        source,
+        "--speed",
+        "max",
+        "--max-trades",
+        str(trades),
+        "--topic",
+        topic,
+        "--client",
+        client,
+        "--bootstrap-servers",
+        bootstrap,
+        "--log-level",
+        "warning",
+        "--broker-timeout",
+        "10",
+    ]
     if source == "replay":
         cmd += ["--file", str(SAMPLE), "--loop", "--rebase-time"]
     p = subprocess.run(cmd, capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=600)
     if p.returncode != 0:
         raise SystemExit(f"producer failed ({p.returncode}):\n{p.stderr}")
     line = [ln for ln in p.stderr.splitlines() if ln.startswith("counts: ")][-1]
-    counts = json.loads(line[len("counts: "):])
+    counts = json.loads(line[len("counts: ") :])
     if counts["sent"] != trades or counts["failed"]:
         raise SystemExit(f"not every trade was acknowledged: {counts}")
     return counts
@@ -54,9 +73,12 @@ def main(argv=None) -> int:
     ap.add_argument("--bootstrap-servers", default=cfg.kafka_bootstrap_servers)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--sources", nargs="+", default=["synthetic", "replay"], choices=["synthetic", "replay"])
-    ap.add_argument("--clients", nargs="+", default=["kafka-python", "confluent"],
-                    choices=["kafka-python", "confluent"])
-    ap.add_argument("--trades", type=int, default=None, help="trades per run (default: 100k kafka-python, 500k confluent)")
+    ap.add_argument(
+        "--clients", nargs="+", default=["kafka-python", "confluent"], choices=["kafka-python", "confluent"]
+    )
+    ap.add_argument(
+        "--trades", type=int, default=None, help="trades per run (default: 100k kafka-python, 500k confluent)"
+    )
     args = ap.parse_args(argv)
 
     print(f"broker {args.bootstrap_servers}, {args.runs} runs each, --speed max", flush=True)
@@ -68,8 +90,9 @@ def main(argv=None) -> int:
             rates = [run_once(args.bootstrap_servers, source, client, n)["per_second"] for _ in range(args.runs)]
             med = statistics.median(rates)
             best = max(best, med)
-            print(f"{source:<10} {client:<13} {n:>8} {med:>10,.0f} {min(rates):>10,.0f} {max(rates):>10,.0f}",
-                  flush=True)
+            print(
+                f"{source:<10} {client:<13} {n:>8} {med:>10,.0f} {min(rates):>10,.0f} {max(rates):>10,.0f}", flush=True
+            )
     print(f"goal {GOAL:,}/s: {'reached' if best >= GOAL else 'NOT reached'} (best median {best:,.0f}/s)")
     return 0
 

@@ -6,6 +6,7 @@ The lab's records name assets the way CoinCap did ("bitcoin", "tether",
 is lower-cased and kept (never dropped), so a new listing still flows through
 as e.g. "pengu". Add a line to SYMBOLS to give it its CoinCap id.
 """
+
 from __future__ import annotations
 
 # ticker (upper case, as exchanges print it) -> CoinCap asset id
@@ -155,10 +156,43 @@ USD_LIKE: frozenset[str] = frozenset(
 QUOTE_TICKERS: tuple[str, ...] = tuple(
     sorted(
         {
-            "USDT", "USDC", "BUSD", "FDUSD", "TUSD", "USDP", "PAX", "DAI", "GUSD", "PYUSD",
-            "USD", "EUR", "GBP", "JPY", "CHF", "CAD", "AUD", "SGD", "KRW", "TRY", "BRL",
-            "MXN", "PLN", "UAH", "ZAR", "ARS", "IDR",
-            "BTC", "XBT", "ETH", "BNB", "XRP", "TRX", "DOGE", "SOL", "EURT", "EURC",
+            "USDT",
+            "USDC",
+            "BUSD",
+            "FDUSD",
+            "TUSD",
+            "USDP",
+            "PAX",
+            "DAI",
+            "GUSD",
+            "PYUSD",
+            "USD",
+            "EUR",
+            "GBP",
+            "JPY",
+            "CHF",
+            "CAD",
+            "AUD",
+            "SGD",
+            "KRW",
+            "TRY",
+            "BRL",
+            "MXN",
+            "PLN",
+            "UAH",
+            "ZAR",
+            "ARS",
+            "IDR",
+            "BTC",
+            "XBT",
+            "ETH",
+            "BNB",
+            "XRP",
+            "TRX",
+            "DOGE",
+            "SOL",
+            "EURT",
+            "EURC",
         },
         key=len,
         reverse=True,
@@ -197,7 +231,7 @@ def split_symbol(symbol: str) -> tuple[str, str] | None:
     up = s.upper()
     for q in QUOTE_TICKERS:
         if up.endswith(q) and len(up) > len(q):
-            return s[: len(s) - len(q)], s[len(s) - len(q):]
+            return s[: len(s) - len(q)], s[len(s) - len(q) :]
     return None
 
 

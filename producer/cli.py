@@ -9,6 +9,7 @@ Exit status: 0 done; 1 some deliveries failed; 2 bad usage; 3 broker unreachable
 4 the source failed (a truncated or corrupt replay file: what was readable is sent;
 a live source that delivered nothing before the stop).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,15 +44,17 @@ def _speed(text: str) -> float | None:
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a number: give a positive number (1 = real time, 10 = ten times faster) "
-            "or 'max' (no pauses)") from None
+            "or 'max' (no pauses)"
+        ) from None
     if value == 0:  # refused rather than read as 'max': 0 reads as "stopped", the opposite of max
-        raise argparse.ArgumentTypeError("0 would mean no progress at all: for no pauses between trades "
-                                         "give 'max', for slow motion a fraction such as 0.5")
+        raise argparse.ArgumentTypeError(
+            "0 would mean no progress at all: for no pauses between trades "
+            "give 'max', for slow motion a fraction such as 0.5"
+        )
     if value == math.inf:
         raise argparse.ArgumentTypeError(f"{text!r}: for no pauses between trades give 'max'")
     if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: give a positive number (1 = real time) or 'max' "
-                                         "(no pauses)")
+        raise argparse.ArgumentTypeError(f"{text!r}: give a positive number (1 = real time) or 'max' (no pauses)")
     return value
 
 
@@ -64,6 +67,7 @@ def _count(minimum: int, hint: str):
         if value < minimum:
             raise argparse.ArgumentTypeError(f"{value} is less than {minimum}: {hint}")
         return value
+
     return parse
 
 
@@ -74,9 +78,11 @@ def _seconds(zero_ok: bool):
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
         if not math.isfinite(value) or value < 0 or (value == 0 and not zero_ok):
-            raise argparse.ArgumentTypeError(f"{text!r}: give a {'non-negative' if zero_ok else 'positive'} "
-                                             "number of seconds")
+            raise argparse.ArgumentTypeError(
+                f"{text!r}: give a {'non-negative' if zero_ok else 'positive'} number of seconds"
+            )
         return value
+
     return parse
 
 
@@ -88,8 +94,9 @@ def _start_ms(text: str) -> int:
     try:
         epoch_ms(value)
     except Rejected as e:
-        raise argparse.ArgumentTypeError(f"epoch milliseconds between 2009 and 2286 (1735689600000 = "
-                                         f"2025-01-01T00:00Z), got {e.detail}") from None
+        raise argparse.ArgumentTypeError(
+            f"epoch milliseconds between 2009 and 2286 (1735689600000 = 2025-01-01T00:00Z), got {e.detail}"
+        ) from None
     return value
 
 
@@ -104,57 +111,132 @@ def build_parser(cfg) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m producer",
         description="Crypto trades (live exchange websockets, a replay file or a synthetic market) "
-                    "into Kafka as the lab's JSON trade records.",
+        "into Kafka as the lab's JSON trade records.",
     )
-    p.add_argument("--source", choices=SOURCES, default=cfg.producer_source,
-                   help="where trades come from (default from .env PRODUCER_SOURCE: %(default)s)")
+    p.add_argument(
+        "--source",
+        choices=SOURCES,
+        default=cfg.producer_source,
+        help="where trades come from (default from .env PRODUCER_SOURCE: %(default)s)",
+    )
     p.add_argument("--url", help="websocket address of a live source (default: the exchange's)")
-    p.add_argument("--pairs", nargs="+", metavar="PAIR",
-                   help="pairs, e.g. BTC/USDT ETH/USDT (live sources: exchange tickers; synthetic: "
-                        "[exchange:]base/quote in tickers or asset ids). Commas also separate.")
-    p.add_argument("--file", default=str(SAMPLE_FILE),
-                   help="replay: JSON-lines file of trade records, plain or .gz (default: %(default)s)")
-    p.add_argument("--speed", type=_speed, default=1.0, metavar="S",
-                   help="replay/synthetic: 1 = real time, 10 = ten times faster, 0.5 = half speed, "
-                        "max = no pauses (0 is refused: say max) (default 1)")
+    p.add_argument(
+        "--pairs",
+        nargs="+",
+        metavar="PAIR",
+        help="pairs, e.g. BTC/USDT ETH/USDT (live sources: exchange tickers; synthetic: "
+        "[exchange:]base/quote in tickers or asset ids). Commas also separate.",
+    )
+    p.add_argument(
+        "--file",
+        default=str(SAMPLE_FILE),
+        help="replay: JSON-lines file of trade records, plain or .gz (default: %(default)s)",
+    )
+    p.add_argument(
+        "--speed",
+        type=_speed,
+        default=1.0,
+        metavar="S",
+        help="replay/synthetic: 1 = real time, 10 = ten times faster, 0.5 = half speed, "
+        "max = no pauses (0 is refused: say max) (default 1)",
+    )
     p.add_argument("--loop", action="store_true", help="replay: start over at the end of the file")
-    p.add_argument("--rebase-time", action="store_true",
-                   help="replay/synthetic: shift timestamps so that the stream looks live")
+    p.add_argument(
+        "--rebase-time", action="store_true", help="replay/synthetic: shift timestamps so that the stream looks live"
+    )
     p.add_argument("--seed", type=int, default=42, help="synthetic: random seed (default %(default)s)")
-    p.add_argument("--start-ms", type=_start_ms, default=None,
-                   help="synthetic: epoch ms of the first simulated instant (default: now)")
-    p.add_argument("--max-trades", type=_count(0, "a number of trades to send, or leave it out for no limit"),
-                   default=None, metavar="N", help="stop after N trades")
-    p.add_argument("--record", metavar="FILE",
-                   help="also write every emitted record to FILE (JSON lines; .gz ok) in an existing folder; "
-                        "an existing FILE is replaced")
+    p.add_argument(
+        "--start-ms",
+        type=_start_ms,
+        default=None,
+        help="synthetic: epoch ms of the first simulated instant (default: now)",
+    )
+    p.add_argument(
+        "--max-trades",
+        type=_count(0, "a number of trades to send, or leave it out for no limit"),
+        default=None,
+        metavar="N",
+        help="stop after N trades",
+    )
+    p.add_argument(
+        "--record",
+        metavar="FILE",
+        help="also write every emitted record to FILE (JSON lines; .gz ok) in an existing folder; "
+        "an existing FILE is replaced",
+    )
     p.add_argument("--dry-run", action="store_true", help="print records to stdout instead of sending to Kafka")
-    p.add_argument("--bootstrap-servers", default=cfg.kafka_bootstrap_servers, metavar="HOST:PORT",
-                   help="Kafka brokers (default from .env KAFKA_BOOTSTRAP_SERVERS: %(default)s)")
+    p.add_argument(
+        "--bootstrap-servers",
+        default=cfg.kafka_bootstrap_servers,
+        metavar="HOST:PORT",
+        help="Kafka brokers (default from .env KAFKA_BOOTSTRAP_SERVERS: %(default)s)",
+    )
     p.add_argument("--topic", default=cfg.kafka_topic, help="Kafka topic (default: %(default)s)")
-    p.add_argument("--partitions", type=_count(1, "a topic needs at least one partition"),
-                   default=cfg.kafka_topic_partitions,
-                   help="partitions of the topic if it is created (default: %(default)s)")
-    p.add_argument("--retention-ms", type=_retention_ms, default=cfg.kafka_retention_ms,
-                   help="retention.ms of the topic if it is created (default: %(default)s)")
-    p.add_argument("--client", choices=CLIENTS, default="kafka-python",
-                   help="Kafka client library (default: %(default)s)")
-    p.add_argument("--broker-timeout", type=_seconds(True), default=30.0, metavar="S",
-                   help="how long to wait for an unreachable broker at start (default: %(default)s s)")
-    p.add_argument("--flush-timeout", type=_seconds(True), default=30.0, metavar="S",
-                   help="at exit, wait up to S seconds for acknowledgements; the rest count as failed "
-                        "(default: %(default)s)")
-    p.add_argument("--ping-interval", type=_seconds(False), default=20.0, metavar="S",
-                   help="live: ping after S seconds without a message (default: %(default)s)")
-    p.add_argument("--ping-timeout", type=_seconds(False), default=10.0, metavar="S",
-                   help="live: reconnect when the ping gets no answer within S seconds (default: %(default)s)")
-    p.add_argument("--backoff", type=_seconds(False), default=0.5, metavar="S",
-                   help="live: first reconnect delay; doubles up to 30 s, with jitter (default: %(default)s)")
-    p.add_argument("--max-ahead", type=_seconds(False), default=60.0, metavar="S",
-                   help="warn about (and count) trades sent with a timestamp more than S seconds ahead of this "
-                        "machine's clock: the processor rejects those (default: %(default)s)")
-    p.add_argument("--log-level", default="info", type=str.upper,
-                   choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], help="(default: info)")
+    p.add_argument(
+        "--partitions",
+        type=_count(1, "a topic needs at least one partition"),
+        default=cfg.kafka_topic_partitions,
+        help="partitions of the topic if it is created (default: %(default)s)",
+    )
+    p.add_argument(
+        "--retention-ms",
+        type=_retention_ms,
+        default=cfg.kafka_retention_ms,
+        help="retention.ms of the topic if it is created (default: %(default)s)",
+    )
+    p.add_argument(
+        "--client", choices=CLIENTS, default="kafka-python", help="Kafka client library (default: %(default)s)"
+    )
+    p.add_argument(
+        "--broker-timeout",
+        type=_seconds(True),
+        default=30.0,
+        metavar="S",
+        help="how long to wait for an unreachable broker at start (default: %(default)s s)",
+    )
+    p.add_argument(
+        "--flush-timeout",
+        type=_seconds(True),
+        default=30.0,
+        metavar="S",
+        help="at exit, wait up to S seconds for acknowledgements; the rest count as failed (default: %(default)s)",
+    )
+    p.add_argument(
+        "--ping-interval",
+        type=_seconds(False),
+        default=20.0,
+        metavar="S",
+        help="live: ping after S seconds without a message (default: %(default)s)",
+    )
+    p.add_argument(
+        "--ping-timeout",
+        type=_seconds(False),
+        default=10.0,
+        metavar="S",
+        help="live: reconnect when the ping gets no answer within S seconds (default: %(default)s)",
+    )
+    p.add_argument(
+        "--backoff",
+        type=_seconds(False),
+        default=0.5,
+        metavar="S",
+        help="live: first reconnect delay; doubles up to 30 s, with jitter (default: %(default)s)",
+    )
+    p.add_argument(
+        "--max-ahead",
+        type=_seconds(False),
+        default=60.0,
+        metavar="S",
+        help="warn about (and count) trades sent with a timestamp more than S seconds ahead of this "
+        "machine's clock: the processor rejects those (default: %(default)s)",
+    )
+    p.add_argument(
+        "--log-level",
+        default="info",
+        type=str.upper,
+        choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
+        help="(default: info)",
+    )
     return p
 
 
@@ -169,8 +251,9 @@ def build_source(args):
         cls = LIVE_SOURCES[args.source]
         if args.source == "coincap" and not args.url:
             log.warning("CoinCap retired wss://ws.coincap.io on 2025-03-31: pass --url of a compatible feed")
-        return cls(args.url, pairs, ping_interval=args.ping_interval, ping_timeout=args.ping_timeout,
-                   backoff_base=args.backoff)
+        return cls(
+            args.url, pairs, ping_interval=args.ping_interval, ping_timeout=args.ping_timeout, backoff_base=args.backoff
+        )
     if args.source == "replay":
         from .replay import check_replay_file
 
@@ -214,9 +297,17 @@ def _on_signal(signum, frame):
     raise KeyboardInterrupt(name)
 
 
-def run(source, sink, counts: Counts, max_trades: int | None = None, recorder=None,
-        progress_every: float = 30.0, poll_every: int = 256, max_ahead_s: float | None = 60.0,
-        label: str = "source") -> None:
+def run(
+    source,
+    sink,
+    counts: Counts,
+    max_trades: int | None = None,
+    recorder=None,
+    progress_every: float = 30.0,
+    poll_every: int = 256,
+    max_ahead_s: float | None = 60.0,
+    label: str = "source",
+) -> None:
     """Move records from `source` into `sink` until the end, max_trades, or an
     interrupt (KeyboardInterrupt, also raised on SIGTERM). The sink is polled
     for acknowledgements every `poll_every` records (a power of two). A record
@@ -257,7 +348,7 @@ def run(source, sink, counts: Counts, max_trades: int | None = None, recorder=No
                         if guard.pending:  # stop requested while the broker does not keep up
                             sink.failed += 1
                             sink.errors["interrupted while the client's queue was full"] += 1
-                            raise KeyboardInterrupt(guard.pending)
+                            raise KeyboardInterrupt(guard.pending) from None
                         sink.wait_room()
                         try:
                             send(payload, key)
@@ -275,8 +366,9 @@ def run(source, sink, counts: Counts, max_trades: int | None = None, recorder=No
                 if emitted & poll_mask == 0:
                     poll()
                     if monotonic() >= next_report:
-                        log.info("progress: received %d, sent %d, skipped %d", received, sink.acked,
-                                 sum(skipped.values()))
+                        log.info(
+                            "progress: received %d, sent %d, skipped %d", received, sink.acked, sum(skipped.values())
+                        )
                         next_report = monotonic() + progress_every
             elif item is IGNORED:
                 counts.ignored += 1
@@ -287,8 +379,13 @@ def run(source, sink, counts: Counts, max_trades: int | None = None, recorder=No
                 guard.critical = False
                 if guard.pending:
                     raise KeyboardInterrupt(guard.pending)
-                log.log(logging.WARNING if skipped[item.reason] <= 3 else logging.DEBUG,
-                        "%s: skipped (%s): %s", label, item.reason, item.detail)
+                log.log(
+                    logging.WARNING if skipped[item.reason] <= 3 else logging.DEBUG,
+                    "%s: skipped (%s): %s",
+                    label,
+                    item.reason,
+                    item.detail,
+                )
     finally:
         guard.critical = False
         counts.received = received
@@ -312,9 +409,16 @@ def _warn_ahead(counts: Counts, item: dict, now_ms: int, max_ahead_s: float, lab
     if n == 1:
         counts.first_warned[AHEAD] = dict(item)
     ahead = (item["timestamp"] - now_ms) / 1000
-    log.warning("%s: trade %.0f s ahead of this machine's clock (timestamp %s, clock %s, more than --max-ahead %g s): "
-                "sent, but a processor reading it now rejects it to bad_records: %s", label, ahead,
-                ms_to_iso(item["timestamp"]), ms_to_iso(now_ms), max_ahead_s, dumps(item).decode())
+    log.warning(
+        "%s: trade %.0f s ahead of this machine's clock (timestamp %s, clock %s, more than --max-ahead %g s): "
+        "sent, but a processor reading it now rejects it to bad_records: %s",
+        label,
+        ahead,
+        ms_to_iso(item["timestamp"]),
+        ms_to_iso(now_ms),
+        max_ahead_s,
+        dumps(item).decode(),
+    )
 
 
 def main(argv=None) -> int:
@@ -327,8 +431,9 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.partitions < 1:  # a default from .env is not checked by argparse
         parser.error(f"--partitions {args.partitions} (KAFKA_TOPIC_PARTITIONS): a topic needs at least one partition")
-    logging.basicConfig(stream=sys.stderr, level=args.log_level,
-                        format="%(asctime)s (%(levelname).1s) %(name)s: %(message)s")
+    logging.basicConfig(
+        stream=sys.stderr, level=args.log_level, format="%(asctime)s (%(levelname).1s) %(name)s: %(message)s"
+    )
     if args.log_level != "DEBUG":  # the clients' own per-attempt logs: our summaries say it once
         for noisy in ("kafka", "producer.librdkafka", "websocket"):
             logging.getLogger(noisy).setLevel(logging.CRITICAL)
@@ -344,8 +449,11 @@ def main(argv=None) -> int:
     except ValueError as e:
         log.error("%s", e)
         return EXIT_USAGE
-    where = "stdout (dry run)" if args.dry_run else \
-        f"Kafka topic '{args.topic}' on {args.bootstrap_servers} via {args.client}"
+    where = (
+        "stdout (dry run)"
+        if args.dry_run
+        else f"Kafka topic '{args.topic}' on {args.bootstrap_servers} via {args.client}"
+    )
     what = args.url or getattr(source, "url", None) or (args.file if args.source == "replay" else "")
     label = f"{args.source} ({what})" if what else args.source
     log.info("source %s -> %s", label, where)
@@ -354,8 +462,9 @@ def main(argv=None) -> int:
         sink = StdoutSink()
     else:
         try:
-            ensure_topic(args.bootstrap_servers, args.topic, args.partitions, args.retention_ms,
-                         timeout_s=args.broker_timeout)
+            ensure_topic(
+                args.bootstrap_servers, args.topic, args.partitions, args.retention_ms, timeout_s=args.broker_timeout
+            )
             sink = make_sink(args.client, args.bootstrap_servers, args.topic)
         except (BrokerUnreachable, TopicNotCreated) as e:
             log.error("%s", e)
@@ -377,8 +486,16 @@ def main(argv=None) -> int:
     source_error = None
     try:
         fast = args.source in ("synthetic", "replay") and args.speed is None
-        run(source, sink, counts, args.max_trades, recorder, poll_every=256 if fast else 1,
-            max_ahead_s=args.max_ahead, label=label)
+        run(
+            source,
+            sink,
+            counts,
+            args.max_trades,
+            recorder,
+            poll_every=256 if fast else 1,
+            max_ahead_s=args.max_ahead,
+            label=label,
+        )
         reason = "end of input" if args.max_trades is None or counts.emitted < args.max_trades else "--max-trades"
     except KeyboardInterrupt as e:
         reason = f"interrupted ({e or 'SIGINT'})"
@@ -398,23 +515,39 @@ def main(argv=None) -> int:
     counts.stopped = time.monotonic()
     seconds = counts.stopped - (counts.started or counts.stopped)
     if source_error is not None:
-        log.error("%s. Sent the %d records read before it (%d skipped, %d failed); the rest of the file is "
-                  "missing or unreadable: copy or download the file again, or record it again",
-                  source_error, sink.acked, sum(counts.skipped.values()), sink.failed)
+        log.error(
+            "%s. Sent the %d records read before it (%d skipped, %d failed); the rest of the file is "
+            "missing or unreadable: copy or download the file again, or record it again",
+            source_error,
+            sink.acked,
+            sum(counts.skipped.values()),
+            sink.failed,
+        )
     if args.source in LIVE_SOURCES and source.messages == 0 and args.max_trades != 0:
         source_error = source
-        log.error("%s: nothing received in %.0f s (%d connection attempts, last: %s): the exchange or the "
-                  "network is unreachable, or --url is wrong", label, seconds, source.attempts,
-                  source.last_error or "none")
+        log.error(
+            "%s: nothing received in %.0f s (%d connection attempts, last: %s): the exchange or the "
+            "network is unreachable, or --url is wrong",
+            label,
+            seconds,
+            source.attempts,
+            source.last_error or "none",
+        )
     if counts.warned[AHEAD]:
-        hint = {"synthetic": "faster than real time (--speed) the market runs ahead of the clock: give --start-ms "
-                             "in the past, or --speed 1",
-                "replay": "the file's times are ahead of the clock: --rebase-time with --speed 1 replays them as "
-                          "live; otherwise check the file"}.get(args.source,
-                                                                "check this machine's clock and the exchange's times")
-        log.warning("%d trade(s) were sent more than %g s ahead of this machine's clock (the first: %s); a processor "
-                    "reading them now rejects them to bad_records: %s", counts.warned[AHEAD], args.max_ahead,
-                    dumps(counts.first_warned[AHEAD]).decode(), hint)
+        hint = {
+            "synthetic": "faster than real time (--speed) the market runs ahead of the clock: give --start-ms "
+            "in the past, or --speed 1",
+            "replay": "the file's times are ahead of the clock: --rebase-time with --speed 1 replays them as "
+            "live; otherwise check the file",
+        }.get(args.source, "check this machine's clock and the exchange's times")
+        log.warning(
+            "%d trade(s) were sent more than %g s ahead of this machine's clock (the first: %s); a processor "
+            "reading them now rejects them to bad_records: %s",
+            counts.warned[AHEAD],
+            args.max_ahead,
+            dumps(counts.first_warned[AHEAD]).decode(),
+            hint,
+        )
     summary = {
         "received": counts.received,
         "sent": sink.acked,

@@ -6,6 +6,7 @@ One JSON object per trade with exactly these fields, in this order:
 - direction: "buy" | "sell", the side of the aggressor (taker);
 - price, volume: positive finite numbers; priceUsd: number or null.
 """
+
 from __future__ import annotations
 
 import math
@@ -51,7 +52,7 @@ class Skip:
         self.detail = detail
 
     @classmethod
-    def of(cls, exc: Rejected) -> "Skip":
+    def of(cls, exc: Rejected) -> Skip:
         return cls(exc.reason, exc.detail)
 
     def __repr__(self) -> str:
@@ -96,8 +97,9 @@ def implausible_timestamp(value: int) -> Rejected:
         return Rejected("timestamp before 2009", f"{value} ms = {ms_to_iso(value)}{hint}")
     for unit, div in (("microseconds", 1000), ("nanoseconds", 1_000_000)):
         if MIN_TIMESTAMP_MS <= value // div <= MAX_TIMESTAMP_MS:
-            return Rejected("timestamp after 2286",
-                            f"{value} ms; {unit} instead of milliseconds? ({ms_to_iso(value // div)})")
+            return Rejected(
+                "timestamp after 2286", f"{value} ms; {unit} instead of milliseconds? ({ms_to_iso(value // div)})"
+            )
     return Rejected("timestamp after 2286", f"{value} ms")
 
 
@@ -119,8 +121,7 @@ def direction(side) -> str:
     raise Rejected("unknown side", repr(side))
 
 
-def make_trade(exchange: str, base: str, quote: str, direction_: str, price, volume, timestamp,
-               price_usd=None) -> dict:
+def make_trade(exchange: str, base: str, quote: str, direction_: str, price, volume, timestamp, price_usd=None) -> dict:
     """A validated trade record (raises Rejected)."""
     return {
         "exchange": exchange,
@@ -155,8 +156,9 @@ def validate_record(obj) -> dict:
                 pu = None
         except (TypeError, ValueError):
             pu = None
-    return make_trade(obj["exchange"], obj["base"], obj["quote"], obj["direction"], obj["price"],
-                      obj["volume"], obj["timestamp"], pu)
+    return make_trade(
+        obj["exchange"], obj["base"], obj["quote"], obj["direction"], obj["price"], obj["volume"], obj["timestamp"], pu
+    )
 
 
 def iso_to_ms(text) -> int:

@@ -5,6 +5,7 @@ A replay file is JSON lines (optionally gzip-compressed, by the .gz suffix), one
 trade record of the lab's format per line; blank lines are ignored, a line
 that is not a valid record is skipped and counted.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -13,8 +14,8 @@ import logging
 import os
 import time
 import zlib
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from .record import JSONDecodeError, Rejected, Skip, loads, validate_record
 
@@ -61,12 +62,15 @@ def check_replay_file(path) -> None:
         raise ValueError(f"replay file {path} cannot be read: {e.strerror or e}") from None
     gz_name, gz_data = path.suffix == ".gz", head == GZIP_MAGIC
     if gz_name and head and not gz_data:
-        raise ValueError(f"replay file {path} is not gzip-compressed (the name ends in .gz, the content does not "
-                         f"start with gzip's signature 1f 8b but with {head!r}). If it is plain JSON lines, rename "
-                         "it without .gz; otherwise record it again (--record FILE.jsonl.gz)")
+        raise ValueError(
+            f"replay file {path} is not gzip-compressed (the name ends in .gz, the content does not "
+            f"start with gzip's signature 1f 8b but with {head!r}). If it is plain JSON lines, rename "
+            "it without .gz; otherwise record it again (--record FILE.jsonl.gz)"
+        )
     if gz_data and not gz_name:
-        raise ValueError(f"replay file {path} is gzip-compressed but its name does not end in .gz: "
-                         f"rename it to {path.name}.gz")
+        raise ValueError(
+            f"replay file {path} is gzip-compressed but its name does not end in .gz: rename it to {path.name}.gz"
+        )
 
 
 def _lines(path) -> Iterator[bytes]:
@@ -144,8 +148,10 @@ def read_records(path, loop: bool = False) -> Iterator:
                 try:  # cut exactly after a record's closing brace: the record is whole
                     rec = validate_record(loads(e.tail))
                 except JSONDecodeError:
-                    yield Skip(f"incomplete last line of a {e.what} file",
-                               f"line {lineno + 1}: {e.tail[:120].decode(errors='replace')}")
+                    yield Skip(
+                        f"incomplete last line of a {e.what} file",
+                        f"line {lineno + 1}: {e.tail[:120].decode(errors='replace')}",
+                    )
                 except Rejected as r:
                     yield Skip(r.reason, f"line {lineno + 1}: {r.detail}")
                 else:
@@ -205,13 +211,17 @@ def check_record_path(path, replay_file=None) -> None:
     folder = path.parent
     if not folder.is_dir():
         what = "is not a folder" if folder.exists() else "does not exist"
-        raise ValueError(f"--record {path}: the folder {folder} {what}; create it first (mkdir -p {folder}) "
-                         "or record into an existing folder")
+        raise ValueError(
+            f"--record {path}: the folder {folder} {what}; create it first (mkdir -p {folder}) "
+            "or record into an existing folder"
+        )
     if path.is_dir():
         raise ValueError(f"--record {path} is a folder: give a file name, e.g. {path / 'trades.jsonl.gz'}")
     if replay_file is not None and path.exists() and path.resolve() == Path(replay_file).resolve():
-        raise ValueError(f"--record {path} is the replay file itself: recording would overwrite what is being "
-                         "replayed; record into another file")
+        raise ValueError(
+            f"--record {path} is the replay file itself: recording would overwrite what is being "
+            "replayed; record into another file"
+        )
     if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise ValueError(f"--record {path}: no permission to write in {folder}")
 

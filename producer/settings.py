@@ -54,6 +54,8 @@ def load_settings(env_file: Path | str | None = None) -> Settings:
     try:
         partitions, retention = int(raw["KAFKA_TOPIC_PARTITIONS"]), int(raw["KAFKA_RETENTION_MS"])
     except ValueError:
-        raise ValueError(f"KAFKA_TOPIC_PARTITIONS={raw['KAFKA_TOPIC_PARTITIONS']!r} and KAFKA_RETENTION_MS="
-                         f"{raw['KAFKA_RETENTION_MS']!r} must be whole numbers") from None
+        raise ValueError(
+            f"KAFKA_TOPIC_PARTITIONS={raw['KAFKA_TOPIC_PARTITIONS']!r} and KAFKA_RETENTION_MS="
+            f"{raw['KAFKA_RETENTION_MS']!r} must be whole numbers"
+        ) from None
     return Settings(raw["KAFKA_BOOTSTRAP_SERVERS"], raw["KAFKA_TOPIC"], partitions, retention, raw["PRODUCER_SOURCE"])

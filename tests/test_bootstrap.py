@@ -2,6 +2,7 @@
 platform check. Each test runs the script against a venv path under tmp_path (the project's .venv is
 never touched), with a PATH made of fake interpreters in front of (or instead of) the real one; the
 venvs created are empty (no PyFlink install)."""
+
 from __future__ import annotations
 
 import glob
@@ -22,11 +23,12 @@ bootstrap = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(bootstrap)
 
 
-
 def fake_python(version: str) -> str:
     """A fake interpreter's script: answers --version and the set-up's probe (version, sys.executable)."""
-    return (f'#!/bin/sh\nif [ "$1" = "--version" ]; then echo "Python {version}"; exit 0; fi\n'
-            f"printf '{version}\\n%s\\n' \"$0\"\n")
+    return (
+        f'#!/bin/sh\nif [ "$1" = "--version" ]; then echo "Python {version}"; exit 0; fi\n'
+        f"printf '{version}\\n%s\\n' \"$0\"\n"
+    )
 
 
 FAKE_313 = fake_python("3.13.1")
@@ -72,10 +74,14 @@ def _bin_dir(tmp_path: Path, name: str, **links: str) -> Path:
     return d
 
 
-def _run(tmp_path: Path, path: list[Path | str], *args: str, requirements: str = "# nothing to install\n",
-         **env_extra: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("PYTHON", "VIRTUAL_ENV", "UV_PYTHON", "WORKBOOK_UV", "WORKBOOK_SKIP_PLATFORM_CHECK")}
+def _run(
+    tmp_path: Path, path: list[Path | str], *args: str, requirements: str = "# nothing to install\n", **env_extra: str
+) -> subprocess.CompletedProcess:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("PYTHON", "VIRTUAL_ENV", "UV_PYTHON", "WORKBOOK_UV", "WORKBOOK_SKIP_PLATFORM_CHECK")
+    }
     env["PATH"] = os.pathsep.join(map(str, path))
     # uv: never download a Python here (no internet but PyPI), and see no managed Pythons of the machine.
     env["UV_PYTHON_DOWNLOADS"] = "never"
@@ -83,14 +89,27 @@ def _run(tmp_path: Path, path: list[Path | str], *args: str, requirements: str =
     env.update(env_extra)
     (tmp_path / "req.txt").write_text(requirements)  # the tests check the set-up, not the packages
     # a tiny project for the editable install step (the real one is pyproject.toml: workbook, producer)
-    (tmp_path / "pyproject.toml").write_text('[build-system]\nrequires = ["setuptools>=64"]\n'
-                                             'build-backend = "setuptools.build_meta"\n'
-                                             '[project]\nname = "tinyproj"\nversion = "0"\n'
-                                             '[tool.setuptools]\npackages = ["tinyproj"]\n')
+    (tmp_path / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools>=64"]\n'
+        'build-backend = "setuptools.build_meta"\n'
+        '[project]\nname = "tinyproj"\nversion = "0"\n'
+        '[tool.setuptools]\npackages = ["tinyproj"]\n'
+    )
     (tmp_path / "tinyproj").mkdir(exist_ok=True)
     (tmp_path / "tinyproj" / "__init__.py").write_text("")
-    argv = [sys.executable, str(SCRIPT), "--venv", str(tmp_path / ".venv"), "--project", str(tmp_path),
-            "--requirements", str(tmp_path / "req.txt"), "--bootstrap-dir", str(tmp_path / "bootstrap"), *args]
+    argv = [
+        sys.executable,
+        str(SCRIPT),
+        "--venv",
+        str(tmp_path / ".venv"),
+        "--project",
+        str(tmp_path),
+        "--requirements",
+        str(tmp_path / "req.txt"),
+        "--bootstrap-dir",
+        str(tmp_path / "bootstrap"),
+        *args,
+    ]
     return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300)
 
 
@@ -105,6 +124,7 @@ def _real_path() -> list[str]:
 
 
 # --------------------------------------------------------------------------- interpreter search
+
 
 @needs_py311
 def test_fake_313_first_on_path_search_picks_a_supported_python(tmp_path):
@@ -125,8 +145,12 @@ def test_search_creates_the_venv_with_pip(tmp_path):
     assert f"from `python{'.'.join(map(str, _venv_version(tmp_path / '.venv')))}` on the PATH" in out.stdout
     assert _venv_version(tmp_path / ".venv") in bootstrap.SUPPORTED
     # the project step: an editable install, the project's package importable from the venv
-    where = subprocess.run([str(tmp_path / ".venv" / "bin" / "python"), "-c", "import tinyproj; print(tinyproj.__file__)"],
-                           capture_output=True, text=True, cwd="/")
+    where = subprocess.run(
+        [str(tmp_path / ".venv" / "bin" / "python"), "-c", "import tinyproj; print(tinyproj.__file__)"],
+        capture_output=True,
+        text=True,
+        cwd="/",
+    )
     assert where.stdout.strip() == str(tmp_path / "tinyproj" / "__init__.py"), where.stderr
 
 
@@ -168,6 +192,7 @@ def test_a_failed_install_removes_the_venv_it_created(tmp_path):
 
 
 # --------------------------------------------------------------------------- nothing fits
+
 
 def test_no_supported_python_and_no_uv_says_what_to_do_and_leaves_nothing(tmp_path):
     fakes = _bin_dir(tmp_path, "fakes", python3=FAKE_313)
@@ -212,6 +237,7 @@ def test_advice_names_the_system_package_manager():
 
 # --------------------------------------------------------------------------- PYTHON and an existing venv
 
+
 def test_python_env_var_unsupported_is_named(tmp_path):
     fakes = _bin_dir(tmp_path, "fakes", python3=FAKE_313)
     out = _run(tmp_path, [fakes, *_real_path()], "--check-only", PYTHON=str(fakes / "python3"))
@@ -252,17 +278,21 @@ def test_existing_supported_venv_is_reused(tmp_path):
 
 # --------------------------------------------------------------------------- platforms
 
-@pytest.mark.parametrize("system, machine, sys_platform, expect", [
-    ("Linux", "x86_64", "linux", None),
-    ("Darwin", "arm64", "darwin", None),
-    ("Darwin", "x86_64", "darwin", None),
-    ("Windows", "AMD64", "win32", "WSL 2"),
-    ("MINGW64_NT-10.0-19045", "x86_64", "msys", "WSL 2"),
-    ("MSYS_NT-10.0-19045", "x86_64", "msys", "WSL 2"),
-    ("CYGWIN_NT-10.0", "x86_64", "cygwin", "WSL 2"),
-    ("Linux", "aarch64", "linux", "Linux ARM wheels"),
-    ("FreeBSD", "amd64", "freebsd14", "not a platform"),
-])
+
+@pytest.mark.parametrize(
+    "system, machine, sys_platform, expect",
+    [
+        ("Linux", "x86_64", "linux", None),
+        ("Darwin", "arm64", "darwin", None),
+        ("Darwin", "x86_64", "darwin", None),
+        ("Windows", "AMD64", "win32", "WSL 2"),
+        ("MINGW64_NT-10.0-19045", "x86_64", "msys", "WSL 2"),
+        ("MSYS_NT-10.0-19045", "x86_64", "msys", "WSL 2"),
+        ("CYGWIN_NT-10.0", "x86_64", "cygwin", "WSL 2"),
+        ("Linux", "aarch64", "linux", "Linux ARM wheels"),
+        ("FreeBSD", "amd64", "freebsd14", "not a platform"),
+    ],
+)
 def test_platform_problem(system, machine, sys_platform, expect):
     problem = bootstrap.platform_problem(system, machine, sys_platform)
     if expect is None:
@@ -277,13 +307,15 @@ def test_platform_notes():
     assert bootstrap.platform_note("Linux", "x86_64", "6.1.0") == "Linux x86_64: tested"
 
 
-@pytest.mark.parametrize("system, machine, sys_platform, says", [
-    ("Windows", "AMD64", "win32", "wsl --install"),
-    ("MINGW64_NT-10.0-19045", "x86_64", "msys", "wsl --install"),
-    ("Linux", "aarch64", "linux", "Linux ARM wheels"),
-])
-def test_unsupported_platform_stops_before_anything(tmp_path, monkeypatch, capsys, system, machine, sys_platform,
-                                                    says):
+@pytest.mark.parametrize(
+    "system, machine, sys_platform, says",
+    [
+        ("Windows", "AMD64", "win32", "wsl --install"),
+        ("MINGW64_NT-10.0-19045", "x86_64", "msys", "wsl --install"),
+        ("Linux", "aarch64", "linux", "Linux ARM wheels"),
+    ],
+)
+def test_unsupported_platform_stops_before_anything(tmp_path, monkeypatch, capsys, system, machine, sys_platform, says):
     monkeypatch.setattr(bootstrap.platform, "system", lambda: system)
     monkeypatch.setattr(bootstrap.platform, "machine", lambda: machine)
     monkeypatch.setattr(bootstrap.sys, "platform", sys_platform)
@@ -298,6 +330,7 @@ def test_unsupported_platform_stops_before_anything(tmp_path, monkeypatch, capsy
 
 # --------------------------------------------------------------------------- the script itself
 
+
 @pytest.mark.parametrize("version", ["3.8", "3.13"])
 def test_script_runs_on_any_python3(tmp_path, version):
     python = _real_python((version,))
@@ -305,8 +338,13 @@ def test_script_runs_on_any_python3(tmp_path, version):
         pytest.skip(f"no Python {version} here")
     env = dict(os.environ, UV_PYTHON_DOWNLOADS="never")
     env.pop("PYTHON", None)
-    out = subprocess.run([python, str(SCRIPT), "--check-only", "--venv", str(tmp_path / ".venv"), "--uv", "never"],
-                         capture_output=True, text=True, env=env, timeout=60)
+    out = subprocess.run(
+        [python, str(SCRIPT), "--check-only", "--venv", str(tmp_path / ".venv"), "--uv", "never"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert "Traceback" not in out.stderr and "SyntaxError" not in out.stderr
     assert "platform:" in out.stdout
 

@@ -7,6 +7,7 @@ every ${VAR} defined in .env.example, host ports on 127.0.0.1 only, every build
 context / Dockerfile / mounted path present, healthchecks and depends_on
 conditions for start-up order, credentials only from the environment.
 """
+
 from __future__ import annotations
 
 import json
@@ -32,6 +33,7 @@ FLINK_SERVICES = ("jobmanager", "taskmanager", "processor")
 
 # --------------------------------------------------------------------------- helpers
 
+
 def load_compose() -> dict:
     return yaml.safe_load(COMPOSE_FILE.read_text())
 
@@ -41,7 +43,9 @@ def env_example() -> dict[str, str]:
 
 
 # ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?err}, ${NAME?err}, ${NAME:+alt}, ${NAME+alt}, $NAME; $$ = literal $
-_VAR = re.compile(r"\$(?:\$|\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?P<op>:?[-?+])?(?P<arg>[^}]*)\}|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))")
+_VAR = re.compile(
+    r"\$(?:\$|\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?P<op>:?[-?+])?(?P<arg>[^}]*)\}|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))"
+)
 
 
 def _strings(node):
@@ -71,6 +75,7 @@ def variable_uses(doc) -> list[tuple[str, str | None, str]]:
 
 def interpolate(node, env: dict[str, str]):
     """Compose's interpolation of a parsed document, with `env` as the environment."""
+
     def sub(s: str) -> str:
         def repl(m: re.Match) -> str:
             if m.group(0) == "$$":
@@ -91,6 +96,7 @@ def interpolate(node, env: dict[str, str]):
             if op == "+":
                 return arg if is_set else ""
             return value
+
         return _VAR.sub(repl, s)
 
     if isinstance(node, dict):
@@ -156,6 +162,7 @@ def pinned_requirements() -> dict[str, str]:
 
 # --------------------------------------------------------------------------- the schema
 
+
 def test_schema_copy_has_its_source():
     assert SCHEMA.exists(), "docker/compose-spec.json (copy of shared/schemas/compose-spec.json) is missing"
     source = (ROOT / "docker" / "compose-spec.SOURCE").read_text()
@@ -182,6 +189,7 @@ def test_schema_rejects_a_broken_compose_file():
 
 
 # --------------------------------------------------------------------------- variables and .env.example
+
 
 def test_every_compose_variable_is_defined_in_env_example():
     defined = env_example()
@@ -223,16 +231,30 @@ def test_env_example_docker_values_match_compose_layout():
     assert env["KAFKA_BOOTSTRAP_SERVERS"].rsplit(":", 1)[0] == "127.0.0.1"
     assert env["POSTGRES_HOST"] == "127.0.0.1"
     # the original lab's ports and credentials
-    assert (env["KAFKA_HOST_PORT"], env["POSTGRES_PORT"], env["KAFKA_UI_PORT"], env["PGADMIN_PORT"],
-            env["GRAFANA_PORT"], env["FLINK_REST_PORT"]) == ("29092", "25432", "28080", "20080", "23000", "8081")
-    for key in ("POSTGRES_USER", "POSTGRES_PASSWORD", "GRAFANA_ADMIN_USER", "GRAFANA_ADMIN_PASSWORD",
-                "KAFKA_UI_USER", "KAFKA_UI_PASSWORD", "PGADMIN_PASSWORD"):
+    assert (
+        env["KAFKA_HOST_PORT"],
+        env["POSTGRES_PORT"],
+        env["KAFKA_UI_PORT"],
+        env["PGADMIN_PORT"],
+        env["GRAFANA_PORT"],
+        env["FLINK_REST_PORT"],
+    ) == ("29092", "25432", "28080", "20080", "23000", "8081")
+    for key in (
+        "POSTGRES_USER",
+        "POSTGRES_PASSWORD",
+        "GRAFANA_ADMIN_USER",
+        "GRAFANA_ADMIN_PASSWORD",
+        "KAFKA_UI_USER",
+        "KAFKA_UI_PASSWORD",
+        "PGADMIN_PASSWORD",
+    ):
         assert env[key] == "user", key
     assert env["COMPOSE_PROFILES"] == ""
     assert env["PRODUCER_SOURCE"] == "synthetic"
 
 
 # --------------------------------------------------------------------------- ports, paths, order
+
 
 def test_all_ports_bound_to_localhost():
     doc = interpolate(load_compose(), env_example())
@@ -289,8 +311,9 @@ def _dockerignored(rel: str, patterns: list[str]) -> bool:
 
 
 def test_dockerfiles_copy_only_existing_not_ignored_paths():
-    patterns = [l.strip() for l in (ROOT / ".dockerignore").read_text().splitlines()
-                if l.strip() and not l.startswith("#")]
+    patterns = [
+        l.strip() for l in (ROOT / ".dockerignore").read_text().splitlines() if l.strip() and not l.startswith("#")
+    ]
     for p in (".venv", ".state", ".git", ".env"):
         assert p in patterns, f".dockerignore should exclude {p}"
     for df in sorted((ROOT / "docker").glob("*.Dockerfile")):
@@ -330,6 +353,7 @@ def test_healthchecks_and_start_order():
 
 # --------------------------------------------------------------------------- services
 
+
 def test_kafka_kraft_listeners():
     kafka = env_of(services()["kafka"])
     assert kafka["KAFKA_PROCESS_ROLES"] == "broker,controller"
@@ -342,7 +366,7 @@ def test_kafka_kraft_listeners():
     assert set(protocol_map) == set(listeners)
     assert kafka["KAFKA_INTER_BROKER_LISTENER_NAME"] == "INTERNAL"
     init = " ".join(services()["kafka-init"]["command"])
-    assert "--topic \"${KAFKA_TOPIC:-trades}\"" in init and "retention.ms=${KAFKA_RETENTION_MS:-600000}" in init
+    assert '--topic "${KAFKA_TOPIC:-trades}"' in init and "retention.ms=${KAFKA_RETENTION_MS:-600000}" in init
 
 
 def test_clients_in_containers_use_internal_addresses():
@@ -410,8 +434,13 @@ def test_flink_dockerfile_uses_the_embedded_stacks_pins_and_jars():
         assert pkg.lower() in pins, f"{pkg} is not pinned in requirements.txt"
     assert pins["apache-flink"] == "2.0.0", "the cluster image is flink:2.0.0: PyFlink must be 2.0.0 too"
     jars = re.findall(r"([\w.-]+\.jar)", text.split("for jar in", 1)[1].split("done", 1)[0])
-    assert set(jars) == {"flink-connector-kafka.jar", "kafka-clients.jar", "flink-connector-jdbc-core.jar",
-                         "flink-connector-jdbc-postgres.jar", "postgresql.jar"}
+    assert set(jars) == {
+        "flink-connector-kafka.jar",
+        "kafka-clients.jar",
+        "flink-connector-jdbc-core.jar",
+        "flink-connector-jdbc-postgres.jar",
+        "postgresql.jar",
+    }
     try:  # the same wheel is installed in the project's venv: the jar names must exist in it
         import pyflink
     except ImportError:
@@ -467,8 +496,9 @@ def test_credentials_come_from_the_environment():
     for name, svc in services().items():
         for key, value in env_of(svc).items():
             if re.search(r"(PASSWORD|TOKEN|SECRET)$", key):
-                assert isinstance(value, str) and re.fullmatch(r"\$\{[A-Z_]+:?-[^}]*\}", value), \
+                assert isinstance(value, str) and re.fullmatch(r"\$\{[A-Z_]+:?-[^}]*\}", value), (
                     f"{name}: {key} should come from .env, not be written in docker-compose.yml"
+                )
 
 
 def test_grafana_datasource_password_only_in_secure_json_data():
@@ -476,11 +506,14 @@ def test_grafana_datasource_password_only_in_secure_json_data():
     ds = yaml.safe_load(text)["datasources"]
     assert len(ds) == 1
     d = ds[0]
-    assert "password" not in d and "password" not in d.get("jsonData", {}), "a password outside secureJsonData is ignored"
+    assert "password" not in d and "password" not in d.get("jsonData", {}), (
+        "a password outside secureJsonData is ignored"
+    )
     assert d["secureJsonData"]["password"] == "${POSTGRES_PASSWORD}"
     assert d["user"] == "${POSTGRES_USER}"
     assert d["jsonData"]["database"] == "${POSTGRES_DB}"
     env = env_example()
+
     # no literal credential among the values: user, password and database are all ${VAR}
     def values(node):
         if isinstance(node, dict):
@@ -491,6 +524,7 @@ def test_grafana_datasource_password_only_in_secure_json_data():
                 yield from values(v)
         else:
             yield node
+
     for literal in {env["POSTGRES_USER"], env["POSTGRES_PASSWORD"], env["POSTGRES_DB"]}:
         for value in values(d):
             assert value != literal, f"literal credential {literal!r} in {DATASOURCE.name}"

@@ -4,7 +4,14 @@ from workbook.config import load_config
 
 
 def test_defaults_are_the_original_labs(tmp_path, monkeypatch):
-    for name in ("KAFKA_BOOTSTRAP_SERVERS", "POSTGRES_PORT", "POSTGRES_DB", "POSTGRES_USER", "POSTGRES_PASSWORD", "STACK"):
+    for name in (
+        "KAFKA_BOOTSTRAP_SERVERS",
+        "POSTGRES_PORT",
+        "POSTGRES_DB",
+        "POSTGRES_USER",
+        "POSTGRES_PASSWORD",
+        "STACK",
+    ):
         monkeypatch.delenv(name, raising=False)
     cfg = load_config(env_file=tmp_path / "missing.env")
     assert cfg.kafka_bootstrap_servers == "127.0.0.1:29092"

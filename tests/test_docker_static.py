@@ -2,6 +2,7 @@
 to see in docker-compose.yml, docker/flink.Dockerfile, .env.example, the Grafana data source and
 docs/docker.md. tests/test_compose.py has the general checks (schema, variables,
 ports, paths); tests/test_cluster_jobs.py runs the idempotent submission on a real cluster."""
+
 from __future__ import annotations
 
 import ast
@@ -10,9 +11,20 @@ import sys
 from pathlib import Path
 
 import yaml
-
-from test_compose import (COMPOSE_FILE, DATASOURCE, ENV_EXAMPLE, FLINK_SERVICES, ROOT, dockerfile_instructions,
-                          env_example, env_of, interpolate, load_compose, pinned_requirements, services)
+from test_compose import (
+    COMPOSE_FILE,
+    DATASOURCE,
+    ENV_EXAMPLE,
+    FLINK_SERVICES,
+    ROOT,
+    dockerfile_instructions,
+    env_example,
+    env_of,
+    interpolate,
+    load_compose,
+    pinned_requirements,
+    services,
+)
 
 FLINK_DOCKERFILE = ROOT / "docker" / "flink.Dockerfile"
 DOCKER_DOC = ROOT / "docs" / "docker.md"  # the README links it
@@ -35,6 +47,7 @@ def mebibytes(size: str) -> int:
 
 # --- 1. one processor job per cluster ------------------------------------------------------------------
 
+
 def test_processor_service_submits_without_replacing():
     """`up` re-creates the processor container: it must find the running job, not cancel it."""
     processor = services()["processor"]
@@ -49,6 +62,7 @@ def test_processor_service_submits_without_replacing():
 
 
 # --- 2. the SQL is read from the project, not baked into the image -------------------------------------
+
 
 def _workdir(path: Path) -> str:
     return [args for word, args in dockerfile_instructions(path) if word == "WORKDIR"][-1]
@@ -127,6 +141,7 @@ def test_flink_image_installs_every_package_the_processor_imports():
 
 # --- 4. TimescaleDB telemetry ------------------------------------------------------------------------
 
+
 def test_timescaledb_telemetry_off_where_the_init_mount_cannot_hide_it():
     pg = services()["postgres"]
     hides_init_scripts = any(v.split(":")[1] == "/docker-entrypoint-initdb.d" for v in pg["volumes"])
@@ -140,6 +155,7 @@ def test_timescaledb_telemetry_off_where_the_init_mount_cannot_hide_it():
 
 
 # --- 5. FLINK_JOBMANAGER for the Docker stack --------------------------------------------------------
+
 
 def test_env_example_does_not_point_the_host_at_the_docker_jobmanager():
     """A job submitted from the host to the Docker cluster would look for Kafka and PostgreSQL on the
@@ -160,6 +176,7 @@ def test_env_example_does_not_point_the_host_at_the_docker_jobmanager():
 
 # --- 6. exited one-shot containers need `ps -a` -------------------------------------------------------
 
+
 def test_readme_lists_exited_containers_with_ps_all():
     for line in docker_section().splitlines():
         if re.search(r"docker compose ps\b", line) and re.search(r"exited|kafka-init", line):
@@ -167,6 +184,7 @@ def test_readme_lists_exited_containers_with_ps_all():
 
 
 # --- 7. the Kafka healthcheck's JVM ------------------------------------------------------------------
+
 
 def test_kafka_healthcheck_jvm_gets_a_small_heap():
     kafka = services()["kafka"]
@@ -199,6 +217,7 @@ def test_grafana_datasource_postgres_version_is_one_grafana_knows():
 
 # --- 9. memory -----------------------------------------------------------------------------------------
 
+
 def test_flink_memory_sizes_fit_and_the_readme_states_the_budget():
     for name in FLINK_SERVICES:  # one anchor: the same properties everywhere
         assert flink_properties(name) == flink_properties("jobmanager"), name
@@ -212,8 +231,8 @@ def test_flink_memory_sizes_fit_and_the_readme_states_the_budget():
     assert "scale" not in tm_service and "replicas" not in tm_service.get("deploy", {})
     # the README gives these sizes and a total that covers them
     section = docker_section()
-    memory = section[section.index("## Memory"):]
-    memory = memory[:memory.index("\n## ", 1)]
+    memory = section[section.index("## Memory") :]
+    memory = memory[: memory.index("\n## ", 1)]
     assert f"jobmanager.memory.process.size: {props['jobmanager.memory.process.size']}" in memory
     assert f"taskmanager.memory.process.size: {props['taskmanager.memory.process.size']}" in memory
     totals = re.findall(r"\*\*~?([\d.]+) GB\*\*", memory)
@@ -225,6 +244,7 @@ def test_flink_memory_sizes_fit_and_the_readme_states_the_budget():
 
 
 # --- 10. Apple silicon -----------------------------------------------------------------------------------
+
 
 def test_flink_platform_setting_for_apple_silicon():
     env = env_example()
@@ -238,4 +258,3 @@ def test_flink_platform_setting_for_apple_silicon():
     assert "apache-flink" in dockerfile.split("FROM", 1)[0] and "FLINK_PLATFORM=linux/amd64" in dockerfile
     section = docker_section()
     assert "## Apple silicon" in section and "FLINK_PLATFORM=linux/amd64" in section
-

@@ -1,5 +1,6 @@
 """The stack code's platform branches (macOS, Linux without useradd), with the platform mocked:
 the course is tested on Linux x86_64 only, so these paths would otherwise never run."""
+
 from __future__ import annotations
 
 import subprocess
@@ -44,8 +45,13 @@ def test_useradd_failure_is_explained(monkeypatch):
     _as_root_without_the_pg_user(monkeypatch)
     monkeypatch.setattr(postgres.sys, "platform", "linux")
     monkeypatch.setattr(postgres.shutil, "which", lambda name: "/usr/sbin/useradd")
-    monkeypatch.setattr(postgres.subprocess, "run", lambda argv, **k: subprocess.CompletedProcess(
-        argv, 1, "", "useradd: cannot lock /etc/passwd; try again later."))
+    monkeypatch.setattr(
+        postgres.subprocess,
+        "run",
+        lambda argv, **k: subprocess.CompletedProcess(
+            argv, 1, "", "useradd: cannot lock /etc/passwd; try again later."
+        ),
+    )
     with pytest.raises(ServiceError, match="creating the user 'workbook_pg'.*cannot lock /etc/passwd"):
         postgres.system_user()
 
@@ -66,8 +72,11 @@ def test_macos_java_stub_resolves_through_java_home(monkeypatch):
 def test_macos_java_stub_without_a_jdk_falls_back_to_the_path(monkeypatch):
     monkeypatch.setattr(java.sys, "platform", "darwin")
     monkeypatch.setattr(Path, "resolve", lambda self, strict=False: self)
-    monkeypatch.setattr(java.subprocess, "run", lambda argv, **k: subprocess.CompletedProcess(
-        argv, 1, "", "Unable to locate a Java Runtime."))
+    monkeypatch.setattr(
+        java.subprocess,
+        "run",
+        lambda argv, **k: subprocess.CompletedProcess(argv, 1, "", "Unable to locate a Java Runtime."),
+    )
     assert java._home_of(Path("/usr/bin/java")) == Path("/usr")
 
 

@@ -5,6 +5,7 @@ Each test writes to a fresh topic (uuid). Reading back uses assign() +
 seek_to_beginning() (a consumer group takes ~20 s to join on Tansu) and polls
 until nothing arrives for a while (Tansu's end offsets are not last + 1).
 """
+
 from __future__ import annotations
 
 import gzip
@@ -27,19 +28,28 @@ CLIENTS = ("kafka-python", "confluent")
 
 
 def produce(cfg, *args, timeout=120) -> dict:
-    p = subprocess.run([sys.executable, "-m", "producer", "--bootstrap-servers", cfg.kafka_bootstrap_servers,
-                        *map(str, args)], capture_output=True, text=True, timeout=timeout, cwd=PROJECT_ROOT)
+    p = subprocess.run(
+        [sys.executable, "-m", "producer", "--bootstrap-servers", cfg.kafka_bootstrap_servers, *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=PROJECT_ROOT,
+    )
     assert p.returncode == 0, p.stderr
     line = [ln for ln in p.stderr.splitlines() if ln.startswith("counts: ")][-1]
-    return json.loads(line[len("counts: "):])
+    return json.loads(line[len("counts: ") :])
 
 
 def read_topic(cfg, topic: str, expect: int, idle_s: float = 1.0, limit_s: float = 60.0):
     """(partition, key, value) of every record of `topic`, in offset order per partition."""
     from kafka import KafkaConsumer, TopicPartition
 
-    consumer = KafkaConsumer(bootstrap_servers=cfg.kafka_bootstrap_servers, group_id=None,
-                             enable_auto_commit=False, max_partition_fetch_bytes=8 << 20)
+    consumer = KafkaConsumer(
+        bootstrap_servers=cfg.kafka_bootstrap_servers,
+        group_id=None,
+        enable_auto_commit=False,
+        max_partition_fetch_bytes=8 << 20,
+    )
     try:
         parts = consumer.partitions_for_topic(topic) or set()
         tps = [TopicPartition(topic, p) for p in sorted(parts)]
@@ -69,8 +79,27 @@ def fresh_topic(prefix: str) -> str:
 def test_synthetic_end_to_end(stack, client, tmp_path):
     topic, n = fresh_topic("synthetic"), 5000
     rec = tmp_path / "sent.jsonl"
-    counts = produce(stack, "--source", "synthetic", "--seed", 11, "--start-ms", DEFAULT_START_MS, "--speed", "max",
-                     "--max-trades", n, "--topic", topic, "--partitions", 1, "--client", client, "--record", rec)
+    counts = produce(
+        stack,
+        "--source",
+        "synthetic",
+        "--seed",
+        11,
+        "--start-ms",
+        DEFAULT_START_MS,
+        "--speed",
+        "max",
+        "--max-trades",
+        n,
+        "--topic",
+        topic,
+        "--partitions",
+        1,
+        "--client",
+        client,
+        "--record",
+        rec,
+    )
     assert (counts["received"], counts["sent"], counts["skipped"], counts["failed"]) == (n, n, 0, 0)
     got = read_topic(stack, topic, n)
     expected = list(generate_trades(seed=11, start_ms=DEFAULT_START_MS, count=n))
@@ -84,8 +113,23 @@ def test_replay_end_to_end(stack, client):
     topic, n = fresh_topic("replay"), 4000
     with gzip.open(SAMPLE_FILE, "rt") as f:
         expected = [json.loads(next(f)) for _ in range(n)]
-    counts = produce(stack, "--source", "replay", "--file", SAMPLE_FILE, "--speed", "max", "--max-trades", n,
-                     "--topic", topic, "--partitions", 1, "--client", client)
+    counts = produce(
+        stack,
+        "--source",
+        "replay",
+        "--file",
+        SAMPLE_FILE,
+        "--speed",
+        "max",
+        "--max-trades",
+        n,
+        "--topic",
+        topic,
+        "--partitions",
+        1,
+        "--client",
+        client,
+    )
     assert (counts["received"], counts["sent"], counts["failed"]) == (n, n, 0)
     got = read_topic(stack, topic, n)
     assert [json.loads(v) for _, _, v in got] == expected
@@ -97,8 +141,23 @@ def test_both_clients_put_a_key_on_the_same_partition(stack):
     placement = {}
     for client in CLIENTS:
         topic = fresh_topic("parts")
-        produce(stack, "--source", "synthetic", "--seed", 1, "--speed", "max", "--max-trades", 2000,
-                "--topic", topic, "--partitions", 3, "--client", client)
+        produce(
+            stack,
+            "--source",
+            "synthetic",
+            "--seed",
+            1,
+            "--speed",
+            "max",
+            "--max-trades",
+            2000,
+            "--topic",
+            topic,
+            "--partitions",
+            3,
+            "--client",
+            client,
+        )
         got = read_topic(stack, topic, 2000)
         assert len(got) == 2000
         where: dict[bytes, set] = {}
@@ -113,8 +172,21 @@ def test_both_clients_put_a_key_on_the_same_partition(stack):
 def test_existing_topic_is_reused(stack):
     topic = fresh_topic("reuse")
     for _ in range(2):
-        c = produce(stack, "--source", "synthetic", "--seed", 2, "--speed", "max", "--max-trades", 300,
-                    "--topic", topic, "--client", "confluent")
+        c = produce(
+            stack,
+            "--source",
+            "synthetic",
+            "--seed",
+            2,
+            "--speed",
+            "max",
+            "--max-trades",
+            300,
+            "--topic",
+            topic,
+            "--client",
+            "confluent",
+        )
         assert c["sent"] == 300
     assert len(read_topic(stack, topic, 600)) == 600
 
@@ -135,14 +207,46 @@ def test_broker_lost_mid_stream_counts_failures(client, tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     url = f"tcp://127.0.0.1:{port}"
-    broker = subprocess.Popen([str(tansu), "broker", "--listener-url", url, "--advertised-listener-url", url,
-                               "--storage-engine", "memory://tansu/"], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    broker = subprocess.Popen(
+        [
+            str(tansu),
+            "broker",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            url,
+            "--storage-engine",
+            "memory://tansu/",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
-        proc = subprocess.Popen([sys.executable, "-m", "producer", "--bootstrap-servers", f"127.0.0.1:{port}",
-                                 "--source", "synthetic", "--speed", "200", "--topic", "t", "--client", client,
-                                 "--flush-timeout", "2", "--broker-timeout", "20"],
-                                cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "producer",
+                "--bootstrap-servers",
+                f"127.0.0.1:{port}",
+                "--source",
+                "synthetic",
+                "--speed",
+                "200",
+                "--topic",
+                "t",
+                "--client",
+                client,
+                "--flush-timeout",
+                "2",
+                "--broker-timeout",
+                "20",
+            ],
+            cwd=PROJECT_ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:  # wait until trades flow
             time.sleep(0.5)
@@ -177,13 +281,19 @@ def test_broker_lost_mid_stream_counts_failures(client, tmp_path):
 
 # --- bad inputs: exactly what was readable reaches the topic ----------------------------
 
+
 def produce_raw(cfg, *args, timeout=120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "producer", "--bootstrap-servers", cfg.kafka_bootstrap_servers,
-                           *map(str, args)], capture_output=True, text=True, timeout=timeout, cwd=PROJECT_ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "producer", "--bootstrap-servers", cfg.kafka_bootstrap_servers, *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=PROJECT_ROOT,
+    )
 
 
 def counts_of(stderr: str) -> dict:
-    return json.loads([ln for ln in stderr.splitlines() if ln.startswith("counts: ")][-1][len("counts: "):])
+    return json.loads([ln for ln in stderr.splitlines() if ln.startswith("counts: ")][-1][len("counts: ") :])
 
 
 def topic_exists(cfg, topic: str) -> bool:
@@ -203,12 +313,25 @@ def test_truncated_replay_file_sends_every_readable_record(stack, client, tmp_pa
     recs = list(generate_trades(seed=21, start_ms=DEFAULT_START_MS, count=8000))
     data = gzip.compress(("\n".join(json.dumps(r) for r in recs) + "\n").encode(), mtime=0)
     f = tmp_path / "cut.jsonl.gz"
-    f.write_bytes(data[:len(data) * 3 // 5])
+    f.write_bytes(data[: len(data) * 3 // 5])
     whole = zlib.decompressobj(wbits=31).decompress(f.read_bytes()).count(b"\n")  # independent of the producer
     assert 0 < whole < len(recs)
     topic = fresh_topic("truncated")
-    p = produce_raw(stack, "--source", "replay", "--file", f, "--speed", "max", "--topic", topic,
-                    "--partitions", 1, "--client", client)
+    p = produce_raw(
+        stack,
+        "--source",
+        "replay",
+        "--file",
+        f,
+        "--speed",
+        "max",
+        "--topic",
+        topic,
+        "--partitions",
+        1,
+        "--client",
+        client,
+    )
     assert p.returncode == 4, p.stderr
     assert f"is truncated after {whole} complete lines" in p.stderr and f"Sent the {whole} records" in p.stderr
     counts = counts_of(p.stderr)
@@ -237,8 +360,15 @@ def test_implausible_timestamps_are_kept_out_far_future_ones_sent_and_counted(st
     assert [json.loads(v) for _, _, v in got] == [recs[0], recs[3], recs[4], recs[5]]
 
 
-@pytest.mark.parametrize("args", [["--partitions", "0"], ["--max-trades", "-1"], ["--speed", "nan", "--rebase-time"],
-                                  ["--record", "/nonexistent-folder-p15/rec.jsonl"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--partitions", "0"],
+        ["--max-trades", "-1"],
+        ["--speed", "nan", "--rebase-time"],
+        ["--record", "/nonexistent-folder-p15/rec.jsonl"],
+    ],
+)
 def test_refused_arguments_touch_no_topic(stack, args):
     topic = fresh_topic("refused")
     p = produce_raw(stack, "--source", "synthetic", "--max-trades", 10, "--topic", topic, *args)

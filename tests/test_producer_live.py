@@ -4,6 +4,7 @@ format, from the fixtures in tests/fixtures/producer/<source>.json; plus the
 adapters over real exchange captures in ../shared/fixtures/exchange-captures/
 when that folder exists (skipped otherwise). No Kafka needed: --dry-run.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -103,14 +104,15 @@ class WsServer:
 
 def run_producer(*args, timeout=30, env=None) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "producer", *map(str, args)]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=PROJECT_ROOT,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        cmd, capture_output=True, text=True, timeout=timeout, cwd=PROJECT_ROOT, env={**os.environ, **(env or {})}
+    )
 
 
 def counts_of(stderr: str) -> dict:
     lines = [ln for ln in stderr.splitlines() if ln.startswith("counts: ")]
     assert lines, f"no counts line in stderr:\n{stderr}"
-    return json.loads(lines[-1][len("counts: "):])
+    return json.loads(lines[-1][len("counts: ") :])
 
 
 def records_of(stdout: str) -> list[dict]:
@@ -118,6 +120,7 @@ def records_of(stdout: str) -> list[dict]:
 
 
 # --- the adapters, in process -------------------------------------------------
+
 
 @pytest.mark.parametrize("name", LIVE)
 def test_adapter_normalizes_fixture(name):
@@ -142,6 +145,7 @@ def test_adapter_normalizes_fixture(name):
 
 
 # --- each live source against a local server, through the CLI ----------------
+
 
 @pytest.mark.parametrize("name", LIVE)
 def test_live_source_against_local_server(name):
@@ -168,11 +172,33 @@ def _binance_trades(n: int, t0: int = 1735689600000) -> tuple[list[str], list[di
     msgs, expected = [], []
     for i in range(n):
         price, qty, maker = 94000 + i * 0.5, 0.001 * (i + 1), i % 3 == 0
-        msgs.append(json.dumps({"e": "trade", "E": t0 + i * 10 + 1, "s": "BTCUSDT", "t": 1000 + i,
-                                "p": f"{price:.8f}", "q": f"{qty:.8f}", "T": t0 + i * 10, "m": maker, "M": True}))
-        expected.append({"exchange": "binance", "base": "bitcoin", "quote": "tether",
-                         "direction": "sell" if maker else "buy", "price": float(f"{price:.8f}"),
-                         "volume": float(f"{qty:.8f}"), "timestamp": t0 + i * 10, "priceUsd": float(f"{price:.8f}")})
+        msgs.append(
+            json.dumps(
+                {
+                    "e": "trade",
+                    "E": t0 + i * 10 + 1,
+                    "s": "BTCUSDT",
+                    "t": 1000 + i,
+                    "p": f"{price:.8f}",
+                    "q": f"{qty:.8f}",
+                    "T": t0 + i * 10,
+                    "m": maker,
+                    "M": True,
+                }
+            )
+        )
+        expected.append(
+            {
+                "exchange": "binance",
+                "base": "bitcoin",
+                "quote": "tether",
+                "direction": "sell" if maker else "buy",
+                "price": float(f"{price:.8f}"),
+                "volume": float(f"{qty:.8f}"),
+                "timestamp": t0 + i * 10,
+                "priceUsd": float(f"{price:.8f}"),
+            }
+        )
     return msgs, expected
 
 
@@ -185,8 +211,19 @@ def test_reconnect_after_drop_mid_stream():
         {"subscribe": 1, "send": [ack] + msgs[27:], "then": "hold"},
     ]
     with WsServer(lambda i: plans[min(i, 2)]) as server:
-        proc = run_producer("--source", "binance", "--url", server.url, "--pairs", "BTC/USDT", "--dry-run",
-                            "--max-trades", 40, "--backoff", 0.1)
+        proc = run_producer(
+            "--source",
+            "binance",
+            "--url",
+            server.url,
+            "--pairs",
+            "BTC/USDT",
+            "--dry-run",
+            "--max-trades",
+            40,
+            "--backoff",
+            0.1,
+        )
     assert proc.returncode == 0, proc.stderr
     assert records_of(proc.stdout) == expected  # exact: nothing lost, nothing repeated
     assert server.connections == 3
@@ -202,8 +239,23 @@ def test_silent_connection_is_detected_by_heartbeat():
     plans = [{"subscribe": 1, "send": [], "then": "silent"}, {"subscribe": 1, "send": msgs, "then": "hold"}]
     with WsServer(lambda i: plans[min(i, 1)]) as server:
         t = time.monotonic()
-        proc = run_producer("--source", "binance", "--url", server.url, "--pairs", "BTC/USDT", "--dry-run",
-                            "--max-trades", 3, "--ping-interval", 0.3, "--ping-timeout", 0.3, "--backoff", 0.1)
+        proc = run_producer(
+            "--source",
+            "binance",
+            "--url",
+            server.url,
+            "--pairs",
+            "BTC/USDT",
+            "--dry-run",
+            "--max-trades",
+            3,
+            "--ping-interval",
+            0.3,
+            "--ping-timeout",
+            0.3,
+            "--backoff",
+            0.1,
+        )
         took = time.monotonic() - t
     assert proc.returncode == 0, proc.stderr
     assert records_of(proc.stdout) == expected
@@ -233,8 +285,13 @@ def _free_port() -> int:
 
 
 def _run_then_stop(args: list, after_s: float) -> tuple[int, str, str]:
-    proc = subprocess.Popen([sys.executable, "-m", "producer", *map(str, args)], cwd=PROJECT_ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "producer", *map(str, args)],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     time.sleep(after_s)
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=15)
@@ -247,8 +304,10 @@ def test_unreachable_exchange_keeps_retrying_says_so_and_exits_nonzero():
     code, out, err = _run_then_stop(["--source", "kraken", "--url", url, "--dry-run", "--backoff", "0.05"], 2.5)
     assert code == 4, err  # nothing was ever received
     assert len(re.findall(r"reconnecting to .*: attempt \d+", err)) >= 5  # kept retrying after the message
-    assert (f"kraken: 5 connection attempts in a row to {url} delivered nothing (last: cannot connect: "
-            "[Errno 111] Connection refused): the exchange or the network is unreachable") in err
+    assert (
+        f"kraken: 5 connection attempts in a row to {url} delivered nothing (last: cannot connect: "
+        "[Errno 111] Connection refused): the exchange or the network is unreachable"
+    ) in err
     assert f"kraken ({url}): nothing received in " in err and "the exchange or the network is unreachable" in err
     assert "Traceback" not in err and out == ""
     counts = counts_of(err)
@@ -258,8 +317,9 @@ def test_unreachable_exchange_keeps_retrying_says_so_and_exits_nonzero():
 
 def test_exchange_that_accepts_but_sends_nothing_is_told_apart():
     with WsServer(lambda i: {"subscribe": 1, "send": [], "then": "drop"}) as server:
-        code, out, err = _run_then_stop(["--source", "binance", "--url", server.url, "--pairs", "BTC/USDT",
-                                         "--dry-run", "--backoff", "0.05"], 3.0)
+        code, out, err = _run_then_stop(
+            ["--source", "binance", "--url", server.url, "--pairs", "BTC/USDT", "--dry-run", "--backoff", "0.05"], 3.0
+        )
     assert server.connections >= 5
     assert code == 4, err
     assert "5 connection attempts in a row" in err and "the exchange accepts connections but sends nothing" in err
@@ -269,8 +329,9 @@ def test_exchange_that_accepts_but_sends_nothing_is_told_apart():
 def test_stopping_a_live_source_that_delivered_exits_zero():
     msgs, expected = _binance_trades(3)
     with WsServer(lambda i: {"subscribe": 1, "send": msgs, "then": "hold"}) as server:
-        code, out, err = _run_then_stop(["--source", "binance", "--url", server.url, "--pairs", "BTC/USDT",
-                                         "--dry-run"], 2.5)
+        code, out, err = _run_then_stop(
+            ["--source", "binance", "--url", server.url, "--pairs", "BTC/USDT", "--dry-run"], 2.5
+        )
     assert code == 0, err
     assert records_of(out) == expected
     assert counts_of(err)["sent"] == 3 and "nothing received" not in err
@@ -286,8 +347,9 @@ def test_live_timestamps_in_seconds_or_far_ahead_are_said_and_counted():
     msgs[3] = json.dumps(ahead)
     expected[3]["timestamp"] = ahead["T"]
     with WsServer(lambda i: {"subscribe": 1, "send": msgs, "then": "hold"}) as server:
-        proc = run_producer("--source", "binance", "--url", server.url, "--pairs", "BTC/USDT", "--dry-run",
-                            "--max-trades", 5)
+        proc = run_producer(
+            "--source", "binance", "--url", server.url, "--pairs", "BTC/USDT", "--dry-run", "--max-trades", 5
+        )
     assert proc.returncode == 0, proc.stderr
     assert records_of(proc.stdout) == expected[:1] + expected[2:]  # the hour-ahead trade is sent, counted
     counts = counts_of(proc.stderr)
@@ -378,7 +440,7 @@ def test_capture_kraken_v1():
     entries = [(a[-1], t) for a in arrays if isinstance(a, list) for t in a[1]]
     assert not skips
     assert len(records) == len(entries) > 0
-    for r, (pair, t) in zip(records, entries):
+    for r, (_pair, t) in zip(records, entries):
         assert r["direction"] == {"b": "buy", "s": "sell"}[t[3]]
         assert r["price"] == float(t[0]) and r["volume"] == float(t[1])
         whole, _, frac = t[2].partition(".")

@@ -1,5 +1,6 @@
 """The producer without Kafka: symbol table, priceUsd rule, record validation,
 the synthetic market, replay files, recording and the command line (--dry-run)."""
+
 from __future__ import annotations
 
 import gzip
@@ -28,13 +29,19 @@ SAMPLE_SEED = 42
 
 
 def run_producer(*args, timeout=60, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "producer", *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout, cwd=PROJECT_ROOT, **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "producer", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=PROJECT_ROOT,
+        **kw,
+    )
 
 
 def counts_of(stderr: str) -> dict:
     line = [ln for ln in stderr.splitlines() if ln.startswith("counts: ")][-1]
-    return json.loads(line[len("counts: "):])
+    return json.loads(line[len("counts: ") :])
 
 
 def lines_of(stdout: str) -> list[dict]:
@@ -43,17 +50,26 @@ def lines_of(stdout: str) -> list[dict]:
 
 # --- symbols and priceUsd -------------------------------------------------------
 
+
 def test_asset_ids_and_unknown_symbols_lowercased():
     assert asset_id("BTC") == asset_id("XBT") == asset_id("btc") == "bitcoin"
     assert asset_id("USDT") == "tether" and asset_id("USD") == "united-states-dollar" and asset_id("EUR") == "euro"
     assert asset_id("PENGU") == "pengu"  # unknown: lower-cased, never dropped
 
 
-@pytest.mark.parametrize("symbol,parts", [
-    ("BTCUSDT", ("BTC", "USDT")), ("ethbtc", ("eth", "btc")), ("BTC-USD", ("BTC", "USD")),
-    ("XBT/EUR", ("XBT", "EUR")), ("FDUSDUSDT", ("FDUSD", "USDT")), ("btcusd", ("btc", "usd")),
-    ("PENGUUSDC", ("PENGU", "USDC")), ("NOSUCHPAIR", None),
-])
+@pytest.mark.parametrize(
+    "symbol,parts",
+    [
+        ("BTCUSDT", ("BTC", "USDT")),
+        ("ethbtc", ("eth", "btc")),
+        ("BTC-USD", ("BTC", "USD")),
+        ("XBT/EUR", ("XBT", "EUR")),
+        ("FDUSDUSDT", ("FDUSD", "USDT")),
+        ("btcusd", ("btc", "usd")),
+        ("PENGUUSDC", ("PENGU", "USDC")),
+        ("NOSUCHPAIR", None),
+    ],
+)
 def test_split_symbol(symbol, parts):
     assert split_symbol(symbol) == parts
 
@@ -72,17 +88,32 @@ def test_price_usd_rule():
 
 # --- the record -------------------------------------------------------------------
 
+
 def test_make_trade_and_rejections():
     r = make_trade("x", "bitcoin", "tether", "buy", "95000.5", "0.01", 1735689600000)
-    assert r == {"exchange": "x", "base": "bitcoin", "quote": "tether", "direction": "buy", "price": 95000.5,
-                 "volume": 0.01, "timestamp": 1735689600000, "priceUsd": None}
+    assert r == {
+        "exchange": "x",
+        "base": "bitcoin",
+        "quote": "tether",
+        "direction": "buy",
+        "price": 95000.5,
+        "volume": 0.01,
+        "timestamp": 1735689600000,
+        "priceUsd": None,
+    }
     assert tuple(r) == FIELDS
     cases = [
-        (dict(price=0), "non-positive price"), (dict(price="-1"), "non-positive price"),
-        (dict(price="abc"), "invalid price"), (dict(price=float("nan")), "invalid price"),
-        (dict(price=math.inf), "invalid price"), (dict(volume=0), "non-positive volume"),
-        (dict(volume=None), "invalid volume"), (dict(side="hold"), "unknown side"), (dict(side="BUY"), "unknown side"),
-        (dict(ts=-5), "invalid timestamp"), (dict(ts="1735689600000"), "invalid timestamp"),
+        (dict(price=0), "non-positive price"),
+        (dict(price="-1"), "non-positive price"),
+        (dict(price="abc"), "invalid price"),
+        (dict(price=float("nan")), "invalid price"),
+        (dict(price=math.inf), "invalid price"),
+        (dict(volume=0), "non-positive volume"),
+        (dict(volume=None), "invalid volume"),
+        (dict(side="hold"), "unknown side"),
+        (dict(side="BUY"), "unknown side"),
+        (dict(ts=-5), "invalid timestamp"),
+        (dict(ts="1735689600000"), "invalid timestamp"),
     ]
     for change, reason in cases:
         args = dict(price=1.0, volume=1.0, side="sell", ts=1735689600000) | change
@@ -92,10 +123,27 @@ def test_make_trade_and_rejections():
 
 
 def test_validate_record_and_time_parsing():
-    ok = {"exchange": "e", "base": "b", "quote": "q", "direction": "sell", "price": 2, "volume": 3,
-          "timestamp": 1651687003450.0, "priceUsd": "x", "extra": 1}
-    assert validate_record(ok) == {"exchange": "e", "base": "b", "quote": "q", "direction": "sell", "price": 2.0,
-                                   "volume": 3.0, "timestamp": 1651687003450, "priceUsd": None}
+    ok = {
+        "exchange": "e",
+        "base": "b",
+        "quote": "q",
+        "direction": "sell",
+        "price": 2,
+        "volume": 3,
+        "timestamp": 1651687003450.0,
+        "priceUsd": "x",
+        "extra": 1,
+    }
+    assert validate_record(ok) == {
+        "exchange": "e",
+        "base": "b",
+        "quote": "q",
+        "direction": "sell",
+        "price": 2.0,
+        "volume": 3.0,
+        "timestamp": 1651687003450,
+        "priceUsd": None,
+    }
     with pytest.raises(Rejected, match="missing field"):
         validate_record({k: v for k, v in ok.items() if k != "volume"})
     assert iso_to_ms("2021-04-17T16:43:37.089723Z") == 1618677817089
@@ -106,6 +154,7 @@ def test_validate_record_and_time_parsing():
 
 # --- the synthetic market ------------------------------------------------------------
 
+
 def test_synthetic_is_deterministic_and_prefix_stable():
     a = list(generate_trades(seed=7, start_ms=DEFAULT_START_MS, count=3000))
     assert a == list(generate_trades(seed=7, start_ms=DEFAULT_START_MS, count=3000))
@@ -115,7 +164,7 @@ def test_synthetic_is_deterministic_and_prefix_stable():
     assert [dict(r, timestamp=r["timestamp"] - 1000) for r in shifted] == a
     by_duration = list(generate_trades(seed=7, start_ms=DEFAULT_START_MS, duration_s=90))
     assert by_duration and all(r["timestamp"] < DEFAULT_START_MS + 90_000 for r in by_duration)
-    assert by_duration == a[:len(by_duration)]
+    assert by_duration == a[: len(by_duration)]
 
 
 def test_synthetic_market_is_realistic():
@@ -147,8 +196,9 @@ def test_synthetic_market_is_realistic():
 
 
 def test_synthetic_buy_pressure_moves_the_price():
-    trades = list(generate_trades(seed=3, start_ms=DEFAULT_START_MS, duration_s=4 * 3600,
-                                  pairs=["binance:bitcoin/tether"]))
+    trades = list(
+        generate_trades(seed=3, start_ms=DEFAULT_START_MS, duration_s=4 * 3600, pairs=["binance:bitcoin/tether"])
+    )
     flow, first, last = defaultdict(float), {}, {}
     for r in trades:
         minute = r["timestamp"] // 60_000
@@ -166,7 +216,10 @@ def test_synthetic_buy_pressure_moves_the_price():
 def test_synthetic_pairs_selection():
     trades = list(generate_trades(seed=1, count=500, pairs=["BTC/USDT", "kraken:xrp/euro", "doge/tether"]))
     assert {(r["exchange"], r["base"], r["quote"]) for r in trades} == {
-        ("binance", "bitcoin", "tether"), ("kraken", "xrp", "euro"), ("synthetic", "dogecoin", "tether")}
+        ("binance", "bitcoin", "tether"),
+        ("kraken", "xrp", "euro"),
+        ("synthetic", "dogecoin", "tether"),
+    }
 
 
 def test_shipped_sample_is_the_documented_generation():
@@ -179,10 +232,24 @@ def test_shipped_sample_is_the_documented_generation():
 
 # --- command line, dry run ------------------------------------------------------------
 
+
 def test_cli_synthetic_dry_run_stdout_is_records_only(tmp_path):
     rec = tmp_path / "rec.jsonl.gz"
-    p = run_producer("--source", "synthetic", "--seed", 5, "--start-ms", DEFAULT_START_MS, "--speed", "max",
-                     "--max-trades", 1000, "--dry-run", "--record", rec)
+    p = run_producer(
+        "--source",
+        "synthetic",
+        "--seed",
+        5,
+        "--start-ms",
+        DEFAULT_START_MS,
+        "--speed",
+        "max",
+        "--max-trades",
+        1000,
+        "--dry-run",
+        "--record",
+        rec,
+    )
     assert p.returncode == 0, p.stderr
     out = lines_of(p.stdout)
     assert out == list(generate_trades(seed=5, start_ms=DEFAULT_START_MS, count=1000))
@@ -204,16 +271,20 @@ def _write(path: Path, lines: list[str]) -> Path:
 def test_replay_file_with_bad_lines(tmp_path, suffix):
     good = list(generate_trades(seed=2, count=50))
     lines = [json.dumps(r) for r in good]
-    lines[10:10] = ["{not json", json.dumps(dict(good[0], price=-1)), json.dumps(dict(good[0], direction="x")),
-                    json.dumps({k: v for k, v in good[0].items() if k != "timestamp"}), ""]
+    lines[10:10] = [
+        "{not json",
+        json.dumps(dict(good[0], price=-1)),
+        json.dumps(dict(good[0], direction="x")),
+        json.dumps({k: v for k, v in good[0].items() if k != "timestamp"}),
+        "",
+    ]
     f = _write(tmp_path / f"t{suffix}", lines)
     p = run_producer("--source", "replay", "--file", f, "--speed", "max", "--dry-run")
     assert p.returncode == 0, p.stderr
     assert lines_of(p.stdout) == good
     c = counts_of(p.stderr)
     assert c["received"] == 54 and c["sent"] == 50
-    assert c["skipped_reasons"] == {"malformed JSON": 1, "non-positive price": 1, "unknown side": 1,
-                                    "missing field": 1}
+    assert c["skipped_reasons"] == {"malformed JSON": 1, "non-positive price": 1, "unknown side": 1, "missing field": 1}
 
 
 def test_replay_loop_rebase_and_speed(tmp_path):
@@ -239,8 +310,13 @@ def test_replay_loop_rebase_and_speed(tmp_path):
 
 
 def test_sigterm_flushes_and_reports(tmp_path):
-    proc = subprocess.Popen([sys.executable, "-m", "producer", "--source", "synthetic", "--speed", "50", "--dry-run"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=PROJECT_ROOT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "producer", "--source", "synthetic", "--speed", "50", "--dry-run"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=PROJECT_ROOT,
+    )
     time.sleep(1.5)
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=10)
@@ -252,8 +328,17 @@ def test_sigterm_flushes_and_reports(tmp_path):
 
 def test_unreachable_broker_exits_nonzero_in_bounded_time():
     t = time.monotonic()
-    p = run_producer("--source", "synthetic", "--max-trades", 10, "--bootstrap-servers", "127.0.0.1:9",
-                     "--broker-timeout", 2, env={**os.environ})
+    p = run_producer(
+        "--source",
+        "synthetic",
+        "--max-trades",
+        10,
+        "--bootstrap-servers",
+        "127.0.0.1:9",
+        "--broker-timeout",
+        2,
+        env={**os.environ},
+    )
     assert p.returncode == 3
     assert time.monotonic() - t < 15
     assert "unreachable" in p.stderr and "python -m workbook up" in p.stderr
@@ -261,6 +346,7 @@ def test_unreachable_broker_exits_nonzero_in_bounded_time():
 
 
 # --- bad inputs: a clear message, nothing lost ----------------------------------------
+
 
 def _gz_records(n: int, seed: int = 3) -> tuple[list[dict], bytes]:
     recs = list(generate_trades(seed=seed, start_ms=DEFAULT_START_MS, count=n))
@@ -322,20 +408,26 @@ def test_replay_file_whose_name_and_content_disagree_about_gzip(tmp_path):
     assert "rename it to packed.jsonl.gz" in p.stderr and p.stdout == ""
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--speed", "nan", "--rebase-time"], "argument --speed: 'nan': give a positive number"),
-    (["--speed", "inf", "--rebase-time"], "argument --speed: 'inf': for no pauses between trades give 'max'"),
-    (["--speed", "1e999"], "argument --speed: '1e999': for no pauses between trades give 'max'"),
-    (["--speed", "-2"], "argument --speed: '-2': give a positive number"),
-    (["--speed", "0"], "argument --speed: 0 would mean no progress at all: for no pauses between trades give 'max'"),
-    (["--speed", "fast"], "argument --speed: 'fast' is not a number"),
-    (["--max-trades", "-1"], "argument --max-trades: -1 is less than 0"),
-    (["--partitions", "0"], "argument --partitions: 0 is less than 1: a topic needs at least one partition"),
-    (["--retention-ms", "0"], "argument --retention-ms: 0 would delete records at once"),
-    (["--start-ms", "1735689600"], "argument --start-ms: epoch milliseconds between 2009 and 2286"),
-    (["--ping-interval", "0"], "argument --ping-interval: '0': give a positive number of seconds"),
-    (["--flush-timeout", "nan"], "argument --flush-timeout: 'nan': give a non-negative number of seconds"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--speed", "nan", "--rebase-time"], "argument --speed: 'nan': give a positive number"),
+        (["--speed", "inf", "--rebase-time"], "argument --speed: 'inf': for no pauses between trades give 'max'"),
+        (["--speed", "1e999"], "argument --speed: '1e999': for no pauses between trades give 'max'"),
+        (["--speed", "-2"], "argument --speed: '-2': give a positive number"),
+        (
+            ["--speed", "0"],
+            "argument --speed: 0 would mean no progress at all: for no pauses between trades give 'max'",
+        ),
+        (["--speed", "fast"], "argument --speed: 'fast' is not a number"),
+        (["--max-trades", "-1"], "argument --max-trades: -1 is less than 0"),
+        (["--partitions", "0"], "argument --partitions: 0 is less than 1: a topic needs at least one partition"),
+        (["--retention-ms", "0"], "argument --retention-ms: 0 would delete records at once"),
+        (["--start-ms", "1735689600"], "argument --start-ms: epoch milliseconds between 2009 and 2286"),
+        (["--ping-interval", "0"], "argument --ping-interval: '0': give a positive number of seconds"),
+        (["--flush-timeout", "nan"], "argument --flush-timeout: 'nan': give a non-negative number of seconds"),
+    ],
+)
 def test_bad_numeric_arguments_are_refused(args, message):
     p = run_producer("--source", "synthetic", "--max-trades", 5, "--dry-run", *args)
     assert p.returncode == 2, p.stderr
@@ -350,8 +442,9 @@ def test_max_trades_zero_sends_nothing():
 
 
 def test_speed_max_is_the_way_to_say_no_pauses():
-    p = run_producer("--source", "synthetic", "--speed", "MAX", "--start-ms", DEFAULT_START_MS, "--max-trades", 50,
-                     "--dry-run")
+    p = run_producer(
+        "--source", "synthetic", "--speed", "MAX", "--start-ms", DEFAULT_START_MS, "--max-trades", 50, "--dry-run"
+    )
     assert p.returncode == 0 and len(lines_of(p.stdout)) == 50
 
 
@@ -416,14 +509,16 @@ def test_synthetic_at_max_speed_runs_ahead_and_says_so():
     ahead = sum(r["timestamp"] > now + 60_000 for r in out)
     assert c["sent"] == n and abs(c["warned"] - ahead) <= 200  # the trades of the seconds between the two clocks
     assert c["warned"] > 1000 and "give --start-ms in the past, or --speed 1" in p.stderr
-    q = run_producer("--source", "synthetic", "--speed", "max", "--max-trades", n, "--dry-run", "--start-ms",
-                     int(now) - 3_600_000)
+    q = run_producer(
+        "--source", "synthetic", "--speed", "max", "--max-trades", n, "--dry-run", "--start-ms", int(now) - 3_600_000
+    )
     assert counts_of(q.stderr)["warned"] == 0 and "ahead of this machine's clock" not in q.stderr
 
 
 def test_zero_partitions_from_the_environment_is_refused():
-    p = run_producer("--source", "synthetic", "--max-trades", 5, "--dry-run",
-                     env={**os.environ, "KAFKA_TOPIC_PARTITIONS": "0"})
+    p = run_producer(
+        "--source", "synthetic", "--max-trades", 5, "--dry-run", env={**os.environ, "KAFKA_TOPIC_PARTITIONS": "0"}
+    )
     assert p.returncode == 2
     assert "--partitions 0 (KAFKA_TOPIC_PARTITIONS): a topic needs at least one partition" in p.stderr
     assert p.stdout == "" and "counts:" not in p.stderr
@@ -440,6 +535,6 @@ def test_damaged_gz_data_is_corrupt_not_a_traceback(tmp_path):
     assert p.returncode == 4, p.stderr
     assert "Traceback" not in p.stderr and f"replay file {f} is corrupt after" in p.stderr
     out = lines_of(p.stdout)
-    assert 0 < len(out) < len(recs) and out == recs[:len(out)]  # the records before the damage, exactly
+    assert 0 < len(out) < len(recs) and out == recs[: len(out)]  # the records before the damage, exactly
     c = counts_of(p.stderr)
     assert c["received"] == c["sent"] + c["skipped"] and c["sent"] == len(out)

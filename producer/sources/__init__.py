@@ -1,4 +1,5 @@
 """Live exchange adapters, by --source name."""
+
 from .base import IGNORED, WebsocketSource
 from .binance import BinanceSource
 from .bitstamp import BitstampSource

@@ -7,6 +7,7 @@ yields, per received message, each trade it carries (a record dict), a Skip for
 each rejected message or trade, or IGNORED for a control message (subscription
 acks, heartbeats, status).
 """
+
 from __future__ import annotations
 
 import logging
@@ -42,10 +43,20 @@ class WebsocketSource:
     default_url = ""
     default_pairs: tuple[str, ...] = ()
 
-    def __init__(self, url: str | None = None, pairs=None, *, ping_interval: float = 20.0,
-                 ping_timeout: float = 10.0, backoff_base: float = 0.5, backoff_max: float = 30.0,
-                 connect_timeout: float = 10.0, max_reconnects: int | None = None, seed=None,
-                 unreachable_after: int = 5):
+    def __init__(
+        self,
+        url: str | None = None,
+        pairs=None,
+        *,
+        ping_interval: float = 20.0,
+        ping_timeout: float = 10.0,
+        backoff_base: float = 0.5,
+        backoff_max: float = 30.0,
+        connect_timeout: float = 10.0,
+        max_reconnects: int | None = None,
+        seed=None,
+        unreachable_after: int = 5,
+    ):
         self.url = url or self.default_url
         self.pairs = list(pairs) if pairs else list(self.default_pairs)
         self.ping_interval = ping_interval
@@ -119,8 +130,9 @@ class WebsocketSource:
                 time.sleep(delay)
             self.attempts += 1
             try:
-                ws = websocket.create_connection(self.url, timeout=self.connect_timeout,
-                                                 skip_utf8_validation=True, enable_multithread=False)
+                ws = websocket.create_connection(
+                    self.url, timeout=self.connect_timeout, skip_utf8_validation=True, enable_multithread=False
+                )
             except (OSError, websocket.WebSocketException) as e:
                 attempt += 1
                 self.last_error = f"cannot connect: {e or type(e).__name__}"
@@ -142,7 +154,8 @@ class WebsocketSource:
                     except websocket.WebSocketTimeoutException:
                         if pinged_at is not None:
                             raise SilentConnection(
-                                f"no message nor pong for {self.ping_interval + self.ping_timeout:.1f} s")
+                                f"no message nor pong for {self.ping_interval + self.ping_timeout:.1f} s"
+                            ) from None
                         ws.ping(b"hb")
                         pinged_at = time.monotonic()
                         ws.settimeout(self.ping_timeout)
@@ -181,11 +194,21 @@ class WebsocketSource:
         """Once `unreachable_after` connections in a row delivered nothing, and every 20 after."""
         n = self.unreachable_after
         if n and (failures == n or (failures > n and (failures - n) % 20 == 0)):
-            where = "the exchange or the network is unreachable" if self.last_error.startswith("cannot connect") \
+            where = (
+                "the exchange or the network is unreachable"
+                if self.last_error.startswith("cannot connect")
                 else "the exchange accepts connections but sends nothing"
-            log.error("%s: %d connection attempts in a row to %s delivered nothing (last: %s): %s. "
-                      "Check the internet connection (a proxy, a firewall) and --url; still retrying "
-                      "(Ctrl-C to stop)", self.name, failures, self.url, self.last_error, where)
+            )
+            log.error(
+                "%s: %d connection attempts in a row to %s delivered nothing (last: %s): %s. "
+                "Check the internet connection (a proxy, a firewall) and --url; still retrying "
+                "(Ctrl-C to stop)",
+                self.name,
+                failures,
+                self.url,
+                self.last_error,
+                where,
+            )
 
 
 def _in_message(detail: str, data) -> str:

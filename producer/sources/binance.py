@@ -7,6 +7,7 @@ Trade: {"e":"trade","E":..,"s":"BTCUSDT","t":..,"p":"0.001","q":"100","T":167251
 (also "aggTrade", and the combined-stream wrapper {"stream":..,"data":{..}}).
 `m` is "the buyer is the market maker": m=true means the taker SOLD -> "sell".
 """
+
 from __future__ import annotations
 
 from ..assets import asset_id, split_symbol

@@ -8,6 +8,7 @@ Trade: {"event":"trade","channel":"live_trades_btcusd","data":{"id":..,"timestam
         "microtimestamp":"1641343699596000","buy_order_id":..,"sell_order_id":..}}
 `type` 0 = buy, 1 = sell (the taker's side). "bts:request_reconnect" makes us reconnect.
 """
+
 from __future__ import annotations
 
 from ..assets import pair_ids
@@ -36,7 +37,7 @@ class BitstampSource(WebsocketSource):
             channel = msg["channel"]
             if not channel.startswith("live_trades_"):
                 raise Rejected("unknown message", channel)
-            ids = pair_ids(channel[len("live_trades_"):])
+            ids = pair_ids(channel[len("live_trades_") :])
             if ids is None:
                 raise Rejected("unknown symbol", channel)
             d = msg["data"]

@@ -9,6 +9,7 @@ Trade: {"type":"match","trade_id":10,"sequence":50,"maker_order_id":"..","taker_
 "last_match" (sent once after subscribing: a trade from before the subscription,
 repeated on every reconnect) is ignored, like "subscriptions" and "heartbeat".
 """
+
 from __future__ import annotations
 
 from ..assets import pair_ids
@@ -41,8 +42,9 @@ class CoinbaseSource(WebsocketSource):
             ids = pair_ids(msg["product_id"])
             if ids is None:
                 raise Rejected("unknown symbol", msg["product_id"])
-            return [make_trade(self.name, ids[0], ids[1], _TAKER[side], msg["price"], msg["size"],
-                               iso_to_ms(msg["time"]))]
+            return [
+                make_trade(self.name, ids[0], ids[1], _TAKER[side], msg["price"], msg["size"], iso_to_ms(msg["time"]))
+            ]
         if kind in _CONTROL:
             return []
         if kind == "error":

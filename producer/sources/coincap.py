@@ -7,6 +7,7 @@ Each message is already a trade record of the lab:
 No subscription message. priceUsd is kept as sent; when absent or null it is
 computed by the producer's rule (see producer/README.md).
 """
+
 from __future__ import annotations
 
 from ..record import validate_record

@@ -9,6 +9,7 @@ The first "l2_updates" of a symbol carries the book and a `trades` array of
 trades from BEFORE the subscription (repeated on every reconnect): ignored,
 like heartbeats.
 """
+
 from __future__ import annotations
 
 from ..assets import pair_ids
@@ -33,8 +34,7 @@ class GeminiSource(WebsocketSource):
             ids = pair_ids(msg["symbol"])
             if ids is None:
                 raise Rejected("unknown symbol", msg["symbol"])
-            return [make_trade(self.name, ids[0], ids[1], msg["side"], msg["price"], msg["quantity"],
-                               msg["timestamp"])]
+            return [make_trade(self.name, ids[0], ids[1], msg["side"], msg["price"], msg["quantity"], msg["timestamp"])]
         if kind in ("l2_updates", "heartbeat", "candles_1m_updates", "auction_result", "auction_indicative"):
             return []
         if kind == "error" or msg.get("result") == "error":

@@ -8,6 +8,7 @@ Trade: {"channel":"trade","type":"update","data":[{"symbol":"MATIC/USD","side":"
 `side` is the taker's. snapshot=false: a reconnect does not repeat the last 50 trades.
 v1 (wss://ws.kraken.com): [channelID, [[price, volume, time, side "b"|"s", type, misc], ...], "trade", "XBT/USD"].
 """
+
 from __future__ import annotations
 
 from ..assets import pair_ids
@@ -45,8 +46,9 @@ class KrakenSource(WebsocketSource):
             for t in msg["data"]:
                 try:
                     base, quote = self._ids(t["symbol"])
-                    out.append(make_trade(self.name, base, quote, t["side"], t["price"], t["qty"],
-                                          iso_to_ms(t["timestamp"])))
+                    out.append(
+                        make_trade(self.name, base, quote, t["side"], t["price"], t["qty"], iso_to_ms(t["timestamp"]))
+                    )
                 except Rejected as e:
                     out.append(Skip.of(e))
                 except KeyError as e:
