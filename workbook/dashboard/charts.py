@@ -382,7 +382,12 @@ def dashboard_figure(frames: Mapping[str, Any], variables: Mapping[str, Any], ti
         layout[legend] = dict(x=x_dom[0], y=legend_y, xref="paper", yref="paper", xanchor="left",
                               yanchor="bottom", orientation="h", bgcolor="rgba(0,0,0,0)")
         show_legend = p.raw.get("options", {}).get("legend", {}).get("showLegend", True)
-        traces = _candlestick(p, frame, axes) if p.type == "candlestick" else _timeseries(p, frame, axes)
+        try:
+            traces = _candlestick(p, frame, axes) if p.type == "candlestick" else _timeseries(p, frame, axes)
+        except ValueError as exc:  # a query whose columns do not fit the panel: said in the panel, as Grafana does
+            annotations.append(dict(text=str(exc)[:200], x=sum(x_dom) / 2, y=sum(y_dom) / 2, xref="paper",
+                                    yref="paper", showarrow=False, font={"color": "#F2495C"}))
+            continue
         for t in traces:
             t.update(legend=legend, showlegend=show_legend)
             fig.add_trace(t)

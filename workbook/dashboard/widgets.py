@@ -140,6 +140,7 @@ class LiveView:
         self.status = W.HTML("live: starting")
         self.status.add_class("workbook-live-status")
         self.widget = W.VBox([W.HBox([self.stop_button, self.status]), self.dashboard.widget])
+        self.widget.add_class("workbook-live")
         self._thread = threading.Thread(target=self._run, name="workbook-live-dashboard", daemon=True)
 
     @property
