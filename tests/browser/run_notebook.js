@@ -123,17 +123,18 @@ function readDashboard(live) {
     traces: gd ? (gd._fullData || []).map((t) => ({ type: t.type, name: t.name, points: t._length || 0 })) : [],
     width: Math.round(box.width),
     height: Math.round(box.height),
-    options: select ? [...select.options].map((o) => o.textContent) : [],
-    selected: select ? (select.options[select.selectedIndex] || {}).textContent || null : null,
+    // ipywidgets shows option labels with non-breaking spaces
+    options: select ? [...select.options].map((o) => o.textContent.replace(/\u00a0/g, ' ')) : [],
+    selected: select ? ((select.options[select.selectedIndex] || {}).textContent || '').replace(/\u00a0/g, ' ') : null,
     status: statusEl ? statusEl.textContent : null,
     message: (el.querySelector('.workbook-dashboard-message') || {}).textContent || '',
   };
 }
 
-// The last code cell: its prompt and output text.
-function readLastCell() {
+// A code cell (the last one by default): its prompt and output text.
+function readLastCell(index) {
   const cells = [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-CodeCell')];
-  const cell = cells[cells.length - 1];
+  const cell = cells[index == null ? cells.length - 1 : index];
   return {
     prompt: ((cell.querySelector('.jp-InputPrompt') || {}).textContent || '').trim(),
     output: [...cell.querySelectorAll('.jp-OutputArea-output')].map((o) => o.textContent).join('\n').trim(),
@@ -268,28 +269,35 @@ async function main() {
     if (dash && dash.options.length > 1) {
       const other = dash.options.find((o) => o !== dash.selected);
       log(`picking '${other}' instead of '${dash.selected}'`);
+      const labels = await page.locator('.jp-NotebookPanel:not(.lm-mod-hidden) .workbook-pair-picker select').first()
+        .locator('option').allTextContents();
       await page.locator('.jp-NotebookPanel:not(.lm-mod-hidden) .workbook-pair-picker select').first()
-        .selectOption({ label: other });
+        .selectOption({ label: labels.find((l) => l.replace(/\u00a0/g, ' ') === other) });
       dash = await waitFor(page, readDashboard, false, (d) => d && d.candleTitle && d.candleTitle.includes(other), 60000);
       result.picker.picked = other;
       result.picker.after = dash;
       log(`candlestick title now '${dash && dash.candleTitle}'`);
     }
     const element = page.locator('.jp-NotebookPanel:not(.lm-mod-hidden) .workbook-dashboard').first();
+    // The whole dashboard in one shot: a viewport as tall as it (the notebook scrolls inside the page).
+    const box = await element.boundingBox();
+    if (box) await page.setViewportSize({ width: 1400, height: Math.max(1000, Math.ceil(box.height) + 300) });
     await element.scrollIntoViewIfNeeded();
-    await sleep(1000);
+    await sleep(1500);
     fs.mkdirSync(path.dirname(args.screenshot), { recursive: true });
     await element.screenshot({ path: args.screenshot, timeout: 20000 });
+    await page.setViewportSize({ width: 1400, height: 1000 });
     log(`dashboard screenshot: ${args.screenshot}`);
 
     result.stage = 'live';
     const live0 = await waitFor(page, readDashboard, true, (d) => refreshCount(d) >= 1, 60000);
-    const cellBefore = await page.evaluate(readLastCell);
+    const cellIndex = await page.locator('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-CodeCell').count() - 1;
+    const cellBefore = await page.evaluate(readLastCell, cellIndex);
     const ranAt = Date.now();
-    const lastCell = page.locator('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-CodeCell').last();
+    const lastCell = page.locator('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-CodeCell').nth(cellIndex);
     await lastCell.locator('.jp-InputArea-editor').click();
-    await page.keyboard.press('Shift+Enter');
-    const cellAfter = await waitFor(page, readLastCell, null,
+    await page.keyboard.press('Control+Enter');  // run it and stay on it
+    const cellAfter = await waitFor(page, readLastCell, cellIndex,
       (c) => c.prompt !== cellBefore.prompt && /\[\d+\]/.test(c.prompt) && c.output, 60000);
     const cellSeconds = (Date.now() - ranAt) / 1000;
     const live1 = await waitFor(page, readDashboard, true, (d) => refreshCount(d) > refreshCount(live0), 40000);

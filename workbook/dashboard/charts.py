@@ -18,12 +18,15 @@ Grafana draws it grey).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
+import psycopg2
+import sqlalchemy.exc
 
 from . import grafana, timerange
 
@@ -151,7 +154,8 @@ def query_panels(engine, variables: Mapping[str, Any], t_from: datetime, t_to: d
             continue
         try:
             out[p.title] = grafana.run_sql(engine, grafana.expand(p.sql, t_from, t_to, variables))
-        except Exception as exc:  # shown in the panel, as Grafana shows a query error in its corner
+        except (grafana.MacroError, psycopg2.Error, sqlalchemy.exc.SQLAlchemyError) as exc:
+            # shown in the panel, as Grafana shows a query error in its corner
             out[p.title] = exc
     return out
 

@@ -168,7 +168,7 @@ class LiveView:
                 if elapsed + self.interval > self.limit:
                     break
                 self._stop.wait(self.interval)
-        except Exception as exc:  # a thread's exception would vanish: show it where the student looks
+        except Exception as exc:  # noqa: BLE001 - a thread's exception would vanish: show it where the student looks
             self.error = f"{type(exc).__name__}: {exc}"
             self.status.value = f"<span style='color:#F2495C'>live view stopped by an error: {self.error}</span>"
             return
