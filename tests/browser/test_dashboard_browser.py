@@ -223,16 +223,16 @@ def test_dashboard_candlestick_in_browser(prerequisites, lab):
 
     # The interactive dashboard: every panel of the JSON, and the pair picker redraws it.
     picker = result["picker"]
-    before, after = picker["before"], picker.get("after")
-    assert before and len(before["options"]) > 1, explain(f"the pair picker has no other pair: {before}")
-    assert before["titles"][:1] == [f"Candlesticks · {before['selected']}"], explain(f"titles: {before['titles']}")
-    assert [t.split(" · ")[0] for t in before["titles"]] == [
+    shown, redrawn = picker["before"], picker.get("after")
+    assert shown and len(shown["options"]) > 1, explain(f"the pair picker has no other pair: {shown}")
+    assert shown["titles"][:1] == [f"Candlesticks · {shown['selected']}"], explain(f"titles: {shown['titles']}")
+    assert [t.split(" · ")[0] for t in shown["titles"]] == [
         "Candlesticks", "Bought and sold volume", "Net volume (bought - sold)", "Trades per minute"], \
-        explain(f"the dashboard's panels: {before['titles']}")
-    assert after and after["candleTitle"] == f"Candlesticks · {picker['picked']}", \
-        explain(f"picking {picker['picked']!r} did not change the candlestick title: {after}")
-    assert after["selected"] == picker["picked"]
-    print(f"picker: {before['candleTitle']!r} -> {after['candleTitle']!r}; traces {after['traces']}")
+        explain(f"the dashboard's panels: {shown['titles']}")
+    assert redrawn and redrawn["candleTitle"] == f"Candlesticks · {picker['picked']}", \
+        explain(f"picking {picker['picked']!r} did not change the candlestick title: {redrawn}")
+    assert redrawn["selected"] == picker["picked"]
+    print(f"picker: {shown['candleTitle']!r} -> {redrawn['candleTitle']!r}; traces {redrawn['traces']}")
 
     # The live view refreshes in the background while another cell runs.
     live = result["live"]
