@@ -105,6 +105,58 @@ function readPlots() {
   });
 }
 
+// The widget dashboards of the notebook: the interactive one (live=false) or the live view (live=true):
+// panel titles, traces, the pair picker's options and, for the live view, its status line.
+function readDashboard(live) {
+  const all = [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .workbook-dashboard')];
+  const el = all.find((d) => Boolean(d.closest('.workbook-live')) === live);
+  if (!el) return null;
+  const gd = el.querySelector('.js-plotly-plot');
+  const select = el.querySelector('.workbook-pair-picker select');
+  const titles = ((gd && gd.layout && gd.layout.annotations) || []).map((a) => a.text || '')
+    .filter((t) => t.startsWith('<b>')).map((t) => t.replace(/<\/?b>/g, ''));
+  const box = gd ? gd.getBoundingClientRect() : { width: 0, height: 0 };
+  const statusEl = el.closest('.workbook-live') && el.closest('.workbook-live').querySelector('.workbook-live-status');
+  return {
+    titles,
+    candleTitle: titles.find((t) => t.startsWith('Candlesticks')) || null,
+    traces: gd ? (gd._fullData || []).map((t) => ({ type: t.type, name: t.name, points: t._length || 0 })) : [],
+    width: Math.round(box.width),
+    height: Math.round(box.height),
+    // ipywidgets shows option labels with non-breaking spaces
+    options: select ? [...select.options].map((o) => o.textContent.replace(/\u00a0/g, ' ')) : [],
+    selected: select ? ((select.options[select.selectedIndex] || {}).textContent || '').replace(/\u00a0/g, ' ') : null,
+    status: statusEl ? statusEl.textContent : null,
+    message: (el.querySelector('.workbook-dashboard-message') || {}).textContent || '',
+  };
+}
+
+// A code cell (the last one by default): its prompt and output text.
+function readLastCell(index) {
+  const cells = [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-CodeCell')];
+  const cell = cells[index == null ? cells.length - 1 : index];
+  return {
+    prompt: ((cell.querySelector('.jp-InputPrompt') || {}).textContent || '').trim(),
+    output: [...cell.querySelectorAll('.jp-OutputArea-output')].map((o) => o.textContent).join('\n').trim(),
+  };
+}
+
+const refreshCount = (dash) => {
+  const m = dash && dash.status && dash.status.match(/refresh (\d+)/);
+  return m ? Number(m[1]) : 0;
+};
+
+// Waits (bounded) until `test(value)` holds for page.evaluate(fn, arg); returns the last value.
+async function waitFor(page, fn, arg, test, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  let value = await page.evaluate(fn, arg);
+  while (!test(value) && Date.now() < deadline) {
+    await sleep(500);
+    value = await page.evaluate(fn, arg);
+  }
+  return value;
+}
+
 async function main() {
   const args = parseArgs(process.argv.slice(2));
   const result = { ok: false, stage: 'launch', error: null, consoleErrors: [], screenshot: args.screenshot };
@@ -210,6 +262,48 @@ async function main() {
       plots = await page.evaluate(readPlots);
     }
     result.plots = plots;
+
+    result.stage = 'pick a pair';
+    let dash = await waitFor(page, readDashboard, false, (d) => d && d.candleTitle, 60000);
+    result.picker = { before: dash };
+    if (dash && dash.options.length > 1) {
+      const other = dash.options.find((o) => o !== dash.selected);
+      log(`picking '${other}' instead of '${dash.selected}'`);
+      const labels = await page.locator('.jp-NotebookPanel:not(.lm-mod-hidden) .workbook-pair-picker select').first()
+        .locator('option').allTextContents();
+      await page.locator('.jp-NotebookPanel:not(.lm-mod-hidden) .workbook-pair-picker select').first()
+        .selectOption({ label: labels.find((l) => l.replace(/\u00a0/g, ' ') === other) });
+      dash = await waitFor(page, readDashboard, false, (d) => d && d.candleTitle && d.candleTitle.includes(other), 60000);
+      result.picker.picked = other;
+      result.picker.after = dash;
+      log(`candlestick title now '${dash && dash.candleTitle}'`);
+    }
+    const element = page.locator('.jp-NotebookPanel:not(.lm-mod-hidden) .workbook-dashboard').first();
+    // The whole dashboard in one shot: a viewport as tall as it (the notebook scrolls inside the page).
+    const box = await element.boundingBox();
+    if (box) await page.setViewportSize({ width: 1400, height: Math.max(1000, Math.ceil(box.height) + 300) });
+    await element.scrollIntoViewIfNeeded();
+    await sleep(1500);
+    fs.mkdirSync(path.dirname(args.screenshot), { recursive: true });
+    await element.screenshot({ path: args.screenshot, timeout: 20000 });
+    await page.setViewportSize({ width: 1400, height: 1000 });
+    log(`dashboard screenshot: ${args.screenshot}`);
+
+    result.stage = 'live';
+    const live0 = await waitFor(page, readDashboard, true, (d) => refreshCount(d) >= 1, 60000);
+    const cellIndex = await page.locator('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-CodeCell').count() - 1;
+    const cellBefore = await page.evaluate(readLastCell, cellIndex);
+    const ranAt = Date.now();
+    const lastCell = page.locator('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-CodeCell').nth(cellIndex);
+    await lastCell.locator('.jp-InputArea-editor').click();
+    await page.keyboard.press('Control+Enter');  // run it and stay on it
+    const cellAfter = await waitFor(page, readLastCell, cellIndex,
+      (c) => c.prompt !== cellBefore.prompt && /\[\d+\]/.test(c.prompt) && c.output, 60000);
+    const cellSeconds = (Date.now() - ranAt) / 1000;
+    const live1 = await waitFor(page, readDashboard, true, (d) => refreshCount(d) > refreshCount(live0), 40000);
+    result.live = { before: live0, after: live1, refreshesBefore: refreshCount(live0), refreshesAfter: refreshCount(live1),
+      cellBefore, cellAfter, cellSeconds };
+    log(`live refresh ${refreshCount(live0)} -> ${refreshCount(live1)}; other cell ${cellBefore.prompt} -> ${cellAfter.prompt} in ${cellSeconds}s`);
     result.ok = true;
     result.stage = 'done';
   } catch (err) {
@@ -219,8 +313,9 @@ async function main() {
     if (page) {
       try {
         fs.mkdirSync(path.dirname(args.screenshot), { recursive: true });
-        await page.screenshot({ path: args.screenshot, timeout: 20000 });
-        log(`screenshot: ${args.screenshot}`);
+        const pageShot = path.join(path.dirname(args.screenshot), 'page.png');
+        await page.screenshot({ path: pageShot, timeout: 20000 });
+        log(`page screenshot: ${pageShot}`);
       } catch (err) {
         result.screenshot = null;
         log(`no screenshot: ${err}`);

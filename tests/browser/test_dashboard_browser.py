@@ -1,11 +1,14 @@
 """The dashboard as a student sees it: JupyterLab started by `make lab`, the
 dashboard notebook opened in Debian's headless Chromium, Run > Run All Cells,
-and the Plotly candlestick chart found in the page.
+and the Plotly candlestick chart found in the page. Then, as a student would:
+pick another pair in the dashboard's dropdown and see the candlestick title
+change; run another cell while the live view refreshes and see both.
 
 The browser side is run_notebook.js (playwright-core from package-lock.json,
 driving /usr/bin/chromium; no browser download). `make test-browser` installs
 Debian's chromium and the npm package when missing and runs this file.
-The screenshot is kept in test-artifacts/browser/dashboard.png.
+The screenshots are kept in test-artifacts/browser/: dashboard.png (the whole
+interactive dashboard) and page.png (the page at the end).
 """
 from __future__ import annotations
 
@@ -27,7 +30,7 @@ import psutil
 import pytest
 
 NOTEBOOK = "06_dashboard.ipynb"   # in notebooks/, the folder `make lab` serves
-RUN_TIMEOUT = 240                 # s for Run All Cells (the bounded Flink job takes 30-60 s)
+RUN_TIMEOUT = 420                 # s for Run All Cells (the bounded Flink job takes 30-60 s, 2 min on a busy machine)
 LAB_START_TIMEOUT = 300           # s for `make lab` to answer (services, maybe the venv)
 
 HERE = Path(__file__).resolve().parent
@@ -43,6 +46,8 @@ LAB_SETTINGS = {
     "@jupyterlab/apputils-extension/notification.jupyterlab-settings":
         {"fetchNews": "false", "checkForUpdates": False},
     "@jupyterlab/docmanager-extension/plugin.jupyterlab-settings": {"autosave": False},
+    # every cell in the DOM, so that the whole dashboard can be found and photographed
+    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
 }
 
 pytestmark = pytest.mark.browser
@@ -215,5 +220,28 @@ def test_dashboard_candlestick_in_browser(prerequisites, lab):
           f"all charts: {[[t['type'] for t in p['traces']] for p in result['plots']]}; "
           f"timings: {result['timings']}")
     assert SCREENSHOT.stat().st_size > 0
+
+    # The interactive dashboard: every panel of the JSON, and the pair picker redraws it.
+    picker = result["picker"]
+    shown, redrawn = picker["before"], picker.get("after")
+    assert shown and len(shown["options"]) > 1, explain(f"the pair picker has no other pair: {shown}")
+    assert shown["titles"][:1] == [f"Candlesticks · {shown['selected']}"], explain(f"titles: {shown['titles']}")
+    assert [t.split(" · ")[0] for t in shown["titles"]] == [
+        "Candlesticks", "Bought and sold volume", "Net volume (bought - sold)", "Trades per minute"], \
+        explain(f"the dashboard's panels: {shown['titles']}")
+    assert redrawn and redrawn["candleTitle"] == f"Candlesticks · {picker['picked']}", \
+        explain(f"picking {picker['picked']!r} did not change the candlestick title: {redrawn}")
+    assert redrawn["selected"] == picker["picked"]
+    print(f"picker: {shown['candleTitle']!r} -> {redrawn['candleTitle']!r}; traces {redrawn['traces']}")
+
+    # The live view refreshes in the background while another cell runs.
+    live = result["live"]
+    assert live["refreshesBefore"] >= 1 and live["refreshesAfter"] > live["refreshesBefore"], \
+        explain(f"the live view did not refresh: {live['before']} -> {live['after']}")
+    assert live["cellAfter"]["prompt"] != live["cellBefore"]["prompt"] and "trades of" in live["cellAfter"]["output"], \
+        explain(f"the other cell did not run while the live view refreshed: {live}")
+    assert live["cellSeconds"] < 10, explain(f"the other cell waited {live['cellSeconds']} s: the kernel was busy")
+    print(f"live: refresh {live['refreshesBefore']} -> {live['refreshesAfter']} ({live['after']['status']}); "
+          f"other cell {live['cellBefore']['prompt']} -> {live['cellAfter']['prompt']} in {live['cellSeconds']} s")
     assert hashlib.sha256(notebook.read_bytes()).hexdigest() == before, \
         f"the browser session changed {notebook} (it must not save outputs into the repo)"

@@ -1,37 +1,443 @@
-"""Plotly charts that mirror the Grafana dashboard: the same panel SQL
-(workbook.grafana expands its macros), drawn as a candlestick chart with
-bought/sold volume bars below it."""
+"""The Grafana dashboard drawn with Plotly, from the dashboard JSON itself.
+
+Every panel of `grafana/dashboards/crypto.json` becomes a Plotly subplot: its
+type picks the trace kind (`candlestick` -> Candlestick, with the volume bars
+of `candles+volume` mode; `timeseries` -> bars, lines or points after
+`custom.drawStyle`; `stat` -> a number), its SQL is expanded as Grafana does
+(`grafana.expand`) and run, its `fieldConfig` gives the series colours
+(fixed, classic palette or thresholds), the `negative-Y` transform, the unit
+and decimals, and its `gridPos` places it on Grafana's 24-column grid. So a
+panel added to the JSON appears here with no Python change. A panel type this
+renderer does not draw is listed under the figure, never dropped silently.
+
+Colours: Grafana's named colours as its dark theme draws them; a candle is up
+(green) when it closes above its open and down (red) below it, Grafana's
+`open-close` strategy (a flat candle takes Plotly's previous direction where
+Grafana draws it grey).
+"""
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
+import psycopg2
+import sqlalchemy.exc
 
-from . import grafana
+from . import grafana, timerange
 
-CANDLE_PANEL = "Candlesticks"
-VOLUME_PANEL = "Bought and sold volume"
+__all__ = ["DRAWN_TYPES", "GridPanel", "Rendered", "dashboard_panels", "variable_options", "query_panels",
+           "dashboard_figure", "render", "grafana_color"]
+
+DRAWN_TYPES = ("candlestick", "timeseries", "stat")
+GRID_COLUMNS = 24      # Grafana's grid is 24 columns wide
+ROW_PX = 34            # one grid row: Grafana's 30 px cell plus its 8 px margin, a little tighter
+TITLE_PX, LEGEND_PX, XTICKS_PX = 26, 24, 22
+
+# Grafana's named colours (dark theme) and its classic palette.
+NAMED_COLORS = {
+    "green": "#73BF69", "red": "#F2495C", "blue": "#5794F2", "yellow": "#FADE2A", "orange": "#FF9830",
+    "purple": "#B877D9", "gray": "#8E8E8E", "grey": "#8E8E8E", "text": "#CCCCDC", "transparent": "rgba(0,0,0,0)",
+    "dark-green": "#37872D", "dark-red": "#C4162A", "dark-blue": "#1F60C4", "light-green": "#96D98D",
+    "light-red": "#FF7383", "light-blue": "#8AB8FF", "semi-dark-green": "#56A64B", "semi-dark-red": "#E02F44",
+    "semi-dark-blue": "#3274D9",
+}
+CLASSIC_PALETTE = ["#7EB26D", "#EAB839", "#6ED0E0", "#EF843C", "#E24D42", "#1F78C1", "#BA43A9", "#705DA0",
+                   "#508642", "#CCA300"]
+# What Grafana's candlestick panel picks up by name when a field is not mapped in `options.fields`.
+CANDLE_AUTO_NAMES = {"open": ("open", "o"), "high": ("high", "h", "max"), "low": ("low", "l", "min"),
+                     "close": ("close", "c"), "volume": ("volume", "v")}
+# Grafana units -> Plotly tick format, prefix, suffix (the common ones; others are shown as a suffix).
+UNITS = {"short": ("~s", "", ""), "none": ("", "", ""), "percent": ("", "", "%"), "percentunit": (".0%", "", ""),
+         "currencyUSD": ("~s", "$", ""), "currencyEUR": ("~s", "€", ""), "s": ("~s", "", " s"),
+         "ms": ("~s", "", " ms"), "bytes": ("~s", "", "B"), "decbytes": ("~s", "", "B")}
 
 
-def dashboard_frames(engine, pair: str, time_from: datetime | str, time_to: datetime | str) -> dict:
-    """{panel title: DataFrame} of the two panels the notebook draws, for one pair."""
-    return {title: grafana.panel_frame(engine, title, pair, time_from, time_to)
-            for title in (CANDLE_PANEL, VOLUME_PANEL)}
+def grafana_color(name: str | None, default: str = "#8E8E8E") -> str:
+    """A Grafana colour ('green', 'semi-dark-red', '#73BF69', 'rgba(...)') as a CSS colour."""
+    if not name:
+        return default
+    return NAMED_COLORS.get(name, name)
 
 
-def dashboard_figure(frames: dict, pair: str) -> go.Figure:
-    candles, volumes = frames[CANDLE_PANEL], frames[VOLUME_PANEL]
-    # Before Exercise 2 is done the volumes are NULL (object dtype): draw them as gaps, not fail.
-    sold = pd.to_numeric(volumes["sold"], errors="coerce")
-    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.65, 0.35], vertical_spacing=0.06,
-                        subplot_titles=(f"{pair}: 1-minute candlesticks", "bought / sold volume"))
-    fig.add_trace(go.Candlestick(x=candles["time"], open=candles["open"], high=candles["high"],
-                                 low=candles["low"], close=candles["close"], name="price"), row=1, col=1)
-    fig.add_trace(go.Bar(x=volumes["time"], y=volumes["bought"], name="bought", marker_color="#2ca02c"), row=2, col=1)
-    fig.add_trace(go.Bar(x=volumes["time"], y=-sold, name="sold", marker_color="#d62728",
-                         customdata=volumes["sold"], hovertemplate="sold %{customdata}<extra></extra>"), row=2, col=1)
-    fig.update_layout(barmode="relative", xaxis_rangeslider_visible=False, height=600,
-                      margin=dict(l=40, r=20, t=50, b=30), legend=dict(orientation="h", y=-0.08))
-    return fig
+@dataclass(frozen=True)
+class GridPanel:
+    """One panel of the dashboard JSON as the renderer sees it."""
+    id: Any
+    title: str
+    type: str
+    x: int
+    y: int
+    w: int
+    h: int
+    sql: str | None
+    raw: dict = field(repr=False, compare=False)
+
+
+@dataclass
+class Rendered:
+    """What `render` drew: the figure, each panel's data (by panel title) and the panels it did not draw."""
+    figure: go.Figure
+    frames: dict
+    not_drawn: list
+    variables: dict
+    time_from: datetime
+    time_to: datetime
+
+    def show(self) -> None:
+        self.figure.show()
+
+
+def _walk(items: Iterable[dict]) -> Iterable[dict]:
+    for p in items:
+        if p.get("type") == "row":  # a row is a container; collapsed rows hold their panels
+            yield from _walk(p.get("panels", []))
+        else:
+            yield p
+
+
+def dashboard_panels(dashboard: dict | None = None) -> list[GridPanel]:
+    """Every panel of the dashboard in grid order (top to bottom, left to right)."""
+    dashboard = dashboard if dashboard is not None else grafana.load_dashboard()
+    out = []
+    for p in _walk(dashboard.get("panels", [])):
+        pos = p.get("gridPos", {})
+        sql = next((t["rawSql"] for t in p.get("targets", []) if t.get("rawSql")), None)
+        out.append(GridPanel(id=p.get("id"), title=p.get("title", ""), type=p.get("type", ""),
+                             x=int(pos.get("x", 0)), y=int(pos.get("y", 0)), w=int(pos.get("w", 12)),
+                             h=int(pos.get("h", 8)), sql=sql, raw=p))
+    return sorted(out, key=lambda p: (p.y, p.x))
+
+
+def _variables(dashboard: dict) -> list[dict]:
+    return [v for v in dashboard.get("templating", {}).get("list", []) if v.get("type") == "query"]
+
+
+def _sort_options(values: list[str], sort: int) -> list[str]:
+    """Grafana's variable `sort`: 0 query order, 1/2 alphabetical, 3/4 numerical, 5/6 case-insensitive."""
+    if sort in (1, 2):
+        return sorted(values, reverse=sort == 2)
+    if sort in (3, 4):
+        def number(v):
+            digits = "".join(ch for ch in v if ch.isdigit())
+            return int(digits) if digits else -1
+        return sorted(values, key=number, reverse=sort == 4)
+    if sort in (5, 6):
+        return sorted(values, key=str.lower, reverse=sort == 6)
+    return values
+
+
+def variable_options(engine, name: str = grafana.PAIR_VARIABLE, time_from: Any = "now-30m", time_to: Any = "now",
+                     dashboard: dict | None = None, now: datetime | None = None) -> list[str]:
+    """The values a query variable offers (the currency-pair picker): its own query, sorted as its `sort` says."""
+    dashboard = dashboard if dashboard is not None else grafana.load_dashboard()
+    t_from, t_to = timerange.time_range(time_from, time_to, now)
+    spec = next((v for v in _variables(dashboard) if v.get("name") == name), None)
+    if spec is None:
+        raise KeyError(f"no query variable {name!r} in the dashboard {dashboard.get('title')!r}")
+    sql = grafana.expand(grafana.variable_query(name, dashboard), t_from, t_to)
+    frame = grafana.run_sql(engine, sql)
+    values = [str(v) for v in frame.iloc[:, 0].tolist()] if len(frame.columns) else []
+    return _sort_options(list(dict.fromkeys(values)), int(spec.get("sort", 0) or 0))
+
+
+def query_panels(engine, variables: Mapping[str, Any], t_from: datetime, t_to: datetime,
+                 dashboard: dict | None = None) -> dict:
+    """{panel title: DataFrame, or the exception its SQL raised} for every panel with SQL."""
+    out = {}
+    for p in dashboard_panels(dashboard):
+        if p.sql is None or p.type not in DRAWN_TYPES:
+            continue
+        try:
+            out[p.title] = grafana.run_sql(engine, grafana.expand(p.sql, t_from, t_to, variables))
+        except (grafana.MacroError, psycopg2.Error, sqlalchemy.exc.SQLAlchemyError) as exc:
+            # shown in the panel, as Grafana shows a query error in its corner
+            out[p.title] = exc
+    return out
+
+
+# --------------------------------------------------------------------------- field config
+
+def _defaults(p: GridPanel) -> dict:
+    return p.raw.get("fieldConfig", {}).get("defaults", {})
+
+
+def _field_config(p: GridPanel, name: str) -> dict:
+    """The panel's defaults with the `byName` overrides of this field applied (flat keys such as custom.transform)."""
+    conf = dict(_defaults(p))
+    conf["custom"] = dict(conf.get("custom", {}))
+    for o in p.raw.get("fieldConfig", {}).get("overrides", []):
+        matcher = o.get("matcher", {})
+        if matcher.get("id") == "byName" and matcher.get("options") == name:
+            for prop in o.get("properties", []):
+                key, value = prop.get("id", ""), prop.get("value")
+                if key.startswith("custom."):
+                    conf["custom"][key[len("custom."):]] = value
+                else:
+                    conf[key] = value
+    return conf
+
+
+def _threshold_color(conf: dict, value: float) -> str:
+    steps = conf.get("thresholds", {}).get("steps") or [{"color": "green", "value": None}]
+    color = steps[0].get("color")
+    for s in steps[1:]:
+        if s.get("value") is not None and value is not None and not math.isnan(value) and value >= s["value"]:
+            color = s.get("color")
+    return grafana_color(color)
+
+
+def _series_color(conf: dict, index: int, values: pd.Series | None = None):
+    """One colour, or one per point when the panel colours by thresholds."""
+    mode = conf.get("color", {}).get("mode", "palette-classic")
+    if mode == "fixed":
+        return grafana_color(conf["color"].get("fixedColor"))
+    if mode == "thresholds":
+        if values is None:
+            return _threshold_color(conf, None)
+        return [_threshold_color(conf, float(v)) if pd.notna(v) else "#8E8E8E" for v in values]
+    return CLASSIC_PALETTE[index % len(CLASSIC_PALETTE)]
+
+
+def _axis_format(conf: dict) -> dict:
+    unit = conf.get("unit", "short")
+    fmt, prefix, suffix = UNITS.get(unit, ("", "", f" {unit}"))
+    out = {"tickformat": fmt, "tickprefix": prefix, "ticksuffix": suffix}
+    if conf.get("decimals") is not None:
+        out["hoverformat"] = f",.{int(conf['decimals'])}f"
+    return out
+
+
+def _number_columns(frame: pd.DataFrame) -> list[str]:
+    cols = []
+    for c in frame.columns:
+        if c == "time":
+            continue
+        values = pd.to_numeric(frame[c], errors="coerce")
+        if frame[c].dtype.kind in "fiu" or frame[c].isna().all() or values.notna().any():
+            cols.append(c)
+    return cols
+
+
+# --------------------------------------------------------------------------- traces per panel type
+
+def _candlestick(p: GridPanel, frame: pd.DataFrame, axes: dict) -> list:
+    opts = p.raw.get("options", {})
+    mapped = opts.get("fields", {}) or {}
+    cols = {}
+    for role, names in CANDLE_AUTO_NAMES.items():
+        name = mapped.get(role) or next((c for c in frame.columns if c.lower() in names), None)
+        cols[role] = name if name in frame.columns else None
+    missing = [r for r in ("open", "high", "low", "close") if cols[r] is None]
+    if missing:
+        raise ValueError(f"the candlestick panel's query has no {', '.join(missing)} field "
+                         f"(columns {list(frame.columns)}; map them in options.fields)")
+    colors = opts.get("colors", {})
+    up, down = grafana_color(colors.get("up", "green")), grafana_color(colors.get("down", "red"))
+    mode = opts.get("mode", "candles+volume")
+    traces = []
+    numeric = {r: pd.to_numeric(frame[c], errors="coerce") for r, c in cols.items() if c}
+    if mode in ("candles+volume", "candles"):
+        kind = go.Ohlc if opts.get("candleStyle") == "ohlcbars" else go.Candlestick
+        extra = {} if kind is go.Ohlc else {"increasing_fillcolor": up, "decreasing_fillcolor": down}
+        traces.append(kind(x=frame["time"], open=numeric["open"], high=numeric["high"], low=numeric["low"],
+                           close=numeric["close"], name="price", increasing_line_color=up,
+                           decreasing_line_color=down, xaxis=axes["x"], yaxis=axes["y"], **extra))
+    if mode in ("candles+volume", "volume") and cols["volume"]:
+        rising = (numeric["close"] >= numeric["open"]).tolist()
+        traces.append(go.Bar(x=frame["time"], y=numeric["volume"], name="volume", opacity=0.5,
+                             marker_color=[up if r else down for r in rising], marker_line_width=0,
+                             xaxis=axes["x"], yaxis=axes["y2"] if mode == "candles+volume" else axes["y"]))
+    return traces
+
+
+def _timeseries(p: GridPanel, frame: pd.DataFrame, axes: dict) -> list:
+    traces = []
+    for i, name in enumerate(_number_columns(frame)):
+        conf = _field_config(p, name)
+        custom = conf.get("custom", {})
+        values = pd.to_numeric(frame[name], errors="coerce")  # NULL (a skipped exercise) is a gap
+        shown = -values if custom.get("transform") == "negative-Y" else values
+        color = _series_color(conf, i, values)
+        label = conf.get("displayName") or name
+        hover = f"{label} %{{customdata:{_axis_format(conf).get('hoverformat', ',.6~g')}}}<extra></extra>"
+        common = dict(x=frame["time"], y=shown, name=label, customdata=values, hovertemplate=hover,
+                      xaxis=axes["x"], yaxis=axes["y"])
+        style = custom.get("drawStyle", "line")
+        opacity = float(custom.get("fillOpacity", 80 if style == "bars" else 0)) / 100
+        if style == "bars":
+            traces.append(go.Bar(marker_color=color, marker_line_color=color, marker_line_width=1,
+                                 opacity=max(opacity, 0.2), **common))
+        else:
+            line_color = color if isinstance(color, str) else _series_color(conf, i)
+            mode = "markers" if style == "points" else ("lines+markers" if custom.get("showPoints") == "always"
+                                                       else "lines")
+            traces.append(go.Scatter(mode=mode, line_color=line_color, line_width=custom.get("lineWidth", 1),
+                                     fill="tozeroy" if opacity > 0 else None, connectgaps=bool(custom.get("spanNulls")),
+                                     **common))
+    return traces
+
+
+_REDUCERS = {
+    "lastNotNull": lambda s: s.dropna().iloc[-1] if s.notna().any() else float("nan"),
+    "last": lambda s: s.iloc[-1] if len(s) else float("nan"),
+    "firstNotNull": lambda s: s.dropna().iloc[0] if s.notna().any() else float("nan"),
+    "first": lambda s: s.iloc[0] if len(s) else float("nan"),
+    "mean": lambda s: s.mean(), "sum": lambda s: s.sum(), "max": lambda s: s.max(), "min": lambda s: s.min(),
+    "count": lambda s: float(s.count()),
+}
+
+
+def _stat(p: GridPanel, frame: pd.DataFrame, domain: dict) -> list:
+    calc = (p.raw.get("options", {}).get("reduceOptions", {}).get("calcs") or ["lastNotNull"])[0]
+    if calc not in _REDUCERS:
+        raise ValueError(f"stat calculation {calc!r} is not drawn here (one of {', '.join(_REDUCERS)})")
+    names = _number_columns(frame)
+    traces = []
+    x0, x1 = domain["x"]
+    for i, name in enumerate(names):
+        conf = _field_config(p, name)
+        value = _REDUCERS[calc](pd.to_numeric(frame[name], errors="coerce"))
+        fmt = _axis_format(conf)
+        width = (x1 - x0) / len(names)
+        traces.append(go.Indicator(
+            mode="number", value=None if pd.isna(value) else float(value), title={"text": name},
+            number={"valueformat": fmt["hoverformat"][1:] if "hoverformat" in fmt else fmt["tickformat"],
+                    "prefix": fmt["tickprefix"], "suffix": fmt["ticksuffix"],
+                    "font": {"color": _series_color(conf, i, pd.Series([value]))[0]
+                             if conf.get("color", {}).get("mode") == "thresholds" else _series_color(conf, i)}},
+            domain={"x": [x0 + i * width, x0 + (i + 1) * width], "y": domain["y"]}))
+    return traces
+
+
+# --------------------------------------------------------------------------- the figure
+
+def _title(p: GridPanel, variables: Mapping[str, Any]) -> str:
+    """The panel title with its variables replaced, as Grafana shows it, plus the values of the variables its
+    query uses but its title does not name: a static figure has no variable picker above it."""
+    title = grafana.expand_variables(p.title, {k: str(v) for k, v in variables.items()}).replace("''", "'")
+    used = [str(v) for k, v in variables.items()
+            if p.sql and any(f"{pat}" in p.sql for pat in (f"${k}", f"${{{k}", f"[[{k}")) and str(v) not in title]
+    return " · ".join([title, *used]) if used else title
+
+
+def _not_drawn_reason(p: GridPanel) -> str | None:
+    if p.type not in DRAWN_TYPES:
+        return f"panel {p.title!r} (type {p.type!r}): not drawn in the notebook (drawn: {', '.join(DRAWN_TYPES)})"
+    if p.sql is None:
+        return f"panel {p.title!r} (type {p.type!r}): no SQL query (rawSql) to run"
+    return None
+
+
+def dashboard_figure(frames: Mapping[str, Any], variables: Mapping[str, Any], time_from: datetime,
+                     time_to: datetime, dashboard: dict | None = None) -> tuple[go.Figure, list[str]]:
+    """The Plotly figure of the dashboard for the panels' data; and the panels it did not draw."""
+    dashboard = dashboard if dashboard is not None else grafana.load_dashboard()
+    all_panels = dashboard_panels(dashboard)
+    not_drawn = [r for r in map(_not_drawn_reason, all_panels) if r]
+    drawn = [p for p in all_panels if _not_drawn_reason(p) is None]
+    rows = max([p.y + p.h for p in drawn], default=1)
+    plot_px = rows * ROW_PX
+    margin_t, margin_b = 56, 16 + 18 * len(not_drawn)
+    fig = go.Figure()
+    layout: dict = {}
+    annotations: list = []
+    axis_n = 0
+    for n, p in enumerate(drawn, start=1):
+        top, bottom = 1 - p.y / rows, 1 - (p.y + p.h) / rows
+        legend_y = bottom + 6 / plot_px
+        y_dom = [min(bottom + (LEGEND_PX + XTICKS_PX + 8) / plot_px, top - 0.01), top - TITLE_PX / plot_px]
+        x_dom = [p.x / GRID_COLUMNS + (0.045 if p.x else 0.0), (p.x + p.w) / GRID_COLUMNS - 0.012]
+        annotations.append(dict(text=f"<b>{_title(p, variables)}</b>", x=x_dom[0], y=top, xref="paper",
+                                yref="paper", xanchor="left", yanchor="top", showarrow=False, font={"size": 13}))
+        frame = frames.get(p.title)
+        if isinstance(frame, Exception) or frame is None:
+            message = str(frame) if frame is not None else "no data was queried for this panel"
+            annotations.append(dict(text=f"query error: {message[:160]}", x=sum(x_dom) / 2, y=sum(y_dom) / 2,
+                                    xref="paper", yref="paper", showarrow=False, font={"color": "#F2495C"}))
+            continue
+        if p.type == "stat":
+            try:
+                for t in _stat(p, frame, {"x": x_dom, "y": y_dom}):
+                    fig.add_trace(t)
+            except ValueError as exc:
+                not_drawn.append(f"panel {p.title!r} (type 'stat'): {exc}")
+            continue
+        axis_n += 1
+        x_name, y_name = ("x", "y") if axis_n == 1 else (f"x{axis_n}", f"y{axis_n}")
+        axes = {"x": x_name, "y": y_name}
+        conf = _defaults(p)
+        layout[f"xaxis{'' if axis_n == 1 else axis_n}"] = dict(
+            domain=x_dom, anchor=y_name, type="date", range=[time_from, time_to], rangeslider_visible=False,
+            showgrid=True)
+        layout[f"yaxis{'' if axis_n == 1 else axis_n}"] = dict(domain=y_dom, anchor=x_name, **_axis_format(conf))
+        if p.type == "candlestick" and p.raw.get("options", {}).get("mode", "candles+volume") == "candles+volume":
+            axis_n += 1  # the volume bars: an axis of their own over the lower quarter, as Grafana draws them
+            axes["y2"] = f"y{axis_n}"
+            volume = pd.to_numeric(frame.get("volume", pd.Series(dtype=float)), errors="coerce")
+            top_volume = float(volume.max()) if volume.notna().any() else 1.0
+            layout[f"yaxis{axis_n}"] = dict(overlaying=y_name, anchor=x_name, side="right", showgrid=False,
+                                            visible=False, range=[0, top_volume * 4 or 1])
+        legend = "legend" if n == 1 else f"legend{n}"
+        layout[legend] = dict(x=x_dom[0], y=legend_y, xref="paper", yref="paper", xanchor="left",
+                              yanchor="bottom", orientation="h", bgcolor="rgba(0,0,0,0)")
+        show_legend = p.raw.get("options", {}).get("legend", {}).get("showLegend", True)
+        try:
+            traces = _candlestick(p, frame, axes) if p.type == "candlestick" else _timeseries(p, frame, axes)
+        except ValueError as exc:  # a query whose columns do not fit the panel: said in the panel, as Grafana does
+            annotations.append(dict(text=str(exc)[:200], x=sum(x_dom) / 2, y=sum(y_dom) / 2, xref="paper",
+                                    yref="paper", showarrow=False, font={"color": "#F2495C"}))
+            continue
+        for t in traces:
+            t.update(legend=legend, showlegend=show_legend)
+            fig.add_trace(t)
+        if frame.empty:
+            annotations.append(dict(text="No data", x=sum(x_dom) / 2, y=sum(y_dom) / 2, xref="paper",
+                                    yref="paper", showarrow=False, font={"size": 16, "color": "#8E8E8E"}))
+    for i, reason in enumerate(not_drawn):
+        annotations.append(dict(text=f"Not drawn: {reason}", x=0, y=-(8 + 18 * i) / plot_px, xref="paper",
+                                yref="paper", xanchor="left", yanchor="top", showarrow=False,
+                                font={"size": 12, "color": "#B8860B"}))
+    header = " · ".join([dashboard.get("title", "dashboard"),
+                         *(f"{k}: {v}" for k, v in variables.items()),
+                         f"{time_from:%Y-%m-%d %H:%M:%S} to {time_to:%Y-%m-%d %H:%M:%S} UTC"])
+    bar_stacked = any(_defaults(p).get("custom", {}).get("stacking", {}).get("mode", "none") != "none"
+                      for p in drawn)
+    fig.update_layout(title={"text": header, "x": 0, "xanchor": "left", "font": {"size": 15}},
+                      height=plot_px + margin_t + margin_b, margin=dict(l=50, r=20, t=margin_t, b=margin_b),
+                      barmode="relative" if bar_stacked else "overlay", bargap=0.1, hovermode="x",
+                      annotations=annotations, template="plotly_white", **layout)
+    return fig, not_drawn
+
+
+def render(engine, pair: str | None = None, time_from: Any = None, time_to: Any = None, *,
+           variables: Mapping[str, Any] | None = None, dashboard: dict | None = None,
+           now: datetime | None = None) -> Rendered:
+    """The dashboard for a currency pair and a time range, as Grafana would show it.
+
+    `time_from`/`time_to` default to the dashboard's time range (`now-30m` to `now`) and take Grafana's
+    relative forms (`now-6h`, `now-1d/d`) or absolute times. `pair` (the `currency_pair` variable) defaults
+    to the variable's first option, as Grafana picks it when none is current.
+    """
+    dashboard = dashboard if dashboard is not None else grafana.load_dashboard()
+    default = dashboard.get("time", {})
+    time_from = time_from if time_from is not None else default.get("from", "now-30m")
+    time_to = time_to if time_to is not None else default.get("to", "now")
+    now = now if now is not None else timerange.utcnow()
+    t_from, t_to = timerange.time_range(time_from, time_to, now)
+    values = dict(variables or {})
+    if pair is not None:
+        values[grafana.PAIR_VARIABLE] = pair
+    for spec in _variables(dashboard):
+        name = spec.get("name")
+        if name not in values:
+            options = variable_options(engine, name, t_from, t_to, dashboard)
+            values[name] = options[0] if options else ""
+    frames = query_panels(engine, values, t_from, t_to, dashboard)
+    fig, not_drawn = dashboard_figure(frames, values, t_from, t_to, dashboard)
+    return Rendered(figure=fig, frames=frames, not_drawn=not_drawn, variables=values, time_from=t_from,
+                    time_to=t_to)
