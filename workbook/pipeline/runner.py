@@ -87,9 +87,9 @@ def run(options: RunOptions | None = None, config: Config | None = None, say=pri
     only = o.only
     interval = checkpoint_interval(o.checkpoint_interval, bounded)
     # the services first: a broker or a cluster that is not there is said at once, not after a minute
-    check_kafka(config.kafka_bootstrap_servers, metadata=False)
     if jobmanager:
         check_jobmanager(jobmanager)
+    check_kafka(config.kafka_bootstrap_servers, metadata=False)
     broker_check = None if bounded else _in_background(check_kafka, config.kafka_bootstrap_servers)
     statements = load_statements(o.solutions)
     if only:
