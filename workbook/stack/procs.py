@@ -121,7 +121,7 @@ def option_of(pid: int | None, option: str, strip: str = "") -> str | None:
         argv = psutil.Process(pid).cmdline()
     except psutil.Error:
         return None
-    for flag, value in zip(argv, argv[1:]):
+    for flag, value in zip(argv[:-1], argv[1:], strict=True):
         if flag == option:
             return value.removeprefix(strip)
     return None
