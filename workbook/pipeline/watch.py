@@ -161,8 +161,8 @@ class JobWatcher:
                 continue
             self._seen_exceptions.add(key)
             self.restarts += 1
-            cause = flink_message(entry.get("stacktrace") or entry.get("exceptionName") or "").split("\n")[-1]
-            cause = cause.strip().removeprefix("caused by: ")[:300]
+            parts = flink_message(entry.get("stacktrace") or entry.get("exceptionName") or "").split("\n")
+            cause = " / ".join(p.strip().removeprefix("caused by: ") for p in parts if p.strip())[:300]
             now = time.monotonic()
             if self._last_cause and self._last_cause[0] == cause and now - self._last_cause[1] < 60:
                 continue  # the same cause again (the job restarts every few seconds): once a minute
