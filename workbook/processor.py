@@ -17,6 +17,11 @@
 Results are JDBC upserts on the tables' primary keys: running the same bounded
 job twice leaves the same rows. Endpoints come from .env (workbook/config.py).
 
+A streaming job checkpoints every 10 s (--checkpoint-interval) and restarts from its
+last checkpoint after a failure, as often as needed: when PostgreSQL is down, the
+processor says so within seconds, waits, and writes the windows of the outage once
+it is back. A broker or session cluster that does not answer at start is one message.
+
 From Python (notebooks, tests), the same through workbook.pipeline:
     pipeline.run(pipeline.RunOptions(bounded=True))   the whole job, like the command line
     pipeline.query("40_candlesticks", trades)         one query over fixed trades -> DataFrame
