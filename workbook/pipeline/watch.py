@@ -45,8 +45,8 @@ def check_jobmanager(address: str, timeout_s: float = 5.0) -> None:
     except (OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
         raise ProcessorError(
-            f"no Flink session cluster answers at {base} ({reason}). That address comes from --jobmanager or "
-            "FLINK_JOBMANAGER in .env. Start the cluster with `python -m workbook up --flink` (or "
+            f"cannot reach the Flink session cluster's REST API at {base} ({reason}): is the JobManager up? The "
+            "address comes from --jobmanager or FLINK_JOBMANAGER in .env. Start the cluster with `python -m workbook up --flink` (or "
             "`docker compose --profile flink up -d`), or leave FLINK_JOBMANAGER empty (or pass --local) to run "
             "in this process.") from None
 
