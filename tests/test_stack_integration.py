@@ -1,6 +1,8 @@
 """The embedded stack, for real: broker, PostgreSQL, PyFlink to both, locally
 and on a standalone session cluster."""
 import json
+import os
+import socket
 import subprocess
 import sys
 import time
@@ -159,3 +161,31 @@ def test_same_job_with_flink_run_on_standalone_cluster(stack, flink_cluster, job
     counts, volume = table_counts(stack, job_table)
     assert counts == dict(expected)
     assert volume == 2000.0
+
+
+@pytest.mark.parametrize("setting,service", [("POSTGRES_PORT", "postgres"), ("KAFKA_BOOTSTRAP_SERVERS", "broker")])
+def test_up_after_a_port_change_says_where_the_running_server_is(stack, setting, service):
+    """The pid file finds the running server; .env now names another port: `up` says what
+    runs where and what to do, at once (no wait on the new port), and changes nothing."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        new_port = s.getsockname()[1]
+    old = f"127.0.0.1:{stack.postgres_port if service == 'postgres' else stack.kafka_port}"
+    value = str(new_port) if setting == "POSTGRES_PORT" else f"127.0.0.1:{new_port}"
+    before = {s.name: s.pid for s in stack_mod.status(stack)}
+    t0 = time.monotonic()
+    out = subprocess.run([sys.executable, "-m", "workbook", "up"], capture_output=True, text=True, cwd=ROOT,
+                         env={**os.environ, setting: value}, timeout=60)
+    seconds = time.monotonic() - t0
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert seconds < 15, seconds
+    msg = out.stderr
+    assert f"the running {service} (pid {before[service]}) listens on {old}" in msg, msg
+    assert f"{setting} in the configuration says 127.0.0.1:{new_port}" in msg
+    assert "python -m workbook down" in msg and f"back to where it runs ({old})" in msg
+    assert f"already running at 127.0.0.1:{new_port}" not in out.stdout
+    assert "Traceback" not in msg
+    assert {s.name: s.pid for s in stack_mod.status(stack)} == before  # nothing stopped or started
+    st = subprocess.run([sys.executable, "-m", "workbook", "status"], capture_output=True, text=True, cwd=ROOT,
+                        env={**os.environ, setting: value})
+    assert st.returncode == 3 and f"listens on {old}" in st.stdout

@@ -93,6 +93,27 @@ def _admin(bootstrap_servers: str, timeout_s: float = 10.0):
         ) from None
 
 
+def check_broker(bootstrap_servers: str, timeout_s: float = 5.0, metadata: bool = True) -> None:
+    """KafkaUnavailable within about `timeout_s` unless a broker of the list answers: at once
+    when every address refuses the connection, else (`metadata`) after a metadata request."""
+    import socket
+
+    refused = []
+    for address in bootstrap_servers.split(","):
+        host, _, port = address.strip().rpartition(":")
+        try:
+            socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+            break
+        except (OSError, ValueError) as exc:
+            refused.append(f"{address.strip()}: {getattr(exc, 'strerror', None) or exc}")
+    else:
+        raise KafkaUnavailable(
+            f"the Kafka broker at {bootstrap_servers} is unreachable ({'; '.join(refused)}). Start it with "
+            "`python -m workbook up`, or set KAFKA_BOOTSTRAP_SERVERS in .env to where it runs.")
+    if metadata:
+        _admin(bootstrap_servers, timeout_s).close()
+
+
 def list_topics(bootstrap_servers: str) -> list[str]:
     admin = _admin(bootstrap_servers)
     try:

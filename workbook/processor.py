@@ -17,6 +17,11 @@
 Results are JDBC upserts on the tables' primary keys: running the same bounded
 job twice leaves the same rows. Endpoints come from .env (workbook/config.py).
 
+A streaming job checkpoints every 10 s (--checkpoint-interval) and restarts from its
+last checkpoint after a failure, as often as needed: when PostgreSQL is down, the
+processor says so within seconds, waits, and writes the windows of the outage once
+it is back. A broker or session cluster that does not answer at start is one message.
+
 From Python (notebooks, tests), the same through workbook.pipeline:
     pipeline.run(pipeline.RunOptions(bounded=True))   the whole job, like the command line
     pipeline.query("40_candlesticks", trades)         one query over fixed trades -> DataFrame
@@ -30,6 +35,8 @@ import sys
 from .config import load_config
 from .pipeline import ProcessorError, RunOptions, SqlFileError, pipeline_name, run
 from .pipeline.cluster_jobs import ClusterJobsError, submit_once
+from .pipeline.runner import checkpoint_interval
+from .pipeline.watch import check_jobmanager
 
 
 def main(argv=None) -> int:
@@ -47,7 +54,9 @@ def main(argv=None) -> int:
                         help="session cluster: cancel the processor's running streaming job and submit again "
                              "(without it, a running one is left alone and nothing is submitted)")
     parser.add_argument("--parallelism", type=int, default=1, metavar="N")
-    parser.add_argument("--checkpoint-interval", type=float, default=None, metavar="SECONDS")
+    parser.add_argument("--checkpoint-interval", type=float, default=None, metavar="SECONDS",
+                        help="streaming: checkpoint every SECONDS (default 10; 0: no checkpoints, and then a "
+                             "failure such as PostgreSQL down ends the job instead of restarting it)")
     parser.add_argument("--topic", default=None, help="Kafka topic (default KAFKA_TOPIC of .env)")
     parser.add_argument("--explain", action="store_true", help="print Flink's plan of the job first")
     args = parser.parse_args(argv)
@@ -55,10 +64,15 @@ def main(argv=None) -> int:
     jobmanager = None if args.local else (args.jobmanager if args.jobmanager is not None else config.flink_jobmanager)
     if args.parallelism < 1:
         parser.error("--parallelism must be at least 1")
+    try:
+        checkpoint_interval(args.checkpoint_interval, args.bounded)
+    except ValueError as exc:
+        parser.error(f"--checkpoint-interval: {exc}")
     if args.replace and (not jobmanager or args.bounded):
         parser.error("--replace is for a streaming job on a session cluster (--jobmanager HOST:PORT, no --bounded)")
     try:
         if jobmanager and not args.bounded:  # one streaming job per cluster (pipeline/cluster_jobs.py)
+            check_jobmanager(jobmanager)
             try:
                 if not submit_once(jobmanager, pipeline_name(False), replace=args.replace):
                     return 0

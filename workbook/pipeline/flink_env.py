@@ -7,6 +7,12 @@
   default zone, so anything else would shift the windows in PostgreSQL.
 - Where the job runs: in-process MiniCluster (default), or a Flink session
   cluster's REST endpoint HOST:PORT (execution.target = remote).
+- Listeners: the MiniCluster's REST API (it can cancel jobs, without
+  authentication), blob server, RPC, shuffle and collect-sink sockets, and
+  PyFlink's Python-worker gRPC server listen on 127.0.0.1 only (LOOPBACK_OPTIONS,
+  `_python_worker_pool_on_loopback`); Flink and PyFlink default to every interface.
+- Failures: a streaming job restarts from its last checkpoint (RESTART_OPTIONS),
+  so an outage of PostgreSQL or Kafka delays results instead of losing them.
 
 The JVM is started once per Python process (notebooks reuse it), so the JVM
 settings take effect only for the first environment created.
@@ -28,6 +34,31 @@ BASE_OPTIONS = {
     # No mini-batch: it puts an operator after the source that replaces the event-time
     # watermarks with processing-time ones, which breaks CURRENT_WATERMARK (late trades)
     "table.exec.mini-batch.enabled": "false",
+}
+
+# The in-process MiniCluster listens on the loopback interface only (Flink binds to all by default:
+# the blob server to jobmanager.bind-host, the collect sink to the TaskManager's bind address).
+LOOPBACK = "127.0.0.1"
+LOOPBACK_OPTIONS = {
+    "rest.address": LOOPBACK,
+    "rest.bind-address": LOOPBACK,
+    "jobmanager.rpc.address": LOOPBACK,
+    "jobmanager.bind-host": LOOPBACK,
+    "taskmanager.host": LOOPBACK,
+    "taskmanager.bind-host": LOOPBACK,
+}
+
+# Streaming jobs: a failure (PostgreSQL or Kafka unreachable, ...) restarts the job from its last
+# checkpoint, again and again until it runs: Kafka offsets and window state roll back together and
+# the JDBC upserts make the replay harmless. The back-off stays short (at most 10 s between
+# attempts), so the job catches up soon after the service is back.
+DEFAULT_CHECKPOINT_INTERVAL = 10.0  # seconds, for streaming runs
+RESTART_OPTIONS = {
+    "restart-strategy.type": "exponential-delay",
+    "restart-strategy.exponential-delay.initial-backoff": "1 s",
+    "restart-strategy.exponential-delay.max-backoff": "10 s",
+    "restart-strategy.exponential-delay.backoff-multiplier": "2.0",
+    "restart-strategy.exponential-delay.attempts-before-reset-backoff": str(2**31 - 1),
 }
 
 JVM_OPTIONS = [
@@ -93,6 +124,9 @@ def create_table_env(parallelism: int = 1, jobmanager: str | None = None,
     if jobmanager:
         host, port = parse_jobmanager(jobmanager)
         settings.update({"execution.target": "remote", "rest.address": host, "rest.port": str(port)})
+    else:
+        settings.update(LOOPBACK_OPTIONS)
+        _python_worker_pool_on_loopback()
     settings.update(options or {})
     # JVM_ARGS only while PyFlink may start its JVM (the first pyflink object does): Flink's
     # bin/ scripts read JVM_ARGS too, and a cluster started later must not get our options
@@ -114,3 +148,34 @@ def create_table_env(parallelism: int = 1, jobmanager: str | None = None,
     return t_env
 
 
+def _python_worker_pool_on_loopback() -> None:
+    """PyFlink starts a gRPC server for its Python workers in every local TableEnvironment
+    (pyflink/fn_execution/beam/beam_worker_pool_service.py), bound to [::]:0, every interface.
+    Its start() is replaced by one that binds 127.0.0.1 (one server per process, as intended)."""
+    try:
+        from pyflink.fn_execution.beam import beam_worker_pool_service as pool
+    except ImportError:  # PyFlink without its Beam runtime: no Python workers, no server
+        return
+    cls = pool.BeamFnLoopbackWorkerPoolServicer
+    if getattr(cls, "_workbook_on_loopback", False):
+        return
+
+    def start(self):
+        if getattr(cls, "_workbook_address", None) is None:
+            import atexit
+            import functools
+
+            import grpc
+            from apache_beam.utils import thread_pool_executor
+
+            server = grpc.server(thread_pool_executor.shared_unbounded_instance())
+            port = server.add_insecure_port(f"{LOOPBACK}:0")
+            pool.beam_fn_api_pb2_grpc.add_BeamFnExternalWorkerPoolServicer_to_server(self, server)
+            server.start()
+            atexit.register(functools.partial(server.stop, 1))
+            cls._workbook_address = f"{LOOPBACK}:{port}"
+        self._worker_address = cls._workbook_address
+        return cls._workbook_address
+
+    cls.start = start
+    cls._workbook_on_loopback = True

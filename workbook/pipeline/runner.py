@@ -12,8 +12,9 @@ from ..config import Config, load_config
 from ..kafka import true_end_offsets
 from . import speedups
 from .errors import ProcessorError, flink_message
-from .flink_env import create_table_env
+from .flink_env import DEFAULT_CHECKPOINT_INTERVAL, RESTART_OPTIONS, create_table_env
 from .statements import define, load_statements, skeleton_warnings, sql_values
+from .watch import JobWatcher, check_jobmanager, check_kafka
 
 PIPELINE_NAME = "crypto trades: candlesticks and volumes"
 
@@ -37,6 +38,7 @@ class RunResult:
     net_runtime_s: float | None = None  # the job's own runtime, from the cluster
     warnings: list = field(default_factory=list)
     job_client: object = field(default=None, repr=False, compare=False)
+    watcher: object = field(default=None, repr=False, compare=False)  # JobWatcher of a MiniCluster job
 
     @property
     def num_records(self) -> int | None:
@@ -44,6 +46,8 @@ class RunResult:
 
     def cancel(self) -> None:
         """Stop a job that was left running (wait=False)."""
+        if self.watcher is not None:
+            self.watcher.stop()
         if self.job_client is not None and self.status == "RUNNING":
             try:
                 self.job_client.cancel().result()
@@ -60,7 +64,7 @@ class RunOptions:
     solutions: bool = False  # the instructor solutions of the exercise files
     jobmanager: str | None = None  # HOST:PORT of a session cluster; None: in-process MiniCluster
     parallelism: int = 1
-    checkpoint_interval: float | None = None  # seconds; None: no checkpoints
+    checkpoint_interval: float | None = None  # seconds; None: DEFAULT_CHECKPOINT_INTERVAL if streaming; 0: none
     topic: str | None = None  # default: KAFKA_TOPIC
     jdbc_url: str | None = None  # default: the configured PostgreSQL (tests add ?currentSchema=)
     end_offsets: dict | None = None  # bounded: these instead of the measured ones
@@ -81,6 +85,12 @@ def run(options: RunOptions | None = None, config: Config | None = None, say=pri
     config = config or load_config()
     topic = o.topic or config.kafka_topic
     only = o.only
+    interval = checkpoint_interval(o.checkpoint_interval, bounded)
+    # the services first: a broker or a cluster that is not there is said at once, not after a minute
+    if jobmanager:
+        check_jobmanager(jobmanager)
+    check_kafka(config.kafka_bootstrap_servers, metadata=False)
+    broker_check = None if bounded else _in_background(check_kafka, config.kafka_bootstrap_servers)
     statements = load_statements(o.solutions)
     if only:
         unknown = set(only) - {s.name for s in statements if s.kind == "insert"}
@@ -92,12 +102,15 @@ def run(options: RunOptions | None = None, config: Config | None = None, say=pri
         say(f"WARNING: {w}")
     values = sql_values(config, topic, jdbc_url)
     measuring = measure_end_offsets(config, topic) if bounded and end_offsets is None else None
-    t_env = create_table_env(parallelism=o.parallelism, jobmanager=jobmanager,
-                             checkpoint_interval=o.checkpoint_interval,
-                             pipeline_name=pipeline_name(bounded),
-                             options=o.flink_options)
+    # streaming: restarts from the last checkpoint after a failure (PostgreSQL or Kafka gone for a while)
+    flink_options = dict(RESTART_OPTIONS) if not bounded and interval else {}
+    flink_options.update(o.flink_options or {})
+    t_env = create_table_env(parallelism=o.parallelism, jobmanager=jobmanager, checkpoint_interval=interval,
+                             pipeline_name=pipeline_name(bounded), options=flink_options)
     if measuring is not None:
         end_offsets = measuring()
+    if broker_check is not None:
+        broker_check()
     table_result = None
     plan_path = None if o.explain else speedups.plan_path(config.workbook_state_dir, statements, values, dry_run, bounded)
     if plan_path is not None and plan_path.exists():
@@ -127,6 +140,10 @@ def run(options: RunOptions | None = None, config: Config | None = None, say=pri
     bound = f" up to offsets {end_offsets} ({result.num_records} records)" if bounded else ""
     say(f"Flink job {result.job_id} on {where}: {topic}@{config.kafka_bootstrap_servers}{bound} -> {target}")
     wait = o.wait if o.wait is not None else (bounded or not jobmanager)
+    # says on the console when PostgreSQL goes away and when the job restarts (MiniCluster jobs)
+    watcher = None if jobmanager else JobWatcher(client, result.job_id, config,
+                                                 None if dry_run else (jdbc_url or config.jdbc_url), say=say).start()
+    result.watcher = watcher
     if not wait:
         result.seconds_total = time.monotonic() - t0
         if jobmanager:
@@ -137,6 +154,8 @@ def run(options: RunOptions | None = None, config: Config | None = None, say=pri
         while not future.done():  # polling keeps Ctrl-C responsive
             time.sleep(0.2)
     except KeyboardInterrupt:
+        if watcher is not None:
+            watcher.stop()
         say("stopping the job (Ctrl-C)...")
         try:
             client.cancel().result()
@@ -145,6 +164,8 @@ def run(options: RunOptions | None = None, config: Config | None = None, say=pri
         result.status = "CANCELED"
         result.seconds_total = time.monotonic() - t0
         return result
+    if watcher is not None:
+        watcher.stop()
     result.seconds_total = time.monotonic() - t0
     try:
         execution = future.result()
@@ -159,6 +180,42 @@ def run(options: RunOptions | None = None, config: Config | None = None, say=pri
     result.net_runtime_s = execution.get_net_runtime() / 1000
     say(f"Flink job {result.job_id} finished in {result.seconds_total:.1f} s")
     return result
+
+
+def checkpoint_interval(seconds, bounded: bool) -> float | None:
+    """The checkpoint interval in seconds (None: no checkpoints); ValueError for nonsense."""
+    if seconds is None:
+        return None if bounded else DEFAULT_CHECKPOINT_INTERVAL
+    try:
+        value = float(seconds)
+    except (TypeError, ValueError):
+        raise ValueError(f"checkpoint interval {seconds!r}: expected a number of seconds") from None
+    if value != value or value in (float("inf"), float("-inf")) or value < 0:
+        raise ValueError(f"checkpoint interval {seconds!r}: expected a number of seconds >= 0 (0: no checkpoints)")
+    if 0 < value < 0.01:
+        raise ValueError(f"checkpoint interval {seconds!r}: Flink checkpoints at most every 10 ms (0.01)")
+    return value or None
+
+
+def _in_background(fn, *args):
+    """Run fn(*args) in a thread; the returned getter waits for it and re-raises its error."""
+    box = {}
+
+    def work():
+        try:
+            fn(*args)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=work, name=fn.__name__, daemon=True)
+    thread.start()
+
+    def get():
+        thread.join()
+        if "error" in box:
+            raise box["error"]
+
+    return get
 
 
 def measure_end_offsets(config: Config, topic: str):
@@ -176,8 +233,14 @@ def measure_end_offsets(config: Config, topic: str):
 
     def get():
         thread.join()
-        if "error" in box:
-            raise box["error"]
+        error = box.get("error")
+        if isinstance(error, (ValueError, ProcessorError)):
+            raise error
+        if error is not None:
+            raise ProcessorError(
+                f"the Kafka broker at {config.kafka_bootstrap_servers} did not give the end offsets of topic "
+                f"{topic!r} ({type(error).__name__}: {error}). Is it up? `python -m workbook status`; start it with "
+                "`python -m workbook up`, or set KAFKA_BOOTSTRAP_SERVERS in .env to where it runs.") from None
         return box["ends"]
 
     return get

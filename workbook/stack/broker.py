@@ -24,10 +24,15 @@ def tansu_binary() -> Path:
 
 class Broker(Service):
     name = "broker"
+    setting = "KAFKA_BOOTSTRAP_SERVERS"
+    what_moving_keeps = " (the broker keeps topics in memory: the trades are lost, the results stay in PostgreSQL)"
 
     @property
     def address(self) -> str:
         return f"{self.config.kafka_host}:{self.config.kafka_port}"
+
+    def running_address(self) -> str | None:
+        return procs.option_of(self.pid(), "--listener-url", strip="tcp://")
 
     @property
     def url(self) -> str:

@@ -38,6 +38,9 @@ def up(config: Config | None = None, flink: bool = False, stream: bool = False, 
         wanted.append(Stream(config))
     for svc in wanted:
         if svc.pid() is not None:
+            moved = svc.moved()
+            if moved:  # the pid file found a server on another port than .env says: say so, do not wait on it
+                raise ServiceError(moved)
             say(f"{svc.name}: already running at {svc.address} (pid {svc.pid()})")
             if isinstance(svc, (Broker, Postgres)):  # make sure topic/tables exist after a manual change
                 svc.create_topic(config.kafka_topic, config.kafka_topic_partitions, config.kafka_retention_ms) \

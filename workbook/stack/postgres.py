@@ -75,6 +75,8 @@ def _check_reachable(user: str, path: Path) -> None:
 
 class Postgres(Service):
     name = "postgres"
+    setting = "POSTGRES_PORT"
+    what_moving_keeps = " (the data is kept)"
 
     @property
     def address(self) -> str:
@@ -83,6 +85,16 @@ class Postgres(Service):
     @property
     def data_dir(self) -> Path:
         return self.state_dir / "pgdata"
+
+    def running_address(self) -> str | None:
+        """From postmaster.pid: line 4 is the port, line 6 the listen address."""
+        if self.pid() is None:
+            return None
+        try:
+            lines = (self.data_dir / "postmaster.pid").read_text().splitlines()
+            return f"{lines[5].strip() or self.config.postgres_host}:{int(lines[3])}"
+        except (OSError, IndexError, ValueError):
+            return None
 
     def _run_as(self, user: str | None, argv: list[str]) -> None:
         out = subprocess.run(argv, capture_output=True, text=True, user=user, timeout=120)

@@ -111,3 +111,17 @@ def process_rss_mb(pid: int) -> float:
         except psutil.Error:
             pass
     return total / 2**20
+
+
+def option_of(pid: int | None, option: str, strip: str = "") -> str | None:
+    """The value after `option` on the command line of process `pid` (None if not found)."""
+    if pid is None:
+        return None
+    try:
+        argv = psutil.Process(pid).cmdline()
+    except psutil.Error:
+        return None
+    for flag, value in zip(argv[:-1], argv[1:], strict=True):
+        if flag == option:
+            return value.removeprefix(strip)
+    return None

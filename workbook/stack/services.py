@@ -26,6 +26,7 @@ class Status:
 
 class Service:
     name = "service"
+    setting = ""  # the .env setting of its address
 
     def __init__(self, config: Config):
         self.config = config
@@ -45,6 +46,23 @@ class Service:
     def health(self) -> tuple[bool, str]:
         raise NotImplementedError
 
+    def running_address(self) -> str | None:
+        """HOST:PORT where the running process listens (None: not running, or not known)."""
+        return None
+
+    def moved(self) -> str | None:
+        """Why the running process is not the one the configuration asks for: it listens on
+        another address (the pid file found it, the port of .env changed since); None if fine."""
+        running = self.running_address()
+        if running is None or running == self.address:
+            return None
+        return (f"{self.name}: the running {self.name} (pid {self.pid()}) listens on {running}, but {self.setting} "
+                f"in the configuration says {self.address}. Either move it: `python -m workbook down`, then "
+                f"`python -m workbook up` starts it on {self.address}{self.what_moving_keeps}; or set {self.setting} "
+                f"back to where it runs ({running}) in .env.")
+
+    what_moving_keeps = ""
+
     def start(self) -> None:
         raise NotImplementedError
 
@@ -58,7 +76,8 @@ class Service:
         pid = self.pid()
         if pid is None:
             return Status(self.name, self.address, None, False, "stopped", self.log_path)
-        ok, detail = self.health()
+        moved = self.moved()
+        ok, detail = (False, moved) if moved else self.health()
         return Status(self.name, self.address, pid, ok, detail, self.log_path, procs.process_rss_mb(pid))
 
     def died(self, what: str) -> ServiceError:

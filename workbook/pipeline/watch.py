@@ -1,0 +1,171 @@
+"""Checks and a watcher around a job, so that a service that is down shows up on the
+console within seconds instead of in a Flink log file.
+
+- before a run: the Kafka broker and the session cluster answer (`check_broker`,
+  `check_jobmanager`), or the run stops at once with a message that says where and what to do;
+- while a job runs in this process: `JobWatcher` probes PostgreSQL every 2 s and
+  reads the job's restarts and exceptions from the MiniCluster's REST API (on
+  127.0.0.1), and says when PostgreSQL goes away, when the job restarts and why,
+  and when PostgreSQL is back. A streaming job restarts from its last checkpoint
+  (flink_env.RESTART_OPTIONS), so the windows of an outage are written afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+import urllib.parse
+import urllib.request
+
+from ..config import Config
+from ..kafka import KafkaUnavailable, check_broker
+from .errors import ProcessorError, flink_message
+
+START_BROKER = "`python -m workbook up`"
+START_POSTGRES = "`python -m workbook up`"
+
+
+def check_kafka(bootstrap_servers: str, timeout_s: float = 5.0, metadata: bool = True) -> None:
+    """ProcessorError, within `timeout_s` (+ a little), if no broker of the list answers
+    (`metadata=False`: only whether one accepts a connection, without importing kafka-python)."""
+    try:
+        check_broker(bootstrap_servers, timeout_s=timeout_s, metadata=metadata)
+    except KafkaUnavailable as exc:
+        raise ProcessorError(str(exc)) from None
+
+
+def check_jobmanager(address: str, timeout_s: float = 5.0) -> None:
+    """ProcessorError if the session cluster's REST API at HOST:PORT does not answer."""
+    base = address if address.startswith(("http://", "https://")) else f"http://{address}"
+    try:
+        with urllib.request.urlopen(base.rstrip("/") + "/overview", timeout=timeout_s) as r:
+            r.read()
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise ProcessorError(
+            f"cannot reach the Flink session cluster's REST API at {base} ({reason}): is the JobManager up? The "
+            "address comes from --jobmanager or FLINK_JOBMANAGER in .env. Start the cluster with `python -m workbook up --flink` (or "
+            "`docker compose --profile flink up -d`), or leave FLINK_JOBMANAGER empty (or pass --local) to run "
+            "in this process.") from None
+
+
+def postgres_address(jdbc_url: str) -> tuple:
+    """'jdbc:postgresql://host:port/db?x=y' -> (host, port, db)."""
+    parsed = urllib.parse.urlsplit(jdbc_url.removeprefix("jdbc:"))
+    return parsed.hostname or "127.0.0.1", parsed.port or 5432, parsed.path.lstrip("/") or None
+
+
+def probe_postgres(host: str, port: int, config: Config, dbname: str | None = None, timeout_s: float = 3.0):
+    """None if PostgreSQL at host:port accepts a login, else the reason (a short string)."""
+    try:
+        import psycopg2
+    except ImportError:  # a TCP connection then
+        try:
+            with socket.create_connection((host, port), timeout=timeout_s):
+                return None
+        except OSError as exc:
+            return exc.strerror or str(exc)
+    kwargs = dict(config.psycopg2_kwargs(), host=host, port=port, connect_timeout=max(1, int(timeout_s)))
+    if dbname:
+        kwargs["dbname"] = dbname
+    try:
+        psycopg2.connect(**kwargs).close()
+        return None
+    except psycopg2.Error as exc:
+        text = " ".join(str(exc).split())
+        if "Connection refused" in text:
+            return "connection refused"
+        if "timeout expired" in text:
+            return f"no answer within {timeout_s:.0f} s"
+        return text[:200]
+
+
+def rest_address(job_client) -> str | None:
+    """The REST API of the MiniCluster that runs `job_client`'s job (PyFlink does not expose it:
+    read from the Java MiniClusterJobClient); None for other clients."""
+    try:
+        from pyflink.util.java_utils import get_field_value
+
+        mini_cluster = get_field_value(job_client._j_job_client, "miniCluster")
+        return str(mini_cluster.getRestAddress().get().toString()).rstrip("/")
+    except Exception:  # noqa: BLE001 - not a MiniCluster job, or another PyFlink: status only
+        return None
+
+
+class JobWatcher:
+    """A daemon thread that reports, through `say`, what happens to a running job and to
+    PostgreSQL (None: not probed, e.g. a dry run). `stop()` ends it."""
+
+    def __init__(self, job_client, job_id: str, config: Config, jdbc_url: str | None, say=print,
+                 interval: float = 2.0):
+        self.job_client, self.job_id, self.config, self.say, self.interval = job_client, job_id, config, say, interval
+        self.postgres = postgres_address(jdbc_url) if jdbc_url else None
+        self.rest = rest_address(job_client)
+        self.down_since: float | None = None
+        self.restarts = 0
+        self.messages: list[str] = []  # what was said, for tests
+        self._seen_exceptions: set = set()
+        self._last_cause: tuple | None = None  # (cause, when said)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=f"watch-{job_id[:8]}", daemon=True)
+
+    def start(self) -> JobWatcher:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _say(self, text: str) -> None:
+        self.messages.append(text)
+        self.say(text)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                if self.postgres:
+                    self._check_postgres()
+                self._check_job()
+            except Exception:  # noqa: BLE001 - the watcher must never take the job down
+                pass
+            self._stop.wait(self.interval)
+
+    def _check_postgres(self) -> None:
+        host, port, db = self.postgres
+        reason = probe_postgres(host, port, self.config, db)
+        if reason and self.down_since is None:
+            self.down_since = time.monotonic()
+            self._say(f"PostgreSQL at {host}:{port} is unreachable ({reason}). The job keeps its results: it "
+                      "retries the writes and restarts from its last checkpoint until PostgreSQL is back, then "
+                      f"writes every window of the outage. Start PostgreSQL with {START_POSTGRES} (status: "
+                      "`python -m workbook status`), or fix POSTGRES_HOST/POSTGRES_PORT in .env.")
+        elif not reason and self.down_since is not None:
+            self._say(f"PostgreSQL at {host}:{port} is reachable again (after {time.monotonic() - self.down_since:.0f} "
+                      "s): the job catches up from its last checkpoint.")
+            self.down_since = None
+
+    def _get(self, path: str):
+        with urllib.request.urlopen(self.rest + path, timeout=5) as r:
+            return json.loads(r.read())
+
+    def _check_job(self) -> None:
+        if self.rest is None:
+            return
+        entries = self._get(f"/jobs/{self.job_id}/exceptions").get("exceptionHistory", {}).get("entries", [])
+        for entry in sorted(entries, key=lambda e: e.get("timestamp", 0)):
+            key = (entry.get("timestamp"), entry.get("exceptionName"))
+            if key in self._seen_exceptions:
+                continue
+            self._seen_exceptions.add(key)
+            self.restarts += 1
+            parts = flink_message(entry.get("stacktrace") or entry.get("exceptionName") or "").split("\n")
+            cause = " / ".join(p.strip().removeprefix("caused by: ") for p in parts if p.strip())[:300]
+            now = time.monotonic()
+            if self._last_cause and self._last_cause[0] == cause and now - self._last_cause[1] < 60:
+                continue  # the same cause again (the job restarts every few seconds): once a minute
+            self._last_cause = (cause, now)
+            self._say(f"Flink job {self.job_id} failed ({self.restarts} time(s) so far) and restarts from its last "
+                      f"checkpoint: {cause}")
