@@ -76,7 +76,8 @@ NOT_IN_FLINK_IMAGE = {
     "sqlalchemy": "Config.postgres_url only, for the notebooks",
     "pandas": "installed with apache-flink (a dependency of PyFlink)",
 }
-DISTRIBUTION = {"pyflink": "apache-flink", "kafka": "kafka-python", "dotenv": "python-dotenv"}
+DISTRIBUTION = {"pyflink": "apache-flink", "kafka": "kafka-python", "dotenv": "python-dotenv",
+                "psycopg2": "psycopg2-binary"}  # pipeline/edges.py: the bounded run's last bad_records count
 
 
 def _module_file(module: str) -> Path | None:
