@@ -35,10 +35,10 @@ RUN set -eux; \
 WORKDIR /opt/app
 COPY requirements.txt /opt/app/requirements.txt
 RUN set -eux; \
-    grep -E '^(apache-flink|shigawire-apache-flink-libraries|python-dotenv|kafka-python)==' requirements.txt \
+    grep -E '^(apache-flink|shigawire-apache-flink-libraries|python-dotenv|kafka-python|psycopg2-binary)==' requirements.txt \
         | sed -e 's/[[:space:]]*#.*$//' > /tmp/flink-requirements.txt; \
     cat /tmp/flink-requirements.txt; \
-    test "$(wc -l < /tmp/flink-requirements.txt)" -eq 4; \
+    test "$(wc -l < /tmp/flink-requirements.txt)" -eq 5; \
     if [ "$(dpkg --print-architecture)" != "amd64" ]; then \
         export JAVA_HOME="/usr/lib/jvm/java-17-openjdk-$(dpkg --print-architecture)"; \
     fi; \

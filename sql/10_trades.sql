@@ -16,8 +16,13 @@ CREATE TABLE trades (
   -- exchange reported them: it breaks ties between trades of the same millisecond.
   kafka_partition INT    METADATA FROM 'partition' VIRTUAL,
   kafka_offset    BIGINT METADATA FROM 'offset' VIRTUAL,
-  -- EVENT TIME: when the trade happened, not when Flink reads it.
-  ts AS TO_TIMESTAMP_LTZ(`timestamp`, 3),
+  -- EVENT TIME: when the trade happened, not when Flink reads it. A trade more than
+  -- ${MAX_AHEAD_SECONDS} s ahead of this machine's clock when it is read (a wrong clock, a typo: a year
+  -- ahead) gets none (NULL): as event time it would move the watermark that far ahead and make
+  -- every later trade late. A NULL event time does not move the watermark; 20_checked_trades.sql
+  -- counts the trade in bad_records ('timestamp ahead of the clock'). Past trades are all fine.
+  ts AS CASE WHEN `timestamp` <= (UNIX_TIMESTAMP() + ${MAX_AHEAD_SECONDS}) * 1000
+             THEN TO_TIMESTAMP_LTZ(`timestamp`, 3) END,
   -- WATERMARK: "no trade older than this will come any more". It trails the newest
   -- timestamp read by 5 seconds, so trades may arrive up to 5 s out of order. A window
   -- is complete (and written) once the watermark passes its end; a trade at or behind

@@ -20,8 +20,20 @@ SELECT
       THEN 'missing field or wrong type'
     WHEN `timestamp` < 1000000000000 OR `timestamp` > 9999999999999
       THEN 'timestamp out of range'   -- not milliseconds of 2001..2286 (seconds, maybe?)
+    WHEN ts IS NULL
+      THEN 'timestamp ahead of the clock'   -- see ts in 10_trades.sql
+    WHEN TRIM(base) = '' OR TRIM(quote) = ''
+      THEN 'empty base or quote'
+    -- x * 0 is 0 for every finite number, NaN for Infinity and NaN (1e400 in the JSON is read
+    -- as Infinity, "NaN" as NaN; NaN would pass every comparison below)
+    WHEN price * 0 <> 0 OR volume * 0 <> 0
+      THEN 'price or volume not a finite number'
     WHEN price <= 0 OR volume <= 0
       THEN 'price or volume not positive'
+    -- up to 1e300 per trade, the sums of a window (SUM(volume), SUM(price * volume)) cannot
+    -- overflow to Infinity
+    WHEN price > 1E300 OR volume > 1E300 OR price * volume > 1E300
+      THEN 'price, volume or their product above 1e300'
     WHEN direction NOT IN ('buy', 'sell')
       THEN 'unknown direction'
   END AS problem,

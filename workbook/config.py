@@ -29,6 +29,7 @@ DEFAULTS = {
     "POSTGRES_PASSWORD": "user",
     "FLINK_JOBMANAGER": "",  # HOST:PORT of a session cluster; empty = in-process MiniCluster
     "FLINK_REST_PORT": "8081",
+    "MAX_AHEAD_SECONDS": "60",  # the processor rejects trades further ahead of the clock (sql/10_trades.sql)
     "PRODUCER_SOURCE": "synthetic",
     "PRODUCER_ARGS": "--speed 1 --rebase-time",
     "WORKBOOK_STATE_DIR": ".state",
@@ -49,6 +50,7 @@ class Config:
     postgres_password: str
     flink_jobmanager: str
     flink_rest_port: int
+    max_ahead_seconds: int
     producer_source: str
     producer_args: str
     workbook_state_dir: Path
@@ -111,6 +113,9 @@ def load_config(env_file: Path | str | None = None, **overrides: str) -> Config:
             values[f.name] = p if p.is_absolute() else PROJECT_ROOT / p
         else:
             values[f.name] = text
+    if values["max_ahead_seconds"] < 0:
+        raise ValueError(f"MAX_AHEAD_SECONDS={values['max_ahead_seconds']} in the configuration is negative: it is "
+                         "how many seconds ahead of the clock a trade may be (default 60); use 0 or more")
     if values["stack"] not in ("embedded", "docker"):
         raise ValueError(f"STACK={values['stack']!r}: use 'embedded' (no Docker) or 'docker' (docker compose up)")
     return Config(**values)

@@ -13,11 +13,13 @@ CREATE TABLE IF NOT EXISTS late_trades (
 
 -- Records of the topic that are not valid trades, per Kafka partition and problem:
 -- 'not a JSON object', 'missing field or wrong type', 'timestamp out of range',
--- 'price or volume not positive', 'unknown direction'.
+-- 'timestamp ahead of the clock', 'empty base or quote', 'price or volume not a finite number',
+-- 'price or volume not positive', 'price, volume or their product above 1e300', 'unknown direction'
+-- (sql/20_checked_trades.sql, sql/44_unreadable_records.sql).
 CREATE TABLE IF NOT EXISTS bad_records (
   kafka_partition INTEGER NOT NULL,
   problem         VARCHAR NOT NULL,
   num_records     BIGINT,
-  last_offset     BIGINT,                         -- offset of the latest such record (for 'not a JSON object': counted up to here)
+  last_offset     BIGINT,                         -- offset of the latest such record
   PRIMARY KEY (kafka_partition, problem)
 );

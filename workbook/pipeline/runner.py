@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from ..config import Config, load_config
 from ..kafka import true_end_offsets
-from . import speedups
+from . import edges, speedups
 from .errors import ProcessorError, flink_message
 from .flink_env import DEFAULT_CHECKPOINT_INTERVAL, RESTART_OPTIONS, create_table_env
 from .statements import define, load_statements, skeleton_warnings, sql_values
@@ -101,16 +101,30 @@ def run(options: RunOptions | None = None, config: Config | None = None, say=pri
     for w in warnings:
         say(f"WARNING: {w}")
     values = sql_values(config, topic, jdbc_url)
-    measuring = measure_end_offsets(config, topic) if bounded and end_offsets is None else None
+    # bounded: the unreadable records at the edges of the partitions (sql/44_unreadable_records.sql
+    # cannot see them) are read with the end offsets, and added to bad_records when the job has finished
+    count_edges = bounded and o.wait is not False and any(s.kind == "insert" and s.name == "bad_records"
+                                                          for s in statements)
+    measuring = measure_end_offsets(config, topic, end_offsets, count_edges) if bounded else None
     # streaming: restarts from the last checkpoint after a failure (PostgreSQL or Kafka gone for a while)
     flink_options = dict(RESTART_OPTIONS) if not bounded and interval else {}
     flink_options.update(o.flink_options or {})
     t_env = create_table_env(parallelism=o.parallelism, jobmanager=jobmanager, checkpoint_interval=interval,
                              pipeline_name=pipeline_name(bounded), options=flink_options)
+    scanning = None
     if measuring is not None:
         end_offsets = measuring()
+        scanning = measuring.edges if count_edges else None
     if broker_check is not None:
         broker_check()
+    target_url = jdbc_url or config.jdbc_url
+    if scanning is not None and not dry_run:
+        try:
+            edges.forget(config, target_url, end_offsets)
+        except Exception as exc:  # noqa: BLE001 -- PostgreSQL unreachable: the job says so when it writes
+            say(f"WARNING: bad_records: could not prepare the count of unreadable records ({type(exc).__name__}: "
+                f"{str(exc).strip()}); the ones at the start and end of the partitions are not counted")
+            scanning = None
     table_result = None
     plan_path = None if o.explain else speedups.plan_path(config.workbook_state_dir, statements, values, dry_run, bounded)
     if plan_path is not None and plan_path.exists():
@@ -178,6 +192,8 @@ def run(options: RunOptions | None = None, config: Config | None = None, say=pri
         raise ProcessorError(f"Flink job {result.job_id} failed: {message}") from None
     result.status = "FINISHED"
     result.net_runtime_s = execution.get_net_runtime() / 1000
+    if scanning is not None:
+        count_edge_records(scanning, config, target_url, dry_run, say)
     say(f"Flink job {result.job_id} finished in {result.seconds_total:.1f} s")
     return result
 
@@ -218,15 +234,40 @@ def _in_background(fn, *args):
     return get
 
 
-def measure_end_offsets(config: Config, topic: str):
-    """Measure the topic's end offsets in a thread (while the JVM starts); returns a getter."""
+def count_edge_records(scanning, config: Config, jdbc_url: str, dry_run: bool, say) -> None:
+    """Add the unreadable records at the edges of the partitions to bad_records (dry run: print them)."""
+    try:
+        found = [e for e in scanning() if e.before or e.after]
+        if dry_run:
+            for e in found:
+                say(f"bad_records> partition {e.partition}: {e.before + e.after} record(s) that are "
+                    f"{edges.PROBLEM} before its first or after its last readable record "
+                    f"(not in the counts above)")
+        else:
+            edges.add(config, jdbc_url, found)
+    except Exception as exc:  # noqa: BLE001 -- the job's results are written; only this count is missing
+        say(f"WARNING: could not count the unreadable records at the start and end of the partitions "
+            f"({type(exc).__name__}: {exc}); bad_records may lack them: run --bounded again")
+
+
+def measure_end_offsets(config: Config, topic: str, given: dict | None = None, scan_edges: bool = False):
+    """Measure the topic's end offsets (unless `given`) in a thread, while the JVM starts; returns
+    a getter. With `scan_edges` the thread reads the edges of the partitions next (pipeline/edges.py),
+    for the getter's `edges()`. Nothing else runs beside the planner: py4j would then serve its
+    calls on other Java threads, where Flink's planner fails ("metadataHandlerProvider")."""
     box = {}
 
     def work():
         try:
-            box["ends"] = true_end_offsets(config.kafka_bootstrap_servers, topic)
+            box["ends"] = given if given is not None else true_end_offsets(config.kafka_bootstrap_servers, topic)
         except BaseException as exc:  # re-raised in the caller's thread
             box["error"] = exc
+            return
+        if scan_edges:
+            try:
+                box["edges"] = edges.scan(config.kafka_bootstrap_servers, topic, box["ends"])
+            except Exception as exc:  # noqa: BLE001 -- reported after the job; the run goes on
+                box["edges_error"] = exc
 
     thread = threading.Thread(target=work, name="end-offsets", daemon=True)
     thread.start()
@@ -243,4 +284,11 @@ def measure_end_offsets(config: Config, topic: str):
                 "`python -m workbook up`, or set KAFKA_BOOTSTRAP_SERVERS in .env to where it runs.") from None
         return box["ends"]
 
+    def get_edges():
+        thread.join()
+        if "edges_error" in box:
+            raise box["edges_error"]
+        return box["edges"]
+
+    get.edges = get_edges
     return get

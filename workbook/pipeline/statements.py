@@ -70,6 +70,7 @@ def sql_values(config: Config, topic: str | None = None, jdbc_url: str | None = 
         "POSTGRES_DB": config.postgres_db,
         "POSTGRES_USER": config.postgres_user,
         "POSTGRES_PASSWORD": config.postgres_password,
+        "MAX_AHEAD_SECONDS": config.max_ahead_seconds,
     }
 
 
