@@ -87,6 +87,7 @@ NOT_IN_FLINK_IMAGE = {
     "sqlalchemy": "Config.postgres_url only, for the notebooks",
     "pandas": "installed with apache-flink (a dependency of PyFlink)",
     "apache_beam": "installed with apache-flink (PyFlink's Python worker runs on Beam)",
+    "grpc": "installed with apache-flink (Beam's worker pool serves gRPC)",
 }
 DISTRIBUTION = {"pyflink": "apache-flink", "kafka": "kafka-python", "dotenv": "python-dotenv",
                 "psycopg2": "psycopg2-binary"}  # pipeline/edges.py: the bounded run's last bad_records count
