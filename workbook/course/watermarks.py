@@ -237,16 +237,22 @@ def lab_stream(seed: int = 2025, minutes: int = 6, per_second: float = 3.0) -> l
 
 
 def two_partition_stream(seed: int = 7, minutes: int = 3) -> list[dict]:
-    """Two partitions read by one reader, interleaved: partition 1 (one pair) is 20 s behind partition 0."""
+    """Two partitions read by one reader, interleaved as they happen: partition 1 (`xrp / euro`)
+    is 20 s behind partition 0 (`bitcoin / tether`). Each partition has a few trades 8-10 s
+    behind its own newest one: late by its partition's own watermark, but only partition 1's
+    are late by the source's watermark (the minimum: partition 1 holds it back)."""
     import random
 
     rng = random.Random(seed)
     out = []
     for k in range(minutes * 30):  # a trade every 2 s in each partition
         ts = LAB_START_MS + 2_000 * k
-        out.append(_trade("bitcoin / tether", ts + rng.randrange(-3_000, 0) if k % 5 == 4 else ts, 0))
-        if ts >= LAB_START_MS + 20_000:
-            out.append(_trade("xrp / euro", ts - 20_000 + rng.randrange(-1_500, 0), 1))
+        out.append(_trade("bitcoin / tether", ts - 10_000 if k % 7 == 6 else ts + rng.randrange(-900, 0), 0,
+                          price=round(rng.uniform(90, 110), 2)))
+        if k >= 10:
+            slow = ts - 20_000
+            out.append(_trade("xrp / euro", slow - 10_000 if k % 9 == 8 else slow + rng.randrange(-900, 0), 1,
+                              price=round(rng.uniform(0.5, 0.7), 4)))
     return out
 
 
