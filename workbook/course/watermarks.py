@@ -346,10 +346,12 @@ def delay_slider(trades, value: float = DELAY_MS / 1000, max_s: float = 15, step
                                  continuous_update=False, layout=widgets.Layout(width="60%"))
     out = widgets.Output()
 
-    def draw(_=None):
-        with out:
+    def draw(change=None):
+        fig = timeline(trades, slider.value, **kwargs)
+        if change is not None:  # a redraw; not on the first draw, which the notebook's tests run unattended
             out.clear_output(wait=True)
-            timeline(trades, slider.value, **kwargs).show()
+        with out:
+            fig.show()
 
     slider.observe(draw, names="value")
     draw()
