@@ -92,7 +92,7 @@ def _in_flink_order(config, trades, topic: str):
     by_partition = {}
     for t in trades:
         by_partition.setdefault(t.get("partition", 0), []).append(t)
-    order = [by_partition[p][o] for p, o in zip(got["kafka_partition"], got["kafka_offset"])]
+    order = [by_partition[p][o] for p, o in zip(got["kafka_partition"], got["kafka_offset"], strict=True)]
     assert [t["timestamp"] for t in order] == list(got["timestamp"]), "offsets do not match the written trades"
     return got, order
 
@@ -100,7 +100,7 @@ def _in_flink_order(config, trades, topic: str):
 def _assert_same_records(got: pd.DataFrame, sim: watermarks.Simulation) -> None:
     flink_wm = [_as_ms(v) for v in got["wm"]]
     sim_wm = [None if v is None or pd.isna(v) else int(v) for v in sim.records["watermark"]]
-    differ = [i for i, (a, b) in enumerate(zip(flink_wm, sim_wm)) if a != b]
+    differ = [i for i, (a, b) in enumerate(zip(flink_wm, sim_wm, strict=True)) if a != b]
     assert not differ, f"watermark differs at arrivals {differ[:10]}: Flink {[flink_wm[i] for i in differ[:5]]}, " \
                        f"simulation {[sim_wm[i] for i in differ[:5]]}"
     assert list(got["is_late"]) == list(sim.records["late"])

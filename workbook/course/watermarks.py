@@ -318,7 +318,7 @@ def timeline_figure(sim: Simulation, title: str | None = None, height: int = 460
         x=closed["closed_after"].astype(float) + 0.5, y=_time(closed["window_end"]), mode="markers+text",
         name="window closes", marker=dict(symbol="diamond", size=11, color="orange", line=dict(width=1)),
         text=[f"{pd.Timestamp(s, unit='ms'):%H:%M} ({b})" if b != "watermark" else f"{pd.Timestamp(s, unit='ms'):%H:%M}"
-              for s, b in zip(closed["window_start"], closed["closed_by"])],
+              for s, b in zip(closed["window_start"], closed["closed_by"], strict=True)],
         textposition="top left", textfont=dict(size=10)))
     for x in closed["closed_after"].astype(float) + 0.5:
         fig.add_vline(x=x, line=dict(color="orange", width=1, dash="dash"))
