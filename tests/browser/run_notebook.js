@@ -4,7 +4,7 @@
 // Run menu as a student would, and reports what the page shows.
 //
 //   node run_notebook.js --base-url http://127.0.0.1:PORT --token TOKEN \
-//        --notebook 06_dashboard.ipynb --screenshot out.png [--run-timeout 240]
+//        --notebook 06_dashboard.ipynb --screenshot out.png [--run-timeout 240] [--focus-trace NAME]
 //
 // Progress goes to stderr; the last stdout line is `RESULT {json}` with the
 // facts (cell prompts, error outputs, Plotly traces, console errors). The
@@ -245,13 +245,17 @@ async function main() {
     // The renderer draws asynchronously; wait (bounded) for a candlestick.
     const chartDeadline = Date.now() + 30000;
     let plots = await page.evaluate(readPlots);
-    while (!plots.some((p) => p.traces.some((t) => t.type === 'candlestick')) && state.errors.length === 0 && Date.now() < chartDeadline) {
+    const wanted = (t) => (args.focusTrace ? t.name === args.focusTrace : t.type === 'candlestick');
+    while (!plots.some((p) => p.traces.some(wanted)) && state.errors.length === 0 && Date.now() < chartDeadline) {
       await sleep(500);
       plots = await page.evaluate(readPlots);
     }
-    // The candlestick chart with the most points (the latest one on a tie).
+    // The candlestick chart with the most points (the latest one on a tie); with --focus-trace NAME,
+    // the first chart with a trace of that name instead (e.g. the watermark lab's timeline).
     const candlePoints = (p) => Math.max(-1, ...p.traces.filter((t) => t.type === 'candlestick').map((t) => t.points));
-    const candle = plots.reduce((best, p) => (candlePoints(p) >= 0 && (!best || candlePoints(p) >= candlePoints(best)) ? p : best), null);
+    const candle = args.focusTrace
+      ? plots.find((p) => p.traces.some((t) => t.name === args.focusTrace)) || null
+      : plots.reduce((best, p) => (candlePoints(p) >= 0 && (!best || candlePoints(p) >= candlePoints(best)) ? p : best), null);
     if (candle) {
       // Bring the candlestick chart into view for the screenshot.
       await page.evaluate((i) => {

@@ -1,0 +1,216 @@
+"""The watermark lab's simulation, figure and check, on hand-built cases (no services).
+tests/test_watermarks_flink.py runs the same rules through Flink."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from workbook.course import watermarks as wm
+from workbook.paths import PROJECT_ROOT
+
+T = 1_735_776_000_000  # 2025-01-02 00:00:00 UTC, a window start
+
+
+def trades(*specs):
+    """(seconds after T, partition[, at]) -> trade dicts in arrival order."""
+    out = []
+    for spec in specs:
+        t = {"timestamp": T + int(round(spec[0] * 1000)), "partition": spec[1], "pair": f"p{spec[1]}"}
+        if len(spec) > 2:
+            t["at"] = spec[2]
+        out.append(t)
+    return out
+
+
+def late(sim):
+    return list(sim.records["late"])
+
+
+def marks(sim, col="watermark"):
+    return [None if v != v or v is None else (v - T) / 1000 for v in sim.records[col]]
+
+
+def test_settings_match_the_project_sql():
+    source = (PROJECT_ROOT / "sql" / "10_trades.sql").read_text()
+    solution = PROJECT_ROOT / "solutions" / "sql" / "10_trades.sql"
+    if solution.exists():  # the source may become an exercise with a skeleton
+        source = solution.read_text()
+    delay = re.search(r"WATERMARK FOR ts AS ts - INTERVAL '(\d+)' SECOND", source)
+    idle = re.search(r"'scan.watermark.idle-timeout' = '(\d+) s'", source)
+    assert delay and int(delay.group(1)) * 1000 == wm.DELAY_MS
+    assert idle and float(idle.group(1)) == wm.IDLE_TIMEOUT_S
+    assert "'scan.watermark.emit.strategy' = 'on-event'" in source
+    assert "COALESCE(ts <= CURRENT_WATERMARK(ts), FALSE) AS is_late" in (PROJECT_ROOT / "sql" /
+                                                                        "20_checked_trades.sql").read_text()
+
+
+def test_one_partition_late_is_at_or_behind_the_watermark_of_the_records_before():
+    sim = wm.simulate(trades((10, 0), (12, 0), (6, 0), (7, 0), (7.001, 0), (66, 0)), 5_000)
+    assert marks(sim) == [None, 5, 7, 7, 7, 7]  # the watermark in force when each record arrives
+    assert marks(sim, "watermark_after") == [5, 7, 7, 7, 7, 61]
+    assert late(sim) == [False, False, True, True, False, False]  # 7.000 exactly at the watermark: late
+    w = sim.windows.set_index("window_start")
+    assert (w.loc[T, "on_time"], w.loc[T, "late"]) == (3, 2)
+    # [00:00, 00:01) closes when the watermark reaches 00:00:59.999: after the trade at 66 s (61 >= 59.999)
+    assert (w.loc[T, "closed_after"], w.loc[T, "closed_by"]) == (5, "watermark")
+    assert w.loc[T + 60_000, "closed_by"] == "end of input"
+    streaming = wm.simulate(trades((10, 0), (66, 0)), bounded=False).windows["closed_by"]
+    assert streaming.iloc[0] == "watermark" and streaming.isna().iloc[1]  # still open
+
+
+def test_window_closes_exactly_when_the_watermark_reaches_its_last_millisecond():
+    closes = wm.simulate(trades((1, 0), (64.999, 0)), 5_000, bounded=False).windows.iloc[0]
+    assert closes["closed_after"] == 1
+    still_open = wm.simulate(trades((1, 0), (64.998, 0)), 5_000, bounded=False).windows.iloc[0]
+    assert still_open["closed_after"] is None or still_open["closed_after"] != still_open["closed_after"]
+
+
+def test_the_watermark_is_per_partition_not_per_pair():
+    one = [dict(t, pair="fast") for t in trades((10, 0), (20, 0))] + [{"timestamp": T + 14_000, "pair": "quiet"}]
+    assert late(wm.simulate(one, 5_000)) == [False, False, True]  # the quiet pair's first trade: late
+    assert wm.per_pair_late(one, 5_000) == 0
+
+
+def test_two_partitions_the_slow_one_holds_the_watermark_back():
+    sim = wm.simulate(trades((100, 0), (50, 1), (90, 0), (44, 1), (46, 1)), 5_000)
+    assert marks(sim) == [None, None, 45, 45, 45]  # min(95, 45)
+    # 90 s is 10 s behind its partition's newest (late per partition), on time with the minimum
+    assert late(sim) == [False, False, False, True, False]
+    alone = wm.simulate([t for t in trades((100, 0), (90, 0))], 5_000)
+    assert late(alone) == [False, True]
+
+
+def test_a_partition_without_records_holds_the_watermark_until_idle():
+    stream = trades((10, 0), (30, 0), (12, 0))
+    assert late(wm.simulate(stream, 5_000, partitions=2)) == [False, False, False]
+    assert marks(wm.simulate(stream, 5_000, partitions=2)) == [None, None, None]
+    assert late(wm.simulate(stream, 5_000)) == [False, False, True]
+    # with processing times: partition 1 is idle 5 s after reading started
+    timed = trades((10, 0, 1.0), (30, 0, 4.0), (12, 0, 5.0))
+    assert late(wm.simulate(timed, 5_000, partitions=2)) == [False, False, True]
+    assert late(wm.simulate(timed, 5_000, partitions=2, idle_timeout_s=6)) == [False, False, False]
+
+
+def test_an_idle_partition_returns_behind_the_watermark_and_it_does_not_go_back():
+    stream = trades((10, 0, 0.0), (9, 1, 0.1), (20, 0, 1.0), (40, 0, 7.0), (30, 1, 7.5), (31, 1, 7.6))
+    sim = wm.simulate(stream, 5_000)
+    # partition 1's first record still sees "none"; then min(5, 4). At 7.0 s both partitions have been
+    # silent for 5 s or more: all idle, the watermark stays 4; after the trade at 40 s partition 0 is
+    # active and alone (partition 1 still idle): 35
+    assert marks(sim) == [None, None, 4, 4, 35, 35]
+    assert late(sim) == [False, False, False, False, True, True]  # 30 and 31 <= 35: late
+    assert marks(sim, "watermark_after")[-1] == 35  # min(35, 26) would be 26: it never goes back
+
+
+def test_idle_moves_the_watermark_before_the_next_record_closes_windows():
+    stream = trades((50, 0, 0.0), (10, 1, 0.1), (66, 0, 3.0), (67, 0, 5.5))
+    sim = wm.simulate(stream, 5_000, bounded=False)
+    # partition 1 holds the watermark at 5 until it is idle (5.4 s silent at 5.5 s): then 61 >= 59.999
+    assert marks(sim) == [None, None, 5, 61]
+    first = sim.windows.iloc[0]
+    assert (first["closed_after"], first["closed_by"]) == (2, "idle partition")
+    # everybody idle: the watermark stays where it was
+    all_idle = wm.simulate(trades((50, 0, 0.0), (10, 1, 0.1), (70, 0, 6.0)), 5_000)
+    assert marks(all_idle) == [None, None, 5]
+
+
+def test_the_lab_streams_show_what_the_notebook_says():
+    two = wm.simulate(wm.two_partition_stream())
+    assert two.records.groupby("partition")["late"].sum().to_dict() == {0: 0, 1: 9}
+    idle = wm.simulate(wm.idle_partition_stream())
+    assert idle.late_count == 1 and idle.records[idle.records["late"]]["partition"].tolist() == [1]
+
+
+def test_notebook_07_held_back_trades():
+    """Notebook 07: 281 trades held back 20 s, 279 late in Flink; the 2 others are at the very end."""
+    from workbook.course import datasets
+
+    on_time = [dict(t, timestamp=t["timestamp"] + 86_400_000) for t in datasets.sample_trades(minutes=10)]
+    held_back = on_time[::40]
+    stream = [t for i, t in enumerate(on_time) if i % 40]
+    for t in held_back:
+        at = next((i for i, u in enumerate(stream) if u["timestamp"] > t["timestamp"] + 20_000), len(stream))
+        stream.insert(at, t)
+    sim = wm.simulate(stream)
+    held = {id(t) for t in held_back}
+    not_late = [i for i, t in enumerate(stream) if id(t) in held and not sim.records["late"].iloc[i]]
+    assert sim.late_count == 279 and not_late == [len(stream) - 2, len(stream) - 1]
+
+
+def test_simulate_rejects_bad_input():
+    with pytest.raises(ValueError, match="delay_ms must be >= 0"):
+        wm.simulate(trades((1, 0)), -1)
+    with pytest.raises(ValueError, match="epoch milliseconds"):
+        wm.simulate([{"timestamp": 1.5}])
+
+
+def test_timeline_figure_has_the_watermark_late_trades_and_closing_windows():
+    fig = wm.timeline(wm.lab_stream(minutes=2), delay_s=5)
+    names = [t.name for t in fig.data]
+    assert "watermark" in names and "window closes" in names and "on-time trade" in names
+    assert any(n.startswith("late trade (") for n in names)
+    two = wm.timeline(wm.two_partition_stream(), delay_s=5)
+    names = [t.name for t in two.data]
+    assert {"partition 0 watermark", "partition 1 watermark", "watermark (min over partitions)"} <= set(names)
+
+
+# --- the exercise's check -------------------------------------------------------------------------
+
+def test_expected_answer_is_up_to_date():
+    from workbook.course.references import watermarks as ref
+
+    assert wm.load_expected() == ref.expected(), \
+        "regenerate it: python -m workbook.course.references.watermarks"
+
+
+def test_solution_passes_and_skeleton_fails():
+    solution = json.loads(wm.solution_path().read_text())
+    assert wm.check_watermark_delay(solution).passed
+    assert solution == wm.load_expected()["delay_s"]
+    skeleton = wm.check_watermark_delay(...)
+    assert not skeleton.passed and "not a number" in skeleton.problems[0]
+
+
+@pytest.mark.parametrize("wrong, says", [
+    ("6", "not a number"),
+    (None, "not a number"),
+    (-3, "negative"),
+    (float("nan"), "finite"),
+    (6.5, "whole number of seconds"),
+    (6000, "milliseconds"),
+    (5, "more than 1 %"),
+    (2, "per PARTITION"),
+    (7, "not the smallest"),
+    (30, "not the smallest"),
+])
+def test_check_names_the_mistake(wrong, says):
+    result = wm.check_watermark_delay(wrong)
+    assert not result.passed and says in " ".join(result.problems), result.problems
+    assert result.hint == "watermark_delay"
+    box = result._repr_html_()
+    assert "not yet" in box and 'hint("watermark_delay", 1)' in box
+
+
+def test_check_shows_an_example_and_does_not_raise():
+    result = wm.check_watermark_delay(5)
+    assert result.example == {"got": "5 s: 7.5 % late", "expected": "at most 1 % late"}
+    assert "7.5 % late" in result._repr_html_() and "not yet" in str(result)
+
+
+def test_hints_go_from_a_nudge_to_nearly_the_answer():
+    assert len(wm.HINTS["watermark_delay"]) == 3
+    assert wm.hint("watermark_delay", 1).startswith("Hint 1:")
+    assert "(k+1)-th largest" in wm.hint("watermark_delay", 3)
+    with pytest.raises(ValueError):
+        wm.hint("watermark_delay", 4)
+
+
+def test_the_notebook_skeleton_does_not_give_the_answer_away():
+    nb = json.loads(wm.LAB_NOTEBOOK.read_text())
+    answer = wm.load_expected()["delay_s"]
+    sources = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
+    assert any("WATERMARK_DELAY_S = ...  #" in s for s in sources)
+    assert not any(re.search(rf"WATERMARK_DELAY_S\s*=\s*{answer}\b", s) for s in sources)
