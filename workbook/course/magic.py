@@ -87,7 +87,7 @@ def run(line: str, cell: str | None, shell=None):
     except FlinkSqlUsageError as exc:
         return ErrorBlock("Usage", str(exc))
     if opts["exercise"]:
-        return run_exercise(opts, cell)
+        return run_exercise(opts, cell, shell)
     if not (cell or "").strip():
         return ErrorBlock("Nothing to run", "%%flinksql: write Flink SQL in the cell below the %%flinksql line.")
     try:
@@ -107,7 +107,7 @@ def run(line: str, cell: str | None, shell=None):
     return result.frame
 
 
-def run_exercise(opts: dict, cell: str | None):
+def run_exercise(opts: dict, cell: str | None, shell=None):
     name = opts["exercise"]
     try:
         ex = exercises.get(name)
@@ -119,6 +119,8 @@ def run_exercise(opts: dict, cell: str | None):
         sql = exercises.exercise_file(name)
     else:
         sql = exercises.exercise(name, cell or "")
+    if shell is not None:  # the answer, for the cells after the exercise
+        shell.user_ns[f"{name}_sql"] = sql
     result = checks.run_check(name, sql, timeout_s=opts["timeout"])
     if exercises.solutions_enabled() and not result:
         # the instructor's and CI's run: every solution must pass its check
