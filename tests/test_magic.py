@@ -66,7 +66,7 @@ def test_magic_rows_equal_the_streaming_job_over_kafka(stack, data):
         ours = session.run_cell(text, data=data).frame
         theirs = pipeline.query(text, trades)
         theirs = theirs.sort_values(list(theirs.columns)).reset_index(drop=True)
-        assert len(ours) > 0, name
+        assert len(ours) > 0 or (name == "late_trades" and data != "late"), name
         pd.testing.assert_frame_equal(checks.normalize(ours) if "ts_start" in ours else ours,
                                       checks.normalize(theirs) if "ts_start" in theirs else theirs,
                                       check_dtype=False, obj=f"{name} over {data}")
