@@ -97,7 +97,7 @@ def run(line: str, cell: str | None, shell=None):
         return ErrorBlock(f"Flink SQL error: {exc.message}", exc.marked() if exc.line else exc.text())
     except QueryTimeout as exc:
         return ErrorBlock("Query stopped", str(exc))
-    except Exception as exc:  # the stack is down, a dataset is missing, ...
+    except Exception as exc:  # noqa: BLE001 (the stack is down, a dataset is missing, ...)
         return ErrorBlock("Could not run the cell", str(exc))
     if opts["out"] and shell is not None:
         shell.user_ns[opts["out"]] = result.frame

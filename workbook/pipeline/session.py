@@ -26,9 +26,9 @@ import json
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from .. import kafka
 from ..config import Config, load_config
@@ -176,7 +176,7 @@ class Session:
         for stmt in self.ddl[applied:]:
             try:
                 t_env.execute_sql(stmt)
-            except Exception:
+            except Exception:  # noqa: BLE001 (Py4J raises plain exceptions)
                 pass  # it failed where it was first run and was reported there
         self._envs[data] = (t_env, len(self.ddl))
         return t_env
@@ -192,7 +192,7 @@ class Session:
                 text = sql_files.as_file_source(text, str(self.dataset_file(data)))
             try:
                 t_env.execute_sql(sql_files.strip_sql(text))
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 (Py4J raises plain exceptions)
                 raise ProcessorError(f"{st.label}: {short_message(exc)}") from None
             if ends is not None and st.name == SOURCE_TABLE:
                 bound_source(t_env, ends)
@@ -229,14 +229,14 @@ class Session:
                         out.frame = self._query(table, limit, changelog, timeout_s or self.timeout_s)
                 except (QueryTimeout, SqlError):
                     raise
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 (Py4J raises plain exceptions)
                     message = short_message(exc)
                     line, column = locate(message, offset, cell)
                     if line is None:  # no place given: the statement's first word
                         first_code = offset + len(raw) - len(raw.lstrip())
                         line, column = locate("at line 1, column 1", first_code, cell)
                     message = _WHERE.sub("", message).replace("  ", " ").strip(" .:,") + "."
-                    message = re.sub(r"\s*\.\.$", ".", message)
+                    message = re.sub(r"\s*\.\.$", ".", message).replace(". : ", ": ")
                     raise SqlError(message, cell, line, column) from None
         out.seconds = time.perf_counter() - started
         return out
@@ -261,7 +261,7 @@ class Session:
                     box["frame"] = self._changelog(table, names, limit)
                 else:
                     box["frame"] = table.to_pandas()
-            except BaseException as exc:
+            except BaseException as exc:  # noqa: BLE001 (re-raised in the caller's thread)
                 box["error"] = exc
 
         thread = threading.Thread(target=work, name="flinksql-query", daemon=True)
