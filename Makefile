@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: lab test venv lint format up down status logs test-unit test-integration test-notebooks test-browser release bench clean
+.PHONY: lab test venv lint format up down status logs sql test-unit test-integration test-notebooks test-browser release bench clean
 
 # JUPYTER_ARGS: extra `jupyter lab` options (the browser test passes its port and token).
 JUPYTER_ARGS ?=
@@ -45,6 +45,10 @@ status: venv
 	$(PY) -m workbook status
 logs: venv
 	$(PY) -m workbook logs
+# the Flink SQL client with the tables and views of sql/ (against the running stack)
+sql: venv
+	$(PY) -m workbook up
+	$(PY) -m workbook sql
 
 test-unit: venv
 	$(PY) -m pytest tests -m "not integration and not browser"

@@ -8,4 +8,13 @@
 - `dashboard`: Grafana's panels in Plotly.
 
 See docs/architecture.md.
+
+`%load_ext workbook` in a notebook adds the `%%flinksql` magic (workbook.course.magic);
+it is imported only then, so `import workbook` stays cheap.
 """
+
+
+def load_ipython_extension(ipython) -> None:
+    from .course.magic import load_ipython_extension as load
+
+    load(ipython)

@@ -8,11 +8,14 @@ same-millisecond ties, so that open/close by arrival order is caught.
 """
 from __future__ import annotations
 
+import html
 import random
+from dataclasses import dataclass, field
 
 import pandas as pd
 
-from ..pipeline import ProcessorError, query
+from ..pipeline import ProcessorError, SqlFileError, sql_files
+from ..pipeline.session import QueryTimeout, Session, SqlError
 from .datasets import sample_trades
 
 WINDOW_MS = 60_000
@@ -184,33 +187,165 @@ def verdict(actual: pd.DataFrame, expected: pd.DataFrame, trades: list[dict] | N
     return f"{what}: correct: {len(expected)} rows ({pairs} pairs x {len(expected) // max(pairs, 1)}+ windows) match the reference."
 
 
+# --- the result of a check ----------------------------------------------------------------------
+
+@dataclass
+class CheckResult:
+    """What a check found: shown as one line when it passed, as a box when not; never raises.
+    `bool(result)` is whether it passed (tests and CI assert it)."""
+
+    exercise: str
+    passed: bool
+    summary: str  # one line
+    problems: list = field(default_factory=list)  # what is wrong, most telling first
+    got: dict | None = None  # an example row of the student's result ...
+    expected: dict | None = None  # ... and the reference's row for the same window and pair
+    hint: str | None = None  # the name to pass to hint(...)
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def text(self) -> str:
+        if self.passed:
+            return f"\u2705 {self.summary}"
+        lines = [f"\u274c {self.summary}"] + [f"- {p}" for p in self.problems]
+        if self.got is not None or self.expected is not None:
+            lines.append(f"  example row, got:      {self.got}")
+            lines.append(f"  example row, expected: {self.expected}")
+        if self.hint:
+            lines.append(f'  stuck? hint("{self.hint}")')
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return self.text()
+
+    def _repr_html_(self) -> str:
+        if self.passed:
+            return f'<div style="color:#1a7f37">\u2705 {html.escape(self.summary)}</div>'
+        items = "".join(f"<li><pre style='white-space:pre-wrap;margin:0'>{html.escape(p)}</pre></li>"
+                        for p in self.problems)
+        rows = ""
+        if self.got is not None or self.expected is not None:
+            cols = list((self.expected or self.got or {}).keys())
+            head = "".join(f"<th>{html.escape(str(c))}</th>" for c in cols)
+
+            def row(label, values):
+                values = values or {}
+                return f"<tr><th>{label}</th>" + "".join(
+                    f"<td>{html.escape(str(values.get(c, '')))}</td>" for c in cols) + "</tr>"
+            rows = (f"<p>An example row:</p><table><tr><th></th>{head}</tr>{row('got', self.got)}"
+                    f"{row('expected', self.expected)}</table>")
+        hint = f'<p>Stuck? Run <code>hint("{html.escape(self.hint)}")</code>.</p>' if self.hint else ""
+        return ('<div style="border:2px solid #cf222e;border-radius:6px;padding:8px 12px;margin:4px 0">'
+                f"<b>\u274c {html.escape(self.summary)}</b><ul>{items}</ul>{rows}{hint}</div>")
+
+
+def example_rows(actual: pd.DataFrame, expected: pd.DataFrame) -> tuple:
+    """The first (window, pair) whose row differs: (got, expected) as dicts (None where absent)."""
+    if list(actual.columns) != list(expected.columns) or not set(KEY) <= set(actual.columns):
+        got = actual.iloc[0].to_dict() if len(actual) else None
+        return got, (expected.iloc[0].to_dict() if len(expected) else None)
+    try:
+        a, e = normalize(actual), normalize(expected)
+    except (ValueError, TypeError):
+        return (actual.iloc[0].to_dict() if len(actual) else None), expected.iloc[0].to_dict()
+    keyed_a = {tuple(map(str, r[KEY])): r for _, r in a.iterrows()}
+    for _, row in e.iterrows():
+        mine = keyed_a.get(tuple(map(str, row[KEY])))
+        if mine is None:
+            return None, _plain(row)
+        if not all(_close(pd.Series([mine[c]]), pd.Series([row[c]])).all() if c not in KEY else True
+                   for c in e.columns):
+            return _plain(mine), _plain(row)
+    return None, None
+
+
+def _plain(row) -> dict:
+    return {k: (str(v) if isinstance(v, pd.Timestamp) else v) for k, v in row.to_dict().items()}
+
+
 # --- the checks the notebooks call ---------------------------------------------------------------
 
-def _run(sql: str, trades: list[dict]) -> pd.DataFrame:
+_SESSION = None
+
+
+def session() -> Session:
+    """The kernel's warm Flink session over the fixed datasets (created on first use)."""
+    global _SESSION
+    if _SESSION is None:
+        _SESSION = Session({"check": check_trades, "sample": sample_trades})
+    return _SESSION
+
+
+def answer_sql(sql: str) -> str:
+    """The student's answer as SQL: a statement file's name ('41_volumes') is that file's text."""
+    words = sql_files.code_of(sql).split()
+    if len(words) == 1 and not sql.strip().endswith(";"):
+        try:
+            return sql_files.load_sql(words[0])
+        except SqlFileError:
+            raise SqlError(f"your answer is the single word {words[0]!r}, not a query: write a SELECT ... "
+                           "FROM valid_trades (or the name of a file of sql/)", sql, 1, 1) from None
+    return sql
+
+
+def run_check(name: str, sql: str, timeout_s: float | None = None) -> CheckResult:
+    """Run exercise `name`'s check on `sql`; a CheckResult, whatever went wrong."""
     try:
-        return query(sql, trades)
+        return CHECKS[name](sql, timeout_s)
+    except KeyError:
+        raise KeyError(f"no check for {name!r} (have: {', '.join(CHECKS)})") from None
+
+
+def _compare_check(name: str, sql: str, reference, timeout_s) -> CheckResult:
+    trades = check_trades()
+    try:
+        cell = session().run_cell(answer_sql(sql), data="check", timeout_s=timeout_s)
+    except SqlError as exc:
+        return CheckResult(name, False, f"{name}: your query did not run.", [exc.text()], hint=name)
+    except QueryTimeout as exc:
+        return CheckResult(name, False, f"{name}: your query did not finish.", [str(exc)], hint=name)
     except ProcessorError as exc:
-        raise CheckFailed(f"your query did not run: {exc}") from None
+        return CheckResult(name, False, f"{name}: your query did not run.", [str(exc)], hint=name)
+    if cell.frame is None:
+        return CheckResult(name, False, f"{name}: the cell has no query (SELECT ...) to check.",
+                           ["write the SELECT of the exercise (CREATE statements alone return no rows)"], hint=name)
+    expected = reference(trades)
+    problems = compare(cell.frame, expected, trades)
+    if problems:
+        got, exp = example_rows(cell.frame, expected)
+        return CheckResult(name, False, f"{name}: not yet.", problems, got, exp, hint=name)
+    pairs = expected["currency_pair"].nunique()
+    return CheckResult(name, True, f"{name}: correct: {len(expected)} rows ({pairs} pairs x "
+                                   f"{len(expected) // max(pairs, 1)}+ windows) match the reference.")
+
+
+def check_candlesticks_result(sql: str, timeout_s: float | None = None) -> CheckResult:
+    return _compare_check("candlesticks", sql, reference_candlesticks, timeout_s)
+
+
+def check_volumes_result(sql: str, timeout_s: float | None = None) -> CheckResult:
+    return _compare_check("volumes", sql, reference_volumes, timeout_s)
+
+
+CHECKS = {"candlesticks": check_candlesticks_result, "volumes": check_volumes_result}
+
+
+def _raise_unless_passed(result: CheckResult) -> str:
+    if not result:
+        raise CheckFailed(result.text())
+    return result.summary
 
 
 def check_candlesticks(sql: str) -> str:
-    """Run `sql` (a SELECT over valid_trades, or INSERT INTO candlesticks SELECT ...) on the
-    check dataset and compare it with reference_candlesticks."""
-    trades = check_trades()
-    return verdict(_run(sql, trades), reference_candlesticks(trades), trades, "candlesticks")
+    """The check as before the SQL cells: the verdict's line, or CheckFailed with the feedback."""
+    return _raise_unless_passed(check_candlesticks_result(sql))
 
 
 def check_volumes(sql: str) -> str:
-    trades = check_trades()
-    return verdict(_run(sql, trades), reference_volumes(trades), trades, "volumes")
+    return _raise_unless_passed(check_volumes_result(sql))
 
 
-CHECKS = {"candlesticks": check_candlesticks, "volumes": check_volumes}
-
-
-def check(name: str, sql: str) -> str:
-    """Run the check of exercise `name` on `sql`; raises CheckFailed with the feedback."""
-    try:
-        return CHECKS[name](sql)
-    except KeyError:
-        raise KeyError(f"no check for {name!r} (have: {', '.join(CHECKS)})") from None
+def check(name: str, sql: str) -> CheckResult:
+    """Run the check of exercise `name` on `sql`: a CheckResult (shown as a box in a notebook)."""
+    return run_check(name, sql)

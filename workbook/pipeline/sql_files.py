@@ -151,3 +151,47 @@ def select_part(text: str) -> str:
     """The query of an `INSERT INTO t SELECT ...` (or the text itself if it is a query)."""
     code = strip_sql(strip_comments(text))
     return _INSERT_INTO.sub("", code, count=1).strip()
+
+
+def split_statements(text: str) -> list:
+    """The statements of a cell or script, split at `;` outside quotes and comments, as
+    (offset of the statement in `text`, its raw text): the offsets map Flink's line and
+    column back to the cell. Statements that hold only comments and blanks are left out."""
+    out, start, i, n = [], 0, 0, len(text)
+    quote = None
+    while i < n:
+        c = text[i]
+        if quote:
+            if c == quote:
+                quote = None
+        elif c in "'`\"":
+            quote = c
+        elif text.startswith("--", i):
+            j = text.find("\n", i)
+            i = n if j < 0 else j
+            continue
+        elif text.startswith("/*", i):
+            j = text.find("*/", i + 2)
+            i = n if j < 0 else j + 2
+            continue
+        elif c == ";":
+            out.append((start, text[start:i]))
+            start = i + 1
+        i += 1
+    out.append((start, text[start:]))
+    return [(s, t) for s, t in out if code_of(t)]
+
+
+_METADATA = re.compile(r"\s+METADATA\s+FROM\s+'[^']*'(\s+VIRTUAL)?", re.IGNORECASE)
+
+
+def as_file_source(ddl: str, path: str) -> str:
+    """The same CREATE TABLE over JSON lines in the folder `path` instead of Kafka: its
+    metadata columns (kafka_partition, kafka_offset) become fields of the JSON records.
+    The computed column and the WATERMARK stay as they are."""
+    text = _METADATA.sub("", strip_comments(ddl))
+    m = _WITH.search(text)
+    if not m:
+        raise SqlFileError("cannot find the WITH (...) options of the source table")
+    return text[: m.start()] + (f") WITH ('connector' = 'filesystem', 'path' = '{path}', 'format' = 'json', "
+                                "'json.ignore-parse-errors' = 'true')")

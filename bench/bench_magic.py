@@ -1,0 +1,83 @@
+"""The %%flinksql magic's speed, in one IPython shell (in-process, as a kernel runs it):
+medians of 10 for the floor (`SELECT 1`: Flink's own cost of one job), a query over the
+check dataset and an exercise check; and the first query in fresh processes (kernels).
+
+    python bench/bench_magic.py [--runs 10] [--fresh 3]
+
+Goals (issue 9): query <= 1.3x floor, check <= 1.5x floor; warm check <= 1.5 s and
+first query <= 6 s on a 2-core machine."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+QUERY = "SELECT currency_pair, COUNT(*) AS trades, SUM(volume) AS volume FROM valid_trades GROUP BY currency_pair"
+FIRST = f"""
+import time
+t = time.perf_counter()
+from IPython.core.interactiveshell import InteractiveShell
+ip = InteractiveShell.instance()
+ip.run_line_magic("load_ext", "workbook")
+out = ip.run_cell_magic("flinksql", "", {QUERY!r})
+assert len(out) > 0, out
+print(time.perf_counter() - t)
+"""
+
+
+def timed(fn, runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=10)
+    ap.add_argument("--fresh", type=int, default=3, help="fresh processes for the first query")
+    args = ap.parse_args()
+    os.environ.pop("WORKBOOK_SOLUTIONS", None)
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from workbook.course import exercises
+
+    ip = InteractiveShell.instance()
+    ip.run_line_magic("load_ext", "workbook")
+    solution = exercises.solution("candlesticks")
+
+    def magic(line, body):
+        out = ip.run_cell_magic("flinksql", line, body)
+        assert out is not None and not repr(out).startswith(("Flink SQL error", "Query stopped")), repr(out)
+        return out
+
+    magic("", "SELECT 1")  # warm-up: the cluster and the datasets
+    magic("--exercise candlesticks", solution)
+    floor = timed(lambda: magic("", "SELECT 1"), args.runs)
+    query = timed(lambda: magic("", QUERY), args.runs)
+    check = timed(lambda: magic("--exercise candlesticks", solution), args.runs)
+    firsts = []
+    for _ in range(args.fresh):
+        out = subprocess.run([sys.executable, "-c", FIRST], cwd=ROOT, capture_output=True, text=True, check=True)
+        firsts.append(float(out.stdout.strip().splitlines()[-1]))
+    first = statistics.median(firsts)
+    load = os.getloadavg()[0]
+    print(f"load average (1 min): {load:.1f} on {os.cpu_count()} cores")
+    print(f"floor (SELECT 1)         median of {args.runs}: {floor:6.3f} s")
+    print(f"query over check dataset median of {args.runs}: {query:6.3f} s  = {query / floor:.2f}x floor (goal <= 1.3x)")
+    print(f"candlesticks check       median of {args.runs}: {check:6.3f} s  = {check / floor:.2f}x floor "
+          f"(goal <= 1.5x; <= 1.5 s)")
+    print(f"first query, fresh process, median of {args.fresh}: {first:6.3f} s (goal <= 6 s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

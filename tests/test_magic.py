@@ -1,0 +1,163 @@
+"""The %%flinksql magic and the warm session behind it, in a real in-process IPython
+shell with a real Flink MiniCluster; the equality tests compare it with the streaming
+job over Kafka (pipeline.query over a scratch topic), late trades included."""
+
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+import pytest
+
+from workbook import pipeline
+from workbook.course import checks, datasets, exercises
+from workbook.course.magic import ErrorBlock
+from workbook.pipeline import sql_files
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def shell():
+    from IPython.core.interactiveshell import InteractiveShell
+
+    ip = InteractiveShell.instance()
+    ip.run_line_magic("load_ext", "workbook")
+    return ip
+
+
+def cell(shell, line: str, body: str):
+    return shell.run_cell_magic("flinksql", line, body)
+
+
+def late_trades_dataset() -> list[dict]:
+    """The check dataset with every 50th trade arriving 20 s late (beyond the 5 s watermark delay)."""
+    trades = checks.check_trades()
+    late = trades[::50][:-2]
+    rest = [t for i, t in enumerate(trades) if i % 50]
+    out = []
+    for t in rest:
+        out.append(t)
+        while late and late[0]["timestamp"] + 20_000 <= t["timestamp"]:
+            out.append(late.pop(0))
+    return out + late
+
+
+QUERIES = {
+    "candlesticks": lambda: exercises.solution("candlesticks"),
+    "volumes": lambda: exercises.solution("volumes"),
+    "late_trades": lambda: sql_files.select_part(sql_files.load_sql("42_late_trades")),
+    "checked": lambda: "SELECT currency_pair, problem, is_late, COUNT(*) AS n FROM checked_trades "
+                       "GROUP BY currency_pair, problem, is_late",
+}
+
+
+@pytest.mark.parametrize("data", ["check", "sample", "late"])
+def test_magic_rows_equal_the_streaming_job_over_kafka(stack, data):
+    source = {"check": checks.check_trades, "sample": datasets.sample_trades, "late": late_trades_dataset}[data]
+    session = checks.session()
+    session.datasets.setdefault("late", late_trades_dataset)
+    trades = source()
+    if data == "late":
+        # the dataset really has late trades:
+        assert session.run_cell("SELECT COUNT(*) AS n FROM checked_trades WHERE is_late", data="late").frame["n"][0] > 0
+    for name, sql in QUERIES.items():
+        text = sql()
+        ours = session.run_cell(text, data=data).frame
+        theirs = pipeline.query(text, trades)
+        theirs = theirs.sort_values(list(theirs.columns)).reset_index(drop=True)
+        assert len(ours) > 0 or (name == "late_trades" and data != "late"), name
+        pd.testing.assert_frame_equal(checks.normalize(ours) if "ts_start" in ours else ours,
+                                      checks.normalize(theirs) if "ts_start" in theirs else theirs,
+                                      check_dtype=False, obj=f"{name} over {data}")
+
+
+def test_ddl_of_one_cell_is_visible_in_the_next(shell):
+    assert cell(shell, "", "CREATE TEMPORARY VIEW btc_trades AS\n"
+                           "SELECT * FROM valid_trades WHERE currency_pair = 'bitcoin / tether'") is None
+    out = cell(shell, "--out btc", "SELECT COUNT(*) AS n FROM btc_trades")
+    assert isinstance(out, pd.DataFrame) and out["n"][0] > 0
+    assert shell.user_ns["btc"]["n"][0] == out["n"][0]
+    # and over the other dataset too
+    assert cell(shell, "--data sample", "SELECT COUNT(*) AS n FROM btc_trades")["n"][0] > out["n"][0]
+
+
+def test_result_is_sorted_and_limited(shell):
+    out = cell(shell, "--limit 3", "SELECT currency_pair, COUNT(*) AS n FROM valid_trades GROUP BY currency_pair")
+    assert len(out) == 3 and list(out["currency_pair"]) == sorted(out["currency_pair"])
+
+
+def test_changelog_shows_row_kinds(shell):
+    out = cell(shell, "--changelog --limit 20",
+               "SELECT currency_pair, COUNT(*) AS n FROM valid_trades GROUP BY currency_pair")
+    assert list(out.columns) == ["op", "currency_pair", "n"]
+    assert {"+I", "-U", "+U"} <= set(out["op"]) and len(out) == 20
+
+
+def test_syntax_error_shows_line_and_column_of_the_cell(shell):
+    out = cell(shell, "", "SELECT currency_pair,\n  COUNT(*) AS n\nFROM valid_trades\nGROUP BY currency_pairx")
+    assert isinstance(out, ErrorBlock)
+    text = repr(out)
+    assert "Column 'currency_pairx' not found" in text
+    assert "  4 | GROUP BY currency_pairx\n    |          ^" in text
+    assert "at org.apache" not in text and "Traceback" not in text
+
+
+def test_parse_error_in_a_later_statement_points_into_the_cell(shell):
+    out = cell(shell, "", "SELECT 1;\n\nSELECT currency_pair\nFROM valid_trades\nWHERE price >> 3")
+    text = repr(out)
+    assert out.title.startswith("Flink SQL error: SQL parse failed")
+    assert "  5 | WHERE price >> 3\n    |" in text
+
+
+def test_failing_check_renders_a_box_and_does_not_raise(shell, monkeypatch):
+    monkeypatch.delenv("WORKBOOK_SOLUTIONS", raising=False)
+    skeleton = sql_files.load_sql("41_volumes")
+    result = cell(shell, "--exercise volumes", skeleton)
+    assert isinstance(result, checks.CheckResult) and not result
+    box = result._repr_html_()
+    assert "volume_buy is NULL in every row" in box and 'hint("volumes")' in box
+    wrong = exercises.solution("candlesticks").replace("MIN(order_key)", "MAX(order_key)")
+    result = cell(shell, "--exercise candlesticks", wrong)
+    assert not result and result.got is not None and result.expected is not None
+    assert "example row, got:" in result.text()
+
+
+def test_passing_check_is_one_line(shell, monkeypatch):
+    monkeypatch.delenv("WORKBOOK_SOLUTIONS", raising=False)
+    started = time.perf_counter()
+    result = cell(shell, "--exercise candlesticks", exercises.solution("candlesticks"))
+    assert result, result.text()
+    assert "\n" not in result.text() and result.text().startswith("\u2705 candlesticks: correct: 72 rows")
+    assert time.perf_counter() - started < 60
+
+
+def test_file_exercise_line_magic(shell, monkeypatch):
+    monkeypatch.setenv("WORKBOOK_SOLUTIONS", "1")
+    assert shell.run_line_magic("flinksql", "--exercise volumes --file")
+
+
+# --- issue 15: the checks' bad inputs -------------------------------------------------------------------
+
+def test_check_of_a_query_that_never_finishes_stops_at_the_time_limit():
+    cross = "SELECT a.currency_pair, COUNT(*) AS n FROM valid_trades a, valid_trades b, valid_trades c GROUP BY a.currency_pair"
+    started = time.perf_counter()
+    result = checks.run_check("volumes", cross, timeout_s=5)
+    took = time.perf_counter() - started
+    assert not result and took < 25, took
+    assert "stopped after 5 s" in result.problems[0] and "cross join" in result.problems[0]
+    # the cluster is free again: the next check runs normally
+    assert checks.run_check("volumes", exercises.solution("volumes"))
+
+
+def test_one_word_answer_gets_check_feedback():
+    result = checks.run_check("candlesticks", "candles")
+    assert not result and "single word 'candles'" in result.problems[0]
+    assert checks.run_check("volumes", "41_volumes").problems[0].startswith("volume_buy is NULL")
+
+
+def test_parse_error_in_a_check_gives_line_and_column():
+    result = checks.run_check("candlesticks", "SELECT\n  window_start AS ts_start,\n  FROM FROM valid_trades")
+    assert not result
+    assert "SQL parse failed" in result.problems[0] and "(line 3, column 3)" in result.problems[0]
+    assert "  3 |   FROM FROM valid_trades\n    |   ^" in result.problems[0]

@@ -1,0 +1,140 @@
+"""`%%flinksql`: Flink SQL in notebook cells, over the processor's tables and views.
+
+    %load_ext workbook
+
+    %%flinksql [--data check|sample|topic] [--limit N] [--changelog] [--out NAME] [--timeout S]
+    SELECT currency_pair, COUNT(*) AS trades FROM valid_trades GROUP BY currency_pair
+
+    %%flinksql --exercise candlesticks      (the cell is the answer; its check runs at once)
+    %flinksql --exercise volumes --file     (the exercise's file of sql/ is the answer)
+
+The result is a pandas DataFrame, its rows sorted by every column (deterministic
+output for nbval); `--changelog` shows the update stream instead, with each
+row's kind (+I, -U, +U, -D) in arrival order. CREATE / DROP statements of a
+cell stay in effect for the next cells. An error is one block (Flink's message,
+the line and column, the cell with the place marked) and does not raise, so
+Run All goes on; a check shows a CheckResult (passed in one line, otherwise a
+box). With WORKBOOK_SOLUTIONS=1 (the instructor's and CI's run) an exercise
+cell runs the solution instead, and a failing check raises, so CI sees it.
+"""
+
+from __future__ import annotations
+
+import html
+import shlex
+
+from ..pipeline.session import DEFAULT_TIMEOUT_S, QueryTimeout, SqlError
+from . import checks, exercises
+
+DATA = ("check", "sample", "topic")
+
+
+class FlinkSqlUsageError(ValueError):
+    pass
+
+
+def parse_args(line: str) -> dict:
+    """The magic's options (argparse-like, with messages that name the magic)."""
+    opts = {"data": "check", "limit": None, "changelog": False, "out": None, "exercise": None, "file": False,
+            "timeout": DEFAULT_TIMEOUT_S}
+    words = shlex.split(line)
+    i = 0
+    while i < len(words):
+        w = words[i]
+        key = w[2:].replace("-", "_") if w.startswith("--") else None
+        if key in ("changelog", "file"):
+            opts[key] = True
+        elif key in ("data", "limit", "out", "exercise", "timeout"):
+            if i + 1 >= len(words):
+                raise FlinkSqlUsageError(f"%%flinksql {w} needs a value")
+            i += 1
+            value = words[i]
+            if key == "data" and value not in DATA:
+                raise FlinkSqlUsageError(f"%%flinksql --data {value}: choose one of {', '.join(DATA)}")
+            if key in ("limit", "timeout"):
+                try:
+                    value = int(value) if key == "limit" else float(value)
+                except ValueError:
+                    raise FlinkSqlUsageError(f"%%flinksql --{key} {value}: expected a number") from None
+                if value <= 0:
+                    raise FlinkSqlUsageError(f"%%flinksql --{key} {value}: must be more than 0")
+            opts[key] = value
+        else:
+            raise FlinkSqlUsageError(f"%%flinksql: unknown option {w!r} (options: --data check|sample|topic, "
+                                     "--limit N, --changelog, --out NAME, --exercise NAME [--file], --timeout S)")
+        i += 1
+    return opts
+
+
+class ErrorBlock:
+    """A failed cell, shown as one block (no traceback)."""
+
+    def __init__(self, title: str, text: str):
+        self.title, self.body = title, text
+
+    def __repr__(self) -> str:
+        return f"{self.title}\n{self.body}"
+
+    def _repr_html_(self) -> str:
+        return ('<div style="border:2px solid #cf222e;border-radius:6px;padding:8px 12px">'
+                f"<b>{html.escape(self.title)}</b><pre style='margin:4px 0'>{html.escape(self.body)}</pre></div>")
+
+
+def run(line: str, cell: str | None, shell=None):
+    """The magic: a DataFrame, a CheckResult or an ErrorBlock."""
+    try:
+        opts = parse_args(line)
+    except FlinkSqlUsageError as exc:
+        return ErrorBlock("Usage", str(exc))
+    if opts["exercise"]:
+        return run_exercise(opts, cell, shell)
+    if not (cell or "").strip():
+        return ErrorBlock("Nothing to run", "%%flinksql: write Flink SQL in the cell below the %%flinksql line.")
+    try:
+        result = checks.session().run_cell(cell, data=opts["data"], limit=opts["limit"],
+                                           changelog=opts["changelog"], timeout_s=opts["timeout"])
+    except SqlError as exc:
+        return ErrorBlock(f"Flink SQL error: {exc.message}", exc.marked() if exc.line else exc.text())
+    except QueryTimeout as exc:
+        return ErrorBlock("Query stopped", str(exc))
+    except Exception as exc:  # noqa: BLE001 (the stack is down, a dataset is missing, ...)
+        return ErrorBlock("Could not run the cell", str(exc))
+    if opts["out"] and shell is not None:
+        shell.user_ns[opts["out"]] = result.frame
+    if result.frame is None:  # only DDL: say what is now defined
+        print("done: " + (", ".join(result.executed) or "nothing to run"))
+        return None
+    return result.frame
+
+
+def run_exercise(opts: dict, cell: str | None, shell=None):
+    name = opts["exercise"]
+    try:
+        ex = exercises.get(name)
+    except KeyError as exc:
+        return ErrorBlock("Unknown exercise", str(exc.args[0]))
+    if opts["file"]:
+        if ex.in_cell:
+            return ErrorBlock("Not a file exercise", f"exercise {name!r} is written in a cell of {ex.notebook}")
+        sql = exercises.exercise_file(name)
+    else:
+        sql = exercises.exercise(name, cell or "")
+    if shell is not None:  # the answer, for the cells after the exercise
+        shell.user_ns[f"{name}_sql"] = sql
+    result = checks.run_check(name, sql, timeout_s=opts["timeout"])
+    if exercises.solutions_enabled() and not result:
+        # the instructor's and CI's run: every solution must pass its check
+        raise checks.CheckFailed(f"the solution of {name!r} fails its check:\n{result.text()}")
+    return result
+
+
+def flinksql(line: str, cell: str | None = None):
+    from IPython import get_ipython
+
+    return run(line, cell, get_ipython())
+
+
+def load_ipython_extension(ipython) -> None:
+    # a line magic too: `%flinksql --exercise volumes --file`
+    ipython.register_magic_function(flinksql, "line_cell", "flinksql")
+    ipython.user_ns.setdefault("hint", exercises.hint)

@@ -1,0 +1,323 @@
+"""A warm Flink session for SQL cells and exercise checks: one per kernel.
+
+Why it is fast (see bench/bench_magic.py):
+- one Flink MiniCluster is started once and kept running; every query is a job
+  submitted to it (PyFlink's default starts and stops a MiniCluster per job);
+- the fixed datasets (check, sample) are written once per kernel to a JSON
+  file, read by a *streaming* job whose source table is sql/10_trades.sql with
+  only its connector changed (filesystem instead of Kafka; the Kafka metadata
+  columns become fields of the records). The WATERMARK stays, and watermarks are
+  emitted after every record (`pipeline.auto-watermark-interval` = 0, as
+  `scan.watermark.emit.strategy` = on-event does for Kafka), so late trades are
+  the same ones the processor finds in a one-partition topic
+  (tests/test_magic.py compares both);
+- results come back as one Arrow transfer (Table.to_pandas, which drops
+  retracted rows on the Java side), not row by row.
+
+`--data topic` reads the live topic, bounded at its true end offsets.
+Every listener binds to 127.0.0.1. A query that runs longer than the time limit
+is cancelled and reported (`QueryTimeout`), so no cell waits forever.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import kafka
+from ..config import Config, load_config
+from . import sql_files
+from .errors import ProcessorError, flink_message
+from .flink_env import create_table_env, prepare_jvm
+from .query import without_ltz
+from .statements import SOURCE_TABLE, bound_source, load_statements, sql_values
+
+DEFAULT_TIMEOUT_S = 60.0
+FIXED = "fixed"  # the datasets given as lists of trades
+TOPIC = "topic"
+
+_WHERE = re.compile(r"(?:at |From )line (\d+), column (\d+)(?: to line \d+, column \d+)?", re.IGNORECASE)
+_KINDS = {"INSERT": "+I", "UPDATE_BEFORE": "-U", "UPDATE_AFTER": "+U", "DELETE": "-D"}
+_QUERY_WORDS = ("SELECT", "WITH", "VALUES", "INSERT", "(")
+
+
+class SqlError(ProcessorError):
+    """A statement of a cell failed: Flink's message, and where in the cell (1-based)."""
+
+    def __init__(self, message: str, sql: str, line: int | None = None, column: int | None = None):
+        self.message, self.sql, self.line, self.column = message, sql, line, column
+        super().__init__(self.text())
+
+    def marked(self, context: int = 2) -> str:
+        """The cell's lines around the problem, the place marked with ^ under it."""
+        lines = self.sql.splitlines() or [""]
+        if self.line is None or not 1 <= self.line <= len(lines):
+            return "\n".join(f"{i + 1:3} | {ln}" for i, ln in enumerate(lines))
+        lo, hi = max(0, self.line - 1 - context), min(len(lines), self.line + context)
+        out = []
+        for i in range(lo, hi):
+            out.append(f"{i + 1:3} | {lines[i]}")
+            if i == self.line - 1:
+                out.append("    | " + " " * (max(self.column or 1, 1) - 1) + "^")
+        return "\n".join(out)
+
+    def text(self) -> str:
+        where = f" (line {self.line}, column {self.column})" if self.line else ""
+        return f"{self.message}{where}\n{self.marked()}"
+
+
+class QueryTimeout(ProcessorError):
+    pass
+
+
+@dataclass
+class CellResult:
+    frame: object = None  # pandas DataFrame of the last query, or None (only DDL)
+    executed: list = field(default_factory=list)  # 'CREATE VIEW x', ... in cell order
+    seconds: float = 0.0
+
+
+def locate(message: str, offset_in_cell: int, cell: str) -> tuple:
+    """Flink's 'line L, column C' (of one statement) as line and column of the cell."""
+    m = _WHERE.search(message)
+    if not m:
+        return None, None
+    line, column = int(m.group(1)), int(m.group(2))
+    before = cell[:offset_in_cell]
+    line0 = before.count("\n")
+    if line == 1:
+        column += offset_in_cell - (before.rfind("\n") + 1)
+    return line0 + line, column
+
+
+def short_message(exc: BaseException) -> str:
+    msg = flink_message(exc)
+    # Calcite quotes the whole expected-token list; one line of it is enough
+    msg = re.sub(r"\s*Was expecting one of:.*", "", msg, flags=re.DOTALL)
+    return msg.replace("org.apache.flink.table.api.", "").strip()
+
+
+class Session:
+    """Table environments over a running MiniCluster, one per dataset; the DDL of the
+    cells is replayed in each, so a view created in one cell is there in the next."""
+
+    def __init__(self, datasets: dict[str, Callable[[], list]], config: Config | None = None,
+                 timeout_s: float = DEFAULT_TIMEOUT_S):
+        self.config = config or load_config()
+        self.datasets = datasets
+        self.timeout_s = timeout_s
+        self.ddl: list[str] = []  # the cells' CREATE/DROP statements, in order
+        self._envs: dict[str, tuple] = {}  # data name -> (t_env, number of ddl statements applied)
+        self._cluster = None
+        self._rest = None
+        self._lock = threading.Lock()
+
+    # --- the cluster and the environments ------------------------------------------------------
+
+    def cluster_address(self) -> str:
+        """Start the MiniCluster once (127.0.0.1 only); its REST address HOST:PORT."""
+        if self._rest is None:
+            prepare_jvm(self.config.workbook_state_dir / "logs" / "magic")
+            create_table_env(pipeline_name="workbook cell")  # starts the JVM with our options
+            from pyflink.java_gateway import get_gateway
+
+            jvm = get_gateway().jvm
+            conf = jvm.org.apache.flink.configuration.Configuration()
+            for key, value in {"rest.address": "127.0.0.1", "rest.bind-address": "127.0.0.1", "rest.bind-port": "0",
+                               "jobmanager.bind-host": "127.0.0.1", "taskmanager.bind-host": "127.0.0.1",
+                               "taskmanager.host": "127.0.0.1", "jobmanager.rpc.address": "127.0.0.1",
+                               "taskmanager.numberOfTaskSlots": "4"}.items():
+                conf.setString(key, value)
+            mc_conf = (jvm.org.apache.flink.runtime.minicluster.MiniClusterConfiguration.Builder()
+                       .withRandomPorts().setConfiguration(conf).setNumTaskManagers(1)
+                       .setNumSlotsPerTaskManager(4).build())
+            self._cluster = jvm.org.apache.flink.runtime.minicluster.MiniCluster(mc_conf)
+            self._cluster.start()
+            uri = self._cluster.getRestAddress().get()
+            self._rest = f"{uri.getHost()}:{uri.getPort()}"
+        return self._rest
+
+    def _new_env(self):
+        return create_table_env(parallelism=1, jobmanager=self.cluster_address(), pipeline_name="workbook cell",
+                                options={"pipeline.auto-watermark-interval": "0 ms",
+                                         "client.timeout": "30 s", "rest.connection-timeout": "5000"})
+
+    def dataset_file(self, name: str) -> Path:
+        """The dataset as JSON lines, written once (the file name is a hash of its content)."""
+        trades = self.datasets[name]()
+        lines = [json.dumps(dict(t, kafka_partition=0, kafka_offset=i), separators=(",", ":"))
+                 for i, t in enumerate(trades)]
+        body = "\n".join(lines) + "\n"
+        digest = hashlib.sha256(body.encode()).hexdigest()[:16]
+        folder = self.config.workbook_state_dir / "datasets" / f"{name}-{digest}"
+        path = folder / "trades.json"
+        if not path.exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            tmp = folder / ".trades.json.tmp"  # the filesystem source skips hidden files
+            tmp.write_text(body)
+            tmp.rename(path)
+        return folder
+
+    def env(self, data: str):
+        """The environment of `data` ('check', 'sample', ... or 'topic'), its DDL up to date."""
+        if data != TOPIC and data not in self.datasets:
+            raise ProcessorError(f"--data {data}: unknown dataset (have: {', '.join([*self.datasets, TOPIC])})")
+        if data == TOPIC or data not in self._envs:
+            t_env = self._new_env()
+            self._define_processor_tables(t_env, data)
+            self._envs[data] = (t_env, 0)
+        t_env, applied = self._envs[data]
+        for stmt in self.ddl[applied:]:
+            try:
+                t_env.execute_sql(stmt)
+            except Exception:  # noqa: BLE001 (Py4J raises plain exceptions)
+                pass  # it failed where it was first run and was reported there
+        self._envs[data] = (t_env, len(self.ddl))
+        return t_env
+
+    def _define_processor_tables(self, t_env, data: str) -> None:
+        statements = [s for s in load_statements() if s.kind == "create" and not s.is_sink]
+        topic = self.config.kafka_topic
+        ends = kafka.true_end_offsets(self.config.kafka_bootstrap_servers, topic) if data == TOPIC else None
+        values = sql_values(self.config, topic)
+        for st in statements:
+            text = sql_files.render(st.text, values)
+            if st.name == SOURCE_TABLE and data != TOPIC:
+                text = sql_files.as_file_source(text, str(self.dataset_file(data)))
+            try:
+                t_env.execute_sql(sql_files.strip_sql(text))
+            except Exception as exc:  # noqa: BLE001 (Py4J raises plain exceptions)
+                raise ProcessorError(f"{st.label}: {short_message(exc)}") from None
+            if ends is not None and st.name == SOURCE_TABLE:
+                bound_source(t_env, ends)
+
+    # --- running a cell -------------------------------------------------------------------------
+
+    def run_cell(self, cell: str, data: str = "check", limit: int | None = None, changelog: bool = False,
+                 timeout_s: float | None = None) -> CellResult:
+        """Run every statement of the cell; DDL is kept for later cells. Raises SqlError
+        (with the line and column in the cell) or QueryTimeout."""
+        started = time.perf_counter()
+        out = CellResult()
+        with self._lock:
+            t_env = self.env(data)
+            for offset, raw in sql_files.split_statements(cell):
+                text = raw.rstrip()
+                kind = sql_files.kind(text)
+                words = sql_files.code_of(text).split()
+                first = words[0].upper() if words else ""
+                try:
+                    if kind == "create" or first in ("DROP", "ALTER", "USE", "SET", "RESET"):
+                        t_env.execute_sql(text)
+                        self.ddl.append(text)
+                        out.executed.append(" ".join(words[:3]))
+                    elif not first.startswith(_QUERY_WORDS):  # SHOW, DESCRIBE, EXPLAIN, or a typo
+                        out.frame = self._collect_result(t_env.execute_sql(text))
+                    else:
+                        if kind == "insert":
+                            m = re.match(r"(?:\s|--[^\n]*\n)*INSERT\s+(?:INTO|OVERWRITE)\s+`?[\w.]+`?(\s*\([^)]*\))?\s*", text,
+                                         re.IGNORECASE)
+                            if m:
+                                offset, text = offset + m.end(), text[m.end():]
+                        table = t_env.sql_query(text)
+                        out.frame = self._query(table, limit, changelog, timeout_s or self.timeout_s)
+                except (QueryTimeout, SqlError):
+                    raise
+                except Exception as exc:  # noqa: BLE001 (Py4J raises plain exceptions)
+                    message = short_message(exc)
+                    line, column = locate(message, offset, cell)
+                    if line is None:  # no place given: the statement's first word
+                        first_code = offset + len(raw) - len(raw.lstrip())
+                        line, column = locate("at line 1, column 1", first_code, cell)
+                    message = _WHERE.sub("", message).replace("  ", " ").strip(" .:,") + "."
+                    message = re.sub(r"\s*\.\.$", ".", message).replace(". : ", ": ")
+                    raise SqlError(message, cell, line, column) from None
+        out.seconds = time.perf_counter() - started
+        return out
+
+    def _collect_result(self, result):
+        import pandas as pd
+
+        names = result.get_table_schema().get_field_names()
+        with result.collect() as rows:
+            return pd.DataFrame([list(r) for r in rows], columns=names)
+
+    def _query(self, table, limit, changelog, timeout_s):
+        import pandas as pd
+
+        table = without_ltz(table)
+        names = table.get_schema().get_field_names()
+        box = {}
+
+        def work():
+            try:
+                if changelog:
+                    box["frame"] = self._changelog(table, names, limit)
+                else:
+                    box["frame"] = table.to_pandas()
+            except BaseException as exc:  # noqa: BLE001 (re-raised in the caller's thread)
+                box["error"] = exc
+
+        thread = threading.Thread(target=work, name="flinksql-query", daemon=True)
+        thread.start()
+        thread.join(timeout_s)
+        if thread.is_alive():
+            self.cancel_jobs()
+            thread.join(10)
+            raise QueryTimeout(
+                f"stopped after {timeout_s:g} s: the query was still running. A query over a fixed dataset "
+                "normally takes about a second; one this slow multiplies rows (a join without a condition, "
+                "e.g. a cross join, pairs every trade with every other). Add a join condition, or give it "
+                "more time with --timeout SECONDS.")
+        if "error" in box:
+            raise box["error"]
+        frame = box["frame"]
+        if frame is None or len(frame.columns) == 0:
+            frame = pd.DataFrame(columns=names)
+        if not changelog:
+            frame = sort_rows(frame)
+        if limit is not None:
+            frame = frame.head(limit)
+        return frame
+
+    def _changelog(self, table, names, limit):
+        import pandas as pd
+
+        rows = []
+        with table.execute().collect() as results:
+            for row in results:
+                rows.append([_KINDS.get(row.get_row_kind().name, "?"), *row])
+                if limit is not None and len(rows) >= limit:
+                    break  # closing the iterator cancels the job
+        return pd.DataFrame(rows, columns=["op", *names])
+
+    def cancel_jobs(self) -> None:
+        """Cancel every running job of the session's cluster."""
+        if self._cluster is None:
+            return
+        for status in self._cluster.listJobs().get():
+            if not status.getJobState().isGloballyTerminalState():
+                self._cluster.cancelJob(status.getJobId())
+
+    def close(self) -> None:
+        if self._cluster is not None:
+            self._cluster.close()
+            self._cluster = self._rest = None
+            self._envs.clear()
+
+
+def sort_rows(frame):
+    """Rows in a deterministic order: by every column, left to right (NULLs last)."""
+    if frame.empty:
+        return frame.reset_index(drop=True)
+    try:
+        return frame.sort_values(list(frame.columns), kind="mergesort", na_position="last").reset_index(drop=True)
+    except TypeError:  # unorderable values (lists, maps): by their text
+        keys = frame.astype(str)
+        return frame.loc[keys.sort_values(list(keys.columns), kind="mergesort").index].reset_index(drop=True)
