@@ -26,7 +26,7 @@ def test_dataset_has_disorder_and_ties_but_no_late_trades(trades):
     ts = [t["timestamp"] for t in trades]
     assert any(b < a for a, b in zip(ts, ts[1:])), "arrival order differs from event time"
     assert len(ts) != len(set(ts)), "same-millisecond ties"
-    # and disorder changes open/close somewhere: the lesson of notebook 4 is visible in the data
+    # and disorder changes open/close somewhere: the lesson of notebook 5 is visible in the data
     by_arrival = checks.reference_candlesticks(trades, by_arrival=True)
     assert (by_arrival["price_open"] != checks.reference_candlesticks(trades)["price_open"]).any()
 

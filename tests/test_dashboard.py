@@ -1,5 +1,5 @@
 """The notebook dashboard, without screenshots: a bounded processor run into
-the real PostgreSQL, then the Plotly figure of notebook 6, built from the
+the real PostgreSQL, then the Plotly figure of notebook 7, built from the
 Grafana dashboard JSON, draws every panel as its trace kind with the data of
 the panel's own SQL (and the reference's numbers); a panel added to a copy of
 the JSON appears with no code change; a panel type the renderer does not know

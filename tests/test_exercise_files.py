@@ -13,7 +13,7 @@ def test_student_text_by_default(monkeypatch):
 def test_solution_when_enabled(monkeypatch, capsys):
     monkeypatch.setenv("WORKBOOK_SOLUTIONS", "1")
     assert "MIN(order_key)" in exercises.exercise("candlesticks", "SELECT 1")
-    assert "instructor solution solutions/notebooks/04_candlesticks/candlesticks.sql" in capsys.readouterr().out
+    assert "instructor solution solutions/notebooks/05_candlesticks/candlesticks.sql" in capsys.readouterr().out
     assert "CASE WHEN direction = 'buy'" in exercises.exercise_file("volumes")
 
 

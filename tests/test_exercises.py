@@ -27,7 +27,7 @@ def notebook_exercise(notebook: str, name: str) -> str:
 
 
 def test_candlesticks_skeleton_fails_with_arrival_order_feedback(stack):
-    skeleton = notebook_exercise("04_candlesticks.ipynb", "candlesticks")
+    skeleton = notebook_exercise("05_candlesticks.ipynb", "candlesticks")
     assert "FIRST_VALUE(price)" in skeleton and "TODO" in skeleton
     with pytest.raises(checks.CheckFailed) as err:
         checks.check_candlesticks(skeleton)

@@ -35,7 +35,7 @@ def release(tmp_path_factory):
 
 def test_solutions_of_sql_skeletons_have_secret_lines():
     """A solution of a sql/ skeleton (41_volumes) must differ from everything shipped, or the grep
-    below proves nothing. (solutions/notebooks/04_candlesticks/candlesticks.sql, notebook 4's, is the SELECT of the processor's
+    below proves nothing. (solutions/notebooks/05_candlesticks/candlesticks.sql, notebook 5's, is the SELECT of the processor's
     own sql/40_candlesticks.sql, which ships on purpose: the exercise is about *why* it is written so.)"""
     skeleton_solutions = [s for s in SOLUTIONS if (ROOT / s.relative_to(ROOT / "solutions")).exists()]
     assert skeleton_solutions, "solutions/ holds the solution of the sql/ exercise"

@@ -2,8 +2,8 @@
 
 Solutions mirror the student's path under `solutions/`: the student file
 `sql/41_volumes.sql` has its solution at `solutions/sql/41_volumes.sql`; an
-exercise cell NAME of `notebooks/04_candlesticks.ipynb` has its solution at
-`solutions/notebooks/04_candlesticks/NAME.sql`. Every user of solutions (the
+exercise cell NAME of `notebooks/05_candlesticks.ipynb` has its solution at
+`solutions/notebooks/05_candlesticks/NAME.sql`. Every user of solutions (the
 processor's --solutions, the checks, `reveal`, the student release) resolves
 them through `solution_of`.
 """

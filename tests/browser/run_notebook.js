@@ -4,7 +4,7 @@
 // Run menu as a student would, and reports what the page shows.
 //
 //   node run_notebook.js --base-url http://127.0.0.1:PORT --token TOKEN \
-//        --notebook 06_dashboard.ipynb --screenshot out.png [--run-timeout 240] [--focus-trace NAME]
+//        --notebook 07_dashboard.ipynb --screenshot out.png [--run-timeout 240] [--focus-trace NAME]
 //
 // Progress goes to stderr; the last stdout line is `RESULT {json}` with the
 // facts (cell prompts, error outputs, Plotly traces, console errors). The

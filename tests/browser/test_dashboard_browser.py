@@ -29,7 +29,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-NOTEBOOK = "06_dashboard.ipynb"   # in notebooks/, the folder `make lab` serves
+NOTEBOOK = "07_dashboard.ipynb"   # in notebooks/, the folder `make lab` serves
 RUN_TIMEOUT = 420                 # s for Run All Cells (the bounded Flink job takes 30-60 s, 2 min on a busy machine)
 LAB_START_TIMEOUT = 300           # s for `make lab` to answer (services, maybe the venv)
 

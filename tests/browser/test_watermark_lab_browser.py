@@ -34,7 +34,7 @@ from test_dashboard_browser import (  # the same runner and helpers as the dashb
     _tail,
 )
 
-NOTEBOOK = "watermark_lab.ipynb"  # in notebooks/
+NOTEBOOK = "04_watermark_lab.ipynb"  # in notebooks/
 SCREENSHOT = ARTIFACTS / "watermark_lab.png"
 LAB_LOG = ARTIFACTS / "watermark_lab_jupyter.log"
 RUN_TIMEOUT = 180

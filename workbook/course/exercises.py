@@ -32,6 +32,7 @@ class Exercise:
     notebook: str  # where it is taught, relative to the project
     student: str  # the file the student edits, relative to the project: a sql/ file or the notebook itself
     writes: str  # what the student writes, in a few words
+    answer: str = "sql"  # what the answer is: "sql", "python" (code of a cell) or "number"
 
     @property
     def in_cell(self) -> bool:
@@ -39,7 +40,8 @@ class Exercise:
 
     @property
     def solution(self) -> Path:
-        return solution_of(self.student, self.name if self.in_cell else None)
+        path = solution_of(self.student, self.name if self.in_cell else None)
+        return path.with_suffix({"sql": ".sql", "python": ".py", "number": ".txt"}[self.answer])
 
     @property
     def student_path(self) -> Path:
@@ -49,9 +51,12 @@ class Exercise:
 EXERCISES = {
     e.name: e
     for e in (
-        Exercise("candlesticks", "notebooks/04_candlesticks.ipynb", "notebooks/04_candlesticks.ipynb",
+        # The ladder, in the order of the workbook; every concept comes before the exercise that needs it.
+        Exercise("watermark_delay", "notebooks/04_watermark_lab.ipynb", "notebooks/04_watermark_lab.ipynb",
+                 "the smallest watermark delay that leaves at most 1 % of a disordered stream late", "number"),
+        Exercise("candlesticks", "notebooks/05_candlesticks.ipynb", "notebooks/05_candlesticks.ipynb",
                  "open and close of each candle by event time"),
-        Exercise("volumes", "notebooks/05_volumes.ipynb", "sql/41_volumes.sql",
+        Exercise("volumes", "notebooks/06_volumes.ipynb", "sql/41_volumes.sql",
                  "bought and sold volume per pair and minute (the original lab's Exercise 2)"),
     )
 }
@@ -105,18 +110,13 @@ def exercise_file(name: str) -> str:
     return ex.student_path.read_text()
 
 
-HINTS = {
-    "candlesticks": "MIN(order_key) is the key of the earliest trade of a window, MAX(order_key) that of the "
-                    "latest one; CAST(SPLIT_INDEX(key, '|', 3) AS DOUBLE) takes the price back out.",
-    "volumes": "SUM(CASE WHEN direction = 'buy' THEN volume ELSE 0 END) sums the bought volume; "
-               "the sold volume likewise with 'sell'.",
-}
-
-
-def hint(name: str) -> str:
-    """A nudge for exercise `name`, short of the solution (the checks name it when they fail)."""
+def hint(name: str, level: int | None = None) -> None:
+    """Print a hint for exercise `name`: the next level each time you ask (1: a nudge ... 3: nearly the
+    answer), or the `level` you ask for. The texts are workbook/course/hints/<name>.md."""
     get(name)
-    print(HINTS.get(name, f"no hint for {name!r} yet: ask your instructor."))
+    from . import hints
+
+    print(hints.hint(name, level))
 
 
 def reveal(name: str):

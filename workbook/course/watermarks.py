@@ -45,7 +45,7 @@ DELAY_MS = 5_000  # WATERMARK FOR ts AS ts - INTERVAL '5' SECOND (sql/10_trades.
 IDLE_TIMEOUT_S = 5.0  # 'scan.watermark.idle-timeout' = '5 s'
 WINDOW_MS = 60_000  # TUMBLE(..., INTERVAL '1' MINUTE) (sql/40_candlesticks.sql)
 MAX_LATE_FRACTION = 0.01  # the exercise: at most 1 % of the trades late
-LAB_NOTEBOOK = NOTEBOOKS_DIR / "watermark_lab.ipynb"
+LAB_NOTEBOOK = NOTEBOOKS_DIR / "04_watermark_lab.ipynb"
 EXPECTED_PATH = Path(__file__).resolve().parent / "expected" / "watermark_delay.json"
 EXERCISE = "watermark_delay"
 
@@ -184,7 +184,7 @@ def _windows(records: pd.DataFrame, window_ms: int, bounded: bool) -> pd.DataFra
 
 
 def per_pair_late(trades, delay_ms: int) -> int:
-    """How many trades a (wrong) per-pair watermark would call late: what notebook 07 used to suggest."""
+    """How many trades a (wrong) per-pair watermark would call late: what the cluster notebook (09) used to suggest."""
     newest, late = {}, 0
     for t in trades:
         key = (t.get("partition", 0), _pair(t))
@@ -509,3 +509,7 @@ def answer(value):
         print(f"WORKBOOK_SOLUTIONS=1: using the instructor solution {path.relative_to(PROJECT_ROOT)}")
         return json.loads(path.read_text())
     return value
+
+
+# the general model's entry (workbook.course.checks.find_check)
+CHECKS = {EXERCISE: lambda answer, timeout_s=None: check_watermark_delay(answer)}

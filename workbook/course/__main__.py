@@ -1,0 +1,95 @@
+"""The exercises from a terminal.
+
+    python -m workbook.course list [--json]            every exercise: name, notebook, what the student writes
+    python -m workbook.course check NAME FILE          run exercise NAME's check on the answer in FILE
+    python -m workbook.course check NAME --solution    ... on the instructor's solution
+
+`check` exits 0 when the answer passes, 1 when it does not (the feedback is printed), 2 on bad usage.
+A SQL answer may keep its `INSERT INTO table` line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ..paths import PROJECT_ROOT
+from . import exercises
+
+
+def _rel(path: Path) -> str:
+    try:
+        return str(path.relative_to(PROJECT_ROOT))
+    except ValueError:
+        return str(path)
+
+
+def listing() -> list[dict]:
+    return [{"name": e.name, "notebook": e.notebook, "student": e.student, "solution": _rel(e.solution),
+             "writes": e.writes} for e in exercises.EXERCISES.values()]
+
+
+def answer_of(name: str, text: str):
+    """The answer as the check takes it: a number for numeric exercises, else the SQL (without INSERT INTO)."""
+    from ..pipeline import sql_files
+
+    kind = exercises.get(name).answer
+    if kind == "number":
+        try:
+            value = float(text.strip())
+        except ValueError:
+            return text.strip()  # the check says what is wrong with it
+        return int(value) if value.is_integer() else value
+    if kind == "python":
+        return text
+    if sql_files.kind(text) == "insert":
+        return sql_files.select_part(text)
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m workbook.course", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_list = sub.add_parser("list", help="every exercise, in the workbook's order")
+    p_list.add_argument("--json", action="store_true", help="a JSON list of objects")
+    p_check = sub.add_parser("check", help="run one exercise's check")
+    p_check.add_argument("name")
+    p_check.add_argument("file", nargs="?", type=Path)
+    p_check.add_argument("--solution", action="store_true", help="check the instructor's solution")
+    args = parser.parse_args(argv)
+
+    if args.command == "list":
+        rows = listing()
+        if args.json:
+            print(json.dumps(rows, indent=2))
+        else:
+            width = max(len(r["name"]) for r in rows)
+            for r in rows:
+                print(f"{r['name']:<{width}}  {r['notebook']:<34}  {r['student']:<34}  {r['writes']}")
+            print(f"{len(rows)} exercises")
+        return 0
+
+    try:
+        exercises.get(args.name)
+    except KeyError as exc:
+        print(f"error: {exc.args[0]}", file=sys.stderr)
+        return 2
+    if args.solution == (args.file is not None):
+        print("error: give either FILE or --solution", file=sys.stderr)
+        return 2
+    try:
+        text = exercises.solution(args.name) if args.solution else args.file.read_text()
+    except (OSError, exercises.SolutionsMissing) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    from . import checks
+
+    result = checks.run_check(args.name, answer_of(args.name, text))
+    print(result.text() if hasattr(result, "text") and callable(result.text) else repr(result))
+    return 0 if result else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
