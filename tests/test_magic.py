@@ -161,3 +161,4 @@ def test_parse_error_in_a_check_gives_line_and_column():
     assert not result
     assert "SQL parse failed" in result.problems[0] and "(line 3, column 3)" in result.problems[0]
     assert "  3 |   FROM FROM valid_trades\n    |   ^" in result.problems[0]
+

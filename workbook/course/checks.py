@@ -8,6 +8,7 @@ same-millisecond ties, so that open/close by arrival order is caught.
 """
 from __future__ import annotations
 
+import functools
 import html
 import random
 from dataclasses import dataclass, field
@@ -33,7 +34,13 @@ class CheckFailed(AssertionError):
 
 def check_trades(minutes: int = 8, max_disorder_ms: int = 2_000, seed: int = 7) -> list[dict]:
     """Synthetic trades in *arrival* order: event time shuffled by up to max_disorder_ms
-    (less than the source's watermark delay, so no trade is late), plus same-millisecond ties."""
+    (less than the source's watermark delay, so no trade is late), plus same-millisecond ties.
+    Made once per process (every check uses them): a new list of new dicts each call."""
+    return [dict(t) for t in _check_trades(minutes, max_disorder_ms, seed)]
+
+
+@functools.lru_cache(maxsize=4)
+def _check_trades(minutes: int, max_disorder_ms: int, seed: int) -> tuple:
     trades = [dict(t) for t in sample_trades(minutes=minutes)]
     rng = random.Random(seed)
     for i in range(0, len(trades) - 1, 17):  # ties: the next trade of the list gets the same timestamp
@@ -46,7 +53,7 @@ def check_trades(minutes: int = 8, max_disorder_ms: int = 2_000, seed: int = 7) 
     for t in delayed:
         assert t["timestamp"] > newest - max_disorder_ms
         newest = max(newest, t["timestamp"])
-    return delayed
+    return tuple(delayed)
 
 
 # --- references (pandas, independent of Flink) ---------------------------------------------------
@@ -317,6 +324,11 @@ def run_check(name: str, sql: str, timeout_s: float | None = None) -> CheckResul
     return find_check(name)(sql, timeout_s)
 
 
+@functools.lru_cache(maxsize=8)
+def _reference(name: str) -> pd.DataFrame:
+    return {"candlesticks": reference_candlesticks, "volumes": reference_volumes}[name](check_trades())
+
+
 def _compare_check(name: str, sql: str, reference, timeout_s) -> CheckResult:
     trades = check_trades()
     try:
@@ -330,7 +342,7 @@ def _compare_check(name: str, sql: str, reference, timeout_s) -> CheckResult:
     if cell.frame is None:
         return CheckResult(name, False, f"{name}: the cell has no query (SELECT ...) to check.",
                            ["write the SELECT of the exercise (CREATE statements alone return no rows)"], hint=name)
-    expected = reference(trades)
+    expected = _reference(name).copy()
     problems = compare(cell.frame, expected, trades)
     if problems:
         got, exp = example_rows(cell.frame, expected)
