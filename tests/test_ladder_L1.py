@@ -148,7 +148,7 @@ SOURCE_MISTAKES = {
     "no WATERMARK": SRC.replace(",\n  WATERMARK FOR ts AS ts - INTERVAL '5' SECOND", ""),
     "a watermark of 0 s": SRC.replace("ts - INTERVAL '5' SECOND", "ts"),
     "between 49 and 50.5 s": SRC.replace("INTERVAL '5' SECOND", "INTERVAL '50' SECOND"),
-    "between 0.3 and 1 s": SRC.replace("INTERVAL '5' SECOND", "INTERVAL '500' MILLISECOND"),
+    "between 0.3 and 1 s": SRC.replace("INTERVAL '5' SECOND", "INTERVAL '0.5' SECOND"),
     "read as SECONDS": SRC.replace("`timestamp`, 3)", "`timestamp`, 0)"),
     "not on the BIGINT `timestamp`": SRC.replace("WATERMARK FOR ts AS ts", "WATERMARK FOR `timestamp` AS `timestamp`"),
     "name it ts": SRC.replace("ts AS", "event_time AS").replace("FOR ts", "FOR event_time")

@@ -216,7 +216,7 @@ def check_stream_counts(answer, timeout_s: float | None = None) -> CheckResult:
         return _fail(name, [f"one row per pair ({len(frame)} rows): count per pair AND direction "
                             f"(expected {len(exp)} rows, a buy and a sell row for each pair)."])
     bad = _columns(name, frame, STREAM_COLUMNS)
-    if bad:
+    if bad is not None:
         return bad
     problems = _pair_problems(frame["currency_pair"], set(exp["currency_pair"]))
     if problems:
@@ -311,7 +311,8 @@ def check_source_table(sql, timeout_s: float | None = None) -> CheckResult:
 
         message = short_message(exc)
         problems = [f"your CREATE TABLE does not run: {message}"]
-        if re.search(r"time field|rowtime|TIMESTAMP\(3\)|TIMESTAMP_LTZ\(3\)", message, re.IGNORECASE):
+        if re.search(r"time field|rowtime|TIMESTAMP\(3\)|TIMESTAMP_LTZ\(3\)|<BIGINT> - <INTERVAL", message,
+                     re.IGNORECASE):
             problems.insert(0, "the WATERMARK must be declared on a column of type TIMESTAMP(3) or "
                                "TIMESTAMP_LTZ(3) (an event time), not on the BIGINT `timestamp`: compute such a "
                                "column from `timestamp` first.")
@@ -336,6 +337,10 @@ def check_source_table(sql, timeout_s: float | None = None) -> CheckResult:
     finally:
         t_env.execute_sql(f"DROP TEMPORARY TABLE IF EXISTS {_SCRATCH}")
     if isinstance(frame, CheckResult):
+        if any("RowTime field should not be null" in p for p in frame.problems):
+            frame.problems.insert(0, "ts is NULL for a trade, and an event time must never be NULL: e.g. "
+                                     "milliseconds read as SECONDS (precision 0) are a date beyond the year 9999, "
+                                     "which is NULL. `timestamp` counts milliseconds: precision 3.")
         return frame
     exp = expected(name)
     got_ms = pd.to_datetime(frame["ts"], errors="coerce")
@@ -388,7 +393,7 @@ def check_filter_project(sql, timeout_s: float | None = None) -> CheckResult:
         return frame
     bad = _columns(name, frame, FILTER_COLUMNS, {"notional": "notional is the value of the trade in the quote "
                                                              "currency: price * volume, named notional."})
-    if bad:
+    if bad is not None:
         return bad
     exp = expected(name)
     rows = pd.DataFrame(exp["rows"], columns=["ms", "direction", "price", "volume"])
@@ -457,7 +462,7 @@ def check_changelog_counts(sql, timeout_s: float | None = None) -> CheckResult:
                            "never updated). The exercise is a GROUP BY without a window: one running count per "
                            "pair, updated with every trade.")
     bad = _columns(name, frame, COUNT_COLUMNS)
-    if bad:
+    if bad is not None:
         return bad
     exp = pd.DataFrame(expected(name)["rows"], columns=COUNT_COLUMNS)
     problems = _pair_problems(frame["currency_pair"], set(exp["currency_pair"]))
@@ -499,7 +504,7 @@ def check_tumble_counts(sql, timeout_s: float | None = None) -> CheckResult:
         return _fail(name, "one count per pair over all time: count per pair AND 1-minute window (add "
                            "window_start and window_end from the TUMBLE table function).")
     bad = _columns(name, frame, TUMBLE_COLUMNS)
-    if bad:
+    if bad is not None:
         return bad
     exp = pd.DataFrame(expected(name)["rows"], columns=TUMBLE_COLUMNS)
     if not len(frame):
