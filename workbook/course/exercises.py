@@ -153,4 +153,5 @@ def reveal(name: str):
     from IPython.display import Markdown
 
     rel = solution_path(name).relative_to(PROJECT_ROOT)
-    return Markdown(f"**Instructor solution** `{rel}`\n\n```sql\n{solution(name)}\n```")
+    lang = {"sql": "sql", "python": "python"}.get(get(name).answer, "")
+    return Markdown(f"**Instructor solution** `{rel}`\n\n```{lang}\n{solution(name)}\n```")
