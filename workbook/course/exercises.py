@@ -52,6 +52,18 @@ EXERCISES = {
     e.name: e
     for e in (
         # The ladder, in the order of the workbook; every concept comes before the exercise that needs it.
+        # --- part L1: notebooks 02 and 03 (checks in checks_basics.py) ---
+        Exercise("stream_counts", "notebooks/02_trade_stream.ipynb", "notebooks/02_trade_stream.ipynb",
+                 "pandas: trades and volume per pair and direction of the records read back from Kafka", "python"),
+        Exercise("source_table", "notebooks/03_flink_sql_basics.ipynb", "notebooks/03_flink_sql_basics.ipynb",
+                 "CREATE TABLE trades: the event-time column ts and a 5-second WATERMARK"),
+        Exercise("filter_project", "notebooks/03_flink_sql_basics.ipynb", "notebooks/03_flink_sql_basics.ipynb",
+                 "the valid trades of 'bitcoin / tether' with their notional value (filter and project)"),
+        Exercise("changelog_counts", "notebooks/03_flink_sql_basics.ipynb", "notebooks/03_flink_sql_basics.ipynb",
+                 "trades per pair without a window: an updating result and its changelog (-U/+U)"),
+        Exercise("tumble_counts", "notebooks/03_flink_sql_basics.ipynb", "notebooks/03_flink_sql_basics.ipynb",
+                 "trades per pair and 1-minute TUMBLE window"),
+        # --- end of part L1 ---
         Exercise("watermark_delay", "notebooks/04_watermark_lab.ipynb", "notebooks/04_watermark_lab.ipynb",
                  "the smallest watermark delay that leaves at most 1 % of a disordered stream late", "number"),
         Exercise("candlesticks", "notebooks/05_candlesticks.ipynb", "notebooks/05_candlesticks.ipynb",
@@ -100,6 +112,23 @@ def exercise(name: str, student_sql: str) -> str:
     return student_sql
 
 
+def python_exercise(name: str, namespace: dict):
+    """Check a Python exercise cell: the cell assigns its answer to the variable `name` in `namespace`
+    (the notebook's globals()). With WORKBOOK_SOLUTIONS=1 the instructor's solution (solutions/...py) runs
+    first, in the same namespace, and a failing check raises (CI sees it). Returns the CheckResult."""
+    from . import checks
+
+    if get(name).answer != "python":
+        raise ValueError(f"exercise {name!r} is not a Python exercise (its answer is {get(name).answer})")
+    if solutions_enabled():
+        print(f"WORKBOOK_SOLUTIONS=1: using the instructor solution {solution_path(name).relative_to(PROJECT_ROOT)}")
+        exec(compile(solution(name), str(solution_path(name)), "exec"), namespace)  # noqa: S102 (our own file)
+    result = checks.run_check(name, namespace.get(name))
+    if solutions_enabled() and not result:
+        raise checks.CheckFailed(f"the solution of {name!r} fails its check:\n{result.text()}")
+    return result
+
+
 def exercise_file(name: str) -> str:
     """The student's file of an exercise, or its solution when WORKBOOK_SOLUTIONS=1."""
     ex = get(name)
@@ -124,4 +153,5 @@ def reveal(name: str):
     from IPython.display import Markdown
 
     rel = solution_path(name).relative_to(PROJECT_ROOT)
-    return Markdown(f"**Instructor solution** `{rel}`\n\n```sql\n{solution(name)}\n```")
+    lang = {"sql": "sql", "python": "python"}.get(get(name).answer, "")
+    return Markdown(f"**Instructor solution** `{rel}`\n\n```{lang}\n{solution(name)}\n```")
