@@ -19,7 +19,9 @@ import nbformat
 
 from ..paths import PROJECT_ROOT
 
-EXCLUDED = ("solutions/", "tests/", ".ci/", "bench/", "docs/instructors.md")
+# workbook/course/references/: the pandas references that compute the expected answers (the checks ship
+# only their stored outputs, workbook/course/expected/)
+EXCLUDED = ("solutions/", "tests/", ".ci/", "bench/", "docs/instructors.md", "workbook/course/references/")
 
 # README units (paragraph, list item, table row, code line) that are dropped from the student README:
 # anything naming a left-out folder, the test command, or the instructors' material.
