@@ -226,6 +226,18 @@ def _top(got: pd.DataFrame, expected_all: pd.DataFrame) -> None:
                     {k: str(r[k]) for k in KEY} | {"pair_rank": r["pair_rank"]})
 
 
+# Flink's errors that a known mistake causes: (words of the message, summary, what to do)
+_KNOWN_ERRORS = [
+    ("size must be an integral multiple of slide", "size and slide swapped.",
+     "Flink rejects a HOP whose size (the second interval) is smaller than its slide: HOP takes the SLIDE "
+     "first, then the SIZE: HOP(TABLE t, DESCRIPTOR(ts), slide, size)."),
+    ("RANK() function is not supported on Window TopN", "RANK instead of ROW_NUMBER.",
+     "Flink's window Top-N takes ROW_NUMBER() only: it numbers the pairs 1, 2, 3 (exactly 3 rows per window, "
+     "ties broken arbitrarily), where RANK would give tied pairs the same rank."),
+    ("DENSE_RANK() function is not supported on Window TopN", "DENSE_RANK instead of ROW_NUMBER.",
+     "Flink's window Top-N takes ROW_NUMBER() only (exactly 3 rows per window)."),
+]
+
 _RULES = {"hop_vwap": _hop, "cumulate_volume": _cumulate, "top_pairs": _top}
 
 
@@ -233,6 +245,9 @@ def _check(name: str, sql: str, timeout_s: float | None = None) -> CheckResult:
     try:
         cell = session().run_cell(answer_sql(sql), data="check", timeout_s=timeout_s)
     except SqlError as exc:
+        for words, summary, problem in _KNOWN_ERRORS:
+            if words in exc.message:
+                return CheckResult(name, False, f"{name}: {summary}", [problem, exc.text()], hint=name)
         return CheckResult(name, False, f"{name}: your query did not run.", [exc.text()], hint=name)
     except (QueryTimeout, ProcessorError) as exc:
         return CheckResult(name, False, f"{name}: your query did not run.", [str(exc)], hint=name)
