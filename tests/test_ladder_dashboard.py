@@ -13,6 +13,7 @@ import sqlalchemy
 from workbook.course import checks, checks_dashboard, datasets, exercises
 from workbook.course.references import dashboard as reference
 from workbook.dashboard import charts
+from workbook.paths import PROJECT_ROOT
 
 pytestmark = pytest.mark.integration
 
@@ -111,3 +112,28 @@ def test_panel_is_drawn_with_the_dashboard(schema):
     assert list(frame.columns) == ["time", "price_range"] and len(frame) == 30
     assert checks_dashboard.PANEL_TITLE not in " ".join(rendered.not_drawn)
     assert any(t.name == "price_range" for t in rendered.figure.data)
+
+
+def test_notebook_cell_is_a_skeleton_that_fails(schema):
+    nb = json.loads((PROJECT_ROOT / "notebooks" / "07_dashboard.ipynb").read_text())
+    cells = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
+    (cell,) = [c for c in cells if c.startswith("%%flinksql --exercise panel_sql")]
+    body = cell.partition("\n")[2]
+    assert "TODO" in body and "price_max - price_min" not in body.replace("MIN(price_min)", "")
+    assert " ".join(SOLUTION.split()) not in " ".join(body.split())
+    result = run(body, schema)
+    assert not result and "no query yet" in result.text()
+
+
+def test_command_line_checks_a_file(schema, tmp_path, monkeypatch):
+    """`python -m workbook.course check panel_sql FILE` (here in-process, on the test's schema)."""
+    from workbook.course import __main__ as course_cli
+
+    name, engine = schema
+    monkeypatch.setitem(checks_dashboard.CHECKS, "panel_sql",
+                        lambda sql, timeout_s=None: checks_dashboard.check_panel_sql(sql, engine=engine, schema=name))
+    good, bad = tmp_path / "good.sql", tmp_path / "bad.sql"
+    good.write_text(PLAIN + ";\n")
+    bad.write_text(PLAIN.replace('AS "time"', "AS ts"))
+    assert course_cli.main(["check", "panel_sql", str(good)]) == 0
+    assert course_cli.main(["check", "panel_sql", str(bad)]) == 1

@@ -260,9 +260,11 @@ def _check(name: str, sql: str, timeout_s: float | None = None) -> CheckResult:
         _RULES[name](got, expected)
     except Wrong as w:
         return CheckResult(name, False, f"{name}: {w.summary}", [w.problem], w.got, w.expected, hint=name)
-    rows = len(expected[expected["pair_rank"] <= TOP_N]) if name == "top_pairs" else len(expected)
-    return CheckResult(name, True, f"{name}: correct: {rows} rows ({expected['currency_pair'].nunique()} pairs) "
-                                   "match the reference.")
+    if name == "top_pairs":
+        expected = expected[expected["pair_rank"] <= TOP_N]
+    windows = len(expected[["window_start", "window_end"]].drop_duplicates())
+    return CheckResult(name, True, f"{name}: correct: {len(expected)} rows ({windows} windows, "
+                                   f"{expected['currency_pair'].nunique()} pairs) match the reference.")
 
 
 def check_hop_vwap(sql: str, timeout_s: float | None = None) -> CheckResult:
