@@ -137,3 +137,9 @@ def test_command_line_checks_a_file(schema, tmp_path, monkeypatch):
     bad.write_text(PLAIN.replace('AS "time"', "AS ts"))
     assert course_cli.main(["check", "panel_sql", str(good)]) == 0
     assert course_cli.main(["check", "panel_sql", str(bad)]) == 1
+
+
+def test_three_hint_levels():
+    from workbook.course import hints
+
+    assert len(hints.levels("panel_sql")) == 3

@@ -141,3 +141,10 @@ def test_rank_instead_of_row_number_is_named():
     rejects RANK, and the check says why."""
     result = checks.run_check("top_pairs", top(number="RANK"), timeout_s=TIMEOUT_S)
     assert not result and "RANK instead of ROW_NUMBER" in result.text()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_three_hint_levels(name):
+    from workbook.course import hints
+
+    assert len(hints.levels(name)) == 3
