@@ -30,7 +30,7 @@ def schema(stack):
     """A schema with a candlesticks table like the processor's, filled with the sample's candles,
     and a day of other rows (2025-01-02) that a query without a time filter would also read."""
     name = f"ladder_panel_{uuid.uuid4().hex[:8]}"
-    candles = checks.reference_candlesticks(datasets.sample_trades())
+    candles = reference.candles(datasets.sample_trades())
     later = candles.copy()
     later["ts_start"] += pd.Timedelta(days=1)
     later["ts_end"] += pd.Timedelta(days=1)
@@ -86,7 +86,8 @@ def test_skeleton_fails(schema, skeleton):
     (PLAIN.replace("price_max - price_min", "price_min - price_max"), "the range is negative"),
     (PLAIN.replace("price_max - price_min", "(price_max - price_min) / price_avg * 100"), "wrong units"),
     (PLAIN.replace("price_max - price_min", "(price_max - price_min) / price_avg"), "wrong units"),
-    (PLAIN.replace("price_max - price_min", "price_close - price_open"), "wrong values"),
+    (PLAIN.replace("price_max - price_min", "price_max - price_avg"), "wrong values"),
+    (PLAIN.replace("price_max - price_min", "price_max - NULL"), "NULL or non-numeric values"),
     (PLAIN.replace("AS price_range", "AS range_"), "wrong columns"),
     # the pair variable is used, but does not filter: every pair's rows
     (PLAIN.replace("currency_pair = '${currency_pair}'", "'${currency_pair}' <> ''"), "several rows per minute"),

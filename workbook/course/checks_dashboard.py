@@ -119,7 +119,12 @@ def check_panel_sql(answer: str, timeout_s: float | None = None, *, engine=None,
         return _fail("several rows per minute.", f"{len(got)} rows for {len(set(times))} minutes: several pairs' "
                      "candles per minute. Keep only the picked pair: currency_pair = '${currency_pair}'.",
                      None, first)
-    by_time = {pd.Timestamp(t): float(v) for t, v in zip(got["time"], got["price_range"])}
+    values_got = pd.to_numeric(got["price_range"], errors="coerce")
+    if values_got.isna().any():
+        return _fail("NULL or non-numeric values.", f"price_range is NULL (or not a number) in "
+                     f"{int(values_got.isna().sum())} of {len(got)} minutes: compute it from price_max and price_min.",
+                     None, first)
+    by_time = {pd.Timestamp(t): float(v) for t, v in zip(got["time"], values_got)}
     missing = [t for t in expected_times if t not in by_time]
     if missing:
         return _fail("missing minutes.", f"{len(missing)} of {len(rows)} minutes are missing, e.g. {missing[0]}; "
