@@ -70,6 +70,15 @@ EXERCISES = {
                  "open and close of each candle by event time"),
         Exercise("volumes", "notebooks/06_volumes.ipynb", "sql/41_volumes.sql",
                  "bought and sold volume per pair and minute (the original lab's Exercise 2)"),
+        # part L3: the dashboard panel (07) and the optional window types of 08
+        Exercise("panel_sql", "notebooks/07_dashboard.ipynb", "notebooks/07_dashboard.ipynb",
+                 "the PostgreSQL query, with Grafana's macros, of a new panel: price range per minute"),
+        Exercise("hop_vwap", "notebooks/08_more_windows.ipynb", "notebooks/08_more_windows.ipynb",
+                 "a sliding HOP window: the 5-minute VWAP every minute per pair (optional)"),
+        Exercise("cumulate_volume", "notebooks/08_more_windows.ipynb", "notebooks/08_more_windows.ipynb",
+                 "CUMULATE: the volume so far in the hour, step 1 minute, per pair (optional)"),
+        Exercise("top_pairs", "notebooks/08_more_windows.ipynb", "notebooks/08_more_windows.ipynb",
+                 "window Top-N: the 3 pairs with the most volume in each minute (optional)"),
     )
 }
 

@@ -1,0 +1,60 @@
+"""The expected result of the dashboard exercise `panel_sql`, computed with pandas from the
+sample trades (what the notebook's bounded processor run writes to `candlesticks`).
+
+Not in the student release. `python -m workbook.course.references.dashboard` rewrites
+workbook/course/expected/panel_sql.json, which the check reads (tests/test_ladder_dashboard.py
+checks that it is up to date)."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from ..checks_dashboard import CHECK_FROM, CHECK_TO, EXPECTED_PATH, PAIR
+from ..datasets import sample_trades
+
+
+def candles(trades=None) -> pd.DataFrame:
+    """The columns of the processor's `candlesticks` rows that panels read, per pair and minute of the sample
+    (no sample trade is late, so the processor writes exactly these). Open/close are left out: no panel
+    exercise needs them."""
+    df = pd.DataFrame(trades if trades is not None else sample_trades())
+    df["currency_pair"] = df["base"] + " / " + df["quote"]
+    start = df["timestamp"] // 60_000 * 60_000
+    df["ts_start"], df["ts_end"] = pd.to_datetime(start, unit="ms"), pd.to_datetime(start + 60_000, unit="ms")
+    df["pv"] = df["price"] * df["volume"]
+    g = df.groupby(["ts_start", "ts_end", "currency_pair"], sort=True)
+    return pd.DataFrame({"price_avg": g["pv"].sum() / g["volume"].sum(), "price_min": g["price"].min(),
+                         "price_max": g["price"].max(), "volume": g["volume"].sum(),
+                         "num_trades": g["price"].size().astype("int64")}).reset_index()
+
+
+def expected() -> dict:
+    frame = candles()
+    t0 = pd.Timestamp(CHECK_FROM).tz_localize(None)
+    t1 = pd.Timestamp(CHECK_TO).tz_localize(None)
+    # $__timeFilter(ts_start) is BETWEEN: both ends included
+    frame = frame[(frame["ts_start"] >= t0) & (frame["ts_start"] <= t1)]
+    mine = frame[frame["currency_pair"] == PAIR].sort_values("ts_start")
+    everyone = frame.groupby("ts_start").agg(hi=("price_max", "max"), lo=("price_min", "min"))
+    rows = [{"time": f"{r.ts_start:%Y-%m-%dT%H:%M:%SZ}",
+             "price_range": float(r.price_max - r.price_min),
+             # what the check needs to name mistakes: a relative range, and every pair's range together
+             "price_avg": float(r.price_avg),
+             "all_pairs_range": float(everyone.loc[r.ts_start, "hi"] - everyone.loc[r.ts_start, "lo"])}
+            for r in mine.itertuples()]
+    return {"exercise": "panel_sql", "pair": PAIR, "time_from": CHECK_FROM, "time_to": CHECK_TO,
+            "columns": ["time", "price_range"], "pairs_in_range": int(frame["currency_pair"].nunique()),
+            "rows": rows}
+
+
+def write_expected() -> dict:
+    values = expected()
+    EXPECTED_PATH.parent.mkdir(parents=True, exist_ok=True)
+    EXPECTED_PATH.write_text(json.dumps(values, indent=1) + "\n")
+    return values
+
+
+if __name__ == "__main__":
+    print(json.dumps(write_expected(), indent=1)[:600])
