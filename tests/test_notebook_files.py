@@ -26,6 +26,8 @@ def test_clean_committed_notebook(path):
     for cell in code:
         for out in cell.get("outputs", []):
             assert out["output_type"] != "error", f"stored error output in {path.name}"
-    assert any("NBVAL_CHECK_OUTPUT" in "".join(c["source"]) for c in code), "no cell is compared by nbval"
-    assert all(c.get("outputs") for c in code if "NBVAL_CHECK_OUTPUT" in "".join(c["source"])), \
-        "a compared cell has no stored output to compare with"
+    def compared(c) -> bool:  # the comment marker, or the tag (a %%flinksql cell's lines are all SQL)
+        return "NBVAL_CHECK_OUTPUT" in "".join(c["source"]) or "nbval-check-output" in c["metadata"].get("tags", [])
+
+    assert any(compared(c) for c in code), "no cell is compared by nbval"
+    assert all(c.get("outputs") for c in code if compared(c)), "a compared cell has no stored output to compare with"
