@@ -54,10 +54,14 @@ EXERCISES = {
         # The ladder, in the order of the workbook; every concept comes before the exercise that needs it.
         Exercise("watermark_delay", "notebooks/04_watermark_lab.ipynb", "notebooks/04_watermark_lab.ipynb",
                  "the smallest watermark delay that leaves at most 1 % of a disordered stream late", "number"),
-        Exercise("candlesticks", "notebooks/05_candlesticks.ipynb", "notebooks/05_candlesticks.ipynb",
-                 "open and close of each candle by event time"),
+        # part L2: candlesticks and volumes (checks in checks_candles.py)
+        Exercise("candle_stats", "notebooks/05_candlesticks.ipynb", "notebooks/05_candlesticks.ipynb",
+                 "the whole SELECT of a 1-minute TUMBLE: min, max, VWAP, volume, count per pair"),
+        Exercise("candlesticks", "notebooks/05_candlesticks.ipynb", "sql/40_candlesticks.sql",
+                 "the processor's INSERT INTO candlesticks, open and close by event time"),
         Exercise("volumes", "notebooks/06_volumes.ipynb", "sql/41_volumes.sql",
-                 "bought and sold volume per pair and minute (the original lab's Exercise 2)"),
+                 "the processor's INSERT INTO volumes: bought and sold volume per pair and minute "
+                 "(the original lab's Exercise 2)"),
     )
 }
 
