@@ -236,7 +236,7 @@ SQL_MISTAKES = [
     ("candlesticks", candles(lo="MAX(price)", hi="MIN(price)"), "price_min holds the values of price_max"),
     ("candlesticks", candles(group=GROUP + ", direction"), "appear more than once"),
     ("candlesticks", candles(window=TUMBLE.replace("'1' MINUTE", "'10' MINUTE")), "10 minutes"),
-    ("candlesticks", candles(window=f"FROM TABLE(HOP(TABLE valid_trades, DESCRIPTOR(ts), INTERVAL '30' SECOND, "
+    ("candlesticks", candles(window="FROM TABLE(HOP(TABLE valid_trades, DESCRIPTOR(ts), INTERVAL '30' SECOND, "
                                     "INTERVAL '1' MINUTE))"), "windows"),
     ("candle_stats", f"SELECT {WINDOW}, {STATS.replace('MIN(price) AS price_min', 'AVG(price) AS price_min')} "
                      f"{TUMBLE} {GROUP}", "price_min"),

@@ -46,10 +46,10 @@ def check_trades(minutes: int = 8, max_disorder_ms: int = 2_000, seed: int = 7) 
         for t in trades:
             if (t["base"], t["quote"]) == (base, quote) and (t["timestamp"] - start) // WINDOW_MS == minute % minutes:
                 t["direction"] = direction
-    # a pair in one window only (three trades, two of them in the same millisecond at the end)
-    t0 = start + (min(3, minutes - 1)) * WINDOW_MS + 12_345
-    for k, (dt, price, volume, direction) in enumerate(((0, 0.3141, 1500.0, "buy"), (20_000, 0.3127, 800.0, "sell"),
-                                                        (41_000, 0.3135, 2500.0, "buy"), (41_000, 0.3152, 700.0, "buy"))):
+    # a pair in one window only (four trades, the last two in the same millisecond)
+    t0 = start + min(3, minutes - 1) * WINDOW_MS + 12_345
+    for dt, price, volume, direction in ((0, 0.3141, 1500.0, "buy"), (20_000, 0.3127, 800.0, "sell"),
+                                         (41_000, 0.3135, 2500.0, "buy"), (41_000, 0.3152, 700.0, "buy")):
         trades.append({"exchange": "binance", "base": "dogecoin", "quote": "tether", "direction": direction,
                        "price": price, "volume": volume, "timestamp": t0 + dt, "priceUsd": None})
     trades.sort(key=lambda t: t["timestamp"])  # stable: the ties keep their order

@@ -37,7 +37,11 @@ def expected_frame(name: str = "candlesticks", data: str = "check") -> pd.DataFr
     """The stored expected output of exercise `name` on a dataset ('check', or 'sample' for the
     candlesticks), with the extra columns the checks use to name mistakes."""
     stored = "candlesticks" if name == "candle_stats" else name
-    doc = json.loads((EXPECTED_DIR / f"{stored}{'' if data == 'check' else '_' + data}.json").read_text())
+    return frame_of(json.loads((EXPECTED_DIR / f"{stored}{'' if data == 'check' else '_' + data}.json").read_text()))
+
+
+def frame_of(doc: dict) -> pd.DataFrame:
+    """A stored expected output ({"rows": [...]}) as a frame."""
     df = pd.DataFrame(doc["rows"])
     for col in ("ts_start", "ts_end"):
         df[col] = pd.to_datetime(df[col]).astype("datetime64[ms]")

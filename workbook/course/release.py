@@ -19,7 +19,7 @@ import nbformat
 
 from ..paths import PROJECT_ROOT
 
-EXCLUDED = ("solutions/", "tests/", ".ci/", "bench/", "docs/instructors.md")
+EXCLUDED = ("solutions/", "tests/", ".ci/", "bench/", "docs/instructors.md", "workbook/course/references/")
 
 # README units (paragraph, list item, table row, code line) that are dropped from the student README:
 # anything naming a left-out folder, the test command, or the instructors' material.
