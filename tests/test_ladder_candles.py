@@ -139,6 +139,11 @@ FRAME_MISTAKES = [
     ("candlesticks", lambda d: d.assign(currency_pair=d["currency_pair"].str.replace(" / ", "/")),
      "'base / quote' with spaces"),
     ("candlesticks", lambda d: d.iloc[:0], "no rows"),
+    ("candlesticks", lambda d: d.assign(ts_end=d["ts_end"] - pd.Timedelta(milliseconds=1)), "window_time"),
+    ("candlesticks", lambda d: d.assign(ts_start=d["ts_end"], ts_end=d["ts_start"]), "ts_start and ts_end are swapped"),
+    ("candlesticks", _set("price_close", lambda d: "1735689600123|100000|1000000000000004217|" + d["price_close"].astype(str)),
+     "whole order_key"),
+    ("volumes", lambda d: d[d["volume_buy"] > 0], "missing rows"),
     ("candle_stats", _swap("price_min", "price_max"), "price_min holds the values of price_max"),
     ("candle_stats", _swap("volume", "price_avg"), "swapped"),
     ("candle_stats", lambda d: pd.concat([d, d.assign(ts_start=d["ts_start"] + pd.Timedelta(seconds=30),
@@ -165,6 +170,11 @@ def test_result_mistakes_are_named(name, mutate, words):
     found = compare(name, mutate(expected_result(name).copy()))
     assert found, "the check passed a wrong result"
     assert words in "\n".join(found), found
+
+
+def test_column_names_in_upper_case_are_no_mistake():
+    got = expected_result("volumes")
+    assert compare("volumes", got.set_axis([c.upper() for c in got.columns], axis=1)) == []
 
 
 def test_release_free_references_are_not_imported_by_checks():

@@ -109,6 +109,9 @@ def _types(df: pd.DataFrame, want: list) -> list[str]:
             if not pd.api.types.is_integer_dtype(df[col]) and not isinstance(v, int):
                 problems.append(f"num_trades should be a whole number (COUNT(*), CAST(... AS INT)), got values "
                                 f"like {v!r} ({df[col].dtype}).")
+        elif isinstance(v, str) and v.count("|") == 3:
+            problems.append(f"{col} holds a whole order_key ({v!r}): the price is its 4th part, "
+                            "SPLIT_INDEX(..., '|', 3), a string to CAST(... AS DOUBLE).")
         elif isinstance(v, str):
             problems.append(f"{col} should be a number (DOUBLE), got text like {v!r}: CAST(... AS DOUBLE).")
         elif isinstance(v, bool) or not pd.api.types.is_number(v):
@@ -127,6 +130,13 @@ def _windows(a: pd.DataFrame) -> list[str]:
     """Windows of the wrong size or kind: every window must be one minute, starting on a whole minute."""
     length = a["ts_end"] - a["ts_start"]
     lengths = sorted(set(length))
+    if (length < pd.Timedelta(0)).all():
+        return ["ts_start and ts_end are swapped: ts_start is window_start (the earlier), ts_end window_end."]
+    if (length == pd.Timedelta(0)).all():
+        return ["ts_end equals ts_start in every row: ts_start is window_start, ts_end window_end."]
+    if lengths == [MINUTE - pd.Timedelta(milliseconds=1)]:
+        return ["ts_end is the window's last millisecond (window_time): the table wants window_end, the "
+                "(exclusive) end of the window."]
     if lengths == [MINUTE] and (a["ts_start"].dt.second == 0).all() and (a["ts_start"].dt.microsecond == 0).all():
         return []
     if len(lengths) > 1:
@@ -270,6 +280,8 @@ def compare(name: str, actual: pd.DataFrame, expected: pd.DataFrame | None = Non
 
     columns = COLUMNS[name]
     expected = expected_frame(name) if expected is None else expected
+    if [str(c).lower() for c in actual.columns] == columns:  # INSERT INTO fills by position: case is no mistake
+        actual = actual.set_axis(columns, axis=1)
     problems = _columns([str(c) for c in actual.columns], columns)
     if problems:
         return problems
