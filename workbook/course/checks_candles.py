@@ -316,8 +316,10 @@ def check(name: str, sql: str, timeout_s: float | None = None) -> CheckResult:
             got, exp = None, None
         return CheckResult(name, False, f"{name}: not yet.", problems, got, exp, hint=name)
     pairs = result["currency_pair"].nunique()
+    todo = " Now delete the TODO line of the file: the processor skips a file that still has one." \
+        if name != "candle_stats" and "TODO" in sql else ""
     return CheckResult(name, True, f"{name}: correct: {len(result)} rows ({pairs} pairs, "
-                                   f"{result['ts_start'].nunique()} windows) match the expected output.")
+                                   f"{result['ts_start'].nunique()} windows) match the expected output.{todo}")
 
 
 def check_candle_stats(sql: str, timeout_s: float | None = None) -> CheckResult:
