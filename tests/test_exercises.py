@@ -44,4 +44,4 @@ def test_volumes_swapped_gets_specific_feedback(stack):
 def test_sql_that_does_not_compile_is_reported(stack):
     result = checks.check("volumes", "SELECT nonsense FROM valid_trades")
     assert not result and result.summary == "volumes: your query did not run."
-    assert "the query does not compile" in result.problems[0]
+    assert "Column 'nonsense' not found" in result.problems[0] and "(line 1, column 8)" in result.problems[0]
