@@ -113,7 +113,10 @@ def processor_imports() -> set[str]:
             continue
         seen.add(module)
         package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
-        for node in ast.walk(ast.parse(path.read_text())):
+        tree = ast.parse(path.read_text())
+        # workbook/__init__.py imports the notebook magic only inside load_ipython_extension (%load_ext)
+        nodes = tree.body if module == "workbook" else ast.walk(tree)
+        for node in nodes:
             if isinstance(node, ast.ImportFrom) and node.level:
                 parts = package.split(".")
                 base = ".".join(parts[: len(parts) - node.level + 1] + ([node.module] if node.module else []))

@@ -161,3 +161,23 @@ def test_parse_error_in_a_check_gives_line_and_column():
     assert not result
     assert "SQL parse failed" in result.problems[0] and "(line 3, column 3)" in result.problems[0]
     assert "  3 |   FROM FROM valid_trades\n    |   ^" in result.problems[0]
+
+
+def test_the_session_listens_on_loopback_only(shell):
+    """Issue 15: every listener of the %%flinksql kernel session (the MiniCluster's REST,
+    RPC and blob servers, PyFlink's gateway) is bound to 127.0.0.1."""
+    import os
+
+    import psutil
+
+    cell(shell, "", "SELECT 1")
+    procs = [psutil.Process(os.getpid()), *psutil.Process(os.getpid()).children(recursive=True)]
+    listening = [c.laddr for p in procs for c in p.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN]
+    assert listening, "found no listening sockets at all"
+    import ipaddress
+
+    def loopback(ip: str) -> bool:
+        a = ipaddress.ip_address(ip)
+        return a.is_loopback or (a.version == 6 and a.ipv4_mapped is not None and a.ipv4_mapped.is_loopback)
+
+    assert all(loopback(addr.ip) for addr in listening), listening

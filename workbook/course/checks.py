@@ -8,6 +8,7 @@ same-millisecond ties, so that open/close by arrival order is caught.
 """
 from __future__ import annotations
 
+import functools
 import html
 import random
 from dataclasses import dataclass, field
@@ -34,7 +35,13 @@ class CheckFailed(AssertionError):
 def check_trades(minutes: int = 8, max_disorder_ms: int = 2_000, seed: int = 7) -> list[dict]:
     """Synthetic trades in *arrival* order: event time shuffled by up to max_disorder_ms
     (less than the source's watermark delay, so no trade is late), plus same-millisecond ties,
-    a window without buys, one without sells, and a pair that trades in one window only."""
+    a window without buys, one without sells, and a pair that trades in one window only.
+    Made once per process (every check uses them): a new list of new dicts each call."""
+    return [dict(t) for t in _check_trades(minutes, max_disorder_ms, seed)]
+
+
+@functools.lru_cache(maxsize=4)
+def _check_trades(minutes: int, max_disorder_ms: int, seed: int) -> tuple:
     trades = [dict(t) for t in sample_trades(minutes=minutes)]
     rng = random.Random(seed)
     for i in range(0, len(trades) - 1, 17):  # ties: the next trade of the list gets the same timestamp
@@ -60,7 +67,7 @@ def check_trades(minutes: int = 8, max_disorder_ms: int = 2_000, seed: int = 7) 
     for t in delayed:
         assert t["timestamp"] > newest - max_disorder_ms
         newest = max(newest, t["timestamp"])
-    return delayed
+    return tuple(delayed)
 
 
 # --- comparison with feedback --------------------------------------------------------------------

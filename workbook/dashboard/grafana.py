@@ -12,16 +12,15 @@ Expansion is done in Grafana's two steps:
    Grafana's frontend does for SQL data sources: a single-valued text variable
    is inserted as-is with `'` doubled (so the SQL writes `'${currency_pair}'`);
    a list becomes `'a','b'`; a number is inserted as-is;
-2. the PostgreSQL data source's backend macros (`$__timeFilter(col)`,
-   `$__timeFrom()`, `$__timeTo()`, `$__timeGroup(col, 'interval')`,
-   `$__timeGroupAlias(col, 'interval')`, `$__time(col)`, `$__timeEpoch(col)`,
-   `$__unixEpochFilter(col)`, `$__unixEpochNanoFilter(col)`,
-   `$__unixEpochNanoFrom()`, `$__unixEpochNanoTo()`, `$__unixEpochGroup(...)`,
-   `$__unixEpochGroupAlias(...)`), reproducing the text Grafana generates (times
-   as UTC RFC 3339 with the fraction's trailing zeros dropped, intervals in
-   seconds formatted like Go's `%v`, `floor(extract(epoch from col)/60)*60` for
-   `$__timeGroup`, or `time_bucket(...)` when the data source has TimescaleDB
-   enabled, which ours has not: the embedded PostgreSQL has no TimescaleDB).
+2. the PostgreSQL data source's backend macros that dashboards over our tables
+   use: `$__timeFilter(col)`, `$__timeFrom()`, `$__timeTo()`,
+   `$__timeGroup(col, 'interval')` and `$__timeGroupAlias(col, 'interval')`,
+   reproducing the text Grafana generates (times as UTC RFC 3339 with the
+   fraction's trailing zeros dropped, intervals in seconds formatted like Go's
+   `%v`, `floor(extract(epoch from col)/60)*60` for `$__timeGroup`, or
+   `time_bucket(...)` when the data source has TimescaleDB enabled, which ours
+   has not: the embedded PostgreSQL has no TimescaleDB). Any other macro is an
+   error (`MacroError`), so a panel that needs one is noticed, not mis-drawn.
 
 The panel SQL avoids SQL comments: recent Grafana versions strip them before
 expanding macros, older ones do not.
@@ -129,15 +128,6 @@ def rfc3339nano(t: datetime | str) -> str:
     text = t.strftime("%Y-%m-%dT%H:%M:%S")
     frac = f"{t.microsecond:06d}".rstrip("0")
     return f"{text}.{frac}Z" if frac else f"{text}Z"
-
-
-def _epoch_ns(t: datetime) -> int:
-    d = _utc(t) - datetime(1970, 1, 1, tzinfo=timezone.utc)
-    return (d.days * 86400 + d.seconds) * 1_000_000_000 + d.microseconds * 1000
-
-
-def _epoch_s(t: datetime) -> int:
-    return _epoch_ns(t) // 1_000_000_000  # Go's Unix(): floor
 
 
 def go_float(x: float) -> str:
@@ -271,10 +261,6 @@ def _evaluate(name: str, args: list[str], t_from: datetime, t_to: datetime, time
             raise MacroError(f"missing time column argument for macro {name}")
         return args[0]
 
-    if name == "__time":
-        return f'{need_column()} AS "time"'
-    if name == "__timeEpoch":
-        return f'extract(epoch from {need_column()}) as "time"'
     if name == "__timeFilter":
         return f"{need_column()} BETWEEN '{rfc3339nano(t_from)}' AND '{rfc3339nano(t_to)}'"
     if name == "__timeFrom":
@@ -285,22 +271,6 @@ def _evaluate(name: str, args: list[str], t_from: datetime, t_to: datetime, time
         return _time_group(args, name, timescaledb)
     if name == "__timeGroupAlias":
         return _time_group(args, "__timeGroup", timescaledb) + ' AS "time"'
-    if name == "__unixEpochFilter":
-        c = need_column()
-        return f"{c} >= {_epoch_s(t_from)} AND {c} <= {_epoch_s(t_to)}"
-    if name == "__unixEpochNanoFilter":
-        c = need_column()
-        return f"{c} >= {_epoch_ns(t_from)} AND {c} <= {_epoch_ns(t_to)}"
-    if name == "__unixEpochNanoFrom":
-        return str(_epoch_ns(t_from))
-    if name == "__unixEpochNanoTo":
-        return str(_epoch_ns(t_to))
-    if name in ("__unixEpochGroup", "__unixEpochGroupAlias"):
-        if len(args) < 2:
-            raise MacroError(f"macro {name} needs time column and interval and optional fill value")
-        s = go_float(parse_interval(args[1]))
-        expr = f"floor(({args[0]})/{s})*{s}"
-        return expr + ' AS "time"' if name.endswith("Alias") else expr
     raise MacroError(f"unknown macro {name!r}")
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from ..config import Config, load_config
 from ..java import find_java
+from ..kafka import specific_offsets_option, true_end_offsets
 from . import sql_files
 from .statements import SOURCE_TABLE, load_statements, sql_values
 
@@ -49,9 +50,10 @@ def flink_version() -> str:
 
 
 def init_script(config: Config, topic: str | None = None, bounded: bool = False, solutions: bool = False) -> str:
-    """The CREATE statements of sql/ as one script (sinks included); `bounded`: the source
-    stops at the topic's end as of the start of each query (latest-offset)."""
+    """The CREATE statements of sql/ as one script (sinks included); `bounded`: the source stops at the
+    topic's true end offsets as they are now (Tansu under-reports `latest-offset`: workbook/kafka.py)."""
     values = sql_values(config, topic)
+    ends = true_end_offsets(config.kafka_bootstrap_servers, topic or config.kafka_topic) if bounded else None
     parts = ["-- Generated from sql/ by `python -m workbook sql`: edit the files of sql/, not this script.",
              "SET 'sql-client.execution.result-mode' = 'tableau';",
              "SET 'table.local-time-zone' = 'UTC';"]
@@ -60,7 +62,8 @@ def init_script(config: Config, topic: str | None = None, bounded: bool = False,
             continue
         parts.append(f"-- {st.label}\n{sql_files.strip_sql(sql_files.render(st.text, values))};")
         if bounded and st.name == SOURCE_TABLE:
-            parts.append(f"ALTER TABLE {SOURCE_TABLE} SET ('scan.bounded.mode' = 'latest-offset');")
+            parts.append(f"ALTER TABLE {SOURCE_TABLE} SET ('scan.bounded.mode' = 'specific-offsets', "
+                         f"'scan.bounded.specific-offsets' = '{specific_offsets_option(ends)}');")
     return "\n\n".join(parts) + "\n"
 
 
