@@ -8,10 +8,7 @@
 -- faster than LPAD), so comparing two keys as text compares them by timestamp, then
 -- partition, then offset: the order in which the exchange reported trades of the same
 -- millisecond, so ties are broken deterministically.
--- In a window, MIN(order_key) is the key of the earliest trade and MAX(order_key) that of
--- the latest one; SPLIT_INDEX(key, '|', 3) takes the price back out (the 4th part).
--- (FIRST_VALUE(price)/LAST_VALUE(price) give the first/last trade *read*, which is not
--- the earliest/latest one when trades arrive out of order.)
+-- How the candlestick statement uses it is exercise `candlesticks` (notebook 05).
 CREATE TEMPORARY VIEW valid_trades AS
 SELECT
   currency_pair,

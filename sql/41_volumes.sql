@@ -1,15 +1,26 @@
--- EXERCISE 2 (TODO): VOLUMES bought and sold, per 1-minute window and currency pair.
---   volume_buy   total `volume` of the trades with direction = 'buy'
---   volume_sell  total `volume` of the trades with direction = 'sell'
--- Until you complete it, this query writes NULL volumes (the processor warns about it).
--- Hint: 40_candlesticks.sql has the window; a conditional sum is
---   SUM(CASE WHEN <condition> THEN <value> ELSE <other value> END)
-INSERT INTO volumes
-SELECT
-  window_start               AS ts_start,
-  window_end                 AS ts_end,
-  currency_pair,
-  CAST(NULL AS DOUBLE)       AS volume_buy,    -- TODO
-  CAST(NULL AS DOUBLE)       AS volume_sell    -- TODO
-FROM TABLE(TUMBLE(TABLE valid_trades, DESCRIPTOR(ts), INTERVAL '1' MINUTE))
-GROUP BY window_start, window_end, currency_pair
+-- EXERCISE volumes (notebook 06_volumes; the original lab's Exercise 2): TODO write the statement
+-- below these comments.
+--
+-- Every pair has an order book: pending BUY orders at bid prices and pending SELL orders at
+-- ask prices, every bid below every ask (market makers keep both sides filled and earn the
+-- spread). A trade happens when a new order crosses the book:
+--   direction = 'buy'   a buyer placed a buy order with a bid at or above the pending asks:
+--                       its volume counts as BOUGHT
+--   direction = 'sell'  a seller placed a sell order with an ask at or below the pending bids:
+--                       its volume counts as SOLD
+-- More bought than sold volume is buying pressure on the base currency, which tends to come
+-- with a rising price (markets are more complex than that: this is a first indicator).
+--
+-- Write ONE statement:  INSERT INTO volumes  SELECT ...  FROM valid_trades (windowed)
+-- One row per 1-minute tumbling window (by event time, ts) and currency pair, with the columns
+-- of the PostgreSQL table volumes, in this order and with these names:
+--   ts_start       TIMESTAMP  start of the window (inclusive)
+--   ts_end         TIMESTAMP  end of the window (exclusive)
+--   currency_pair  STRING     as in valid_trades, e.g. 'bitcoin / tether'
+--   volume_buy     DOUBLE     total `volume` of the window's trades with direction = 'buy'
+--   volume_sell    DOUBLE     total `volume` of the window's trades with direction = 'sell'
+-- A window with trades but no buys has volume_buy 0 (not NULL); the same for sells.
+--
+-- Until this file holds your statement (and no TODO), the processor skips it and warns:
+-- the volumes table gets no rows. Check it with  %flinksql --exercise volumes --file
+-- or  python -m workbook.course check volumes sql/41_volumes.sql

@@ -16,7 +16,8 @@ import pytest
 import sqlalchemy
 
 from workbook import kafka, pipeline
-from workbook.course import checks, datasets
+from workbook.course import datasets
+from workbook.course.references.candles import reference_candlesticks, reference_volumes
 from workbook.dashboard import charts, grafana
 
 PAIR = "bitcoin / tether"
@@ -112,9 +113,9 @@ def test_every_panel_is_drawn_as_its_trace_kind_with_its_data(engine, shifted_ru
     assert list(trades_trace.y) == list(trades_frame["trades"])
 
     # ... and the reference's numbers for the pair (what the processor should have written)
-    ref = checks.reference_candlesticks(trades)
+    ref = reference_candlesticks(trades)
     ref = ref[ref["currency_pair"] == PAIR].reset_index(drop=True)
-    vol = checks.reference_volumes(trades)
+    vol = reference_volumes(trades)
     vol = vol[vol["currency_pair"] == PAIR].reset_index(drop=True)
     assert list(candle.open) == pytest.approx(list(ref["price_open"]))
     assert list(candle.close) == pytest.approx(list(ref["price_close"]))

@@ -6,14 +6,15 @@ from workbook.course import exercises
 
 def test_student_text_by_default(monkeypatch):
     monkeypatch.delenv("WORKBOOK_SOLUTIONS", raising=False)
-    assert exercises.exercise("candlesticks", "SELECT 1") == "SELECT 1"
-    assert "TODO" in exercises.exercise_file("volumes")
+    assert exercises.exercise("candle_stats", "SELECT 1") == "SELECT 1"
+    assert "TODO" in exercises.exercise_file("volumes") and "TODO" in exercises.exercise_file("candlesticks")
 
 
 def test_solution_when_enabled(monkeypatch, capsys):
     monkeypatch.setenv("WORKBOOK_SOLUTIONS", "1")
-    assert "MIN(order_key)" in exercises.exercise("candlesticks", "SELECT 1")
-    assert "instructor solution solutions/notebooks/05_candlesticks/candlesticks.sql" in capsys.readouterr().out
+    assert "MIN(price)" in exercises.exercise("candle_stats", "SELECT 1")
+    assert "instructor solution solutions/notebooks/05_candlesticks/candle_stats.sql" in capsys.readouterr().out
+    assert "MIN(order_key)" in exercises.exercise_file("candlesticks")
     assert "CASE WHEN direction = 'buy'" in exercises.exercise_file("volumes")
 
 
@@ -39,3 +40,4 @@ def test_one_exercise_model():
         mirrored = ex.student.removesuffix(".ipynb") if ex.in_cell else ex.student
         assert str(rel).startswith(mirrored), (rel, ex.student)
     assert exercises.of_student_file("sql/41_volumes.sql").name == "volumes"
+    assert exercises.of_student_file("sql/40_candlesticks.sql").name == "candlesticks"

@@ -226,7 +226,8 @@ def _processed_rows(cfg, pair: str, start: datetime):
     `pair` and moved to `start`; returns the rows the processor must have written (pandas reference)
     as (candlestick tuples, volume tuples) in table column order."""
     from workbook import kafka, pipeline
-    from workbook.course import checks, datasets
+    from workbook.course import datasets
+    from workbook.course.references.candles import reference_candlesticks, reference_volumes
 
     base, quote = pair.split(" / ")
     shift = int(start.timestamp() * 1000) - datasets.SAMPLE_START_MS
@@ -241,9 +242,9 @@ def _processed_rows(cfg, pair: str, start: datetime):
     utc = lambda ts: ts.to_pydatetime().replace(tzinfo=timezone.utc)  # noqa: E731
     candles = [(utc(r.ts_start), utc(r.ts_end), r.currency_pair, r.price_avg, r.price_open, r.price_min,
                 r.price_max, r.price_close, r.volume, r.num_trades)
-               for r in checks.reference_candlesticks(trades).itertuples()]
+               for r in reference_candlesticks(trades).itertuples()]
     volumes = [(utc(r.ts_start), utc(r.ts_end), r.currency_pair, r.volume_buy, r.volume_sell)
-               for r in checks.reference_volumes(trades).itertuples()]
+               for r in reference_volumes(trades).itertuples()]
     return candles, volumes
 
 

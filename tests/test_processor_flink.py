@@ -358,7 +358,8 @@ def test_dry_run_writes_nothing_and_the_skeleton_is_reported(stack, dataset):
     try:
         result = pipeline.run(pipeline.RunOptions(bounded=True, dry_run=True, topic=topic, jdbc_url=pipeline.jdbc_url_with_schema(stack, schema)), stack, **QUIET)
         assert result.status == "FINISHED"
-        assert any("41_volumes.sql" in w for w in result.warnings)
+        assert any("41_volumes.sql" in w and "gets no rows" in w for w in result.warnings)
+        assert any("40_candlesticks.sql" in w for w in result.warnings)
         assert all(len(df) == 0 for df in snapshot(stack, schema).values())
     finally:
         drop_schema(stack, schema)
@@ -391,7 +392,7 @@ def test_streaming_parallelism_2_with_an_idle_partition_closes_all_windows(stack
     result = None
     try:
         kafka.write_records(stack.kafka_bootstrap_servers, topic, [], partitions=2)
-        result = pipeline.run(pipeline.RunOptions(topic=topic, parallelism=2, wait=False, jdbc_url=pipeline.jdbc_url_with_schema(stack, schema)), stack, **QUIET)
+        result = pipeline.run(pipeline.RunOptions(topic=topic, parallelism=2, wait=False, solutions=True, jdbc_url=pipeline.jdbc_url_with_schema(stack, schema)), stack, **QUIET)
         kafka.write_records(stack.kafka_bootstrap_servers, topic, trades, partition=0)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -411,15 +412,18 @@ def test_streaming_parallelism_2_with_an_idle_partition_closes_all_windows(stack
 # --- one query over fixed trades (what the notebooks' exercise checks use) -------------------------
 
 def test_query_runs_one_statement_over_a_list_of_trades(stack):
-    from workbook.course import checks
+    from workbook.course import checks, exercises
+    from workbook.course.checks_candles import compare, frame_of
+    from workbook.course.references.candles import expected_candlesticks, expected_volumes
 
     trades = checks.check_trades(minutes=3)
-    got = pipeline.query("40_candlesticks", trades, config=stack)
-    assert checks.compare(got, checks.reference_candlesticks(trades), trades) == []
+    candles, volumes = frame_of(expected_candlesticks(trades)), frame_of(expected_volumes(trades))
+    got = pipeline.query("40_candlesticks", trades, config=stack, solutions=True)
+    assert compare("candlesticks", got, candles) == []
     got = pipeline.query("volumes", trades, config=stack, solutions=True)
-    assert checks.compare(got, checks.reference_volumes(trades), trades) == []
-    skeleton = pipeline.query("volumes", trades, config=stack)
-    assert checks.compare(skeleton, checks.reference_volumes(trades), trades)  # not right yet
+    assert compare("volumes", got, volumes) == []
+    wrong = pipeline.query(exercises.solution("volumes").replace("ELSE 0", ""), trades, config=stack)
+    assert "NULL instead of 0" in compare("volumes", wrong, volumes)[0]
     arrival = pipeline.query(
         "SELECT window_start AS ts_start, window_end AS ts_end, currency_pair, "
         "SUM(price * volume) / SUM(volume) AS price_avg, FIRST_VALUE(price) AS price_open, "
@@ -427,4 +431,4 @@ def test_query_runs_one_statement_over_a_list_of_trades(stack):
         "SUM(volume) AS volume, COUNT(*) AS num_trades "
         "FROM TABLE(TUMBLE(TABLE valid_trades, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) "
         "GROUP BY window_start, window_end, currency_pair", trades, config=stack)
-    assert any("arrival order" in p for p in checks.compare(arrival, checks.reference_candlesticks(trades), trades))
+    assert any("arrival order" in p for p in compare("candlesticks", arrival, candles))

@@ -307,7 +307,8 @@ def test_the_minicluster_and_pyflink_listen_on_loopback_only(stack):
 
         def query():
             try:
-                box["rows"] = pipeline.query("40_candlesticks", checks.check_trades(minutes=3), config=stack)
+                box["rows"] = pipeline.query("40_candlesticks", checks.check_trades(minutes=3), config=stack,
+                                             solutions=True)
             finally:
                 done.set()
 

@@ -12,7 +12,13 @@ import pytest
 from workbook.course.release import build
 
 ROOT = Path(__file__).resolve().parent.parent
-SOLUTIONS = sorted((ROOT / "solutions").rglob("*.sql"))
+SOLUTIONS = sorted(p for p in (ROOT / "solutions").rglob("*") if p.is_file())
+# What the notebooks teach before the exercises (the window of a TUMBLE, its GROUP BY, the aliases of the window's
+# columns): not an answer, so not a secret, although every windowed solution has these lines.
+GENERIC = {"select", "window_start as ts_start,", "window_end as ts_end,", "currency_pair,",
+           "from table(tumble(table valid_trades, descriptor(ts), interval '1' minute))",
+           "group by window_start, window_end, currency_pair", "insert into candlesticks", "insert into volumes"}
+REFERENCES = ROOT / "workbook" / "course" / "references"
 
 
 def norm(line: str) -> str:
@@ -20,10 +26,17 @@ def norm(line: str) -> str:
 
 
 def secret_lines(solution: Path) -> set[str]:
-    """Solution lines that the shipped SQL does not contain (the answer itself).
+    """Solution lines that the shipped SQL does not contain (the answer itself), but for GENERIC.
     Lines the processor's own sql/ files hold are not secret: they ship to students anyway."""
-    shipped = {norm(l) for p in (ROOT / "sql").rglob("*.sql") for l in p.read_text().splitlines()}
-    return {n for l in solution.read_text().splitlines() if len(n := norm(l)) >= 12 and n not in shipped}
+    shipped = {norm(line) for p in (ROOT / "sql").rglob("*.sql") for line in p.read_text().splitlines()}
+    return {n for line in solution.read_text().splitlines()
+            if len(n := norm(line)) >= 12 and n not in shipped and n not in GENERIC}
+
+
+def reference_logic() -> set[str]:
+    """The lines of the instructor-only references that compute the expected results."""
+    return {line.strip() for p in REFERENCES.glob("*.py") for line in p.read_text().splitlines()
+            if re.search(r"groupby|sort_values|\.first\(\)|\.last\(\)|^def |\.where\(", line.strip())}
 
 
 @pytest.fixture(scope="module")
@@ -33,14 +46,13 @@ def release(tmp_path_factory):
     return out, files
 
 
-def test_solutions_of_sql_skeletons_have_secret_lines():
-    """A solution of a sql/ skeleton (41_volumes) must differ from everything shipped, or the grep
-    below proves nothing. (solutions/notebooks/05_candlesticks/candlesticks.sql, notebook 5's, is the SELECT of the processor's
-    own sql/40_candlesticks.sql, which ships on purpose: the exercise is about *why* it is written so.)"""
-    skeleton_solutions = [s for s in SOLUTIONS if (ROOT / s.relative_to(ROOT / "solutions")).exists()]
-    assert skeleton_solutions, "solutions/ holds the solution of the sql/ exercise"
-    for s in skeleton_solutions:
-        assert secret_lines(s), f"{s.name} has nothing that the student files do not already show"
+def test_every_solution_has_secret_lines():
+    """Every solution (the candlesticks one included: sql/40_candlesticks.sql is a specification now) differs
+    from everything shipped, or the grep below proves nothing."""
+    assert {s.name for s in SOLUTIONS} >= {"40_candlesticks.sql", "41_volumes.sql", "candle_stats.sql"}
+    for s in SOLUTIONS:
+        if s.suffix == ".sql":
+            assert secret_lines(s), f"{s.name} has nothing that the student files do not already show"
 
 
 def test_release_has_no_solutions_and_cleared_notebooks(release):
@@ -54,18 +66,46 @@ def test_release_has_no_solutions_and_cleared_notebooks(release):
     assert (out / "sql" / "41_volumes.sql").exists() and (out / "README.md").exists()
 
 
-def test_no_solution_text_in_release(release):
-    out, _ = release
-    secrets = {line: s.name for s in SOLUTIONS for line in secret_lines(s)}
+def _release_texts(out: Path):
     for path in out.rglob("*"):
         if path.is_file():
-            text = {norm(l) for l in path.read_text(errors="replace").splitlines()}
-            # notebooks: a JSON string per source line; normalize their quoted lines too
+            lines = path.read_text(errors="replace").splitlines()
+            # notebooks: a JSON string per source line; their cells' lines too
             if path.suffix == ".ipynb":
                 for cell in json.loads(path.read_text())["cells"]:
-                    text |= {norm(l) for l in "".join(cell["source"]).splitlines()}
-            leaked = sorted(l for l in secrets if l in text)
-            assert not leaked, f"{path.relative_to(out)} holds solution text of {secrets[leaked[0]]}: {leaked[0]!r}"
+                    lines += "".join(cell["source"]).splitlines()
+            yield path, lines
+
+
+def test_no_solution_text_in_release(release):
+    out, _ = release
+    secrets = {line: s.name for s in SOLUTIONS if s.suffix == ".sql" for line in secret_lines(s)}
+    whole = {" ".join(re.sub(r"--[^\n]*", "", s.read_text()).split()).lower(): s.name for s in SOLUTIONS
+             if s.suffix == ".sql"}
+    assert secrets and whole
+    for path, lines in _release_texts(out):
+        text = {norm(line) for line in lines}
+        leaked = sorted(line for line in secrets if line in text)
+        assert not leaked, f"{path.relative_to(out)} holds solution text of {secrets[leaked[0]]}: {leaked[0]!r}"
+        flat = " ".join(" ".join(lines).split()).lower()
+        found = [name for code, name in whole.items() if code in flat]
+        assert not found, f"{path.relative_to(out)} holds the whole solution {found[0]}"
+
+
+def test_no_reference_logic_in_release(release):
+    """The pandas references of the checks stay out (the checks read stored expected outputs)."""
+    out, files = release
+    assert not any(f.startswith("workbook/course/references/") for f in files)
+    assert (out / "workbook" / "course" / "expected" / "candlesticks.json").exists()
+    logic = reference_logic()
+    assert len(logic) >= 8 and any("groupby" in line for line in logic)
+    for path in out.rglob("*.py"):
+        text = {line.strip() for line in path.read_text().splitlines()}
+        leaked = sorted(logic & text)
+        assert not leaked, f"{path.relative_to(out)} holds reference logic: {leaked[0]!r}"
+        assert "def reference_candlesticks" not in path.read_text(), path
+    for path in out.rglob("*.ipynb"):
+        assert "reference_candlesticks" not in path.read_text() and "reference_volumes" not in path.read_text(), path
 
 
 def test_release_command_line(tmp_path):

@@ -1,7 +1,7 @@
-"""Exercise checks: run the student's query on a fixed dataset and compare it
-with an independent pandas reference, with feedback that names the mistake
-(a missing pair, windows off by one, buy and sell swapped, open/close by
-arrival order, wrong column names or types) instead of a bare assertion.
+"""Exercise checks' engine: the fixed check dataset, the warm session that runs a
+student's query on it, the comparison with an expected result, and the CheckResult
+box. The checks themselves are in the modules of CHECK_MODULES (their expected
+outputs are stored: the references that compute them are not in the student release).
 
 The dataset arrives out of order (within the watermark delay) and has
 same-millisecond ties, so that open/close by arrival order is caught.
@@ -34,7 +34,8 @@ class CheckFailed(AssertionError):
 
 def check_trades(minutes: int = 8, max_disorder_ms: int = 2_000, seed: int = 7) -> list[dict]:
     """Synthetic trades in *arrival* order: event time shuffled by up to max_disorder_ms
-    (less than the source's watermark delay, so no trade is late), plus same-millisecond ties.
+    (less than the source's watermark delay, so no trade is late), plus same-millisecond ties,
+    a window without buys, one without sells, and a pair that trades in one window only.
     Made once per process (every check uses them): a new list of new dicts each call."""
     return [dict(t) for t in _check_trades(minutes, max_disorder_ms, seed)]
 
@@ -46,6 +47,19 @@ def _check_trades(minutes: int, max_disorder_ms: int, seed: int) -> tuple:
     for i in range(0, len(trades) - 1, 17):  # ties: the next trade of the list gets the same timestamp
         if trades[i + 1]["base"] == trades[i]["base"] and trades[i + 1]["quote"] == trades[i]["quote"]:
             trades[i + 1]["timestamp"] = trades[i]["timestamp"]
+    start = trades[0]["timestamp"] // WINDOW_MS * WINDOW_MS
+    # windows without buys and without sells: a NULL instead of 0 shows there
+    for (base, quote), minute, direction in ((("tether", "euro"), 2, "sell"), (("ethereum", "bitcoin"), 1, "buy")):
+        for t in trades:
+            if (t["base"], t["quote"]) == (base, quote) and (t["timestamp"] - start) // WINDOW_MS == minute % minutes:
+                t["direction"] = direction
+    # a pair in one window only (four trades, the last two in the same millisecond)
+    t0 = start + min(3, minutes - 1) * WINDOW_MS + 12_345
+    for dt, price, volume, direction in ((0, 0.3141, 1500.0, "buy"), (20_000, 0.3127, 800.0, "sell"),
+                                         (41_000, 0.3135, 2500.0, "buy"), (41_000, 0.3152, 700.0, "buy")):
+        trades.append({"exchange": "binance", "base": "dogecoin", "quote": "tether", "direction": direction,
+                       "price": price, "volume": volume, "timestamp": t0 + dt, "priceUsd": None})
+    trades.sort(key=lambda t: t["timestamp"])  # stable: the ties keep their order
     # Arrival order: sort by event time plus a random delay in [0, max_disorder_ms).
     delayed = sorted(trades, key=lambda t: t["timestamp"] + rng.randrange(max_disorder_ms))
     # Sanity: nothing arrives later than the delay allows.
@@ -54,45 +68,6 @@ def _check_trades(minutes: int, max_disorder_ms: int, seed: int) -> tuple:
         assert t["timestamp"] > newest - max_disorder_ms
         newest = max(newest, t["timestamp"])
     return tuple(delayed)
-
-
-# --- references (pandas, independent of Flink) ---------------------------------------------------
-
-def _frame(trades: list[dict]) -> pd.DataFrame:
-    df = pd.DataFrame(trades)
-    df["arrival"] = range(len(df))  # Kafka offset order: the deterministic tie-break
-    df["currency_pair"] = df["base"] + " / " + df["quote"]
-    start = df["timestamp"] // WINDOW_MS * WINDOW_MS
-    df["ts_start"] = pd.to_datetime(start, unit="ms")
-    df["ts_end"] = pd.to_datetime(start + WINDOW_MS, unit="ms")
-    return df
-
-
-def reference_candlesticks(trades: list[dict], by_arrival: bool = False) -> pd.DataFrame:
-    """Open/close = earliest/latest trade by event time, same-ms ties by arrival order.
-    by_arrival=True gives what FIRST_VALUE/LAST_VALUE compute (arrival order), for feedback."""
-    df = _frame(trades)
-    df = df.sort_values("arrival" if by_arrival else ["timestamp", "arrival"])
-    df["pv"] = df["price"] * df["volume"]
-    g = df.groupby(KEY, sort=True)
-    out = pd.DataFrame({
-        "price_avg": g["pv"].sum() / g["volume"].sum(),
-        "price_open": g["price"].first(),
-        "price_min": g["price"].min(),
-        "price_max": g["price"].max(),
-        "price_close": g["price"].last(),
-        "volume": g["volume"].sum(),
-        "num_trades": g["price"].size().astype("int64"),
-    }).reset_index()
-    return out[CANDLE_COLUMNS]
-
-
-def reference_volumes(trades: list[dict]) -> pd.DataFrame:
-    df = _frame(trades)
-    df["volume_buy"] = df["volume"].where(df["direction"] == "buy", 0.0)
-    df["volume_sell"] = df["volume"].where(df["direction"] == "sell", 0.0)
-    out = df.groupby(KEY, sort=True)[["volume_buy", "volume_sell"]].sum().reset_index()
-    return out[VOLUME_COLUMNS]
 
 
 # --- comparison with feedback --------------------------------------------------------------------
@@ -166,15 +141,6 @@ def compare(actual: pd.DataFrame, expected: pd.DataFrame, trades: list[dict] | N
         swapped = _close(m["volume_buy_got"], m["volume_sell"]) & _close(m["volume_sell_got"], m["volume_buy"])
         if swapped.all() and not _close(m["volume_buy_got"], m["volume_buy"]).all():
             return ["buy and sell are swapped: volume_buy must sum the volume of trades with direction = 'buy'."]
-    if "price_open" in e and trades is not None:
-        arrival = normalize(reference_candlesticks(trades, by_arrival=True)).merge(a, on=KEY, suffixes=("", "_got"))
-        open_ok = _close(m["price_open_got"], m["price_open"]).all()
-        close_ok = _close(m["price_close_got"], m["price_close"]).all()
-        if not (open_ok and close_ok) and _close(arrival["price_open_got"], arrival["price_open"]).all() \
-                and _close(arrival["price_close_got"], arrival["price_close"]).all():
-            return ["price_open/price_close follow arrival order (FIRST_VALUE/LAST_VALUE), not event time: "
-                    "trades arrive out of order, so take the price of the trade with the earliest/latest "
-                    "timestamp in the window (see the ordering key explained above)."]
     for col in columns:
         if col in KEY:
             continue
@@ -324,58 +290,41 @@ def run_check(name: str, sql: str, timeout_s: float | None = None) -> CheckResul
     return find_check(name)(sql, timeout_s)
 
 
-@functools.lru_cache(maxsize=8)
-def _reference(name: str) -> pd.DataFrame:
-    return {"candlesticks": reference_candlesticks, "volumes": reference_volumes}[name](check_trades())
+def run_answer(name: str, sql: str, timeout_s: float | None = None, data: str = "check"):
+    """Run the student's answer on a dataset: (its result frame, None), or (None, a failed CheckResult
+    saying why it did not run)."""
+    try:
+        cell = session().run_cell(answer_sql(sql), data=data, timeout_s=timeout_s)
+    except SqlError as exc:
+        return None, CheckResult(name, False, f"{name}: your query did not run.", [exc.text()], hint=name)
+    except QueryTimeout as exc:
+        return None, CheckResult(name, False, f"{name}: your query did not finish.", [str(exc)], hint=name)
+    except ProcessorError as exc:
+        return None, CheckResult(name, False, f"{name}: your query did not run.", [str(exc)], hint=name)
+    if cell.frame is None:
+        return None, CheckResult(name, False, f"{name}: there is no query (SELECT ...) to check yet.",
+                                 ["write the query of the exercise (comments and CREATE statements alone return "
+                                  "no rows)"], hint=name)
+    return cell.frame, None
 
 
 def _compare_check(name: str, sql: str, reference, timeout_s) -> CheckResult:
     trades = check_trades()
-    try:
-        cell = session().run_cell(answer_sql(sql), data="check", timeout_s=timeout_s)
-    except SqlError as exc:
-        return CheckResult(name, False, f"{name}: your query did not run.", [exc.text()], hint=name)
-    except QueryTimeout as exc:
-        return CheckResult(name, False, f"{name}: your query did not finish.", [str(exc)], hint=name)
-    except ProcessorError as exc:
-        return CheckResult(name, False, f"{name}: your query did not run.", [str(exc)], hint=name)
-    if cell.frame is None:
-        return CheckResult(name, False, f"{name}: the cell has no query (SELECT ...) to check.",
-                           ["write the SELECT of the exercise (CREATE statements alone return no rows)"], hint=name)
-    expected = _reference(name).copy()
-    problems = compare(cell.frame, expected, trades)
+    frame, failed = run_answer(name, sql, timeout_s)
+    if failed is not None:
+        return failed
+    expected = reference(trades)
+    problems = compare(frame, expected, trades)
     if problems:
-        got, exp = example_rows(cell.frame, expected)
+        got, exp = example_rows(frame, expected)
         return CheckResult(name, False, f"{name}: not yet.", problems, got, exp, hint=name)
     pairs = expected["currency_pair"].nunique()
     return CheckResult(name, True, f"{name}: correct: {len(expected)} rows ({pairs} pairs x "
                                    f"{len(expected) // max(pairs, 1)}+ windows) match the reference.")
 
 
-def check_candlesticks_result(sql: str, timeout_s: float | None = None) -> CheckResult:
-    return _compare_check("candlesticks", sql, reference_candlesticks, timeout_s)
-
-
-def check_volumes_result(sql: str, timeout_s: float | None = None) -> CheckResult:
-    return _compare_check("volumes", sql, reference_volumes, timeout_s)
-
-
-CHECKS = {"candlesticks": check_candlesticks_result, "volumes": check_volumes_result}
-
-
-def _raise_unless_passed(result: CheckResult) -> str:
-    if not result:
-        raise CheckFailed(result.text())
-    return result.summary
-
-
-def check_candlesticks(sql: str) -> str:
-    """The check as before the SQL cells: the verdict's line, or CheckFailed with the feedback."""
-    return _raise_unless_passed(check_candlesticks_result(sql))
-
-
-def check_volumes(sql: str) -> str:
-    return _raise_unless_passed(check_volumes_result(sql))
+# The candlestick and volume checks are in checks_candles.py (CHECK_MODULES).
+CHECKS: dict = {}
 
 
 def check(name: str, sql: str) -> CheckResult:

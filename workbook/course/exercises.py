@@ -66,10 +66,14 @@ EXERCISES = {
         # --- end of part L1 ---
         Exercise("watermark_delay", "notebooks/04_watermark_lab.ipynb", "notebooks/04_watermark_lab.ipynb",
                  "the smallest watermark delay that leaves at most 1 % of a disordered stream late", "number"),
-        Exercise("candlesticks", "notebooks/05_candlesticks.ipynb", "notebooks/05_candlesticks.ipynb",
-                 "open and close of each candle by event time"),
+        # part L2: candlesticks and volumes (checks in checks_candles.py)
+        Exercise("candle_stats", "notebooks/05_candlesticks.ipynb", "notebooks/05_candlesticks.ipynb",
+                 "the whole SELECT of a 1-minute TUMBLE: min, max, VWAP, volume, count per pair"),
+        Exercise("candlesticks", "notebooks/05_candlesticks.ipynb", "sql/40_candlesticks.sql",
+                 "the processor's INSERT INTO candlesticks, open and close by event time"),
         Exercise("volumes", "notebooks/06_volumes.ipynb", "sql/41_volumes.sql",
-                 "bought and sold volume per pair and minute (the original lab's Exercise 2)"),
+                 "the processor's INSERT INTO volumes: bought and sold volume per pair and minute "
+                 "(the original lab's Exercise 2)"),
         # part L3: the dashboard panel (07) and the optional window types of 08
         Exercise("panel_sql", "notebooks/07_dashboard.ipynb", "notebooks/07_dashboard.ipynb",
                  "the PostgreSQL query, with Grafana's macros, of a new panel: price range per minute"),

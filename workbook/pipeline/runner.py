@@ -93,10 +93,10 @@ def run(options: RunOptions | None = None, config: Config | None = None, say=pri
     broker_check = None if bounded else _in_background(check_kafka, config.kafka_bootstrap_servers)
     statements = load_statements(o.solutions)
     if only:
-        unknown = set(only) - {s.name for s in statements if s.kind == "insert"}
+        unknown = set(only) - {s.name for s in statements if s.kind in ("insert", "skeleton")}
         if unknown:
             raise ProcessorError(f"only={sorted(unknown)}: no INSERT INTO such a table in sql/")
-        statements = [s for s in statements if s.kind != "insert" or s.name in only]
+        statements = [s for s in statements if s.kind not in ("insert", "skeleton") or s.name in only]
     warnings = skeleton_warnings(statements)
     for w in warnings:
         say(f"WARNING: {w}")

@@ -20,7 +20,7 @@ SOURCE_TABLE = "trades"
 class Statement:
     path: Path
     text: str
-    kind: str   # 'create', 'insert' or 'other'
+    kind: str   # 'create', 'insert', or 'skeleton' (an exercise file not done yet: skipped)
     name: str   # the table or view created, or the INSERT's target table
 
     @property
@@ -42,6 +42,9 @@ def load_statements(solutions: bool = False) -> list:
     out = []
     for path in sql_files.sql_paths(solutions):
         text = path.read_text()
+        if sql_files.is_skeleton(text):  # an exercise not done yet: reported and skipped, never replaced
+            out.append(Statement(path, text, "skeleton", _skeleton_target(path, text)))
+            continue
         k = sql_files.kind(text)
         if k == "create":
             name = sql_files.table_name(text)
@@ -54,9 +57,21 @@ def load_statements(solutions: bool = False) -> list:
     return out
 
 
+def _skeleton_target(path: Path, text: str) -> str:
+    """The table an exercise file writes: its INSERT's target, else the file's name without the number."""
+    try:
+        return sql_files.insert_target(text)
+    except sql_files.SqlFileError:
+        return path.stem.split("_", 1)[-1]
+
+
 def skeleton_warnings(statements) -> list:
-    return [f"{s.label} is still an exercise skeleton (it has TODOs): {s.name} gets placeholder values. "
-            "Complete it, or run with --solutions." for s in statements if s.kind == "insert" and s.is_skeleton]
+    """One warning per exercise file that is not done yet (it still has a TODO): skipped, so its table
+    gets no rows."""
+    return [f"{s.label} (exercise {s.name!r}) is not done yet: it still has a TODO, so it is skipped and the table "
+            f"{s.name} gets no rows. Write the statement (and remove the TODO), check it with `python -m "
+            f"workbook.course check {s.name} {s.label}`, or run with --solutions."
+            for s in statements if s.kind == "skeleton"]
 
 
 def sql_values(config: Config, topic: str | None = None, jdbc_url: str | None = None) -> dict:
@@ -95,7 +110,7 @@ def define(t_env, statements, values: dict, dry_run: bool = False, end_offsets: 
                 raise ProcessorError(f"{st.label}: {flink_message(exc)}") from None
             if end_offsets is not None and st.name == SOURCE_TABLE:
                 bound_source(t_env, end_offsets)
-        else:
+        elif st.kind == "insert":  # a skeleton (an exercise not done yet) is skipped: skeleton_warnings
             inserts.append((st, sql_files.strip_sql(sql_files.render(text, values))))
     return inserts
 

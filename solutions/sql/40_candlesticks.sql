@@ -1,6 +1,11 @@
--- Notebook 4 (solution): candlesticks with open/close by EVENT time.
--- MIN/MAX of valid_trades.order_key (timestamp | partition | offset | price) pick the
--- earliest/latest trade of the window; SPLIT_INDEX(..., '|', 3) takes its price.
+-- EXERCISE candlesticks (solution, the processor's statement): per 1-minute window and pair.
+-- Any query that takes open/close by event time passes the check; this is the fast one.
+-- valid_trades.order_key is 'timestamp|partition|offset|price' with fixed-width numbers, so
+-- the smallest key (as text) is the earliest trade by event time, ties broken by Kafka
+-- partition and offset, and the largest the latest. MIN/MAX of one column are plain
+-- aggregates that a window keeps as a single value (no buffered rows, no sort, no join):
+-- the 4th part of the key is that trade's price.
+INSERT INTO candlesticks
 SELECT
   window_start                                        AS ts_start,
   window_end                                          AS ts_end,
