@@ -72,9 +72,13 @@ def main() -> int:
     load = os.getloadavg()[0]
     print(f"load average (1 min): {load:.1f} on {os.cpu_count()} cores")
     print(f"floor (SELECT 1)         median of {args.runs}: {floor:6.3f} s")
-    print(f"query over check dataset median of {args.runs}: {query:6.3f} s  = {query / floor:.2f}x floor (goal <= 1.3x)")
-    print(f"candlesticks check       median of {args.runs}: {check:6.3f} s  = {check / floor:.2f}x floor "
-          f"(goal <= 1.5x; <= 1.5 s)")
+    print(
+        f"query over check dataset median of {args.runs}: {query:6.3f} s  = {query / floor:.2f}x floor (goal <= 1.3x)"
+    )
+    print(
+        f"candlesticks check       median of {args.runs}: {check:6.3f} s  = {check / floor:.2f}x floor "
+        f"(goal <= 1.5x; <= 1.5 s)"
+    )
     print(f"first query, fresh process, median of {args.fresh}: {first:6.3f} s (goal <= 6 s)")
     return 0
 

@@ -1,4 +1,5 @@
 """Shared fixtures: the real embedded services, started once per test session."""
+
 from __future__ import annotations
 
 import pytest

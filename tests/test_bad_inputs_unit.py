@@ -1,5 +1,6 @@
 """Unit tests of the bad-input guards that need no services: which Kafka record values count
 as readable (as Flink's JSON format reads them), the edges of a partition, MAX_AHEAD_SECONDS."""
+
 from __future__ import annotations
 
 import pytest
@@ -8,14 +9,23 @@ from workbook.config import load_config
 from workbook.pipeline import edges, statements
 
 
-@pytest.mark.parametrize("value, ok", [
-    (b'{"base": "bitcoin"}', True),
-    (b'  {"a": 1} trailing', True),   # Flink's parser stops after the first value
-    (b"{}", True),
-    (b"[1, 2]", False), (b"42", False), (b"null", False), (b'"text"', False),
-    (b"", False), (None, False), (b"{truncated", False), (b"\xff\xfe{", False),
-    (b'{"price": NaN}', False),       # not JSON (Jackson refuses it too)
-])
+@pytest.mark.parametrize(
+    "value, ok",
+    [
+        (b'{"base": "bitcoin"}', True),
+        (b'  {"a": 1} trailing', True),  # Flink's parser stops after the first value
+        (b"{}", True),
+        (b"[1, 2]", False),
+        (b"42", False),
+        (b"null", False),
+        (b'"text"', False),
+        (b"", False),
+        (None, False),
+        (b"{truncated", False),
+        (b"\xff\xfe{", False),
+        (b'{"price": NaN}', False),  # not JSON (Jackson refuses it too)
+    ],
+)
 def test_readable_is_a_json_object(value, ok):
     assert edges.readable(value) is ok
 

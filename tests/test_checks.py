@@ -1,5 +1,6 @@
 """The exercise checks' comparison and feedback, on the pandas side alone (the Flink side is
 exercised against the real skeletons and solutions in test_exercises.py and test_ladder_candles.py)."""
+
 import pandas as pd
 import pytest
 
@@ -56,7 +57,8 @@ def test_feedback_buy_sell_swapped(volumes):
     got = volumes.rename(columns={"volume_buy": "volume_sell", "volume_sell": "volume_buy"})[checks.VOLUME_COLUMNS]
     assert compare("volumes", got) == [
         "buy and sell are swapped: volume_buy must sum the volume of the trades with direction = 'buy', "
-        "volume_sell those with direction = 'sell'."]
+        "volume_sell those with direction = 'sell'."
+    ]
 
 
 def test_feedback_missing_pair(volumes):
@@ -71,8 +73,9 @@ def test_feedback_pair_without_spaces(volumes):
 
 
 def test_feedback_windows_off_by_one(volumes):
-    got = volumes.assign(ts_start=volumes["ts_start"] + pd.Timedelta(minutes=1),
-                         ts_end=volumes["ts_end"] + pd.Timedelta(minutes=1))
+    got = volumes.assign(
+        ts_start=volumes["ts_start"] + pd.Timedelta(minutes=1), ts_end=volumes["ts_end"] + pd.Timedelta(minutes=1)
+    )
     assert compare("volumes", got)[0].startswith("windows off by one: every window starts one minute too late")
 
 

@@ -1,6 +1,7 @@
 """One processor job per session cluster: `python -m workbook.processor --jobmanager ...` run twice
 leaves one streaming job (what `docker compose up` does to the processor container each time),
 and `--replace` swaps it for a new one. Against the real standalone session cluster."""
+
 from __future__ import annotations
 
 import os
@@ -13,16 +14,22 @@ import uuid
 import pytest
 
 from workbook import kafka, processor
-from workbook.pipeline import cluster_jobs, pipeline_name
 from workbook.config import PROJECT_ROOT
+from workbook.pipeline import cluster_jobs, pipeline_name
 
 NAME = pipeline_name(bounded=False)
 
 
 def _submit(address: str, topic: str, *extra: str) -> subprocess.CompletedProcess:
     env = dict(os.environ)
-    return subprocess.run([sys.executable, "-m", "workbook.processor", "--jobmanager", address, "--topic", topic,
-                           *extra], capture_output=True, text=True, cwd=PROJECT_ROOT, env=env, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "workbook.processor", "--jobmanager", address, "--topic", topic, *extra],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        env=env,
+        timeout=300,
+    )
 
 
 def _wait_running(address: str, timeout: float = 60) -> list[dict]:
@@ -37,8 +44,9 @@ def _wait_running(address: str, timeout: float = 60) -> list[dict]:
 @pytest.mark.integration
 def test_second_submission_leaves_one_job_and_replace_swaps_it(stack, flink_cluster):
     address = flink_cluster.address
-    assert not cluster_jobs.active_jobs(address, NAME), \
+    assert not cluster_jobs.active_jobs(address, NAME), (
         f"a processor streaming job already runs on {address}: cancel it in the Flink web UI first"
+    )
     topic = f"test-submit-{uuid.uuid4().hex[:10]}"
     kafka.write_records(stack.kafka_bootstrap_servers, topic, [])  # the (empty) topic: the job only has to run
     try:

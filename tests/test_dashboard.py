@@ -4,6 +4,7 @@ Grafana dashboard JSON, draws every panel as its trace kind with the data of
 the panel's own SQL (and the reference's numbers); a panel added to a copy of
 the JSON appears with no code change; a panel type the renderer does not know
 is listed under the figure."""
+
 import copy
 import json
 import random
@@ -48,17 +49,21 @@ def shifted_run(stack):
     kafka.delete_topic(stack.kafka_bootstrap_servers, topic)
 
 
-
 def traces_by_panel(rendered) -> dict:
     """{panel title: [traces]}: a panel's traces share its x axis (the order of the axes is the panels' grid order)."""
-    drawn = [p for p in charts.dashboard_panels(DASHBOARD_OF[id(rendered)]) if p.type != "stat"
-             and p.type in charts.DRAWN_TYPES]
+    drawn = [
+        p
+        for p in charts.dashboard_panels(DASHBOARD_OF[id(rendered)])
+        if p.type != "stat" and p.type in charts.DRAWN_TYPES
+    ]
     axes = []
     for t in rendered.figure.data:
         if t.type != "indicator" and t.xaxis not in axes:
             axes.append(t.xaxis)
-    return {p.title: [t for t in rendered.figure.data if t.type != "indicator" and t.xaxis == a]
-            for p, a in zip(drawn, axes, strict=True)}
+    return {
+        p.title: [t for t in rendered.figure.data if t.type != "indicator" and t.xaxis == a]
+        for p, a in zip(drawn, axes, strict=True)
+    }
 
 
 DASHBOARD_OF: dict = {}
@@ -128,7 +133,8 @@ def test_every_panel_is_drawn_as_its_trace_kind_with_its_data(engine, shifted_ru
     assert list(net_trace.marker.color) == [GREEN if v >= 0 else RED for v in net["net"]]
     assert trades_trace.marker.color == BLUE
     assert [a.text for a in rendered.figure.layout.annotations if a.text.startswith("<b>")] == [
-        f"<b>{t} · {PAIR}</b>" for t in by_panel]
+        f"<b>{t} · {PAIR}</b>" for t in by_panel
+    ]
     legends = [t.legend for traces in by_panel.values() for t in traces]
     assert legends == ["legend", "legend", "legend2", "legend2", "legend3", "legend4"]
 
@@ -139,8 +145,12 @@ def test_every_panel_is_drawn_as_its_trace_kind_with_its_data(engine, shifted_ru
     assert x_dom["Candlesticks"][0] == 0 and x_dom["Candlesticks"][1] > 0.95
     assert x_dom["Bought and sold volume"][1] <= 0.5 <= x_dom["Net volume (bought - sold)"][0]
     assert y_dom["Bought and sold volume"] == y_dom["Net volume (bought - sold)"]
-    assert y_dom["Candlesticks"][0] > y_dom["Bought and sold volume"][1] > y_dom["Bought and sold volume"][0] \
+    assert (
+        y_dom["Candlesticks"][0]
+        > y_dom["Bought and sold volume"][1]
+        > y_dom["Bought and sold volume"][0]
         > y_dom["Trades per minute"][1]
+    )
     # the panel shows the whole time range, not only where there is data
     assert [pd.Timestamp(t) for t in layout.xaxis.range] == [day, day + timedelta(hours=1)]
 
@@ -149,23 +159,47 @@ def test_every_panel_is_drawn_as_its_trace_kind_with_its_data(engine, shifted_ru
 def test_a_panel_added_to_a_copy_of_the_json_appears_without_code_changes(engine, shifted_run, tmp_path):
     day, _ = shifted_run
     dashboard = copy.deepcopy(grafana.load_dashboard())
-    sql = ('SELECT ts_start AS "time", price_close AS "close price" FROM candlesticks '
-           "WHERE $__timeFilter(ts_start) AND currency_pair = '${currency_pair}' ORDER BY 1")
-    dashboard["panels"].append({
-        "id": 10, "type": "timeseries", "title": "Close of ${currency_pair}",
-        "gridPos": {"h": 8, "w": 16, "x": 0, "y": 28},
-        "targets": [{"refId": "A", "format": "table", "rawQuery": True, "rawSql": sql}],
-        "fieldConfig": {"defaults": {"custom": {"drawStyle": "line", "lineWidth": 2},
-                                     "color": {"mode": "fixed", "fixedColor": "purple"}, "unit": "currencyUSD"},
-                        "overrides": []},
-        "options": {"legend": {"showLegend": True}}})
-    dashboard["panels"].append({
-        "id": 11, "type": "stat", "title": "Trades in range", "gridPos": {"h": 8, "w": 8, "x": 16, "y": 28},
-        "targets": [{"refId": "A", "format": "table", "rawQuery": True, "rawSql":
-                     "SELECT SUM(num_trades) AS \"trades\" FROM candlesticks "
-                     "WHERE $__timeFilter(ts_start) AND currency_pair = '${currency_pair}'"}],
-        "fieldConfig": {"defaults": {"color": {"mode": "fixed", "fixedColor": "blue"}}, "overrides": []},
-        "options": {"reduceOptions": {"calcs": ["lastNotNull"]}}})
+    sql = (
+        'SELECT ts_start AS "time", price_close AS "close price" FROM candlesticks '
+        "WHERE $__timeFilter(ts_start) AND currency_pair = '${currency_pair}' ORDER BY 1"
+    )
+    dashboard["panels"].append(
+        {
+            "id": 10,
+            "type": "timeseries",
+            "title": "Close of ${currency_pair}",
+            "gridPos": {"h": 8, "w": 16, "x": 0, "y": 28},
+            "targets": [{"refId": "A", "format": "table", "rawQuery": True, "rawSql": sql}],
+            "fieldConfig": {
+                "defaults": {
+                    "custom": {"drawStyle": "line", "lineWidth": 2},
+                    "color": {"mode": "fixed", "fixedColor": "purple"},
+                    "unit": "currencyUSD",
+                },
+                "overrides": [],
+            },
+            "options": {"legend": {"showLegend": True}},
+        }
+    )
+    dashboard["panels"].append(
+        {
+            "id": 11,
+            "type": "stat",
+            "title": "Trades in range",
+            "gridPos": {"h": 8, "w": 8, "x": 16, "y": 28},
+            "targets": [
+                {
+                    "refId": "A",
+                    "format": "table",
+                    "rawQuery": True,
+                    "rawSql": 'SELECT SUM(num_trades) AS "trades" FROM candlesticks '
+                    "WHERE $__timeFilter(ts_start) AND currency_pair = '${currency_pair}'",
+                }
+            ],
+            "fieldConfig": {"defaults": {"color": {"mode": "fixed", "fixedColor": "blue"}}, "overrides": []},
+            "options": {"reduceOptions": {"calcs": ["lastNotNull"]}},
+        }
+    )
     path = tmp_path / "crypto.json"
     path.write_text(json.dumps(dashboard))
 
@@ -183,15 +217,21 @@ def test_a_panel_added_to_a_copy_of_the_json_appears_without_code_changes(engine
 
 def test_an_unknown_panel_type_is_listed_under_the_figure():
     dashboard = copy.deepcopy(grafana.load_dashboard())
-    dashboard["panels"].append({"id": 20, "type": "piechart", "title": "Share of pairs",
-                                "gridPos": {"h": 8, "w": 12, "x": 0, "y": 28},
-                                "targets": [{"refId": "A", "rawSql": "SELECT 1"}]})
-    dashboard["panels"].append({"id": 21, "type": "text", "title": "Notes", "gridPos": {"h": 4, "w": 12, "x": 12,
-                                                                                      "y": 28}})
+    dashboard["panels"].append(
+        {
+            "id": 20,
+            "type": "piechart",
+            "title": "Share of pairs",
+            "gridPos": {"h": 8, "w": 12, "x": 0, "y": 28},
+            "targets": [{"refId": "A", "rawSql": "SELECT 1"}],
+        }
+    )
+    dashboard["panels"].append(
+        {"id": 21, "type": "text", "title": "Notes", "gridPos": {"h": 4, "w": 12, "x": 12, "y": 28}}
+    )
     empty = {p.title: pd.DataFrame({"time": pd.to_datetime([], utc=True)}) for p in grafana.panels(dashboard)}
     t0 = datetime(2025, 1, 1, tzinfo=timezone.utc)
-    fig, not_drawn = charts.dashboard_figure(empty, {"currency_pair": PAIR}, t0, t0 + timedelta(minutes=30),
-                                             dashboard)
+    fig, not_drawn = charts.dashboard_figure(empty, {"currency_pair": PAIR}, t0, t0 + timedelta(minutes=30), dashboard)
     assert len(not_drawn) == 2
     assert "'Share of pairs' (type 'piechart')" in not_drawn[0] and "'Notes' (type 'text')" in not_drawn[1]
     below = [a for a in fig.layout.annotations if a.text.startswith("Not drawn:")]
@@ -203,11 +243,21 @@ def test_an_unknown_panel_type_is_listed_under_the_figure():
 def test_null_volumes_before_exercise_2_are_gaps():
     """The student's skeleton writes NULL volumes: the chart still draws (found by the browser test)."""
     times = pd.to_datetime(["2025-01-01 00:00", "2025-01-01 00:01"], utc=True)
-    frames = {"Candlesticks": pd.DataFrame({"time": times, "open": [1.0, 2.0], "high": [2.0, 3.0],
-                                            "low": [0.5, 1.5], "close": [2.0, 2.5], "volume": [1.0, 1.0]}),
-              "Bought and sold volume": pd.DataFrame({"time": times, "bought": [None, None], "sold": [None, None]}),
-              "Net volume (bought - sold)": pd.DataFrame({"time": times, "net": [None, None]}),
-              "Trades per minute": pd.DataFrame({"time": times, "trades": [3, 4]})}
+    frames = {
+        "Candlesticks": pd.DataFrame(
+            {
+                "time": times,
+                "open": [1.0, 2.0],
+                "high": [2.0, 3.0],
+                "low": [0.5, 1.5],
+                "close": [2.0, 2.5],
+                "volume": [1.0, 1.0],
+            }
+        ),
+        "Bought and sold volume": pd.DataFrame({"time": times, "bought": [None, None], "sold": [None, None]}),
+        "Net volume (bought - sold)": pd.DataFrame({"time": times, "net": [None, None]}),
+        "Trades per minute": pd.DataFrame({"time": times, "trades": [3, 4]}),
+    }
     fig, not_drawn = charts.dashboard_figure(frames, {"currency_pair": PAIR}, times[0], times[1])
     assert not_drawn == []
     assert [t.type for t in fig.data] == ["candlestick", "bar", "bar", "bar", "bar", "bar"]

@@ -89,8 +89,12 @@ NOT_IN_FLINK_IMAGE = {
     "apache_beam": "installed with apache-flink (PyFlink's Python worker runs on Beam)",
     "grpc": "installed with apache-flink (Beam's worker pool serves gRPC)",
 }
-DISTRIBUTION = {"pyflink": "apache-flink", "kafka": "kafka-python", "dotenv": "python-dotenv",
-                "psycopg2": "psycopg2-binary"}  # pipeline/edges.py: the bounded run's last bad_records count
+DISTRIBUTION = {
+    "pyflink": "apache-flink",
+    "kafka": "kafka-python",
+    "dotenv": "python-dotenv",
+    "psycopg2": "psycopg2-binary",
+}  # pipeline/edges.py: the bounded run's last bad_records count
 
 
 def _module_file(module: str) -> Path | None:

@@ -1,4 +1,5 @@
 """Solutions are used only on purpose: WORKBOOK_SOLUTIONS=1 or reveal()."""
+
 import pytest
 
 from workbook.course import exercises

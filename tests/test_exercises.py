@@ -1,6 +1,7 @@
 """Every exercise check fails on the untouched student skeleton, with its
 specific feedback, and passes on the instructor solution. The checks run the
 SQL on the real Flink (MiniCluster) over the real embedded broker."""
+
 from pathlib import Path
 
 import pytest
@@ -36,7 +37,9 @@ def test_volumes_solution_passes(stack):
 
 
 def test_volumes_swapped_gets_specific_feedback(stack):
-    swapped = exercises.solution("volumes").replace("'buy'", "'tmp'").replace("'sell'", "'buy'").replace("'tmp'", "'sell'")
+    swapped = (
+        exercises.solution("volumes").replace("'buy'", "'tmp'").replace("'sell'", "'buy'").replace("'tmp'", "'sell'")
+    )
     result = checks.check("volumes", swapped)
     assert not result and "buy and sell are swapped" in result.problems[0]
 

@@ -6,6 +6,7 @@
 - integration: every panel's SQL, expanded, runs against the embedded
   PostgreSQL and returns the columns its panel maps.
 """
+
 from __future__ import annotations
 
 import random
@@ -31,8 +32,13 @@ PANEL_COLUMNS = {
     "Trades per minute": ["time", "trades"],
 }
 # What Grafana's candlestick panel picks up by name when no field is mapped by hand.
-CANDLESTICK_AUTO_NAMES = {"open": ["open", "o"], "high": ["high", "h", "max"], "low": ["low", "l", "min"],
-                          "close": ["close", "c"], "volume": ["volume", "v"]}
+CANDLESTICK_AUTO_NAMES = {
+    "open": ["open", "o"],
+    "high": ["high", "h", "max"],
+    "low": ["low", "l", "min"],
+    "close": ["close", "c"],
+    "volume": ["volume", "v"],
+}
 
 
 def datasource() -> dict:
@@ -43,6 +49,7 @@ def datasource() -> dict:
 
 
 # --------------------------------------------------------------------------- provisioning and dashboard
+
 
 def test_datasource_provisioning():
     ds = datasource()
@@ -123,31 +130,48 @@ T0 = datetime(2018, 4, 12, 18, 0, tzinfo=timezone.utc)
 T1 = T0 + timedelta(minutes=5)
 
 
-@pytest.mark.parametrize("sql, expected", [
-    # Grafana's grafana-postgresql-datasource macro tests and docs (time range 2018-04-12 18:00 - 18:05 UTC)
-    ("WHERE $__timeFilter(time_column)",
-     "WHERE time_column BETWEEN '2018-04-12T18:00:00Z' AND '2018-04-12T18:05:00Z'"),
-    ("select $__timeFrom()", "select '2018-04-12T18:00:00Z'"),
-    ("select $__timeTo()", "select '2018-04-12T18:05:00Z'"),
-    ("SELECT $__timeGroup(time_column,'5m')", "SELECT floor(extract(epoch from time_column)/300)*300"),
-    ("SELECT $__timeGroupAlias(time_column,'5m')", 'SELECT floor(extract(epoch from time_column)/300)*300 AS "time"'),
-    ("$__timeGroup(time_column , '5m')", "floor(extract(epoch from time_column)/300)*300"),
-    ("$__timeGroupAlias(time_column , '5m')", 'floor(extract(epoch from time_column)/300)*300 AS "time"'),
-    # pre-5.3 compatibility: a $__timeGroup directly followed by ',' gets the alias
-    ("SELECT $__timeGroup(time_column,'5m'), value", 'SELECT floor(extract(epoch from time_column)/300)*300 AS "time", value'),
-    ("SELECT $__timeGroup(time_column,'5m') as time, value", "SELECT floor(extract(epoch from time_column)/300)*300 as time, value"),
-    ("SELECT $__timeGroupAlias(ts_start, '1m')", 'SELECT floor(extract(epoch from ts_start)/60)*60 AS "time"'),
-])
+@pytest.mark.parametrize(
+    "sql, expected",
+    [
+        # Grafana's grafana-postgresql-datasource macro tests and docs (time range 2018-04-12 18:00 - 18:05 UTC)
+        (
+            "WHERE $__timeFilter(time_column)",
+            "WHERE time_column BETWEEN '2018-04-12T18:00:00Z' AND '2018-04-12T18:05:00Z'",
+        ),
+        ("select $__timeFrom()", "select '2018-04-12T18:00:00Z'"),
+        ("select $__timeTo()", "select '2018-04-12T18:05:00Z'"),
+        ("SELECT $__timeGroup(time_column,'5m')", "SELECT floor(extract(epoch from time_column)/300)*300"),
+        (
+            "SELECT $__timeGroupAlias(time_column,'5m')",
+            'SELECT floor(extract(epoch from time_column)/300)*300 AS "time"',
+        ),
+        ("$__timeGroup(time_column , '5m')", "floor(extract(epoch from time_column)/300)*300"),
+        ("$__timeGroupAlias(time_column , '5m')", 'floor(extract(epoch from time_column)/300)*300 AS "time"'),
+        # pre-5.3 compatibility: a $__timeGroup directly followed by ',' gets the alias
+        (
+            "SELECT $__timeGroup(time_column,'5m'), value",
+            'SELECT floor(extract(epoch from time_column)/300)*300 AS "time", value',
+        ),
+        (
+            "SELECT $__timeGroup(time_column,'5m') as time, value",
+            "SELECT floor(extract(epoch from time_column)/300)*300 as time, value",
+        ),
+        ("SELECT $__timeGroupAlias(ts_start, '1m')", 'SELECT floor(extract(epoch from ts_start)/60)*60 AS "time"'),
+    ],
+)
 def test_macros_as_grafana_expands_them(sql, expected):
     assert grafana.expand(sql, T0, T1) == expected
 
 
-@pytest.mark.parametrize("sql, expected", [
-    ("GROUP BY $__timeGroup(time_column,'5m')", "GROUP BY time_bucket('300.000s',time_column)"),
-    ("GROUP BY $__timeGroup(time_column , '5m')", "GROUP BY time_bucket('300.000s',time_column)"),
-    ("GROUP BY $__timeGroup(time_column , '12d')", "GROUP BY time_bucket('1036800.000s',time_column)"),
-    ("GROUP BY $__timeGroup(time_column , '20ms')", "GROUP BY time_bucket('0.020s',time_column)"),
-])
+@pytest.mark.parametrize(
+    "sql, expected",
+    [
+        ("GROUP BY $__timeGroup(time_column,'5m')", "GROUP BY time_bucket('300.000s',time_column)"),
+        ("GROUP BY $__timeGroup(time_column , '5m')", "GROUP BY time_bucket('300.000s',time_column)"),
+        ("GROUP BY $__timeGroup(time_column , '12d')", "GROUP BY time_bucket('1036800.000s',time_column)"),
+        ("GROUP BY $__timeGroup(time_column , '20ms')", "GROUP BY time_bucket('0.020s',time_column)"),
+    ],
+)
 def test_macros_with_timescaledb_enabled(sql, expected):
     assert grafana.expand(sql, T0, T1, timescaledb=True) == expected
 
@@ -155,8 +179,10 @@ def test_macros_with_timescaledb_enabled(sql, expected):
 def test_time_filter_formats_like_go_rfc3339nano():
     f = datetime(1960, 2, 1, 7, 0, 0, 500000, tzinfo=timezone.utc)
     t = datetime(1980, 2, 3, 8, 0, 0, 500000, tzinfo=timezone.utc)
-    assert grafana.expand("WHERE $__timeFilter(c)", f, t) == \
-        "WHERE c BETWEEN '1960-02-01T07:00:00.5Z' AND '1980-02-03T08:00:00.5Z'"
+    assert (
+        grafana.expand("WHERE $__timeFilter(c)", f, t)
+        == "WHERE c BETWEEN '1960-02-01T07:00:00.5Z' AND '1980-02-03T08:00:00.5Z'"
+    )
     # naive datetimes are UTC, other zones are converted, ISO strings are accepted
     assert grafana.expand("$__timeFrom()", datetime(2018, 4, 12, 18, 0), T1) == "'2018-04-12T18:00:00Z'"
     cet = timezone(timedelta(hours=2))
@@ -165,8 +191,16 @@ def test_time_filter_formats_like_go_rfc3339nano():
 
 
 def test_interval_formatting_like_go():
-    assert [grafana.go_float(x) for x in (60.0, 300.0, 0.02, 86400.0, 604800.0, 1036800.0, 2e-05, 1.5)] == \
-        ["60", "300", "0.02", "86400", "604800", "1.0368e+06", "2e-05", "1.5"]
+    assert [grafana.go_float(x) for x in (60.0, 300.0, 0.02, 86400.0, 604800.0, 1036800.0, 2e-05, 1.5)] == [
+        "60",
+        "300",
+        "0.02",
+        "86400",
+        "604800",
+        "1.0368e+06",
+        "2e-05",
+        "1.5",
+    ]
     assert grafana.parse_interval("'1h30m'") == 5400
     assert grafana.parse_interval("1w") == 604800
     for bad in ("5x", "1M", "m", ""):
@@ -205,9 +239,9 @@ def test_panel_sql_expansion_of_the_dashboard():
     sql = grafana.panel_sql("Bought and sold volume", "bitcoin / tether", T0, T1)
     assert sql == (
         "SELECT\n"
-        "  floor(extract(epoch from ts_start)/60)*60 AS \"time\",\n"
-        "  SUM(volume_buy) AS \"bought\",\n"
-        "  SUM(volume_sell) AS \"sold\"\n"
+        '  floor(extract(epoch from ts_start)/60)*60 AS "time",\n'
+        '  SUM(volume_buy) AS "bought",\n'
+        '  SUM(volume_sell) AS "sold"\n'
         "FROM volumes\n"
         "WHERE ts_start BETWEEN '2018-04-12T18:00:00Z' AND '2018-04-12T18:05:00Z'\n"
         "  AND currency_pair = 'bitcoin / tether'\n"
@@ -231,20 +265,42 @@ def _processed_rows(cfg, pair: str, start: datetime):
 
     base, quote = pair.split(" / ")
     shift = int(start.timestamp() * 1000) - datasets.SAMPLE_START_MS
-    trades = [dict(t, base=base, timestamp=t["timestamp"] + shift) for t in datasets.sample_trades(minutes=MINUTES)
-              if (t["base"], t["quote"]) == ("bitcoin", quote)]
+    trades = [
+        dict(t, base=base, timestamp=t["timestamp"] + shift)
+        for t in datasets.sample_trades(minutes=MINUTES)
+        if (t["base"], t["quote"]) == ("bitcoin", quote)
+    ]
     topic = f"grafanatest-{uuid.uuid4().hex[:8]}"
     datasets.fill_topic(cfg, topic, trades)
     try:
-        assert pipeline.run(pipeline.RunOptions(bounded=True, topic=topic, solutions=True), cfg, say=lambda *_: None).status == "FINISHED"
+        assert (
+            pipeline.run(
+                pipeline.RunOptions(bounded=True, topic=topic, solutions=True), cfg, say=lambda *_: None
+            ).status
+            == "FINISHED"
+        )
     finally:
         kafka.delete_topic(cfg.kafka_bootstrap_servers, topic)
     utc = lambda ts: ts.to_pydatetime().replace(tzinfo=timezone.utc)  # noqa: E731
-    candles = [(utc(r.ts_start), utc(r.ts_end), r.currency_pair, r.price_avg, r.price_open, r.price_min,
-                r.price_max, r.price_close, r.volume, r.num_trades)
-               for r in reference_candlesticks(trades).itertuples()]
-    volumes = [(utc(r.ts_start), utc(r.ts_end), r.currency_pair, r.volume_buy, r.volume_sell)
-               for r in reference_volumes(trades).itertuples()]
+    candles = [
+        (
+            utc(r.ts_start),
+            utc(r.ts_end),
+            r.currency_pair,
+            r.price_avg,
+            r.price_open,
+            r.price_min,
+            r.price_max,
+            r.price_close,
+            r.volume,
+            r.num_trades,
+        )
+        for r in reference_candlesticks(trades).itertuples()
+    ]
+    volumes = [
+        (utc(r.ts_start), utc(r.ts_end), r.currency_pair, r.volume_buy, r.volume_sell)
+        for r in reference_volumes(trades).itertuples()
+    ]
     return candles, volumes
 
 
@@ -292,13 +348,15 @@ def test_every_panel_sql_runs_on_the_embedded_postgres(stack_config):
 
             # the values are the rows, as the panel shows them
             if p.title == "Candlesticks":
-                assert df[["open", "high", "low", "close", "volume"]].values.ravel().tolist() == \
-                    pytest.approx([x for c in candles for x in (c[4], c[6], c[5], c[7], c[8])])
+                assert df[["open", "high", "low", "close", "volume"]].values.ravel().tolist() == pytest.approx(
+                    [x for c in candles for x in (c[4], c[6], c[5], c[7], c[8])]
+                )
                 assert (df["low"] <= df[["open", "close"]].min(axis=1)).all()
                 assert (df["high"] >= df[["open", "close"]].max(axis=1)).all()
             elif p.title == "Bought and sold volume":
-                assert df[["bought", "sold"]].values.ravel().tolist() == \
-                    pytest.approx([x for v in volumes for x in (v[3], v[4])])
+                assert df[["bought", "sold"]].values.ravel().tolist() == pytest.approx(
+                    [x for v in volumes for x in (v[3], v[4])]
+                )
             elif p.title.startswith("Net volume"):
                 assert df["net"].tolist() == pytest.approx([v[3] - v[4] for v in volumes])
             elif p.title == "Trades per minute":

@@ -75,8 +75,12 @@ def test_notebook_cells_hold_skeletons_not_solutions():
         assert SOLUTION[name].strip() not in text
     cells = json.loads((ROOT / "notebooks" / "03_flink_sql_basics.ipynb").read_text())["cells"]
     nb03 = "\n".join("".join(cell["source"]) for cell in cells)  # what a student reads (outputs are cleared)
-    for give_away in ("TO_TIMESTAMP_LTZ(`timestamp`, 3)", "INTERVAL '5' SECOND", "price * volume AS notional",
-                      "COUNT(*) AS num_trades"):
+    for give_away in (
+        "TO_TIMESTAMP_LTZ(`timestamp`, 3)",
+        "INTERVAL '5' SECOND",
+        "price * volume AS notional",
+        "COUNT(*) AS num_trades",
+    ):
         assert give_away not in nb03
 
 
@@ -98,12 +102,12 @@ STREAM_MISTAKES = {
     "one row per pair": SOLUTION["stream_counts"].replace('["currency_pair", "direction"]', '"currency_pair"'),
     "Yours is the mean": SOLUTION["stream_counts"].replace('("volume", "sum")', '("volume", "mean")'),
     "Yours is the number of trades": SOLUTION["stream_counts"].replace('("volume", "sum")', '("price", "size")'),
-    "buy and sell are swapped": SOLUTION["stream_counts"] + (
-        '\nstream_counts["direction"] = stream_counts["direction"].map({"buy": "sell", "sell": "buy"})'),
+    "buy and sell are swapped": SOLUTION["stream_counts"]
+    + ('\nstream_counts["direction"] = stream_counts["direction"].map({"buy": "sell", "sell": "buy"})'),
     "without the spaces": SOLUTION["stream_counts"].replace('" / "', '"/"'),
     "should be a whole number": SOLUTION["stream_counts"] + '\nstream_counts["trades"] = stream_counts["trades"] * 1.0',
-    "counts every trade of the pair": SOLUTION["stream_counts"] + (
-        '\nstream_counts["trades"] = stream_counts.groupby("currency_pair")["trades"].transform("sum")'),
+    "counts every trade of the pair": SOLUTION["stream_counts"]
+    + ('\nstream_counts["trades"] = stream_counts.groupby("currency_pair")["trades"].transform("sum")'),
 }
 
 
@@ -118,7 +122,9 @@ def test_python_exercise_runs_the_solution_when_enabled(monkeypatch, capsys):
     monkeypatch.setenv("WORKBOOK_SOLUTIONS", "1")
     assert exercises.python_exercise("stream_counts", namespace)
     assert isinstance(namespace["stream_counts"], pd.DataFrame)
-    assert "using the instructor solution solutions/notebooks/02_trade_stream/stream_counts.py" in capsys.readouterr().out
+    assert (
+        "using the instructor solution solutions/notebooks/02_trade_stream/stream_counts.py" in capsys.readouterr().out
+    )
 
 
 def test_cli_checks_a_python_answer(tmp_path):
@@ -138,9 +144,12 @@ integration = pytest.mark.integration
 def test_sql_skeleton_fails_and_solution_passes(name):
     assert checks.run_check(name, SOLUTION[name]), checks.run_check(name, SOLUTION[name]).text()
     text = failed(name, skeleton(name))
-    expected = {"source_table": "no WATERMARK", "filter_project": "columns: your result has ['todo']",
-                "changelog_counts": "columns: your result has ['todo']",
-                "tumble_counts": "columns: your result has ['todo']"}[name]
+    expected = {
+        "source_table": "no WATERMARK",
+        "filter_project": "columns: your result has ['todo']",
+        "changelog_counts": "columns: your result has ['todo']",
+        "tumble_counts": "columns: your result has ['todo']",
+    }[name]
     assert expected in text
 
 
@@ -152,9 +161,12 @@ SOURCE_MISTAKES = {
     "between 0.3 and 1 s": SRC.replace("INTERVAL '5' SECOND", "INTERVAL '0.5' SECOND"),
     "read as SECONDS": SRC.replace("`timestamp`, 3)", "`timestamp`, 0)"),
     "not on the BIGINT `timestamp`": SRC.replace("WATERMARK FOR ts AS ts", "WATERMARK FOR `timestamp` AS `timestamp`"),
-    "name it ts": SRC.replace("ts AS", "event_time AS").replace("FOR ts", "FOR event_time")
+    "name it ts": SRC.replace("ts AS", "event_time AS")
+    .replace("FOR ts", "FOR event_time")
     .replace("AS ts -", "AS event_time -"),
-    "loses the milliseconds": SRC.replace("TO_TIMESTAMP_LTZ(`timestamp`, 3)", "TO_TIMESTAMP_LTZ(`timestamp` / 1000, 0)"),
+    "loses the milliseconds": SRC.replace(
+        "TO_TIMESTAMP_LTZ(`timestamp`, 3)", "TO_TIMESTAMP_LTZ(`timestamp` / 1000, 0)"
+    ),
 }
 
 
@@ -182,15 +194,21 @@ def test_filter_project_names_the_mistake(mistake):
 
 
 CC = SOLUTION["changelog_counts"]
-WINDOWED = ("SELECT window_start, window_end, currency_pair, COUNT(*) AS num_trades FROM TABLE(TUMBLE(TABLE "
-            "valid_trades, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) GROUP BY window_start, window_end, currency_pair")
+WINDOWED = (
+    "SELECT window_start, window_end, currency_pair, COUNT(*) AS num_trades FROM TABLE(TUMBLE(TABLE "
+    "valid_trades, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) GROUP BY window_start, window_end, currency_pair"
+)
 CHANGELOG_MISTAKES = {
     "this is a windowed query": WINDOWED,
-    "append-only": ("SELECT currency_pair, COUNT(*) AS num_trades FROM TABLE(TUMBLE(TABLE valid_trades, "
-                    "DESCRIPTOR(ts), INTERVAL '1' DAY)) GROUP BY window_start, window_end, currency_pair"),
+    "append-only": (
+        "SELECT currency_pair, COUNT(*) AS num_trades FROM TABLE(TUMBLE(TABLE valid_trades, "
+        "DESCRIPTOR(ts), INTERVAL '1' DAY)) GROUP BY window_start, window_end, currency_pair"
+    ),
     "you group by more than the pair": CC.replace("GROUP BY currency_pair", "GROUP BY currency_pair, direction"),
     "not COUNT(DISTINCT ...)": CC.replace("COUNT(*)", "COUNT(DISTINCT price)"),
-    "without the spaces": CC.replace("SELECT currency_pair,", "SELECT REPLACE(currency_pair, ' ', '') AS currency_pair,"),
+    "without the spaces": CC.replace(
+        "SELECT currency_pair,", "SELECT REPLACE(currency_pair, ' ', '') AS currency_pair,"
+    ),
 }
 
 
@@ -204,15 +222,20 @@ TC = SOLUTION["tumble_counts"]
 TUMBLE_MISTAKES = {
     "your windows last 600 s": TC.replace("INTERVAL '1' MINUTE", "INTERVAL '10' MINUTE"),
     "your windows last 1 s": TC.replace("INTERVAL '1' MINUTE", "INTERVAL '1' SECOND"),
-    "that is a sliding (HOP) window": TC.replace("TUMBLE(TABLE valid_trades, DESCRIPTOR(ts), INTERVAL '1' MINUTE)",
-                                                 "HOP(TABLE valid_trades, DESCRIPTOR(ts), INTERVAL '30' SECOND, "
-                                                 "INTERVAL '1' MINUTE)"),
+    "that is a sliding (HOP) window": TC.replace(
+        "TUMBLE(TABLE valid_trades, DESCRIPTOR(ts), INTERVAL '1' MINUTE)",
+        "HOP(TABLE valid_trades, DESCRIPTOR(ts), INTERVAL '30' SECOND, INTERVAL '1' MINUTE)",
+    ),
     "one count per pair over all time": CC,
-    "without the spaces": TC.replace("SELECT window_start, window_end, currency_pair,",
-                                     "SELECT window_start, window_end, REPLACE(currency_pair, ' ', '') AS currency_pair,"),
+    "without the spaces": TC.replace(
+        "SELECT window_start, window_end, currency_pair,",
+        "SELECT window_start, window_end, REPLACE(currency_pair, ' ', '') AS currency_pair,",
+    ),
     "not distinct values (COUNT(DISTINCT ...))": TC.replace("COUNT(*)", "COUNT(DISTINCT price)"),
-    "duplicate keys": TC.replace("GROUP BY window_start, window_end, currency_pair",
-                                 "GROUP BY window_start, window_end, currency_pair, direction"),
+    "duplicate keys": TC.replace(
+        "GROUP BY window_start, window_end, currency_pair",
+        "GROUP BY window_start, window_end, currency_pair, direction",
+    ),
 }
 
 

@@ -20,21 +20,37 @@ ROOT = Path(__file__).resolve().parent.parent
 TUMBLE = "FROM TABLE(TUMBLE(TABLE valid_trades, DESCRIPTOR(ts), INTERVAL '1' MINUTE))"
 GROUP = "GROUP BY window_start, window_end, currency_pair"
 WINDOW = "window_start AS ts_start, window_end AS ts_end, currency_pair"
-STATS = ("MIN(price) AS price_min, MAX(price) AS price_max, SUM(price * volume) / SUM(volume) AS price_avg, "
-         "SUM(volume) AS volume, COUNT(*) AS num_trades")
+STATS = (
+    "MIN(price) AS price_min, MAX(price) AS price_max, SUM(price * volume) / SUM(volume) AS price_avg, "
+    "SUM(volume) AS volume, COUNT(*) AS num_trades"
+)
 OPEN = "CAST(SPLIT_INDEX(MIN(order_key), '|', 3) AS DOUBLE)"
 CLOSE = "CAST(SPLIT_INDEX(MAX(order_key), '|', 3) AS DOUBLE)"
 
 
-def candles(open_=OPEN, close=CLOSE, avg="SUM(price * volume) / SUM(volume)", window=TUMBLE, group=GROUP,
-            count="CAST(COUNT(*) AS INT)", lo="MIN(price)", hi="MAX(price)"):
-    return (f"INSERT INTO candlesticks SELECT {WINDOW}, {avg} AS price_avg, {open_} AS price_open, "
-            f"{lo} AS price_min, {hi} AS price_max, {close} AS price_close, SUM(volume) AS volume, "
-            f"{count} AS num_trades {window} {group}")
+def candles(
+    open_=OPEN,
+    close=CLOSE,
+    avg="SUM(price * volume) / SUM(volume)",
+    window=TUMBLE,
+    group=GROUP,
+    count="CAST(COUNT(*) AS INT)",
+    lo="MIN(price)",
+    hi="MAX(price)",
+):
+    return (
+        f"INSERT INTO candlesticks SELECT {WINDOW}, {avg} AS price_avg, {open_} AS price_open, "
+        f"{lo} AS price_min, {hi} AS price_max, {close} AS price_close, SUM(volume) AS volume, "
+        f"{count} AS num_trades {window} {group}"
+    )
 
 
-def volumes(buy="SUM(CASE WHEN direction = 'buy' THEN volume ELSE 0 END)",
-            sell="SUM(CASE WHEN direction = 'sell' THEN volume ELSE 0 END)", group=GROUP, window=TUMBLE):
+def volumes(
+    buy="SUM(CASE WHEN direction = 'buy' THEN volume ELSE 0 END)",
+    sell="SUM(CASE WHEN direction = 'sell' THEN volume ELSE 0 END)",
+    group=GROUP,
+    window=TUMBLE,
+):
     return f"INSERT INTO volumes SELECT {WINDOW}, {buy} AS volume_buy, {sell} AS volume_sell {window} {group}"
 
 
@@ -45,12 +61,14 @@ def problems(result) -> str:
 
 # --- stored expected outputs, no Flink -----------------------------------------------------------
 
+
 def test_expected_outputs_are_up_to_date():
     from workbook.course.references import candles
 
     trades = checks.check_trades()
-    assert candles.expected_candlesticks(trades) == json.loads((checks_candles.EXPECTED_DIR / "candlesticks.json")
-                                                               .read_text()), "run python -m workbook.course.references.candles"
+    assert candles.expected_candlesticks(trades) == json.loads(
+        (checks_candles.EXPECTED_DIR / "candlesticks.json").read_text()
+    ), "run python -m workbook.course.references.candles"
     assert candles.expected_volumes(trades) == json.loads((checks_candles.EXPECTED_DIR / "volumes.json").read_text())
     assert checks_candles.expected_is_current()
 
@@ -83,6 +101,7 @@ def _swap(a, b):
     def fn(df):
         df[a], df[b] = df[b].values, df[a].values
         return df
+
     return fn
 
 
@@ -90,6 +109,7 @@ def _set(col, values):
     def fn(df):
         df[col] = values(df) if callable(values) else values
         return df
+
     return fn
 
 
@@ -98,6 +118,7 @@ def _shift(minutes, size=1):
         df["ts_start"] = df["ts_start"] + pd.Timedelta(minutes=minutes)
         df["ts_end"] = df["ts_start"] + pd.Timedelta(minutes=size)
         return df
+
     return fn
 
 
@@ -106,6 +127,7 @@ def _arrival(col):
         full = checks_candles.expected_frame("candlesticks")
         df[col] = full["open_arrival" if col == "price_open" else "close_arrival"].values
         return df
+
     return fn
 
 
@@ -117,40 +139,69 @@ FRAME_MISTAKES = [
     ("candlesticks", _arrival("price_close"), "price_close follows arrival order"),
     ("candlesticks", _arrival("price_close"), "price_open is right now"),
     ("candlesticks", _set("price_open", lambda d: d["price_min"]), "price_open equals price_min"),
-    ("candlesticks", _set("price_avg", lambda d: checks_candles.expected_frame("candlesticks")["price_mean"].values),
-     "plain average"),
+    (
+        "candlesticks",
+        _set("price_avg", lambda d: checks_candles.expected_frame("candlesticks")["price_mean"].values),
+        "plain average",
+    ),
     ("candlesticks", _set("price_open", None), "price_open is NULL in every row"),
     ("candlesticks", _set("price_open", lambda d: d["price_open"].astype(str)), "CAST(... AS DOUBLE)"),
     ("candlesticks", _set("num_trades", lambda d: d["num_trades"].astype(float) + 0.5), "whole number"),
     ("candlesticks", _set("ts_start", lambda d: d["ts_start"].astype(str)), "ts_start should be a timestamp"),
     ("candlesticks", lambda d: d.rename(columns={"price_open": "open"}), "missing ['price_open']"),
     ("candlesticks", lambda d: d[[c for c in d.columns if c != "num_trades"]], "missing ['num_trades']"),
-    ("candlesticks", lambda d: d[list(d.columns[:3]) + ["price_open", "price_avg"] + list(d.columns[5:])],
-     "another order"),
+    (
+        "candlesticks",
+        lambda d: d[list(d.columns[:3]) + ["price_open", "price_avg"] + list(d.columns[5:])],
+        "another order",
+    ),
     ("candlesticks", lambda d: pd.concat([d, d.iloc[:5]]), "appear more than once"),
     ("candlesticks", lambda d: d[d["currency_pair"] != "dogecoin / tether"], "missing currency pairs"),
     ("candlesticks", lambda d: d.iloc[3:], "missing rows"),
     ("candlesticks", _shift(1), "one minute too late"),
     ("candlesticks", _shift(-1), "one minute too early"),
     ("candlesticks", _shift(0, size=10), "sliding (HOP) windows of 10 minutes every 1 minute"),
-    ("candlesticks", lambda d: d.assign(ts_start=d["ts_start"].dt.floor("10min"),
-                                        ts_end=d["ts_start"].dt.floor("10min") + pd.Timedelta(minutes=10))
-     .drop_duplicates(["ts_start", "currency_pair"]), "tumbling windows of 10 minutes"),
-    ("candlesticks", lambda d: d.assign(currency_pair=d["currency_pair"].str.replace(" / ", "/")),
-     "'base / quote' with spaces"),
+    (
+        "candlesticks",
+        lambda d: d.assign(
+            ts_start=d["ts_start"].dt.floor("10min"), ts_end=d["ts_start"].dt.floor("10min") + pd.Timedelta(minutes=10)
+        ).drop_duplicates(["ts_start", "currency_pair"]),
+        "tumbling windows of 10 minutes",
+    ),
+    (
+        "candlesticks",
+        lambda d: d.assign(currency_pair=d["currency_pair"].str.replace(" / ", "/")),
+        "'base / quote' with spaces",
+    ),
     ("candlesticks", lambda d: d.iloc[:0], "no rows"),
     ("candlesticks", lambda d: d.assign(ts_end=d["ts_end"] - pd.Timedelta(milliseconds=1)), "window_time"),
     ("candlesticks", lambda d: d.assign(ts_start=d["ts_end"], ts_end=d["ts_start"]), "ts_start and ts_end are swapped"),
-    ("candlesticks", _set("price_close", lambda d: "1735689600123|100000|1000000000000004217|" + d["price_close"].astype(str)),
-     "whole order_key"),
+    (
+        "candlesticks",
+        _set("price_close", lambda d: "1735689600123|100000|1000000000000004217|" + d["price_close"].astype(str)),
+        "whole order_key",
+    ),
     ("volumes", lambda d: d[d["volume_buy"] > 0], "missing rows"),
     ("candle_stats", _swap("price_min", "price_max"), "price_min holds the values of price_max"),
     ("candle_stats", _swap("volume", "price_avg"), "swapped"),
-    ("candle_stats", lambda d: pd.concat([d, d.assign(ts_start=d["ts_start"] + pd.Timedelta(seconds=30),
-                                                     ts_end=d["ts_end"] + pd.Timedelta(seconds=30))]), "HOP"),
+    (
+        "candle_stats",
+        lambda d: pd.concat(
+            [
+                d,
+                d.assign(
+                    ts_start=d["ts_start"] + pd.Timedelta(seconds=30), ts_end=d["ts_end"] + pd.Timedelta(seconds=30)
+                ),
+            ]
+        ),
+        "HOP",
+    ),
     ("candle_stats", lambda d: pd.concat([d, d.assign(ts_end=d["ts_end"] + pd.Timedelta(minutes=1))]), "CUMULATE"),
-    ("candle_stats", lambda d: pd.concat([d, d.iloc[[0]].assign(currency_pair="bitcoin / yen")]),
-     "unexpected currency pairs"),
+    (
+        "candle_stats",
+        lambda d: pd.concat([d, d.iloc[[0]].assign(currency_pair="bitcoin / yen")]),
+        "unexpected currency pairs",
+    ),
     ("volumes", _swap("volume_buy", "volume_sell"), "buy and sell are swapped"),
     ("volumes", _set("volume_buy", lambda d: d["volume_buy"].where(d["volume_buy"] != 0)), "NULL instead of 0"),
     ("volumes", _set("volume_sell", lambda d: d["volume_sell"].where(d["volume_sell"] != 0)), "ELSE 0"),
@@ -164,8 +215,7 @@ FRAME_MISTAKES = [
 ]
 
 
-@pytest.mark.parametrize("name,mutate,words", FRAME_MISTAKES,
-                         ids=[f"{n}-{w[:30]}" for n, _, w in FRAME_MISTAKES])
+@pytest.mark.parametrize("name,mutate,words", FRAME_MISTAKES, ids=[f"{n}-{w[:30]}" for n, _, w in FRAME_MISTAKES])
 def test_result_mistakes_are_named(name, mutate, words):
     found = compare(name, mutate(expected_result(name).copy()))
     assert found, "the check passed a wrong result"
@@ -244,17 +294,38 @@ SQL_MISTAKES = [
     ("candlesticks", candles(lo="MAX(price)", hi="MIN(price)"), "price_min holds the values of price_max"),
     ("candlesticks", candles(group=GROUP + ", direction"), "appear more than once"),
     ("candlesticks", candles(window=TUMBLE.replace("'1' MINUTE", "'10' MINUTE")), "10 minutes"),
-    ("candlesticks", candles(window="FROM TABLE(HOP(TABLE valid_trades, DESCRIPTOR(ts), INTERVAL '30' SECOND, "
-                                    "INTERVAL '1' MINUTE))"), "windows"),
-    ("candle_stats", f"SELECT {WINDOW}, {STATS.replace('MIN(price) AS price_min', 'AVG(price) AS price_min')} "
-                     f"{TUMBLE} {GROUP}", "price_min"),
-    ("candle_stats", f"SELECT {WINDOW}, {STATS} FROM TABLE(CUMULATE(TABLE valid_trades, DESCRIPTOR(ts), "
-                     f"INTERVAL '1' MINUTE, INTERVAL '2' MINUTE)) {GROUP}", "CUMULATE"),
-    ("candle_stats", f"SELECT {WINDOW}, {STATS} {TUMBLE} WHERE currency_pair <> 'dogecoin / tether' {GROUP}",
-     "missing currency pairs"),
+    (
+        "candlesticks",
+        candles(
+            window="FROM TABLE(HOP(TABLE valid_trades, DESCRIPTOR(ts), INTERVAL '30' SECOND, INTERVAL '1' MINUTE))"
+        ),
+        "windows",
+    ),
+    (
+        "candle_stats",
+        f"SELECT {WINDOW}, {STATS.replace('MIN(price) AS price_min', 'AVG(price) AS price_min')} {TUMBLE} {GROUP}",
+        "price_min",
+    ),
+    (
+        "candle_stats",
+        f"SELECT {WINDOW}, {STATS} FROM TABLE(CUMULATE(TABLE valid_trades, DESCRIPTOR(ts), "
+        f"INTERVAL '1' MINUTE, INTERVAL '2' MINUTE)) {GROUP}",
+        "CUMULATE",
+    ),
+    (
+        "candle_stats",
+        f"SELECT {WINDOW}, {STATS} {TUMBLE} WHERE currency_pair <> 'dogecoin / tether' {GROUP}",
+        "missing currency pairs",
+    ),
     ("volumes", volumes("SUM(CASE WHEN direction = 'buy' THEN volume END)"), "NULL instead of 0"),
-    ("volumes", volumes("SUM(CASE WHEN direction = 'sell' THEN volume ELSE 0 END)",
-                        "SUM(CASE WHEN direction = 'buy' THEN volume ELSE 0 END)"), "buy and sell are swapped"),
+    (
+        "volumes",
+        volumes(
+            "SUM(CASE WHEN direction = 'sell' THEN volume ELSE 0 END)",
+            "SUM(CASE WHEN direction = 'buy' THEN volume ELSE 0 END)",
+        ),
+        "buy and sell are swapped",
+    ),
     ("volumes", volumes(group=GROUP + ", direction"), "appear more than once"),
     ("volumes", volumes("SUM(CASE WHEN direction = 'BUY' THEN volume ELSE 0 END)"), "condition never holds"),
     ("volumes", volumes("SUM(volume)"), "every trade"),

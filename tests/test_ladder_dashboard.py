@@ -2,6 +2,7 @@
 Its check expands Grafana's macros and runs the panel SQL on the real embedded PostgreSQL; here
 over a schema of the test's own, holding the sample's candles (the rows the notebook's bounded
 processor run writes), so other tests' rows cannot change the result."""
+
 import json
 import uuid
 
@@ -72,29 +73,32 @@ def test_solution_and_the_plain_variant_pass(schema):
         assert "16 minutes" in result.summary
 
 
-@pytest.mark.parametrize("skeleton", ["", "-- TODO: the panel's SELECT", "SELECT 1 AS \"time\""])
+@pytest.mark.parametrize("skeleton", ["", "-- TODO: the panel's SELECT", 'SELECT 1 AS "time"'])
 def test_skeleton_fails(schema, skeleton):
     result = run(skeleton, schema)
     assert not result and result.hint == "panel_sql"
 
 
-@pytest.mark.parametrize("wrong, named", [
-    (PLAIN.replace("$__timeFilter(ts_start) AND ", ""), "no time filter"),
-    (PLAIN.replace(" AND currency_pair = '${currency_pair}'", ""), "no pair filter"),
-    (PLAIN.replace('AS "time"', "AS ts"), "no time column"),
-    (PLAIN.replace('AS "time"', "AS minute"), "no time column"),
-    (PLAIN.replace("price_max - price_min", "price_min - price_max"), "the range is negative"),
-    (PLAIN.replace("price_max - price_min", "(price_max - price_min) / price_avg * 100"), "wrong units"),
-    (PLAIN.replace("price_max - price_min", "(price_max - price_min) / price_avg"), "wrong units"),
-    (PLAIN.replace("price_max - price_min", "price_max - price_avg"), "wrong values"),
-    (PLAIN.replace("price_max - price_min", "price_max - NULL"), "NULL or non-numeric values"),
-    (PLAIN.replace("AS price_range", "AS range_"), "wrong columns"),
-    # the pair variable is used, but does not filter: every pair's rows
-    (PLAIN.replace("currency_pair = '${currency_pair}'", "'${currency_pair}' <> ''"), "several rows per minute"),
-    # the time macro used on a column that is not the candle's time: a time filter that does not filter
-    (PLAIN.replace("$__timeFilter(ts_start) AND", "$__timeFilter(ts_start) OR TRUE AND"), "outside the time range"),
-    (PLAIN.replace("FROM candlesticks", "FROM candlestick"), "did not run on PostgreSQL"),
-])
+@pytest.mark.parametrize(
+    "wrong, named",
+    [
+        (PLAIN.replace("$__timeFilter(ts_start) AND ", ""), "no time filter"),
+        (PLAIN.replace(" AND currency_pair = '${currency_pair}'", ""), "no pair filter"),
+        (PLAIN.replace('AS "time"', "AS ts"), "no time column"),
+        (PLAIN.replace('AS "time"', "AS minute"), "no time column"),
+        (PLAIN.replace("price_max - price_min", "price_min - price_max"), "the range is negative"),
+        (PLAIN.replace("price_max - price_min", "(price_max - price_min) / price_avg * 100"), "wrong units"),
+        (PLAIN.replace("price_max - price_min", "(price_max - price_min) / price_avg"), "wrong units"),
+        (PLAIN.replace("price_max - price_min", "price_max - price_avg"), "wrong values"),
+        (PLAIN.replace("price_max - price_min", "price_max - NULL"), "NULL or non-numeric values"),
+        (PLAIN.replace("AS price_range", "AS range_"), "wrong columns"),
+        # the pair variable is used, but does not filter: every pair's rows
+        (PLAIN.replace("currency_pair = '${currency_pair}'", "'${currency_pair}' <> ''"), "several rows per minute"),
+        # the time macro used on a column that is not the candle's time: a time filter that does not filter
+        (PLAIN.replace("$__timeFilter(ts_start) AND", "$__timeFilter(ts_start) OR TRUE AND"), "outside the time range"),
+        (PLAIN.replace("FROM candlesticks", "FROM candlestick"), "did not run on PostgreSQL"),
+    ],
+)
 def test_named_mistakes(schema, wrong, named):
     result = run(wrong, schema)
     assert not result
@@ -107,8 +111,9 @@ def test_panel_is_drawn_with_the_dashboard(schema):
     assert [p.title for p in charts.dashboard_panels(dash)][-1] == checks_dashboard.PANEL_TITLE
     with engine.connect() as conn:
         conn.exec_driver_sql(f'SET search_path TO "{name}"')
-        rendered = charts.render(conn, checks_dashboard.PAIR, "2025-01-01T00:00:00Z", "2025-01-01T00:30:00Z",
-                                 dashboard=dash)
+        rendered = charts.render(
+            conn, checks_dashboard.PAIR, "2025-01-01T00:00:00Z", "2025-01-01T00:30:00Z", dashboard=dash
+        )
     frame = rendered.frames[checks_dashboard.PANEL_TITLE]
     assert list(frame.columns) == ["time", "price_range"] and len(frame) == 30
     assert checks_dashboard.PANEL_TITLE not in " ".join(rendered.not_drawn)
@@ -131,8 +136,11 @@ def test_command_line_checks_a_file(schema, tmp_path, monkeypatch):
     from workbook.course import __main__ as course_cli
 
     name, engine = schema
-    monkeypatch.setitem(checks_dashboard.CHECKS, "panel_sql",
-                        lambda sql, timeout_s=None: checks_dashboard.check_panel_sql(sql, engine=engine, schema=name))
+    monkeypatch.setitem(
+        checks_dashboard.CHECKS,
+        "panel_sql",
+        lambda sql, timeout_s=None: checks_dashboard.check_panel_sql(sql, engine=engine, schema=name),
+    )
     good, bad = tmp_path / "good.sql", tmp_path / "bad.sql"
     good.write_text(PLAIN + ";\n")
     bad.write_text(PLAIN.replace('AS "time"', "AS ts"))

@@ -1,6 +1,7 @@
 """Part L3 of the exercise ladder, notebook 08 (optional): HOP, CUMULATE and window Top-N.
 Each check fails on the notebook's skeleton, passes on the solution, and names known wrong answers;
 the stored expected outputs are up to date and equal what Flink computes for the solutions."""
+
 import json
 
 import pandas as pd
@@ -19,8 +20,11 @@ TIMEOUT_S = 180  # the first query starts the MiniCluster: slow on a busy 2-core
 HOP = """SELECT window_start, window_end, currency_pair, {value} AS vwap
 FROM TABLE({window})
 GROUP BY window_start, window_end, currency_pair{extra}"""
-HOP_OK = dict(value="SUM(price * volume) / SUM(volume)", extra="",
-              window="HOP(TABLE valid_trades, DESCRIPTOR(ts), INTERVAL '1' MINUTE, INTERVAL '5' MINUTES)")
+HOP_OK = dict(
+    value="SUM(price * volume) / SUM(volume)",
+    extra="",
+    window="HOP(TABLE valid_trades, DESCRIPTOR(ts), INTERVAL '1' MINUTE, INTERVAL '5' MINUTES)",
+)
 
 CUM = """SELECT window_start, window_end, currency_pair, SUM(volume) AS volume
 FROM TABLE({window})
@@ -74,7 +78,7 @@ def test_expected_outputs_are_up_to_date():
 
 def test_registered_in_workbook_order():
     names = list(exercises.EXERCISES)
-    assert names[names.index("panel_sql") + 1:names.index("panel_sql") + 4] == NAMES
+    assert names[names.index("panel_sql") + 1 : names.index("panel_sql") + 4] == NAMES
     for name in NAMES:
         ex = exercises.get(name)
         assert ex.notebook == "notebooks/08_more_windows.ipynb" and ex.solution.exists()
@@ -102,34 +106,55 @@ def test_skeleton_fails(name):
     assert not result and result.hint == name
 
 
-@pytest.mark.parametrize("name, wrong, named", [
-    ("hop_vwap", hop(window="HOP(TABLE valid_trades, DESCRIPTOR(ts), INTERVAL '5' MINUTES, INTERVAL '1' MINUTE)"),
-     "size and slide swapped"),
-    ("hop_vwap", hop(window="TUMBLE(TABLE valid_trades, DESCRIPTOR(ts), INTERVAL '1' MINUTE)"),
-     "windows do not overlap"),
-    ("hop_vwap", hop(window="TUMBLE(TABLE valid_trades, DESCRIPTOR(ts), INTERVAL '5' MINUTES)"),
-     "windows do not overlap"),
-    ("hop_vwap", hop(window="HOP(TABLE valid_trades, DESCRIPTOR(ts), INTERVAL '1' MINUTE, INTERVAL '10' MINUTES)"),
-     "wrong window size"),
-    ("hop_vwap", hop(value="AVG(price)"), "a simple average, not the VWAP"),
-    ("hop_vwap", hop(value="SUM(price * volume) / COUNT(*)"), "vwap differs"),
-    ("hop_vwap", hop(extra=", direction"), "duplicate rows"),
-    ("hop_vwap", hop().replace("AS vwap", "AS price_vwap"), "wrong columns"),
-    ("cumulate_volume", CUM.format(window="TUMBLE(TABLE valid_trades, DESCRIPTOR(ts), INTERVAL '1' MINUTE)"),
-     "tumbling windows, not cumulating ones"),
-    ("cumulate_volume", CUM.format(window="TUMBLE(TABLE valid_trades, DESCRIPTOR(ts), INTERVAL '1' HOUR)"),
-     "one window per hour, not one per step"),
-    ("cumulate_volume", cum(step="5' MINUTES"), "wrong step"),
-    ("cumulate_volume", cum(size="30' MINUTES"), "wrong max size"),
-    ("cumulate_volume", cum(size="1' DAY"), "wrong max size"),
-    ("cumulate_volume", cum().replace("SUM(volume)", "SUM(price * volume)"), "volume differs"),
-    ("top_pairs", top(partition=""), "ranked over all time, not per window"),
-    ("top_pairs", top(partition="PARTITION BY currency_pair"), "ranked within each pair"),
-    ("top_pairs", top(n=5), "more than 3 pairs per window"),
-    ("top_pairs", top(order="ASC"), "the smallest first"),
-    ("top_pairs", top(extra=", direction"), "duplicate rows"),
-    ("top_pairs", top().replace("INTERVAL '1' MINUTE", "INTERVAL '2' MINUTES"), "wrong windows"),
-])
+@pytest.mark.parametrize(
+    "name, wrong, named",
+    [
+        (
+            "hop_vwap",
+            hop(window="HOP(TABLE valid_trades, DESCRIPTOR(ts), INTERVAL '5' MINUTES, INTERVAL '1' MINUTE)"),
+            "size and slide swapped",
+        ),
+        (
+            "hop_vwap",
+            hop(window="TUMBLE(TABLE valid_trades, DESCRIPTOR(ts), INTERVAL '1' MINUTE)"),
+            "windows do not overlap",
+        ),
+        (
+            "hop_vwap",
+            hop(window="TUMBLE(TABLE valid_trades, DESCRIPTOR(ts), INTERVAL '5' MINUTES)"),
+            "windows do not overlap",
+        ),
+        (
+            "hop_vwap",
+            hop(window="HOP(TABLE valid_trades, DESCRIPTOR(ts), INTERVAL '1' MINUTE, INTERVAL '10' MINUTES)"),
+            "wrong window size",
+        ),
+        ("hop_vwap", hop(value="AVG(price)"), "a simple average, not the VWAP"),
+        ("hop_vwap", hop(value="SUM(price * volume) / COUNT(*)"), "vwap differs"),
+        ("hop_vwap", hop(extra=", direction"), "duplicate rows"),
+        ("hop_vwap", hop().replace("AS vwap", "AS price_vwap"), "wrong columns"),
+        (
+            "cumulate_volume",
+            CUM.format(window="TUMBLE(TABLE valid_trades, DESCRIPTOR(ts), INTERVAL '1' MINUTE)"),
+            "tumbling windows, not cumulating ones",
+        ),
+        (
+            "cumulate_volume",
+            CUM.format(window="TUMBLE(TABLE valid_trades, DESCRIPTOR(ts), INTERVAL '1' HOUR)"),
+            "one window per hour, not one per step",
+        ),
+        ("cumulate_volume", cum(step="5' MINUTES"), "wrong step"),
+        ("cumulate_volume", cum(size="30' MINUTES"), "wrong max size"),
+        ("cumulate_volume", cum(size="1' DAY"), "wrong max size"),
+        ("cumulate_volume", cum().replace("SUM(volume)", "SUM(price * volume)"), "volume differs"),
+        ("top_pairs", top(partition=""), "ranked over all time, not per window"),
+        ("top_pairs", top(partition="PARTITION BY currency_pair"), "ranked within each pair"),
+        ("top_pairs", top(n=5), "more than 3 pairs per window"),
+        ("top_pairs", top(order="ASC"), "the smallest first"),
+        ("top_pairs", top(extra=", direction"), "duplicate rows"),
+        ("top_pairs", top().replace("INTERVAL '1' MINUTE", "INTERVAL '2' MINUTES"), "wrong windows"),
+    ],
+)
 def test_named_mistakes(name, wrong, named):
     result = checks.run_check(name, wrong, timeout_s=TIMEOUT_S)
     assert not result

@@ -48,7 +48,7 @@ QUERIES = {
     "volumes": lambda: exercises.solution("volumes"),
     "late_trades": lambda: sql_files.select_part(sql_files.load_sql("42_late_trades")),
     "checked": lambda: "SELECT currency_pair, problem, is_late, COUNT(*) AS n FROM checked_trades "
-                       "GROUP BY currency_pair, problem, is_late",
+    "GROUP BY currency_pair, problem, is_late",
 }
 
 
@@ -67,14 +67,23 @@ def test_magic_rows_equal_the_streaming_job_over_kafka(stack, data):
         theirs = pipeline.query(text, trades)
         theirs = theirs.sort_values(list(theirs.columns)).reset_index(drop=True)
         assert len(ours) > 0 or (name == "late_trades" and data != "late"), name
-        pd.testing.assert_frame_equal(checks.normalize(ours) if "ts_start" in ours else ours,
-                                      checks.normalize(theirs) if "ts_start" in theirs else theirs,
-                                      check_dtype=False, obj=f"{name} over {data}")
+        pd.testing.assert_frame_equal(
+            checks.normalize(ours) if "ts_start" in ours else ours,
+            checks.normalize(theirs) if "ts_start" in theirs else theirs,
+            check_dtype=False,
+            obj=f"{name} over {data}",
+        )
 
 
 def test_ddl_of_one_cell_is_visible_in_the_next(shell):
-    assert cell(shell, "", "CREATE TEMPORARY VIEW btc_trades AS\n"
-                           "SELECT * FROM valid_trades WHERE currency_pair = 'bitcoin / tether'") is None
+    assert (
+        cell(
+            shell,
+            "",
+            "CREATE TEMPORARY VIEW btc_trades AS\nSELECT * FROM valid_trades WHERE currency_pair = 'bitcoin / tether'",
+        )
+        is None
+    )
     out = cell(shell, "--out btc", "SELECT COUNT(*) AS n FROM btc_trades")
     assert isinstance(out, pd.DataFrame) and out["n"][0] > 0
     assert shell.user_ns["btc"]["n"][0] == out["n"][0]
@@ -88,8 +97,9 @@ def test_result_is_sorted_and_limited(shell):
 
 
 def test_changelog_shows_row_kinds(shell):
-    out = cell(shell, "--changelog --limit 20",
-               "SELECT currency_pair, COUNT(*) AS n FROM valid_trades GROUP BY currency_pair")
+    out = cell(
+        shell, "--changelog --limit 20", "SELECT currency_pair, COUNT(*) AS n FROM valid_trades GROUP BY currency_pair"
+    )
     assert list(out.columns) == ["op", "currency_pair", "n"]
     assert {"+I", "-U", "+U"} <= set(out["op"]) and len(out) == 20
 
@@ -138,6 +148,7 @@ def test_file_exercise_line_magic(shell, monkeypatch):
 
 
 # --- issue 15: the checks' bad inputs -------------------------------------------------------------------
+
 
 def test_check_of_a_query_that_never_finishes_stops_at_the_time_limit():
     cross = "SELECT a.currency_pair, COUNT(*) AS n FROM valid_trades a, valid_trades b, valid_trades c GROUP BY a.currency_pair"

@@ -1,5 +1,6 @@
 """Committed notebooks: in order, no machine paths, no stored errors, a kernel
 the set-up installs, deterministic cells marked for nbval."""
+
 import json
 import re
 from pathlib import Path
@@ -7,7 +8,7 @@ from pathlib import Path
 import pytest
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
-MACHINE_PATH = re.compile(r'(/work|/root|/home|/tmp|/Users|[A-Z]:\\\\)[/\\]')
+MACHINE_PATH = re.compile(r"(/work|/root|/home|/tmp|/Users|[A-Z]:\\\\)[/\\]")
 
 
 def test_numbered_in_order():
@@ -26,6 +27,7 @@ def test_clean_committed_notebook(path):
     for cell in code:
         for out in cell.get("outputs", []):
             assert out["output_type"] != "error", f"stored error output in {path.name}"
+
     def compared(c) -> bool:  # the comment marker, or the tag (a %%flinksql cell's lines are all SQL)
         return "NBVAL_CHECK_OUTPUT" in "".join(c["source"]) or "nbval-check-output" in c["metadata"].get("tags", [])
 

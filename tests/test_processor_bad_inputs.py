@@ -6,6 +6,7 @@ when it changes (no churn in --dry-run).
 
 Every test writes its own topic and PostgreSQL schema (helpers of test_processor_flink.py).
 """
+
 from __future__ import annotations
 
 import json
@@ -30,6 +31,7 @@ AHEAD = "timestamp ahead of the clock"
 
 # --- watermark poisoning ----------------------------------------------------------------------------
 
+
 def poisoned_stream(now_ms: int):
     """3 minutes of trades, one trade a year ahead (and one 10 minutes ahead on another pair),
     3 more minutes; then one trade that moves the watermark past the 6th minute (a streaming
@@ -37,9 +39,8 @@ def poisoned_stream(now_ms: int):
     rng = random.Random(3)
     t0 = (now_ms - 20 * MINUTE) // MINUTE * MINUTE
     pairs = [("bitcoin", "tether"), ("ethereum", "euro")]
-    first = [_trade(rng, b, q, t0 + k * 2_000) for k in range(90) for b, q in pairs]            # minutes 0..2
-    future = [_trade(rng, "bitcoin", "tether", now_ms + YEAR),
-              _trade(rng, "ethereum", "euro", now_ms + 10 * MINUTE)]
+    first = [_trade(rng, b, q, t0 + k * 2_000) for k in range(90) for b, q in pairs]  # minutes 0..2
+    future = [_trade(rng, "bitcoin", "tether", now_ms + YEAR), _trade(rng, "ethereum", "euro", now_ms + 10 * MINUTE)]
     later = [_trade(rng, b, q, t0 + 3 * MINUTE + k * 2_000) for k in range(90) for b, q in pairs]  # minutes 3..5
     closer = [_trade(rng, "bitcoin", "tether", t0 + 6 * MINUTE + DELAY + 1)]
     expected = {(t0 + m * MINUTE, f"{b} / {q}"): 30 for m in range(6) for b, q in pairs}
@@ -62,8 +63,13 @@ def test_a_trade_far_ahead_does_not_poison_a_bounded_run(stack):
     schema = new_schema(stack)
     try:
         write_in_batches(stack, topic, records)
-        result = pipeline.run(pipeline.RunOptions(bounded=True, solutions=True, topic=topic,
-                                                  jdbc_url=pipeline.jdbc_url_with_schema(stack, schema)), stack, **QUIET)
+        result = pipeline.run(
+            pipeline.RunOptions(
+                bounded=True, solutions=True, topic=topic, jdbc_url=pipeline.jdbc_url_with_schema(stack, schema)
+            ),
+            stack,
+            **QUIET,
+        )
         assert result.status == "FINISHED"
         check_poisoning_results(stack, schema, t0, expected)
         got = read_table(stack, schema, "candlesticks")  # the end of a bounded run closes every window
@@ -80,8 +86,13 @@ def test_a_trade_far_ahead_does_not_poison_a_streaming_run(stack):
     result = None
     try:
         kafka.write_records(stack.kafka_bootstrap_servers, topic, [], partitions=1)
-        result = pipeline.run(pipeline.RunOptions(topic=topic, solutions=True, wait=False,
-                                                  jdbc_url=pipeline.jdbc_url_with_schema(stack, schema)), stack, **QUIET)
+        result = pipeline.run(
+            pipeline.RunOptions(
+                topic=topic, solutions=True, wait=False, jdbc_url=pipeline.jdbc_url_with_schema(stack, schema)
+            ),
+            stack,
+            **QUIET,
+        )
         write_in_batches(stack, topic, records)
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
@@ -99,24 +110,40 @@ def test_a_trade_far_ahead_does_not_poison_a_streaming_run(stack):
 
 # --- values Flink reads but no trade has, and unreadable records at the edges -------------------------
 
+
 def bad_values_stream(t0: int):
     """(records, expected bad_records rows {problem: (count, last offset)}, expected candles {minute: n})."""
     rng = random.Random(7)
     good = lambda ts: _trade(rng, "bitcoin", "tether", ts, price=100.0, volume=1.0)  # noqa: E731
-    raw = lambda **kw: json.dumps(dict({"base": "bitcoin", "quote": "tether", "direction": "buy",  # noqa: E731
-                                        "price": 100.0, "volume": 1.0, "timestamp": t0 + 30_000}, **kw))
-    records = ["not JSON at the start", "[1, 2]"]                                   # 0, 1
-    records += [good(t0 + k * 1_000) for k in range(20)]                            # 2..21
-    records += [raw(price="1e400").replace('"1e400"', "1e400"),                     # 22: read as Infinity
-                raw(price="NaN"),                                                   # 23: read as NaN
-                raw(price=1e200, volume=1e200),                                     # 24: product overflows
-                raw(price=1e308, volume=1e308),                                     # 25
-                raw(base=""),                                                       # 26: pair ' / tether'
-                raw(quote="  "),                                                    # 27
-                "garbage", "42", "",                                                # 28, 29, 30
-                raw(timestamp=int(time.time() * 1000) + YEAR)]                      # 31
-    records += [good(t0 + 40_000 + k * 1_000) for k in range(30)]                   # 32..61
-    records += ["{truncated", "[3]"]                                               # 62, 63
+    raw = lambda **kw: json.dumps(  # noqa: E731
+        dict(
+            {
+                "base": "bitcoin",
+                "quote": "tether",
+                "direction": "buy",  # noqa: E731
+                "price": 100.0,
+                "volume": 1.0,
+                "timestamp": t0 + 30_000,
+            },
+            **kw,
+        )
+    )
+    records = ["not JSON at the start", "[1, 2]"]  # 0, 1
+    records += [good(t0 + k * 1_000) for k in range(20)]  # 2..21
+    records += [
+        raw(price="1e400").replace('"1e400"', "1e400"),  # 22: read as Infinity
+        raw(price="NaN"),  # 23: read as NaN
+        raw(price=1e200, volume=1e200),  # 24: product overflows
+        raw(price=1e308, volume=1e308),  # 25
+        raw(base=""),  # 26: pair ' / tether'
+        raw(quote="  "),  # 27
+        "garbage",
+        "42",
+        "",  # 28, 29, 30
+        raw(timestamp=int(time.time() * 1000) + YEAR),
+    ]  # 31
+    records += [good(t0 + 40_000 + k * 1_000) for k in range(30)]  # 32..61
+    records += ["{truncated", "[3]"]  # 62, 63
     expected_bad = {
         "not a JSON object": (7, 63),
         "price or volume not a finite number": (2, 23),
@@ -142,8 +169,13 @@ def test_bad_values_get_a_reason_and_exact_counts(stack, bad_values):
     schema = new_schema(stack)
     try:
         for _ in range(2):  # a second run leaves the same counts (the edges are not added twice)
-            pipeline.run(pipeline.RunOptions(bounded=True, solutions=True, topic=topic,
-                                             jdbc_url=pipeline.jdbc_url_with_schema(stack, schema)), stack, **QUIET)
+            pipeline.run(
+                pipeline.RunOptions(
+                    bounded=True, solutions=True, topic=topic, jdbc_url=pipeline.jdbc_url_with_schema(stack, schema)
+                ),
+                stack,
+                **QUIET,
+            )
             bad = read_table(stack, schema, "bad_records")
             assert {r.problem: (r.num_records, r.last_offset) for r in bad.itertuples()} == expected_bad
             assert set(bad["kafka_partition"]) == {0}
@@ -160,8 +192,14 @@ def test_dry_run_prints_results_not_bookkeeping(stack, bad_values):
     changes (not one update per trade, as the unreadable-records count used to)."""
     topic, _, expected_bad, _ = bad_values
     env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT))
-    out = subprocess.run([sys.executable, "-m", "workbook.processor", "--bounded", "--dry-run", "--solutions",
-                          "--topic", topic], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=600)
+    out = subprocess.run(
+        [sys.executable, "-m", "workbook.processor", "--bounded", "--dry-run", "--solutions", "--topic", topic],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     lines = out.stdout.splitlines()
     candles = [ln for ln in lines if ln.startswith("candlesticks>")]

@@ -7,6 +7,7 @@ boundaries, same-millisecond ties that decide open/close, arrival order shuffled
 the watermark delay, late trades (and one exactly at the watermark), bad records.
 Every test writes its own topic (uuid) and its own PostgreSQL schema.
 """
+
 from __future__ import annotations
 
 import math
@@ -27,21 +28,27 @@ from workbook.kafka import true_end_offsets
 
 pytestmark = pytest.mark.integration
 
-T0 = 1_735_732_800_000          # 2025-01-01 12:00:00.000 UTC
+T0 = 1_735_732_800_000  # 2025-01-01 12:00:00.000 UTC
 MINUTE = 60_000
-DELAY = 5_000                   # the watermark delay of sql/10_trades.sql
+DELAY = 5_000  # the watermark delay of sql/10_trades.sql
 PAIRS = [("bitcoin", "tether"), ("ethereum", "euro"), ("xrp", "tether")]
 QUIET = dict(say=lambda *a, **k: None)
 
 
 # --- the records ----------------------------------------------------------------------------------
 
+
 def _trade(rng, base, quote, ts, price=None, direction=None, volume=None):
-    return {"exchange": "test", "base": base, "quote": quote,
-            "direction": direction or rng.choice(["buy", "sell"]),
-            "price": price if price is not None else round(rng.uniform(10, 1000), 2),
-            "volume": volume if volume is not None else round(rng.uniform(0.001, 5), 4),
-            "timestamp": ts, "priceUsd": 1.0}
+    return {
+        "exchange": "test",
+        "base": base,
+        "quote": quote,
+        "direction": direction or rng.choice(["buy", "sell"]),
+        "price": price if price is not None else round(rng.uniform(10, 1000), 2),
+        "volume": volume if volume is not None else round(rng.uniform(0.001, 5), 4),
+        "timestamp": ts,
+        "priceUsd": 1.0,
+    }
 
 
 def build_records(seed: int = 11) -> list:
@@ -77,10 +84,10 @@ def build_records(seed: int = 11) -> list:
     i = position_after(T0 + 4 * MINUTE)
     wm = max(t["timestamp"] for t in arrival[:i]) - DELAY
     arrival[i:i] = [
-        _trade(rng, "bitcoin", "tether", T0 + MINUTE + 30_000),   # 12:01:30, long closed
-        _trade(rng, "xrp", "tether", T0 + 2 * MINUTE + 1),         # 12:02:00.001, closed
-        _trade(rng, "ethereum", "euro", wm),                       # exactly at the watermark: late
-        _trade(rng, "ethereum", "euro", wm + 1),                   # 1 ms after it: on time
+        _trade(rng, "bitcoin", "tether", T0 + MINUTE + 30_000),  # 12:01:30, long closed
+        _trade(rng, "xrp", "tether", T0 + 2 * MINUTE + 1),  # 12:02:00.001, closed
+        _trade(rng, "ethereum", "euro", wm),  # exactly at the watermark: late
+        _trade(rng, "ethereum", "euro", wm + 1),  # 1 ms after it: on time
     ]
     # bad records, in the middle of the stream (not at the very end)
     j = len(arrival) // 2
@@ -88,28 +95,62 @@ def build_records(seed: int = 11) -> list:
         "this is not JSON",
         "[1, 2, 3]",
         {"base": "bitcoin", "quote": "tether", "direction": "buy", "price": 10.0, "timestamp": T0 + 2 * MINUTE},
-        {"base": "bitcoin", "quote": "tether", "direction": "buy", "price": "abc", "volume": 1.0,
-         "timestamp": T0 + 2 * MINUTE},
-        {"base": "bitcoin", "quote": "tether", "direction": "buy", "price": -5.0, "volume": 1.0,
-         "timestamp": T0 + 2 * MINUTE},
-        {"base": "xrp", "quote": "tether", "direction": "sell", "price": 5.0, "volume": 0,
-         "timestamp": T0 + 2 * MINUTE},
-        {"base": "xrp", "quote": "tether", "direction": "hold", "price": 5.0, "volume": 1.0,
-         "timestamp": T0 + 2 * MINUTE},
-        {"base": "xrp", "quote": "tether", "direction": "buy", "price": 5.0, "volume": 1.0,
-         "timestamp": (T0 + 2 * MINUTE) // 1000},  # seconds, not milliseconds
+        {
+            "base": "bitcoin",
+            "quote": "tether",
+            "direction": "buy",
+            "price": "abc",
+            "volume": 1.0,
+            "timestamp": T0 + 2 * MINUTE,
+        },
+        {
+            "base": "bitcoin",
+            "quote": "tether",
+            "direction": "buy",
+            "price": -5.0,
+            "volume": 1.0,
+            "timestamp": T0 + 2 * MINUTE,
+        },
+        {
+            "base": "xrp",
+            "quote": "tether",
+            "direction": "sell",
+            "price": 5.0,
+            "volume": 0,
+            "timestamp": T0 + 2 * MINUTE,
+        },
+        {
+            "base": "xrp",
+            "quote": "tether",
+            "direction": "hold",
+            "price": 5.0,
+            "volume": 1.0,
+            "timestamp": T0 + 2 * MINUTE,
+        },
+        {
+            "base": "xrp",
+            "quote": "tether",
+            "direction": "buy",
+            "price": 5.0,
+            "volume": 1.0,
+            "timestamp": (T0 + 2 * MINUTE) // 1000,
+        },  # seconds, not milliseconds
     ]
     return arrival
 
 
 # --- the independent reference (pandas) ----------------------------------------------------------
 
+
 def _problem(rec):
     if not isinstance(rec, dict):
         return "not a JSON object"
     num = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)  # noqa: E731
-    if not all(isinstance(rec.get(k), str) for k in ("base", "quote", "direction")) \
-            or not all(num(rec.get(k)) for k in ("price", "volume")) or not isinstance(rec.get("timestamp"), int):
+    if (
+        not all(isinstance(rec.get(k), str) for k in ("base", "quote", "direction"))
+        or not all(num(rec.get(k)) for k in ("price", "volume"))
+        or not isinstance(rec.get("timestamp"), int)
+    ):
         return "missing field or wrong type"
     if not 10**12 <= rec["timestamp"] <= 10**13 - 1:
         return "timestamp out of range"
@@ -140,8 +181,12 @@ def reference(records) -> dict:
             bad.append((problem, offset))
         else:
             is_late = newest is not None and ts <= newest - DELAY
-            row = dict(parsed, offset=offset, currency_pair=f"{parsed['base']} / {parsed['quote']}",
-                       ts_start=ts // MINUTE * MINUTE)
+            row = dict(
+                parsed,
+                offset=offset,
+                currency_pair=f"{parsed['base']} / {parsed['quote']}",
+                ts_start=ts // MINUTE * MINUTE,
+            )
             (late if is_late else rows).append(row)
         if isinstance(ts, int) and problem != "timestamp ahead of the clock":  # these move the watermark
             newest = ts if newest is None else max(newest, ts)
@@ -149,25 +194,45 @@ def reference(records) -> dict:
     df["pv"] = df["price"] * df["volume"]
     df = df.sort_values(["timestamp", "offset"])
     g = df.groupby(["ts_start", "currency_pair"], sort=True)
-    candles = pd.DataFrame({
-        "price_avg": g["pv"].sum() / g["volume"].sum(),
-        "price_open": g["price"].first(), "price_min": g["price"].min(), "price_max": g["price"].max(),
-        "price_close": g["price"].last(), "volume": g["volume"].sum(), "num_trades": g.size(),
-    }).reset_index()
+    candles = pd.DataFrame(
+        {
+            "price_avg": g["pv"].sum() / g["volume"].sum(),
+            "price_open": g["price"].first(),
+            "price_min": g["price"].min(),
+            "price_max": g["price"].max(),
+            "price_close": g["price"].last(),
+            "volume": g["volume"].sum(),
+            "num_trades": g.size(),
+        }
+    ).reset_index()
     df["volume_buy"] = df["volume"].where(df["direction"] == "buy", 0.0)
     df["volume_sell"] = df["volume"].where(df["direction"] == "sell", 0.0)
     volumes = df.groupby(["ts_start", "currency_pair"], sort=True)[["volume_buy", "volume_sell"]].sum().reset_index()
     lt = pd.DataFrame(late)
-    late_df = lt.groupby(["ts_start", "currency_pair"]).agg(num_trades=("volume", "size"),
-                                                            volume=("volume", "sum")).reset_index()
+    late_df = (
+        lt.groupby(["ts_start", "currency_pair"])
+        .agg(num_trades=("volume", "size"), volume=("volume", "sum"))
+        .reset_index()
+    )
     # every problem, 'not a JSON object' too (also before the first and after the last readable record)
-    bad_df = pd.DataFrame(bad, columns=["problem", "offset"]).groupby("problem").agg(
-        num_records=("offset", "size"), last_offset=("offset", "max")).reset_index()
-    return {"candlesticks": candles, "volumes": volumes, "late_trades": late_df, "bad_records": bad_df,
-            "valid": df, "late": lt}
+    bad_df = (
+        pd.DataFrame(bad, columns=["problem", "offset"])
+        .groupby("problem")
+        .agg(num_records=("offset", "size"), last_offset=("offset", "max"))
+        .reset_index()
+    )
+    return {
+        "candlesticks": candles,
+        "volumes": volumes,
+        "late_trades": late_df,
+        "bad_records": bad_df,
+        "valid": df,
+        "late": lt,
+    }
 
 
 # --- services: topic and schema --------------------------------------------------------------------
+
 
 def new_schema(config) -> str:
     schema = f"test_{uuid.uuid4().hex[:10]}"
@@ -204,7 +269,9 @@ def write_in_batches(config, topic, records, partitions=1, partition=None, batch
     """Several produce batches, so the topic ends with a multi-record batch (Tansu under-reports it)."""
     step = -(-len(records) // batches)
     for k in range(0, len(records), step):
-        kafka.write_records(config.kafka_bootstrap_servers, topic, records[k:k + step], partitions=partitions, partition=partition)
+        kafka.write_records(
+            config.kafka_bootstrap_servers, topic, records[k : k + step], partitions=partitions, partition=partition
+        )
 
 
 def assert_frames_equal(actual: pd.DataFrame, expected: pd.DataFrame, exact=(), what=""):
@@ -216,11 +283,14 @@ def assert_frames_equal(actual: pd.DataFrame, expected: pd.DataFrame, exact=(), 
             bad = a.astype(object) != e.astype(object)
         else:
             bad = (a.astype(float) - e.astype(float)).abs() > 1e-9 * e.astype(float).abs().clip(lower=1.0)
-        assert not bad.any(), f"{what}.{col}: {int(bad.sum())} rows differ, first:\n" \
-                              f"{pd.DataFrame({'got': a[bad], 'expected': e[bad]}).head()}"
+        assert not bad.any(), (
+            f"{what}.{col}: {int(bad.sum())} rows differ, first:\n"
+            f"{pd.DataFrame({'got': a[bad], 'expected': e[bad]}).head()}"
+        )
 
 
 # --- fixtures -------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def dataset(stack):
@@ -236,22 +306,29 @@ def mini_run(stack, dataset):
     """One bounded run on the MiniCluster (with the solutions) into a fresh schema."""
     topic, _, _ = dataset
     schema = new_schema(stack)
-    result = pipeline.run(pipeline.RunOptions(bounded=True, solutions=True, topic=topic, jdbc_url=pipeline.jdbc_url_with_schema(stack, schema)), stack, **QUIET)
+    result = pipeline.run(
+        pipeline.RunOptions(
+            bounded=True, solutions=True, topic=topic, jdbc_url=pipeline.jdbc_url_with_schema(stack, schema)
+        ),
+        stack,
+        **QUIET,
+    )
     yield schema, result, snapshot(stack, schema)
     drop_schema(stack, schema)
 
 
 # --- correctness ----------------------------------------------------------------------------------
 
+
 def test_dataset_has_what_the_tests_claim(dataset):
     _, records, ref = dataset
     valid = ref["valid"]
     assert valid["currency_pair"].nunique() == 3 and ref["candlesticks"]["ts_start"].nunique() == 5
-    assert ((valid["timestamp"] % MINUTE) == 0).sum() >= 6        # on window boundaries
+    assert ((valid["timestamp"] % MINUTE) == 0).sum() >= 6  # on window boundaries
     assert valid.duplicated(["currency_pair", "timestamp"]).sum() >= 12  # same-ms ties
     ts = [r["timestamp"] for r in records if isinstance(r, dict) and isinstance(r.get("timestamp"), int)]
-    assert any(b < a for a, b in zip(ts, ts[1:]))                  # out of order
-    assert len(ref["late"]) == 3                                   # incl. the one exactly at the watermark
+    assert any(b < a for a, b in zip(ts, ts[1:]))  # out of order
+    assert len(ref["late"]) == 3  # incl. the one exactly at the watermark
     assert ref["bad_records"]["num_records"].sum() == 8
 
 
@@ -259,8 +336,9 @@ def test_candlesticks_match_the_pandas_reference(stack, mini_run, dataset):
     _, _, ref = dataset
     got = mini_run[2]["candlesticks"]
     exp = ref["candlesticks"].assign(ts_end=ref["candlesticks"]["ts_start"] + MINUTE)[got.columns]
-    assert_frames_equal(got, exp, exact=("price_open", "price_close", "price_min", "price_max", "num_trades"),
-                        what="candlesticks")
+    assert_frames_equal(
+        got, exp, exact=("price_open", "price_close", "price_min", "price_max", "num_trades"), what="candlesticks"
+    )
 
 
 def test_open_and_close_follow_event_time_not_arrival(dataset, mini_run):
@@ -313,17 +391,28 @@ def test_no_trade_is_lost_at_the_end_of_a_bounded_run(stack, dataset, mini_run):
     last = records[-1]
     assert isinstance(last, dict) and _problem(last) is None
     candles = mini_run[2]["candlesticks"]
-    row = candles[(candles["ts_start"] == last["timestamp"] // MINUTE * MINUTE)
-                  & (candles["currency_pair"] == f"{last['base']} / {last['quote']}")]
+    row = candles[
+        (candles["ts_start"] == last["timestamp"] // MINUTE * MINUTE)
+        & (candles["currency_pair"] == f"{last['base']} / {last['quote']}")
+    ]
     assert len(row) == 1 and row["num_trades"].iloc[0] == len(
-        ref["valid"][(ref["valid"]["ts_start"] == last["timestamp"] // MINUTE * MINUTE)
-                     & (ref["valid"]["currency_pair"] == f"{last['base']} / {last['quote']}")])
+        ref["valid"][
+            (ref["valid"]["ts_start"] == last["timestamp"] // MINUTE * MINUTE)
+            & (ref["valid"]["currency_pair"] == f"{last['base']} / {last['quote']}")
+        ]
+    )
 
 
 def test_a_second_bounded_run_leaves_identical_tables(stack, dataset, mini_run):
     topic, _, _ = dataset
     schema, _, first = mini_run
-    pipeline.run(pipeline.RunOptions(bounded=True, solutions=True, topic=topic, jdbc_url=pipeline.jdbc_url_with_schema(stack, schema)), stack, **QUIET)
+    pipeline.run(
+        pipeline.RunOptions(
+            bounded=True, solutions=True, topic=topic, jdbc_url=pipeline.jdbc_url_with_schema(stack, schema)
+        ),
+        stack,
+        **QUIET,
+    )
     second = snapshot(stack, schema)
     if os.environ.get("WORKBOOK_PLAN_CACHE", "1") not in ("0", "false", "no"):
         # the second run loaded the JSON plan the first one compiled (with its own end offsets)
@@ -336,13 +425,20 @@ def test_speedups_off_gives_identical_tables(stack, dataset, mini_run):
     """WORKBOOK_SPEEDUPS=0 (no cached plan, no class-data archive) in a fresh process: same tables."""
     topic, _, _ = dataset
     schema = new_schema(stack)
-    script = ("import sys; from workbook import pipeline; "
-              "r = pipeline.run(pipeline.RunOptions(bounded=True, solutions=True, topic=sys.argv[1], "
-              "jdbc_url=sys.argv[2]), say=lambda *a: None); print(r.status)")
+    script = (
+        "import sys; from workbook import pipeline; "
+        "r = pipeline.run(pipeline.RunOptions(bounded=True, solutions=True, topic=sys.argv[1], "
+        "jdbc_url=sys.argv[2]), say=lambda *a: None); print(r.status)"
+    )
     env = dict(os.environ, WORKBOOK_SPEEDUPS="0")
     try:
-        out = subprocess.run([sys.executable, "-c", script, topic, pipeline.jdbc_url_with_schema(stack, schema)],
-                             env=env, capture_output=True, text=True, timeout=300)
+        out = subprocess.run(
+            [sys.executable, "-c", script, topic, pipeline.jdbc_url_with_schema(stack, schema)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert out.returncode == 0 and out.stdout.strip().endswith("FINISHED"), out.stderr[-2000:]
         off = snapshot(stack, schema)
     finally:
@@ -356,7 +452,13 @@ def test_dry_run_writes_nothing_and_the_skeleton_is_reported(stack, dataset):
     topic, _, _ = dataset
     schema = new_schema(stack)
     try:
-        result = pipeline.run(pipeline.RunOptions(bounded=True, dry_run=True, topic=topic, jdbc_url=pipeline.jdbc_url_with_schema(stack, schema)), stack, **QUIET)
+        result = pipeline.run(
+            pipeline.RunOptions(
+                bounded=True, dry_run=True, topic=topic, jdbc_url=pipeline.jdbc_url_with_schema(stack, schema)
+            ),
+            stack,
+            **QUIET,
+        )
         assert result.status == "FINISHED"
         assert any("41_volumes.sql" in w and "gets no rows" in w for w in result.warnings)
         assert any("40_candlesticks.sql" in w for w in result.warnings)
@@ -367,12 +469,23 @@ def test_dry_run_writes_nothing_and_the_skeleton_is_reported(stack, dataset):
 
 # --- where the job runs ----------------------------------------------------------------------------
 
+
 def test_session_cluster_gives_the_same_results(stack, flink_cluster, dataset, mini_run):
     topic, _, _ = dataset
     address = getattr(flink_cluster, "address", flink_cluster)
     schema = new_schema(stack)
     try:
-        result = pipeline.run(pipeline.RunOptions(bounded=True, solutions=True, topic=topic, jobmanager=address, jdbc_url=pipeline.jdbc_url_with_schema(stack, schema)), stack, **QUIET)
+        result = pipeline.run(
+            pipeline.RunOptions(
+                bounded=True,
+                solutions=True,
+                topic=topic,
+                jobmanager=address,
+                jdbc_url=pipeline.jdbc_url_with_schema(stack, schema),
+            ),
+            stack,
+            **QUIET,
+        )
         assert result.status == "FINISHED"
         got = snapshot(stack, schema)
         for table, df in mini_run[2].items():
@@ -392,7 +505,17 @@ def test_streaming_parallelism_2_with_an_idle_partition_closes_all_windows(stack
     result = None
     try:
         kafka.write_records(stack.kafka_bootstrap_servers, topic, [], partitions=2)
-        result = pipeline.run(pipeline.RunOptions(topic=topic, parallelism=2, wait=False, solutions=True, jdbc_url=pipeline.jdbc_url_with_schema(stack, schema)), stack, **QUIET)
+        result = pipeline.run(
+            pipeline.RunOptions(
+                topic=topic,
+                parallelism=2,
+                wait=False,
+                solutions=True,
+                jdbc_url=pipeline.jdbc_url_with_schema(stack, schema),
+            ),
+            stack,
+            **QUIET,
+        )
         kafka.write_records(stack.kafka_bootstrap_servers, topic, trades, partition=0)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -410,6 +533,7 @@ def test_streaming_parallelism_2_with_an_idle_partition_closes_all_windows(stack
 
 
 # --- one query over fixed trades (what the notebooks' exercise checks use) -------------------------
+
 
 def test_query_runs_one_statement_over_a_list_of_trades(stack):
     from workbook.course import checks, exercises
@@ -430,5 +554,8 @@ def test_query_runs_one_statement_over_a_list_of_trades(stack):
         "MIN(price) AS price_min, MAX(price) AS price_max, LAST_VALUE(price) AS price_close, "
         "SUM(volume) AS volume, COUNT(*) AS num_trades "
         "FROM TABLE(TUMBLE(TABLE valid_trades, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) "
-        "GROUP BY window_start, window_end, currency_pair", trades, config=stack)
+        "GROUP BY window_start, window_end, currency_pair",
+        trades,
+        config=stack,
+    )
     assert any("arrival order" in p for p in compare("candlesticks", arrival, candles))

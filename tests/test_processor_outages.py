@@ -34,6 +34,7 @@ PAIRS = [("bitcoin", "tether"), ("ethereum", "euro")]
 
 # --- a TCP proxy that a test can cut and restore ----------------------------------------------------
 
+
 class TcpProxy:
     """127.0.0.1:<port> -> target. `cut()` closes every connection and stops listening (new
     connections are refused); `restore()` listens again on the same port."""
@@ -112,6 +113,7 @@ class TcpProxy:
 
 # --- helpers --------------------------------------------------------------------------------------
 
+
 def new_schema(config) -> str:
     schema = f"test_{uuid.uuid4().hex[:10]}"
     with psycopg2.connect(**config.psycopg2_kwargs()) as conn, conn.cursor() as cur:
@@ -129,8 +131,10 @@ def drop_schema(config, schema: str) -> None:
 
 def read_candles(config, schema: str) -> pd.DataFrame:
     with psycopg2.connect(**config.psycopg2_kwargs()) as conn, conn.cursor() as cur:
-        cur.execute(f"SELECT ts_start, currency_pair, price_open, price_min, price_max, price_close, volume, "
-                    f"num_trades FROM {schema}.candlesticks ORDER BY ts_start, currency_pair")
+        cur.execute(
+            f"SELECT ts_start, currency_pair, price_open, price_min, price_max, price_close, volume, "
+            f"num_trades FROM {schema}.candlesticks ORDER BY ts_start, currency_pair"
+        )
         df = pd.DataFrame(cur.fetchall(), columns=[d[0] for d in cur.description])
     df["ts_start"] = [int(v.timestamp() * 1000) for v in df["ts_start"]]
     return df
@@ -142,10 +146,16 @@ def reference_candles(trades: list) -> pd.DataFrame:
     df["currency_pair"] = df["base"] + " / " + df["quote"]
     df["ts_start"] = df["timestamp"] // MINUTE * MINUTE
     g = df.groupby(["ts_start", "currency_pair"], sort=True)
-    return pd.DataFrame({
-        "price_open": g["price"].first(), "price_min": g["price"].min(), "price_max": g["price"].max(),
-        "price_close": g["price"].last(), "volume": g["volume"].sum(), "num_trades": g.size(),
-    }).reset_index()
+    return pd.DataFrame(
+        {
+            "price_open": g["price"].first(),
+            "price_min": g["price"].min(),
+            "price_max": g["price"].max(),
+            "price_close": g["price"].last(),
+            "volume": g["volume"].sum(),
+            "num_trades": g.size(),
+        }
+    ).reset_index()
 
 
 class Feeder(threading.Thread):
@@ -162,8 +172,16 @@ class Feeder(threading.Thread):
 
     def trade(self, base, quote, ts) -> dict:
         n = len(self.sent)
-        return {"exchange": "test", "base": base, "quote": quote, "direction": "buy" if n % 3 else "sell",
-                "price": 100.0 + (n * 7919 % 1000) / 10, "volume": 0.5 + (n % 7), "timestamp": ts, "priceUsd": 1.0}
+        return {
+            "exchange": "test",
+            "base": base,
+            "quote": quote,
+            "direction": "buy" if n % 3 else "sell",
+            "price": 100.0 + (n * 7919 % 1000) / 10,
+            "volume": 0.5 + (n % 7),
+            "timestamp": ts,
+            "priceUsd": 1.0,
+        }
 
     def send(self, trade: dict) -> None:
         self.producer.send(self.topic, value=json.dumps(trade).encode(), partition=0)
@@ -189,6 +207,7 @@ class Feeder(threading.Thread):
 
 # --- PostgreSQL down while streaming ---------------------------------------------------------------
 
+
 @pytest.mark.integration
 def test_postgres_outage_is_reported_and_every_window_is_written_after_it(stack):
     config = stack
@@ -200,9 +219,11 @@ def test_postgres_outage_is_reported_and_every_window_is_written_after_it(stack)
     try:
         kafka.write_records(config.kafka_bootstrap_servers, topic, [])
         jdbc = f"jdbc:postgresql://127.0.0.1:{proxy.port}/{config.postgres_db}?currentSchema={schema}"
-        result = pipeline.run(pipeline.RunOptions(topic=topic, solutions=True, wait=False, jdbc_url=jdbc,
-                                                  only=("candlesticks",)),
-                              config, say=lambda text: said.append((time.monotonic(), text)))
+        result = pipeline.run(
+            pipeline.RunOptions(topic=topic, solutions=True, wait=False, jdbc_url=jdbc, only=("candlesticks",)),
+            config,
+            say=lambda text: said.append((time.monotonic(), text)),
+        )
         feeder = Feeder(config.kafka_bootstrap_servers, topic)
         feeder.start()
         deadline = time.monotonic() + 180
@@ -249,13 +270,17 @@ def test_postgres_outage_is_reported_and_every_window_is_written_after_it(stack)
     # every window of the trades, those of the outage included, with the right values
     assert len(expected) >= before + 6 * len(PAIRS), "the outage should span several windows"
     assert list(got["ts_start"]) == list(expected["ts_start"]), f"recovered in {recovered_in:.0f} s?"
-    pd.testing.assert_frame_equal(got.reset_index(drop=True), expected, check_exact=False, rtol=1e-12,
-                                  check_dtype=False)
-    print(f"outage: said after {down[0][0] - cut_at:.1f} s; {len(expected)} windows, {during - before} written "
-          f"during the cut, all present {recovered_in:.0f} s after the restore; said: {texts}")
+    pd.testing.assert_frame_equal(
+        got.reset_index(drop=True), expected, check_exact=False, rtol=1e-12, check_dtype=False
+    )
+    print(
+        f"outage: said after {down[0][0] - cut_at:.1f} s; {len(expected)} windows, {during - before} written "
+        f"during the cut, all present {recovered_in:.0f} s after the restore; said: {texts}"
+    )
 
 
 # --- where the in-process Flink listens --------------------------------------------------------------
+
 
 def listening_sockets() -> set:
     """(process name, address) of every listening inet socket of this process and its children."""
@@ -286,13 +311,14 @@ def test_the_minicluster_and_pyflink_listen_on_loopback_only(stack):
     seen = set()
     result = None
     try:
-        result = pipeline.run(pipeline.RunOptions(topic=topic, wait=False, dry_run=True), stack,
-                              say=lambda *a: None)
+        result = pipeline.run(pipeline.RunOptions(topic=topic, wait=False, dry_run=True), stack, say=lambda *a: None)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             seen |= listening_sockets()
-            if result.job_client.get_job_status().result().name == "RUNNING" and \
-                    sum(1 for name, *_ in seen if name == "java") >= 2:
+            if (
+                result.job_client.get_job_status().result().name == "RUNNING"
+                and sum(1 for name, *_ in seen if name == "java") >= 2
+            ):
                 break
             time.sleep(0.5)
         time.sleep(2)
@@ -307,8 +333,9 @@ def test_the_minicluster_and_pyflink_listen_on_loopback_only(stack):
 
         def query():
             try:
-                box["rows"] = pipeline.query("40_candlesticks", checks.check_trades(minutes=3), config=stack,
-                                             solutions=True)
+                box["rows"] = pipeline.query(
+                    "40_candlesticks", checks.check_trades(minutes=3), config=stack, solutions=True
+                )
             finally:
                 done.set()
 
@@ -327,6 +354,7 @@ def test_the_minicluster_and_pyflink_listen_on_loopback_only(stack):
 
 # --- a broker or a cluster that is not there, bad options: one message, fast, no traceback -----------
 
+
 def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -335,8 +363,14 @@ def closed_port() -> int:
 
 def run_processor(*args, **env):
     t0 = time.monotonic()
-    out = subprocess.run([sys.executable, "-m", "workbook.processor", *args], capture_output=True, text=True,
-                         timeout=120, cwd=PROJECT_ROOT, env={**os.environ, **env})
+    out = subprocess.run(
+        [sys.executable, "-m", "workbook.processor", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=PROJECT_ROOT,
+        env={**os.environ, **env},
+    )
     return out, time.monotonic() - t0
 
 

@@ -1,4 +1,5 @@
 """The processor's SQL files and helpers, without services (no JVM, no broker)."""
+
 from __future__ import annotations
 
 import re
@@ -7,23 +8,32 @@ import sys
 
 import pytest
 
-from workbook import kafka, pipeline
-from workbook.config import load_config
+from workbook import pipeline
+from workbook.config import PROJECT_ROOT, load_config
+from workbook.kafka import specific_offsets_option
 from workbook.paths import solution_of
 from workbook.pipeline import sql_files, statements
-from workbook.config import PROJECT_ROOT
 from workbook.pipeline.flink_env import jvm_args, parse_jobmanager, prepare_jvm
-from workbook.kafka import specific_offsets_option
 
-CANDLE_COLUMNS = ["ts_start", "ts_end", "currency_pair", "price_avg", "price_open", "price_min", "price_max",
-                  "price_close", "volume", "num_trades"]
+CANDLE_COLUMNS = [
+    "ts_start",
+    "ts_end",
+    "currency_pair",
+    "price_avg",
+    "price_open",
+    "price_min",
+    "price_max",
+    "price_close",
+    "volume",
+    "num_trades",
+]
 VOLUME_COLUMNS = ["ts_start", "ts_end", "currency_pair", "volume_buy", "volume_sell"]
 
 
 def columns_of(ddl: str) -> list:
     """Column names of a CREATE TABLE (Flink or PostgreSQL), in order."""
     body = sql_files.strip_comments(ddl)
-    body = body[body.index("(") + 1:]
+    body = body[body.index("(") + 1 :]
     cols = []
     for line in body.splitlines():
         m = re.match(r"\s*`?([a-z_]+)`?\s+(TIMESTAMP|VARCHAR|STRING|DOUBLE|INT|INTEGER|BIGINT)\b", line, re.I)
@@ -34,8 +44,10 @@ def columns_of(ddl: str) -> list:
 
 def pg_tables() -> dict:
     text = "\n".join(p.read_text() for p in sorted((PROJECT_ROOT / "sql" / "postgres").glob("*.sql")))
-    return {m.group(1): columns_of(m.group(0)) for m in
-            re.finditer(r"CREATE TABLE IF NOT EXISTS (\w+) \((?:[^;])*?\);", text)}
+    return {
+        m.group(1): columns_of(m.group(0))
+        for m in re.finditer(r"CREATE TABLE IF NOT EXISTS (\w+) \((?:[^;])*?\);", text)
+    }
 
 
 def test_every_sql_file_is_one_statement_in_run_order():
@@ -62,7 +74,7 @@ def test_sinks_have_exactly_the_postgres_columns():
 
 def select_list_names(select: str) -> list:
     """Output names of a SELECT list: the alias, or the column itself."""
-    head = select[len("SELECT "): select.upper().index(" FROM ")]
+    head = select[len("SELECT ") : select.upper().index(" FROM ")]
     items, depth, cur, quote = [], 0, "", False
     for c in head:
         if c == "'":
@@ -163,8 +175,13 @@ def test_jvm_runs_in_utc(monkeypatch, tmp_path):
 
 
 def test_command_line_help():
-    out = subprocess.run([sys.executable, "-m", "workbook.processor", "--help"], capture_output=True, text=True,
-                         cwd=PROJECT_ROOT, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "workbook.processor", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        timeout=60,
+    )
     assert out.returncode == 0
     for flag in ("--bounded", "--dry-run", "--solutions", "--jobmanager", "--parallelism", "--checkpoint-interval"):
         assert flag in out.stdout

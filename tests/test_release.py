@@ -1,5 +1,6 @@
 """The student release: no solutions/, notebooks without outputs, and no
 solution text anywhere in the tree."""
+
 import json
 import os
 import re
@@ -15,9 +16,16 @@ ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = sorted(p for p in (ROOT / "solutions").rglob("*") if p.is_file())
 # What the notebooks teach before the exercises (the window of a TUMBLE, its GROUP BY, the aliases of the window's
 # columns): not an answer, so not a secret, although every windowed solution has these lines.
-GENERIC = {"select", "window_start as ts_start,", "window_end as ts_end,", "currency_pair,",
-           "from table(tumble(table valid_trades, descriptor(ts), interval '1' minute))",
-           "group by window_start, window_end, currency_pair", "insert into candlesticks", "insert into volumes"}
+GENERIC = {
+    "select",
+    "window_start as ts_start,",
+    "window_end as ts_end,",
+    "currency_pair,",
+    "from table(tumble(table valid_trades, descriptor(ts), interval '1' minute))",
+    "group by window_start, window_end, currency_pair",
+    "insert into candlesticks",
+    "insert into volumes",
+}
 REFERENCES = ROOT / "workbook" / "course" / "references"
 
 
@@ -29,14 +37,21 @@ def secret_lines(solution: Path) -> set[str]:
     """Solution lines that the shipped SQL does not contain (the answer itself), but for GENERIC.
     Lines the processor's own sql/ files hold are not secret: they ship to students anyway."""
     shipped = {norm(line) for p in (ROOT / "sql").rglob("*.sql") for line in p.read_text().splitlines()}
-    return {n for line in solution.read_text().splitlines()
-            if len(n := norm(line)) >= 12 and n not in shipped and n not in GENERIC}
+    return {
+        n
+        for line in solution.read_text().splitlines()
+        if len(n := norm(line)) >= 12 and n not in shipped and n not in GENERIC
+    }
 
 
 def reference_logic() -> set[str]:
     """The lines of the instructor-only references that compute the expected results."""
-    return {line.strip() for p in REFERENCES.glob("*.py") for line in p.read_text().splitlines()
-            if re.search(r"groupby|sort_values|\.first\(\)|\.last\(\)|^def |\.where\(", line.strip())}
+    return {
+        line.strip()
+        for p in REFERENCES.glob("*.py")
+        for line in p.read_text().splitlines()
+        if re.search(r"groupby|sort_values|\.first\(\)|\.last\(\)|^def |\.where\(", line.strip())
+    }
 
 
 @pytest.fixture(scope="module")
@@ -80,8 +95,11 @@ def _release_texts(out: Path):
 def test_no_solution_text_in_release(release):
     out, _ = release
     secrets = {line: s.name for s in SOLUTIONS if s.suffix == ".sql" for line in secret_lines(s)}
-    whole = {" ".join(re.sub(r"--[^\n]*", "", s.read_text()).split()).lower(): s.name for s in SOLUTIONS
-             if s.suffix == ".sql"}
+    whole = {
+        " ".join(re.sub(r"--[^\n]*", "", s.read_text()).split()).lower(): s.name
+        for s in SOLUTIONS
+        if s.suffix == ".sql"
+    }
     assert secrets and whole
     for path, lines in _release_texts(out):
         text = {norm(line) for line in lines}
@@ -109,8 +127,12 @@ def test_no_reference_logic_in_release(release):
 
 
 def test_release_command_line(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "workbook.course.release", "--out", str(tmp_path / "r")],
-                         capture_output=True, text=True, cwd=ROOT)
+    out = subprocess.run(
+        [sys.executable, "-m", "workbook.course.release", "--out", str(tmp_path / "r")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert out.returncode == 0, out.stderr
     assert "no solutions/" in out.stdout and (tmp_path / "r" / "notebooks").is_dir()
 
@@ -131,8 +153,12 @@ def test_release_readme_first_screen_is_the_setup_and_the_first_notebook(release
     out, _ = release
     readme = (out / "README.md").read_text()
     screen = first_screen(readme)
-    commands = [line.split("#")[0].strip() for block in re.findall(r"```bash\n(.*?)```", screen, re.S)
-                for line in block.splitlines() if line.strip()]
+    commands = [
+        line.split("#")[0].strip()
+        for block in re.findall(r"```bash\n(.*?)```", screen, re.S)
+        for line in block.splitlines()
+        if line.strip()
+    ]
     assert commands == ["make lab"], commands
     notebooks = re.findall(r"`(notebooks/[^`]+\.ipynb)`", screen)
     assert notebooks and (out / notebooks[0]).is_file(), notebooks
@@ -212,12 +238,19 @@ def test_release_workbook_command_line_runs_there(release):
     out, _ = release
     env = dict(os.environ, PYTHONPATH=str(out))  # the release's workbook/, not this checkout's
     for argv, expect in ((["--help"], "up"), (["up", "--help"], "--stream")):
-        run = subprocess.run([sys.executable, "-m", "workbook", *argv], cwd=out, env=env,
-                             capture_output=True, text=True, timeout=120)
+        run = subprocess.run(
+            [sys.executable, "-m", "workbook", *argv], cwd=out, env=env, capture_output=True, text=True, timeout=120
+        )
         assert run.returncode == 0, run.stderr
         assert expect in run.stdout
-    imported = subprocess.run([sys.executable, "-c", "import workbook; print(workbook.__file__)"], cwd=out, env=env,
-                              capture_output=True, text=True, timeout=60)
+    imported = subprocess.run(
+        [sys.executable, "-c", "import workbook; print(workbook.__file__)"],
+        cwd=out,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert imported.stdout.strip().startswith(str(out)), imported.stdout
 
 

@@ -45,15 +45,24 @@ def test_init_script_runs_unchanged_in_flink_sql(config, sample_topic):
             t_env.get_config().set(key, value)
         else:
             t_env.execute_sql(text)
-    rows = list(t_env.execute_sql("SELECT currency_pair, COUNT(*) AS n FROM valid_trades "
-                                  "WHERE currency_pair = 'bitcoin / tether' GROUP BY currency_pair").collect())
+    rows = list(
+        t_env.execute_sql(
+            "SELECT currency_pair, COUNT(*) AS n FROM valid_trades "
+            "WHERE currency_pair = 'bitcoin / tether' GROUP BY currency_pair"
+        ).collect()
+    )
     assert [tuple(r) for r in rows][-1] == ("bitcoin / tether", sample_topic)
 
 
 def test_missing_gateway_jar_is_a_clear_error(tmp_path):
     env = dict(__import__("os").environ, FLINK_SQL_GATEWAY_JAR=str(tmp_path / "absent.jar"))
-    out = subprocess.run([sys.executable, "-m", "workbook", "sql", "-f", str(tmp_path / "q.sql")],
-                         capture_output=True, text=True, timeout=120, env=env)
+    out = subprocess.run(
+        [sys.executable, "-m", "workbook", "sql", "-f", str(tmp_path / "q.sql")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
     assert out.returncode == 1 and "FLINK_SQL_GATEWAY_JAR=" in out.stderr and "no such file" in out.stderr
     assert "Traceback" not in out.stderr
 
@@ -64,9 +73,15 @@ def test_sql_client_selects_from_valid_trades(stack, tmp_path, sample_topic):
     except sql_client.SqlClientError as exc:
         pytest.skip(f"the SQL client cannot start here: {exc}")
     script = tmp_path / "q.sql"
-    script.write_text("SELECT currency_pair, COUNT(*) AS n FROM valid_trades "
-                      "WHERE currency_pair = 'bitcoin / tether' GROUP BY currency_pair;\n")
-    out = subprocess.run([sys.executable, "-m", "workbook", "sql", "--topic", TOPIC, "--bounded", "-f", str(script)],
-                         capture_output=True, text=True, timeout=300)
+    script.write_text(
+        "SELECT currency_pair, COUNT(*) AS n FROM valid_trades "
+        "WHERE currency_pair = 'bitcoin / tether' GROUP BY currency_pair;\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "workbook", "sql", "--topic", TOPIC, "--bounded", "-f", str(script)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert "bitcoin / tether" in out.stdout and f"{sample_topic} |" in out.stdout, out.stdout[-3000:]

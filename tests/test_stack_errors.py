@@ -1,14 +1,15 @@
 """The embedded stack's errors say what happened and what to do."""
+
 import os
 import shutil
+import socket
 import tempfile
 from pathlib import Path
-import socket
 
 import pytest
 
-from workbook.stack.broker import Broker
 from workbook.config import PROJECT_ROOT, load_config
+from workbook.stack.broker import Broker
 from workbook.stack.ports import PortInUse
 from workbook.stack.postgres import Postgres
 from workbook.stack.services import ServiceError

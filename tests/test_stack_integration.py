@@ -1,5 +1,6 @@
 """The embedded stack, for real: broker, PostgreSQL, PyFlink to both, locally
 and on a standalone session cluster."""
+
 import json
 import os
 import socket
@@ -16,9 +17,9 @@ import sqlalchemy
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from workbook import stack as stack_mod
-from workbook.stack.broker import Broker
 from workbook.java import java_env
 from workbook.kafka import specific_offsets_option, true_end_offsets
+from workbook.stack.broker import Broker
 from workbook.stack.postgres import Postgres
 from workbook.stack.services import ServiceError
 
@@ -42,17 +43,32 @@ def test_cli_status_and_idempotent_up(stack):
 
 def test_kafka_python_round_trip_on_trades(stack):
     marker = uuid.uuid4().hex
-    producer = KafkaProducer(bootstrap_servers=stack.kafka_bootstrap_servers,
-                             value_serializer=lambda v: json.dumps(v).encode())
-    sent = [{"exchange": "roundtrip-test", "base": "bitcoin", "quote": "tether", "direction": "buy",
-             "price": 100.0 + i, "volume": 0.5, "timestamp": 1_700_000_000_000 + i, "priceUsd": 100.0 + i,
-             "marker": marker} for i in range(50)]
+    producer = KafkaProducer(
+        bootstrap_servers=stack.kafka_bootstrap_servers, value_serializer=lambda v: json.dumps(v).encode()
+    )
+    sent = [
+        {
+            "exchange": "roundtrip-test",
+            "base": "bitcoin",
+            "quote": "tether",
+            "direction": "buy",
+            "price": 100.0 + i,
+            "volume": 0.5,
+            "timestamp": 1_700_000_000_000 + i,
+            "priceUsd": 100.0 + i,
+            "marker": marker,
+        }
+        for i in range(50)
+    ]
     for record in sent:
         producer.send(stack.kafka_topic, key=b"bitcoin/tether", value=record)
     producer.flush(10)
     producer.close()
-    consumer = KafkaConsumer(bootstrap_servers=stack.kafka_bootstrap_servers, consumer_timeout_ms=1500,
-                             value_deserializer=lambda b: json.loads(b))
+    consumer = KafkaConsumer(
+        bootstrap_servers=stack.kafka_bootstrap_servers,
+        consumer_timeout_ms=1500,
+        value_deserializer=lambda b: json.loads(b),
+    )
     parts = [TopicPartition(stack.kafka_topic, p) for p in consumer.partitions_for_topic(stack.kafka_topic)]
     consumer.assign(parts)  # a consumer group takes ~20 s to join on Tansu; assign() is immediate
     consumer.seek_to_beginning(*parts)
@@ -67,9 +83,15 @@ def test_psycopg2_and_sqlalchemy_over_tcp(stack):
         assert cur.fetchone() == ("127.0.0.1/32", stack.postgres_port, stack.postgres_user, stack.postgres_db)
     engine = sqlalchemy.create_engine(stack.postgres_url)
     with engine.connect() as conn:
-        cols = conn.execute(sqlalchemy.text(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'public' AND table_name = 'volumes' ORDER BY ordinal_position"
-        )).scalars().all()
+        cols = (
+            conn.execute(
+                sqlalchemy.text(
+                    "SELECT column_name FROM information_schema.columns WHERE table_schema = 'public' AND table_name = 'volumes' ORDER BY ordinal_position"
+                )
+            )
+            .scalars()
+            .all()
+        )
     engine.dispose()
     assert cols == ["ts_start", "ts_end", "currency_pair", "volume_buy", "volume_sell"]
 
@@ -84,14 +106,28 @@ def test_wrong_password_is_explained(stack):
 def produce_trades(config, topic, n, batches):
     """n trades over several flushed batches, so the topic ends in more than one record batch."""
     Broker(config).create_topic(topic, partitions=1)
-    producer = KafkaProducer(bootstrap_servers=config.kafka_bootstrap_servers, linger_ms=50,
-                             value_serializer=lambda v: json.dumps(v).encode())
+    producer = KafkaProducer(
+        bootstrap_servers=config.kafka_bootstrap_servers,
+        linger_ms=50,
+        value_serializer=lambda v: json.dumps(v).encode(),
+    )
     pairs = [("bitcoin", "tether"), ("ethereum", "tether"), ("solana", "euro")]
     expected = Counter()
     for i in range(n):
         base, quote = pairs[i % len(pairs)] if i % 7 else pairs[0]
-        producer.send(topic, {"exchange": "test", "base": base, "quote": quote, "direction": "sell",
-                              "price": 10.0, "volume": 1.0, "timestamp": 1_700_000_000_000 + i, "priceUsd": 10.0})
+        producer.send(
+            topic,
+            {
+                "exchange": "test",
+                "base": base,
+                "quote": quote,
+                "direction": "sell",
+                "price": 10.0,
+                "volume": 1.0,
+                "timestamp": 1_700_000_000_000 + i,
+                "priceUsd": 10.0,
+            },
+        )
         expected[f"{base} / {quote}"] += 1
         if (i + 1) % (n // batches) == 0:
             producer.flush()
@@ -104,16 +140,31 @@ def produce_trades(config, topic, n, batches):
 def job_table(stack):
     table = f"stack_check_{uuid.uuid4().hex[:8]}"
     with psycopg2.connect(**stack.psycopg2_kwargs()) as conn, conn.cursor() as cur:
-        cur.execute(f"CREATE TABLE {table} (currency_pair VARCHAR PRIMARY KEY, num_trades BIGINT, volume DOUBLE PRECISION)")
+        cur.execute(
+            f"CREATE TABLE {table} (currency_pair VARCHAR PRIMARY KEY, num_trades BIGINT, volume DOUBLE PRECISION)"
+        )
     yield table
     with psycopg2.connect(**stack.psycopg2_kwargs()) as conn, conn.cursor() as cur:
         cur.execute(f"DROP TABLE {table}")
 
 
 def job_args(config, topic, offsets, table):
-    return ["--bootstrap", config.kafka_bootstrap_servers, "--topic", topic, "--offsets", offsets,
-            "--jdbc-url", config.jdbc_url, "--user", config.postgres_user, "--password", config.postgres_password,
-            "--table", table]
+    return [
+        "--bootstrap",
+        config.kafka_bootstrap_servers,
+        "--topic",
+        topic,
+        "--offsets",
+        offsets,
+        "--jdbc-url",
+        config.jdbc_url,
+        "--user",
+        config.postgres_user,
+        "--password",
+        config.postgres_password,
+        "--table",
+        table,
+    ]
 
 
 def table_counts(config, table):
@@ -140,8 +191,13 @@ def test_pyflink_job_kafka_to_postgres_accounts_for_every_trade(stack, job_table
     offsets = specific_offsets_option(true_end_offsets(stack.kafka_bootstrap_servers, topic))
     assert offsets == "partition:0,offset:3000"
     t0 = time.monotonic()
-    out = subprocess.run([sys.executable, str(JOB), *job_args(stack, topic, offsets, job_table)],
-                         env=java_env(), capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, str(JOB), *job_args(stack, topic, offsets, job_table)],
+        env=java_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     print(f"MiniCluster job: {time.monotonic() - t0:.1f}s")
     counts, volume = table_counts(stack, job_table)
@@ -174,8 +230,14 @@ def test_up_after_a_port_change_says_where_the_running_server_is(stack, setting,
     value = str(new_port) if setting == "POSTGRES_PORT" else f"127.0.0.1:{new_port}"
     before = {s.name: s.pid for s in stack_mod.status(stack)}
     t0 = time.monotonic()
-    out = subprocess.run([sys.executable, "-m", "workbook", "up"], capture_output=True, text=True, cwd=ROOT,
-                         env={**os.environ, setting: value}, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "workbook", "up"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, setting: value},
+        timeout=60,
+    )
     seconds = time.monotonic() - t0
     assert out.returncode == 2, out.stdout + out.stderr
     assert seconds < 15, seconds
@@ -186,6 +248,11 @@ def test_up_after_a_port_change_says_where_the_running_server_is(stack, setting,
     assert f"already running at 127.0.0.1:{new_port}" not in out.stdout
     assert "Traceback" not in msg
     assert {s.name: s.pid for s in stack_mod.status(stack)} == before  # nothing stopped or started
-    st = subprocess.run([sys.executable, "-m", "workbook", "status"], capture_output=True, text=True, cwd=ROOT,
-                        env={**os.environ, setting: value})
+    st = subprocess.run(
+        [sys.executable, "-m", "workbook", "status"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, setting: value},
+    )
     assert st.returncode == 3 and f"listens on {old}" in st.stdout

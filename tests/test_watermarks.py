@@ -43,8 +43,10 @@ def test_settings_match_the_project_sql():
     assert delay and int(delay.group(1)) * 1000 == wm.DELAY_MS
     assert idle and float(idle.group(1)) == wm.IDLE_TIMEOUT_S
     assert "'scan.watermark.emit.strategy' = 'on-event'" in source
-    assert "COALESCE(ts <= CURRENT_WATERMARK(ts), FALSE) AS is_late" in (PROJECT_ROOT / "sql" /
-                                                                        "20_checked_trades.sql").read_text()
+    assert (
+        "COALESCE(ts <= CURRENT_WATERMARK(ts), FALSE) AS is_late"
+        in (PROJECT_ROOT / "sql" / "20_checked_trades.sql").read_text()
+    )
 
 
 def test_one_partition_late_is_at_or_behind_the_watermark_of_the_records_before():
@@ -159,11 +161,11 @@ def test_timeline_figure_has_the_watermark_late_trades_and_closing_windows():
 
 # --- the exercise's check -------------------------------------------------------------------------
 
+
 def test_expected_answer_is_up_to_date():
     from workbook.course.references import watermarks as ref
 
-    assert wm.load_expected() == ref.expected(), \
-        "regenerate it: python -m workbook.course.references.watermarks"
+    assert wm.load_expected() == ref.expected(), "regenerate it: python -m workbook.course.references.watermarks"
 
 
 def test_solution_passes_and_skeleton_fails():
@@ -174,18 +176,21 @@ def test_solution_passes_and_skeleton_fails():
     assert not skeleton.passed and "not a number" in skeleton.problems[0]
 
 
-@pytest.mark.parametrize("wrong, says", [
-    ("6", "not a number"),
-    (None, "not a number"),
-    (-3, "negative"),
-    (float("nan"), "finite"),
-    (6.5, "whole number of seconds"),
-    (6000, "milliseconds"),
-    (5, "more than 1 %"),
-    (2, "per PARTITION"),
-    (7, "not the smallest"),
-    (30, "not the smallest"),
-])
+@pytest.mark.parametrize(
+    "wrong, says",
+    [
+        ("6", "not a number"),
+        (None, "not a number"),
+        (-3, "negative"),
+        (float("nan"), "finite"),
+        (6.5, "whole number of seconds"),
+        (6000, "milliseconds"),
+        (5, "more than 1 %"),
+        (2, "per PARTITION"),
+        (7, "not the smallest"),
+        (30, "not the smallest"),
+    ],
+)
 def test_check_names_the_mistake(wrong, says):
     result = wm.check_watermark_delay(wrong)
     assert not result.passed and says in " ".join(result.problems), result.problems

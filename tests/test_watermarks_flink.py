@@ -25,8 +25,10 @@ from workbook.course import watermarks
 
 pytestmark = pytest.mark.integration
 QUIET = dict(say=lambda *a, **k: None)
-PER_RECORD = ("SELECT kafka_partition, kafka_offset, `timestamp`, "
-              "CAST(CURRENT_WATERMARK(ts) AS TIMESTAMP(3)) AS wm, is_late FROM checked_trades")
+PER_RECORD = (
+    "SELECT kafka_partition, kafka_offset, `timestamp`, "
+    "CAST(CURRENT_WATERMARK(ts) AS TIMESTAMP(3)) AS wm, is_late FROM checked_trades"
+)
 
 
 def _plain(trade: dict) -> dict:
@@ -61,23 +63,35 @@ def _drop_schema(config, schema: str) -> None:
 
 def _counts(config, schema: str, table: str) -> pd.DataFrame:
     with psycopg2.connect(**config.psycopg2_kwargs()) as conn, conn.cursor() as cur:
-        cur.execute(f"SELECT ts_start, currency_pair, num_trades FROM {schema}.{table} "
-                    "ORDER BY ts_start, currency_pair")
+        cur.execute(
+            f"SELECT ts_start, currency_pair, num_trades FROM {schema}.{table} ORDER BY ts_start, currency_pair"
+        )
         rows = cur.fetchall()
-    return pd.DataFrame([(int(s.timestamp() * 1000), pair, int(n)) for s, pair, n in rows],
-                        columns=["window_start", "pair", "num_trades"])
+    return pd.DataFrame(
+        [(int(s.timestamp() * 1000), pair, int(n)) for s, pair, n in rows],
+        columns=["window_start", "pair", "num_trades"],
+    )
 
 
 def _processor_tables(config, topic: str) -> dict:
     schema = _new_schema(config)
     try:
-        result = pipeline.run(pipeline.RunOptions(bounded=True, solutions=True, topic=topic,
-                                                  only=("candlesticks", "late_trades"),
-                                                  jdbc_url=pipeline.jdbc_url_with_schema(config, schema)),
-                              config, **QUIET)
+        result = pipeline.run(
+            pipeline.RunOptions(
+                bounded=True,
+                solutions=True,
+                topic=topic,
+                only=("candlesticks", "late_trades"),
+                jdbc_url=pipeline.jdbc_url_with_schema(config, schema),
+            ),
+            config,
+            **QUIET,
+        )
         assert result.status == "FINISHED"
-        return {"late_trades": _counts(config, schema, "late_trades"),
-                "candlesticks": _counts(config, schema, "candlesticks")}
+        return {
+            "late_trades": _counts(config, schema, "late_trades"),
+            "candlesticks": _counts(config, schema, "candlesticks"),
+        }
     finally:
         _drop_schema(config, schema)
 
@@ -101,8 +115,10 @@ def _assert_same_records(got: pd.DataFrame, sim: watermarks.Simulation) -> None:
     flink_wm = [_as_ms(v) for v in got["wm"]]
     sim_wm = [None if v is None or pd.isna(v) else int(v) for v in sim.records["watermark"]]
     differ = [i for i, (a, b) in enumerate(zip(flink_wm, sim_wm, strict=True)) if a != b]
-    assert not differ, f"watermark differs at arrivals {differ[:10]}: Flink {[flink_wm[i] for i in differ[:5]]}, " \
-                       f"simulation {[sim_wm[i] for i in differ[:5]]}"
+    assert not differ, (
+        f"watermark differs at arrivals {differ[:10]}: Flink {[flink_wm[i] for i in differ[:5]]}, "
+        f"simulation {[sim_wm[i] for i in differ[:5]]}"
+    )
     assert list(got["is_late"]) == list(sim.records["late"])
 
 
@@ -137,15 +153,22 @@ def test_two_partitions_the_watermark_is_the_minimum(stack):
     # The processor's own run: Flink's reader takes what one fetch returns partition by partition, so a
     # second job over the same (complete) topic reads it in the same order in practice; accept also the
     # other whole-partition order, never a per-partition or per-pair count.
-    candidates = [sim] + [watermarks.simulate([t for p in ps for t in order if t["partition"] == p])
-                          for ps in ((0, 1), (1, 0))]
-    matches = [c for c in candidates
-               if c.late_by_window_and_pair().equals(tables["late_trades"].astype({"num_trades": "int64"}))
-               and c.on_time_by_window_and_pair().equals(tables["candlesticks"].astype({"num_trades": "int64"}))]
-    assert matches, f"the processor's tables match no reading order:\n{tables}\nsimulation:\n" \
-                    f"{sim.late_by_window_and_pair()}"
-    print(f"two partitions, read as {''.join(str(p) for p in got['kafka_partition'])}: {sim.summary()}; "
-          f"per partition it would be {per_partition}")
+    candidates = [sim] + [
+        watermarks.simulate([t for p in ps for t in order if t["partition"] == p]) for ps in ((0, 1), (1, 0))
+    ]
+    matches = [
+        c
+        for c in candidates
+        if c.late_by_window_and_pair().equals(tables["late_trades"].astype({"num_trades": "int64"}))
+        and c.on_time_by_window_and_pair().equals(tables["candlesticks"].astype({"num_trades": "int64"}))
+    ]
+    assert matches, (
+        f"the processor's tables match no reading order:\n{tables}\nsimulation:\n{sim.late_by_window_and_pair()}"
+    )
+    print(
+        f"two partitions, read as {''.join(str(p) for p in got['kafka_partition'])}: {sim.summary()}; "
+        f"per partition it would be {per_partition}"
+    )
 
 
 def test_a_partition_without_records_holds_the_watermark_in_a_bounded_run(stack):

@@ -114,8 +114,10 @@ def load_config(env_file: Path | str | None = None, **overrides: str) -> Config:
         else:
             values[f.name] = text
     if values["max_ahead_seconds"] < 0:
-        raise ValueError(f"MAX_AHEAD_SECONDS={values['max_ahead_seconds']} in the configuration is negative: it is "
-                         "how many seconds ahead of the clock a trade may be (default 60); use 0 or more")
+        raise ValueError(
+            f"MAX_AHEAD_SECONDS={values['max_ahead_seconds']} in the configuration is negative: it is "
+            "how many seconds ahead of the clock a trade may be (default 60); use 0 or more"
+        )
     if values["stack"] not in ("embedded", "docker"):
         raise ValueError(f"STACK={values['stack']!r}: use 'embedded' (no Docker) or 'docker' (docker compose up)")
     return Config(**values)

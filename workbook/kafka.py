@@ -17,6 +17,7 @@ be included: the result is the end "as of now", never less.
 
 assign() + seek(), no consumer group: a group takes ~20 s to join on Tansu.
 """
+
 from __future__ import annotations
 
 import time
@@ -26,8 +27,13 @@ def true_end_offsets(bootstrap_servers: str, topic: str, quiet_ms: int = 500, ti
     """{partition: end offset} where end = offset of the last record + 1 (0 if empty)."""
     from kafka import KafkaConsumer, TopicPartition
 
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False, group_id=None,
-                             fetch_max_wait_ms=100, max_poll_records=1_000_000)
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap_servers,
+        enable_auto_commit=False,
+        group_id=None,
+        fetch_max_wait_ms=100,
+        max_poll_records=1_000_000,
+    )
     try:
         deadline = time.monotonic() + timeout_s
         partitions = consumer.partitions_for_topic(topic)
@@ -37,8 +43,10 @@ def true_end_offsets(bootstrap_servers: str, topic: str, quiet_ms: int = 500, ti
             consumer.topics()  # refreshes the metadata
             partitions = consumer.partitions_for_topic(topic)
         if not partitions:
-            raise ValueError(f"topic {topic!r} does not exist on {bootstrap_servers} "
-                             "(is the producer running? `python -m workbook status`)")
+            raise ValueError(
+                f"topic {topic!r} does not exist on {bootstrap_servers} "
+                "(is the producer running? `python -m workbook status`)"
+            )
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]
         consumer.assign(tps)
         ends = dict(consumer.end_offsets(tps))
@@ -84,8 +92,11 @@ def _admin(bootstrap_servers: str, timeout_s: float = 10.0):
     from kafka.errors import KafkaError
 
     try:
-        return KafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=int(timeout_s * 1000),
-                                bootstrap_timeout_ms=int(timeout_s * 1000))
+        return KafkaAdminClient(
+            bootstrap_servers=bootstrap_servers,
+            request_timeout_ms=int(timeout_s * 1000),
+            bootstrap_timeout_ms=int(timeout_s * 1000),
+        )
     except (KafkaError, OSError) as exc:
         raise KafkaUnavailable(
             f"the Kafka broker at {bootstrap_servers} did not answer ({exc}). Start it with "
@@ -109,7 +120,8 @@ def check_broker(bootstrap_servers: str, timeout_s: float = 5.0, metadata: bool 
     else:
         raise KafkaUnavailable(
             f"the Kafka broker at {bootstrap_servers} is unreachable ({'; '.join(refused)}). Start it with "
-            "`python -m workbook up`, or set KAFKA_BOOTSTRAP_SERVERS in .env to where it runs.")
+            "`python -m workbook up`, or set KAFKA_BOOTSTRAP_SERVERS in .env to where it runs."
+        )
     if metadata:
         _admin(bootstrap_servers, timeout_s).close()
 
@@ -154,8 +166,9 @@ def delete_topic(bootstrap_servers: str, topic: str) -> None:
         pass
 
 
-def write_records(bootstrap_servers: str, topic: str, records, partitions: int = 1,
-                  partition: int | None = None) -> int:
+def write_records(
+    bootstrap_servers: str, topic: str, records, partitions: int = 1, partition: int | None = None
+) -> int:
     """Create `topic` and write `records` in order: dicts as JSON keyed by `record_key`,
     str/bytes as they are (bad records for tests). `partition` sends all to one partition.
     Returns the count, every record acknowledged by the broker."""
@@ -164,8 +177,9 @@ def write_records(bootstrap_servers: str, topic: str, records, partitions: int =
     from kafka import KafkaProducer
 
     create_topic(bootstrap_servers, topic, partitions)
-    producer = KafkaProducer(bootstrap_servers=bootstrap_servers, linger_ms=20, batch_size=512 * 1024,
-                             max_request_size=16 * 1024 * 1024)
+    producer = KafkaProducer(
+        bootstrap_servers=bootstrap_servers, linger_ms=20, batch_size=512 * 1024, max_request_size=16 * 1024 * 1024
+    )
     futures = []
     try:
         for rec in records:
@@ -199,8 +213,7 @@ def read_topic(bootstrap_servers: str, topic: str, limit: int | None = None, idl
 
     from kafka import KafkaConsumer, TopicPartition
 
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False,
-                             consumer_timeout_ms=idle_ms)
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False, consumer_timeout_ms=idle_ms)
     try:
         parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
         consumer.assign(parts)

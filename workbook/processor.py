@@ -40,23 +40,39 @@ from .pipeline.watch import check_jobmanager
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m workbook.processor", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--bounded", action="store_true",
-                        help="read the topic from the earliest offsets to its end at start, then exit")
+    parser = argparse.ArgumentParser(
+        prog="python -m workbook.processor",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--bounded", action="store_true", help="read the topic from the earliest offsets to its end at start, then exit"
+    )
     parser.add_argument("--dry-run", action="store_true", help="print result rows instead of writing PostgreSQL")
     parser.add_argument("--solutions", action="store_true", help="use solutions/ for the exercise files")
-    parser.add_argument("--jobmanager", metavar="HOST:PORT", default=None,
-                        help="submit to this Flink session cluster (REST API); default FLINK_JOBMANAGER "
-                             "of .env, empty = in-process MiniCluster")
+    parser.add_argument(
+        "--jobmanager",
+        metavar="HOST:PORT",
+        default=None,
+        help="submit to this Flink session cluster (REST API); default FLINK_JOBMANAGER "
+        "of .env, empty = in-process MiniCluster",
+    )
     parser.add_argument("--local", action="store_true", help="use the MiniCluster even if FLINK_JOBMANAGER is set")
-    parser.add_argument("--replace", action="store_true",
-                        help="session cluster: cancel the processor's running streaming job and submit again "
-                             "(without it, a running one is left alone and nothing is submitted)")
+    parser.add_argument(
+        "--replace",
+        action="store_true",
+        help="session cluster: cancel the processor's running streaming job and submit again "
+        "(without it, a running one is left alone and nothing is submitted)",
+    )
     parser.add_argument("--parallelism", type=int, default=1, metavar="N")
-    parser.add_argument("--checkpoint-interval", type=float, default=None, metavar="SECONDS",
-                        help="streaming: checkpoint every SECONDS (default 10; 0: no checkpoints, and then a "
-                             "failure such as PostgreSQL down ends the job instead of restarting it)")
+    parser.add_argument(
+        "--checkpoint-interval",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="streaming: checkpoint every SECONDS (default 10; 0: no checkpoints, and then a "
+        "failure such as PostgreSQL down ends the job instead of restarting it)",
+    )
     parser.add_argument("--topic", default=None, help="Kafka topic (default KAFKA_TOPIC of .env)")
     parser.add_argument("--explain", action="store_true", help="print Flink's plan of the job first")
     args = parser.parse_args(argv)
@@ -78,9 +94,16 @@ def main(argv=None) -> int:
                     return 0
             except ClusterJobsError as exc:
                 raise ProcessorError(str(exc)) from None
-        options = RunOptions(bounded=args.bounded, dry_run=args.dry_run, solutions=args.solutions,
-                             jobmanager=jobmanager or None, parallelism=args.parallelism,
-                             checkpoint_interval=args.checkpoint_interval, topic=args.topic, explain=args.explain)
+        options = RunOptions(
+            bounded=args.bounded,
+            dry_run=args.dry_run,
+            solutions=args.solutions,
+            jobmanager=jobmanager or None,
+            parallelism=args.parallelism,
+            checkpoint_interval=args.checkpoint_interval,
+            topic=args.topic,
+            explain=args.explain,
+        )
         run(options, config)
     except (ProcessorError, SqlFileError, ValueError) as exc:
         print(f"processor: {exc}", file=sys.stderr)

@@ -57,16 +57,36 @@ def lab_server(tmp_path):
         path.write_text(json.dumps(values))
     (tmp_path / "lab-workspaces").mkdir()
     port, token = _free_port(), secrets.token_hex(24)
-    env = dict(os.environ, JUPYTERLAB_SETTINGS_DIR=str(tmp_path / "lab-settings"),
-               JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "lab-workspaces"),
-               PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
-    cmd = [sys.executable, "-m", "jupyter", "lab", "--ip=127.0.0.1", "--notebook-dir=notebooks", "--no-browser",
-           f"--port={port}", f"--IdentityProvider.token={token}", "--ServerApp.port_retries=0"]
+    env = dict(
+        os.environ,
+        JUPYTERLAB_SETTINGS_DIR=str(tmp_path / "lab-settings"),
+        JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "lab-workspaces"),
+        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyter",
+        "lab",
+        "--ip=127.0.0.1",
+        "--notebook-dir=notebooks",
+        "--no-browser",
+        f"--port={port}",
+        f"--IdentityProvider.token={token}",
+        "--ServerApp.port_retries=0",
+    ]
     if os.geteuid() == 0:
         cmd.append("--allow-root")
     with LAB_LOG.open("w") as log:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen(
+            cmd,
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     try:
         base_url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + LAB_START_TIMEOUT
@@ -93,11 +113,27 @@ def test_watermark_lab_timeline_in_browser(lab_server):
     before = hashlib.sha256(notebook.read_bytes()).hexdigest()
     base_url, token = lab_server
     SCREENSHOT.unlink(missing_ok=True)
-    cmd = ["node", str(HERE / "run_notebook.js"), "--base-url", base_url, "--token", token,
-           "--notebook", NOTEBOOK, "--screenshot", str(SCREENSHOT), "--run-timeout", str(RUN_TIMEOUT),
-           "--executable", CHROMIUM, "--focus-trace", "watermark"]
-    driver = subprocess.Popen(cmd, cwd=HERE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              start_new_session=True)
+    cmd = [
+        "node",
+        str(HERE / "run_notebook.js"),
+        "--base-url",
+        base_url,
+        "--token",
+        token,
+        "--notebook",
+        NOTEBOOK,
+        "--screenshot",
+        str(SCREENSHOT),
+        "--run-timeout",
+        str(RUN_TIMEOUT),
+        "--executable",
+        CHROMIUM,
+        "--focus-trace",
+        "watermark",
+    ]
+    driver = subprocess.Popen(
+        cmd, cwd=HERE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
     try:
         out, err = driver.communicate(timeout=RUN_TIMEOUT + 300)
     except subprocess.TimeoutExpired:
@@ -107,14 +143,17 @@ def test_watermark_lab_timeline_in_browser(lab_server):
     print(err)
     lines = [line for line in out.splitlines() if line.startswith("RESULT ")]
     assert lines, f"the browser driver exited with {driver.returncode} and no result:\n{out[-2000:]}\n{err[-4000:]}"
-    result = json.loads(lines[-1][len("RESULT "):])
+    result = json.loads(lines[-1][len("RESULT ") :])
     where = f"screenshot: {result.get('screenshot')}; JupyterLab log {LAB_LOG}:\n{_tail(LAB_LOG, 25)}"
     assert result["ok"], f"in the browser, while '{result['stage']}': {result['error']}\n{where}"
     state = result["notebook"]
     errors = [re.sub(r"\x1b\[[0-9;]*m", "", e) for e in state["errors"]]
     assert not errors, "a cell produced an error output:\n" + "\n\n".join(errors)
-    not_run = [i + 1 for i, (prompt, empty) in enumerate(zip(state["prompts"], state["emptyCells"], strict=True))
-               if not empty and not re.fullmatch(r"\[\d+\]:", prompt)]
+    not_run = [
+        i + 1
+        for i, (prompt, empty) in enumerate(zip(state["prompts"], state["emptyCells"], strict=True))
+        if not empty and not re.fullmatch(r"\[\d+\]:", prompt)
+    ]
     assert not not_run, f"code cells {not_run} did not run (prompts {state['prompts']})"
     timelines = [p for p in result["plots"] if any(t["name"] == "watermark" for t in p["traces"])]
     assert timelines, f"no timeline (a chart with a 'watermark' line) in the page: {result['plots']}\n{where}"

@@ -2,6 +2,7 @@
 bounded at given offsets, counted per currency pair and upserted into a
 PostgreSQL table through the JDBC connector. Runs the same in-process
 (MiniCluster) and with `flink run -py` on a session cluster."""
+
 import argparse
 
 from pyflink.table import EnvironmentSettings, TableEnvironment

@@ -27,8 +27,10 @@ def _rel(path: Path) -> str:
 
 
 def listing() -> list[dict]:
-    return [{"name": e.name, "notebook": e.notebook, "student": e.student, "solution": _rel(e.solution),
-             "writes": e.writes} for e in exercises.EXERCISES.values()]
+    return [
+        {"name": e.name, "notebook": e.notebook, "student": e.student, "solution": _rel(e.solution), "writes": e.writes}
+        for e in exercises.EXERCISES.values()
+    ]
 
 
 def answer_of(name: str, text: str):

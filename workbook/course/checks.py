@@ -6,6 +6,7 @@ outputs are stored: the references that compute them are not in the student rele
 The dataset arrives out of order (within the watermark delay) and has
 same-millisecond ties, so that open/close by arrival order is caught.
 """
+
 from __future__ import annotations
 
 import functools
@@ -20,8 +21,18 @@ from ..pipeline.session import QueryTimeout, Session, SqlError
 from .datasets import sample_trades
 
 WINDOW_MS = 60_000
-CANDLE_COLUMNS = ["ts_start", "ts_end", "currency_pair", "price_avg", "price_open", "price_min",
-                  "price_max", "price_close", "volume", "num_trades"]
+CANDLE_COLUMNS = [
+    "ts_start",
+    "ts_end",
+    "currency_pair",
+    "price_avg",
+    "price_open",
+    "price_min",
+    "price_max",
+    "price_close",
+    "volume",
+    "num_trades",
+]
 VOLUME_COLUMNS = ["ts_start", "ts_end", "currency_pair", "volume_buy", "volume_sell"]
 KEY = ["ts_start", "ts_end", "currency_pair"]
 
@@ -31,6 +42,7 @@ class CheckFailed(AssertionError):
 
 
 # --- the fixed dataset --------------------------------------------------------------------------
+
 
 def check_trades(minutes: int = 8, max_disorder_ms: int = 2_000, seed: int = 7) -> list[dict]:
     """Synthetic trades in *arrival* order: event time shuffled by up to max_disorder_ms
@@ -55,10 +67,24 @@ def _check_trades(minutes: int, max_disorder_ms: int, seed: int) -> tuple:
                 t["direction"] = direction
     # a pair in one window only (four trades, the last two in the same millisecond)
     t0 = start + min(3, minutes - 1) * WINDOW_MS + 12_345
-    for dt, price, volume, direction in ((0, 0.3141, 1500.0, "buy"), (20_000, 0.3127, 800.0, "sell"),
-                                         (41_000, 0.3135, 2500.0, "buy"), (41_000, 0.3152, 700.0, "buy")):
-        trades.append({"exchange": "binance", "base": "dogecoin", "quote": "tether", "direction": direction,
-                       "price": price, "volume": volume, "timestamp": t0 + dt, "priceUsd": None})
+    for dt, price, volume, direction in (
+        (0, 0.3141, 1500.0, "buy"),
+        (20_000, 0.3127, 800.0, "sell"),
+        (41_000, 0.3135, 2500.0, "buy"),
+        (41_000, 0.3152, 700.0, "buy"),
+    ):
+        trades.append(
+            {
+                "exchange": "binance",
+                "base": "dogecoin",
+                "quote": "tether",
+                "direction": direction,
+                "price": price,
+                "volume": volume,
+                "timestamp": t0 + dt,
+                "priceUsd": None,
+            }
+        )
     trades.sort(key=lambda t: t["timestamp"])  # stable: the ties keep their order
     # Arrival order: sort by event time plus a random delay in [0, max_disorder_ms).
     delayed = sorted(trades, key=lambda t: t["timestamp"] + rng.randrange(max_disorder_ms))
@@ -71,6 +97,7 @@ def _check_trades(minutes: int, max_disorder_ms: int, seed: int) -> tuple:
 
 
 # --- comparison with feedback --------------------------------------------------------------------
+
 
 def normalize(df: pd.DataFrame) -> pd.DataFrame:
     df = df.copy()
@@ -102,14 +129,19 @@ def compare(actual: pd.DataFrame, expected: pd.DataFrame, trades: list[dict] | N
             hint.append(f"unexpected {extra}")
         if not missing and not extra:
             hint.append("same names, other order")
-        return [f"columns: your query returns {got}, expected {columns} ({'; '.join(hint)}). "
-                "Name each column with AS, in this order."]
+        return [
+            f"columns: your query returns {got}, expected {columns} ({'; '.join(hint)}). "
+            "Name each column with AS, in this order."
+        ]
     if "num_trades" in actual and len(actual) and not pd.api.types.is_integer_dtype(actual["num_trades"]):
         return [f"num_trades should be a whole number (COUNT(*)), got type {actual['num_trades'].dtype}."]
     for col in ("ts_start", "ts_end"):
-        if len(actual) and not (pd.api.types.is_datetime64_any_dtype(actual[col]) or
-                                isinstance(actual[col].iloc[0], pd.Timestamp)):
-            return [f"{col} should be a timestamp (window_start / window_end), got values like {actual[col].iloc[0]!r}."]
+        if len(actual) and not (
+            pd.api.types.is_datetime64_any_dtype(actual[col]) or isinstance(actual[col].iloc[0], pd.Timestamp)
+        ):
+            return [
+                f"{col} should be a timestamp (window_start / window_end), got values like {actual[col].iloc[0]!r}."
+            ]
     a, e = normalize(actual), normalize(expected)
     for col in columns:
         if col not in KEY and len(a) and a[col].isna().all() and not e[col].isna().all():
@@ -117,8 +149,10 @@ def compare(actual: pd.DataFrame, expected: pd.DataFrame, trades: list[dict] | N
     problems = []
     pairs_e, pairs_a = set(e["currency_pair"]), set(a["currency_pair"])
     if pairs_e - pairs_a:
-        problems.append(f"missing currency pairs: {sorted(pairs_e - pairs_a)} "
-                        f"(your pairs: {sorted(pairs_a)}; expected 'base / quote' with spaces)")
+        problems.append(
+            f"missing currency pairs: {sorted(pairs_e - pairs_a)} "
+            f"(your pairs: {sorted(pairs_a)}; expected 'base / quote' with spaces)"
+        )
     if pairs_a - pairs_e:
         problems.append(f"unexpected currency pairs: {sorted(pairs_a - pairs_e)[:5]}")
     if problems:
@@ -131,11 +165,15 @@ def compare(actual: pd.DataFrame, expected: pd.DataFrame, trades: list[dict] | N
             s["ts_start"] -= delta
             s["ts_end"] -= delta
             if set(map(tuple, s[KEY].astype(str).values)) == key_e:
-                return [f"windows off by one: every window starts one minute too {word}. "
-                        "Use window_start and window_end of the TUMBLE table function as they are."]
-        return [f"windows: {len(key_a)} (window, pair) rows, expected {len(key_e)}; e.g. missing "
-                f"{sorted(key_e - key_a)[:2]}, unexpected {sorted(key_a - key_e)[:2]}. "
-                "Group by window_start, window_end and the pair (one minute tumbling windows over ts)."]
+                return [
+                    f"windows off by one: every window starts one minute too {word}. "
+                    "Use window_start and window_end of the TUMBLE table function as they are."
+                ]
+        return [
+            f"windows: {len(key_a)} (window, pair) rows, expected {len(key_e)}; e.g. missing "
+            f"{sorted(key_e - key_a)[:2]}, unexpected {sorted(key_a - key_e)[:2]}. "
+            "Group by window_start, window_end and the pair (one minute tumbling windows over ts)."
+        ]
     m = e.merge(a, on=KEY, suffixes=("", "_got"))
     if "volume_buy" in e:
         swapped = _close(m["volume_buy_got"], m["volume_sell"]) & _close(m["volume_sell_got"], m["volume_buy"])
@@ -147,8 +185,10 @@ def compare(actual: pd.DataFrame, expected: pd.DataFrame, trades: list[dict] | N
         ok = _close(m[f"{col}_got"], m[col])
         if not ok.all():
             bad = m.loc[~ok].iloc[0]
-            problems.append(f"{col}: {int((~ok).sum())} of {len(m)} rows differ, e.g. {bad['currency_pair']} at "
-                            f"{bad['ts_start']}: got {bad[f'{col}_got']}, expected {bad[col]}")
+            problems.append(
+                f"{col}: {int((~ok).sum())} of {len(m)} rows differ, e.g. {bad['currency_pair']} at "
+                f"{bad['ts_start']}: got {bad[f'{col}_got']}, expected {bad[col]}"
+            )
     return problems
 
 
@@ -161,6 +201,7 @@ def verdict(actual: pd.DataFrame, expected: pd.DataFrame, trades: list[dict] | N
 
 
 # --- the result of a check ----------------------------------------------------------------------
+
 
 @dataclass
 class CheckResult:
@@ -195,8 +236,9 @@ class CheckResult:
     def _repr_html_(self) -> str:
         if self.passed:
             return f'<div style="color:#1a7f37">\u2705 {html.escape(self.summary)}</div>'
-        items = "".join(f"<li><pre style='white-space:pre-wrap;margin:0'>{html.escape(p)}</pre></li>"
-                        for p in self.problems)
+        items = "".join(
+            f"<li><pre style='white-space:pre-wrap;margin:0'>{html.escape(p)}</pre></li>" for p in self.problems
+        )
         rows = ""
         if self.got is not None or self.expected is not None:
             cols = list((self.expected or self.got or {}).keys())
@@ -204,13 +246,21 @@ class CheckResult:
 
             def row(label, values):
                 values = values or {}
-                return f"<tr><th>{label}</th>" + "".join(
-                    f"<td>{html.escape(str(values.get(c, '')))}</td>" for c in cols) + "</tr>"
-            rows = (f"<p>An example row:</p><table><tr><th></th>{head}</tr>{row('got', self.got)}"
-                    f"{row('expected', self.expected)}</table>")
+                return (
+                    f"<tr><th>{label}</th>"
+                    + "".join(f"<td>{html.escape(str(values.get(c, '')))}</td>" for c in cols)
+                    + "</tr>"
+                )
+
+            rows = (
+                f"<p>An example row:</p><table><tr><th></th>{head}</tr>{row('got', self.got)}"
+                f"{row('expected', self.expected)}</table>"
+            )
         hint = f'<p>Stuck? Run <code>hint("{html.escape(self.hint)}")</code>.</p>' if self.hint else ""
-        return ('<div style="border:2px solid #cf222e;border-radius:6px;padding:8px 12px;margin:4px 0">'
-                f"<b>\u274c {html.escape(self.summary)}</b><ul>{items}</ul>{rows}{hint}</div>")
+        return (
+            '<div style="border:2px solid #cf222e;border-radius:6px;padding:8px 12px;margin:4px 0">'
+            f"<b>\u274c {html.escape(self.summary)}</b><ul>{items}</ul>{rows}{hint}</div>"
+        )
 
 
 def example_rows(actual: pd.DataFrame, expected: pd.DataFrame) -> tuple:
@@ -227,8 +277,9 @@ def example_rows(actual: pd.DataFrame, expected: pd.DataFrame) -> tuple:
         mine = keyed_a.get(tuple(map(str, row[KEY])))
         if mine is None:
             return None, _plain(row)
-        if not all(_close(pd.Series([mine[c]]), pd.Series([row[c]])).all() if c not in KEY else True
-                   for c in e.columns):
+        if not all(
+            _close(pd.Series([mine[c]]), pd.Series([row[c]])).all() if c not in KEY else True for c in e.columns
+        ):
             return _plain(mine), _plain(row)
     return None, None
 
@@ -257,8 +308,13 @@ def answer_sql(sql: str) -> str:
         try:
             return sql_files.load_sql(words[0])
         except SqlFileError:
-            raise SqlError(f"your answer is the single word {words[0]!r}, not a query: write a SELECT ... "
-                           "FROM valid_trades (or the name of a file of sql/)", sql, 1, 1) from None
+            raise SqlError(
+                f"your answer is the single word {words[0]!r}, not a query: write a SELECT ... "
+                "FROM valid_trades (or the name of a file of sql/)",
+                sql,
+                1,
+                1,
+            ) from None
     return sql
 
 
@@ -302,9 +358,13 @@ def run_answer(name: str, sql: str, timeout_s: float | None = None, data: str = 
     except ProcessorError as exc:
         return None, CheckResult(name, False, f"{name}: your query did not run.", [str(exc)], hint=name)
     if cell.frame is None:
-        return None, CheckResult(name, False, f"{name}: there is no query (SELECT ...) to check yet.",
-                                 ["write the query of the exercise (comments and CREATE statements alone return "
-                                  "no rows)"], hint=name)
+        return None, CheckResult(
+            name,
+            False,
+            f"{name}: there is no query (SELECT ...) to check yet.",
+            ["write the query of the exercise (comments and CREATE statements alone return no rows)"],
+            hint=name,
+        )
     return cell.frame, None
 
 
@@ -319,8 +379,12 @@ def _compare_check(name: str, sql: str, reference, timeout_s) -> CheckResult:
         got, exp = example_rows(frame, expected)
         return CheckResult(name, False, f"{name}: not yet.", problems, got, exp, hint=name)
     pairs = expected["currency_pair"].nunique()
-    return CheckResult(name, True, f"{name}: correct: {len(expected)} rows ({pairs} pairs x "
-                                   f"{len(expected) // max(pairs, 1)}+ windows) match the reference.")
+    return CheckResult(
+        name,
+        True,
+        f"{name}: correct: {len(expected)} rows ({pairs} pairs x "
+        f"{len(expected) // max(pairs, 1)}+ windows) match the reference.",
+    )
 
 
 # The candlestick and volume checks are in checks_candles.py (CHECK_MODULES).

@@ -28,8 +28,9 @@ _WINDOW = "one-minute tumbling windows: FROM TABLE(TUMBLE(TABLE valid_trades, DE
 
 def fingerprint(trades) -> str:
     """A short digest of a dataset (the stored expected output belongs to one dataset)."""
-    text = ";".join(f"{t['timestamp']}:{t['base']}/{t['quote']}:{t['price']}:{t['volume']}:{t['direction']}"
-                    for t in trades)
+    text = ";".join(
+        f"{t['timestamp']}:{t['base']}/{t['quote']}:{t['price']}:{t['volume']}:{t['direction']}" for t in trades
+    )
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -57,14 +58,19 @@ def expected_result(name: str = "candlesticks", data: str = "check") -> pd.DataF
 
 # --- comparing ------------------------------------------------------------------------------------
 
+
 def _close(a, b) -> pd.Series:
     a, b = pd.Series(a, dtype=float).reset_index(drop=True), pd.Series(b, dtype=float).reset_index(drop=True)
     return ((a - b).abs() <= 1e-9 * b.abs().clip(lower=1.0)) | (a.isna() & b.isna())
 
 
 def _in_set(values: pd.Series, allowed: pd.Series) -> pd.Series:
-    return pd.Series([v == v and any(abs(v - x) <= 1e-9 * max(abs(x), 1.0) for x in ok)
-                      for v, ok in zip(values.astype(float), allowed)])
+    return pd.Series(
+        [
+            v == v and any(abs(v - x) <= 1e-9 * max(abs(x), 1.0) for x in ok)
+            for v, ok in zip(values.astype(float), allowed)
+        ]
+    )
 
 
 def _where(row) -> str:
@@ -83,12 +89,17 @@ def _columns(got: list, want: list) -> list[str]:
     if extra:
         said.append(f"unexpected {extra}")
     if not missing and not extra and len(got) == len(want) and lower != want:
-        said.append("the right names in another order (INSERT INTO fills the table's columns by position)"
-                    if lower != [c.lower() for c in want] and sorted(lower) == sorted(want) else "names differ in case")
+        said.append(
+            "the right names in another order (INSERT INTO fills the table's columns by position)"
+            if lower != [c.lower() for c in want] and sorted(lower) == sorted(want)
+            else "names differ in case"
+        )
     elif not missing and not extra:
         said.append("a column appears twice")
-    return [f"columns: your query returns {got}, expected {want} ({'; '.join(said)}). Name each column with AS, "
-            "in this order."]
+    return [
+        f"columns: your query returns {got}, expected {want} ({'; '.join(said)}). Name each column with AS, "
+        "in this order."
+    ]
 
 
 def _types(df: pd.DataFrame, want: list) -> list[str]:
@@ -100,18 +111,24 @@ def _types(df: pd.DataFrame, want: list) -> list[str]:
         v = s.iloc[0]
         if col in ("ts_start", "ts_end"):
             if not (pd.api.types.is_datetime64_any_dtype(df[col]) or isinstance(v, pd.Timestamp)):
-                problems.append(f"{col} should be a timestamp (window_start / window_end as they are), got values "
-                                f"like {v!r} ({type(v).__name__}).")
+                problems.append(
+                    f"{col} should be a timestamp (window_start / window_end as they are), got values "
+                    f"like {v!r} ({type(v).__name__})."
+                )
         elif col == "currency_pair":
             if not isinstance(v, str):
                 problems.append(f"currency_pair should be text like 'bitcoin / tether', got {v!r}.")
         elif col == "num_trades":
             if not pd.api.types.is_integer_dtype(df[col]) and not isinstance(v, int):
-                problems.append(f"num_trades should be a whole number (COUNT(*), CAST(... AS INT)), got values "
-                                f"like {v!r} ({df[col].dtype}).")
+                problems.append(
+                    f"num_trades should be a whole number (COUNT(*), CAST(... AS INT)), got values "
+                    f"like {v!r} ({df[col].dtype})."
+                )
         elif isinstance(v, str) and v.count("|") == 3:
-            problems.append(f"{col} holds a whole order_key ({v!r}): the price is its 4th part, "
-                            "SPLIT_INDEX(..., '|', 3), a string to CAST(... AS DOUBLE).")
+            problems.append(
+                f"{col} holds a whole order_key ({v!r}): the price is its 4th part, "
+                "SPLIT_INDEX(..., '|', 3), a string to CAST(... AS DOUBLE)."
+            )
         elif isinstance(v, str):
             problems.append(f"{col} should be a number (DOUBLE), got text like {v!r}: CAST(... AS DOUBLE).")
         elif isinstance(v, bool) or not pd.api.types.is_number(v):
@@ -135,8 +152,10 @@ def _windows(a: pd.DataFrame) -> list[str]:
     if (length == pd.Timedelta(0)).all():
         return ["ts_end equals ts_start in every row: ts_start is window_start, ts_end window_end."]
     if lengths == [MINUTE - pd.Timedelta(milliseconds=1)]:
-        return ["ts_end is the window's last millisecond (window_time): the table wants window_end, the "
-                "(exclusive) end of the window."]
+        return [
+            "ts_end is the window's last millisecond (window_time): the table wants window_end, the "
+            "(exclusive) end of the window."
+        ]
     if lengths == [MINUTE] and (a["ts_start"].dt.second == 0).all() and (a["ts_start"].dt.microsecond == 0).all():
         return []
     if len(lengths) > 1:
@@ -151,11 +170,16 @@ def _windows(a: pd.DataFrame) -> list[str]:
     starts = a["ts_start"].drop_duplicates().sort_values()
     step = starts.diff().dropna().min() if len(starts) > 1 else size
     if size != MINUTE:
-        kind = f"sliding (HOP) windows of {_dur(size)} every {_dur(step)}" if step < size else \
-            f"tumbling windows of {_dur(size)}"
+        kind = (
+            f"sliding (HOP) windows of {_dur(size)} every {_dur(step)}"
+            if step < size
+            else f"tumbling windows of {_dur(size)}"
+        )
         return [f"windows: your windows are {_dur(size)} long ({kind}); expected {_WINDOW}."]
-    return [f"windows: 1 minute long but starting at {starts.iloc[0].time()} (every {_dur(step)}): overlapping or "
-            f"shifted windows (HOP?). Use {_WINDOW}."]
+    return [
+        f"windows: 1 minute long but starting at {starts.iloc[0].time()} (every {_dur(step)}): overlapping or "
+        f"shifted windows (HOP?). Use {_WINDOW}."
+    ]
 
 
 def _duplicates(a: pd.DataFrame) -> list[str]:
@@ -164,10 +188,12 @@ def _duplicates(a: pd.DataFrame) -> list[str]:
     if not len(dup):
         return []
     (start, _, pair), n = dup.index[0], int(dup.iloc[0])
-    return [f"one row per window and pair: {len(dup)} (window, pair) keys appear more than once, e.g. {pair} at "
-            f"{start.strftime('%H:%M')} {n} times ({len(a)} rows, {len(counts)} distinct keys). Group by "
-            "window_start, window_end and currency_pair only: another column in GROUP BY (direction, price, ...) "
-            "splits a window's trades into several rows."]
+    return [
+        f"one row per window and pair: {len(dup)} (window, pair) keys appear more than once, e.g. {pair} at "
+        f"{start.strftime('%H:%M')} {n} times ({len(a)} rows, {len(counts)} distinct keys). Group by "
+        "window_start, window_end and currency_pair only: another column in GROUP BY (direction, price, ...) "
+        "splits a window's trades into several rows."
+    ]
 
 
 def _keys(a: pd.DataFrame, e: pd.DataFrame) -> list[str]:
@@ -176,13 +202,17 @@ def _keys(a: pd.DataFrame, e: pd.DataFrame) -> list[str]:
         return []
     for delta, word in ((MINUTE, "late"), (-MINUTE, "early")):
         if {(s - delta, t - delta, p) for s, t, p in ka} == ke:
-            return [f"windows off by one: every window starts one minute too {word}. "
-                    "Use window_start and window_end of the TUMBLE table function as they are."]
+            return [
+                f"windows off by one: every window starts one minute too {word}. "
+                "Use window_start and window_end of the TUMBLE table function as they are."
+            ]
     pa, pe = set(a["currency_pair"]), set(e["currency_pair"])
     problems = []
     if pe - pa:
-        problems.append(f"missing currency pairs: {sorted(pe - pa)} (your pairs: {sorted(pa)[:6]}; expected "
-                        "'base / quote' with spaces, every valid trade counted)")
+        problems.append(
+            f"missing currency pairs: {sorted(pe - pa)} (your pairs: {sorted(pa)[:6]}; expected "
+            "'base / quote' with spaces, every valid trade counted)"
+        )
     if pa - pe:
         problems.append(f"unexpected currency pairs: {sorted(pa - pe)[:5]} (expected: {sorted(pe)[:3]}, ...)")
     if problems:
@@ -190,12 +220,16 @@ def _keys(a: pd.DataFrame, e: pd.DataFrame) -> list[str]:
 
     def show(keys):
         return ", ".join(f"{p} at {s.strftime('%H:%M')}" for s, _, p in sorted(keys)[:2])
+
     if ke - ka:
-        problems.append(f"missing rows: {len(ke - ka)} of the {len(ke)} (window, pair) rows are not in your result, "
-                        f"e.g. {show(ke - ka)}: every window with at least one valid trade of the pair has a row.")
+        problems.append(
+            f"missing rows: {len(ke - ka)} of the {len(ke)} (window, pair) rows are not in your result, "
+            f"e.g. {show(ke - ka)}: every window with at least one valid trade of the pair has a row."
+        )
     if ka - ke:
-        problems.append(f"extra rows: {len(ka - ke)} (window, pair) rows that should not be there, e.g. "
-                        f"{show(ka - ke)}.")
+        problems.append(
+            f"extra rows: {len(ka - ke)} (window, pair) rows that should not be there, e.g. {show(ka - ke)}."
+        )
     return problems
 
 
@@ -221,56 +255,82 @@ def _value_problems(name: str, m: pd.DataFrame, columns: list) -> list[str]:
         nulls = got.isna() & want.notna()
         if nulls.any() and (want[nulls] == 0).all() and _close(got[~nulls], want[~nulls]).all():
             ex = m.loc[nulls.values].iloc[0]
-            problems.append(f"{col} is NULL instead of 0 in {int(nulls.sum())} windows without such trades, e.g. "
-                            f"{_where(ex)}: a CASE WHEN without ELSE gives NULL there (SUM over nothing); add "
-                            "ELSE 0 (or COALESCE(..., 0)).")
+            problems.append(
+                f"{col} is NULL instead of 0 in {int(nulls.sum())} windows without such trades, e.g. "
+                f"{_where(ex)}: a CASE WHEN without ELSE gives NULL there (SUM over nothing); add "
+                "ELSE 0 (or COALESCE(..., 0))."
+            )
             continue
-        twin = next((o for o in values + [c for c in ("volume", "price_mean") if c in m and c not in values]
-                     if o != col and _close(got, m[o]).all() and not _close(want, m[o]).all()), None)
+        twin = next(
+            (
+                o
+                for o in values + [c for c in ("volume", "price_mean") if c in m and c not in values]
+                if o != col and _close(got, m[o]).all() and not _close(want, m[o]).all()
+            ),
+            None,
+        )
         if col in ("price_open", "price_close") and "open_ok" in m:
             other = "close_ok" if col == "price_open" else "open_ok"
             arrival = "open_arrival" if col == "price_open" else "close_arrival"
             done = "price_close" if col == "price_open" else "price_open"
-            right_other = f" ({done} is right now: do the same for {col}.)" if ok.get(done, pd.Series([0])).all() \
-                else ""
+            right_other = (
+                f" ({done} is right now: do the same for {col}.)" if ok.get(done, pd.Series([0])).all() else ""
+            )
             if _close(got, m[arrival]).all():
                 word = "first" if col == "price_open" else "last"
-                problems.append(f"{col} follows arrival order ({'FIRST' if word == 'first' else 'LAST'}_VALUE?), "
-                                f"not event time: {int(bad.sum())} of {len(m)} windows differ, e.g. {_where(first)}: "
-                                f"got {first[f'{col}_got']}, the {word} trade by ts has {first[col]}. Trades arrive "
-                                f"out of order: take the price of the trade with the "
-                                f"{'earliest' if word == 'first' else 'latest'} ts.{right_other}")
+                problems.append(
+                    f"{col} follows arrival order ({'FIRST' if word == 'first' else 'LAST'}_VALUE?), "
+                    f"not event time: {int(bad.sum())} of {len(m)} windows differ, e.g. {_where(first)}: "
+                    f"got {first[f'{col}_got']}, the {word} trade by ts has {first[col]}. Trades arrive "
+                    f"out of order: take the price of the trade with the "
+                    f"{'earliest' if word == 'first' else 'latest'} ts.{right_other}"
+                )
                 continue
             if _in_set(got, m[other]).all():
-                problems.append(f"{col} holds the {'close' if col == 'price_open' else 'open'} (the "
-                                f"{'latest' if col == 'price_open' else 'earliest'} trade): open is the earliest "
-                                f"trade of the window by ts, close the latest.{right_other}")
+                problems.append(
+                    f"{col} holds the {'close' if col == 'price_open' else 'open'} (the "
+                    f"{'latest' if col == 'price_open' else 'earliest'} trade): open is the earliest "
+                    f"trade of the window by ts, close the latest.{right_other}"
+                )
                 continue
             if twin in ("price_min", "price_max"):
-                problems.append(f"{col} equals {twin} in every row: open/close are the prices of the earliest/latest "
-                                f"trade by ts, not the lowest/highest price.{right_other}")
+                problems.append(
+                    f"{col} equals {twin} in every row: open/close are the prices of the earliest/latest "
+                    f"trade by ts, not the lowest/highest price.{right_other}"
+                )
                 continue
         if twin == "price_mean":
-            problems.append(f"{col} is the plain average AVG(price): the volume-weighted average price is "
-                            "SUM(price * volume) / SUM(volume).")
+            problems.append(
+                f"{col} is the plain average AVG(price): the volume-weighted average price is "
+                "SUM(price * volume) / SUM(volume)."
+            )
             continue
         if twin == "volume" and col in ("volume_buy", "volume_sell"):
-            problems.append(f"{col} sums the volume of every trade: count only the trades with direction = "
-                            f"'{col.split('_')[1]}'.")
+            problems.append(
+                f"{col} sums the volume of every trade: count only the trades with direction = '{col.split('_')[1]}'."
+            )
             continue
         if twin is not None:
-            problems.append(f"{col} holds the values of {twin}: swapped columns? e.g. {_where(first)}: got "
-                            f"{first[f'{col}_got']}, expected {first[col]}.")
+            problems.append(
+                f"{col} holds the values of {twin}: swapped columns? e.g. {_where(first)}: got "
+                f"{first[f'{col}_got']}, expected {first[col]}."
+            )
             continue
         if col in ("volume_buy", "volume_sell") and (got.fillna(0) == 0).all():
-            problems.append(f"{col} is 0 (or NULL) in every window: the condition never holds; direction is "
-                            "'buy' or 'sell' (lower case).")
+            problems.append(
+                f"{col} is 0 (or NULL) in every window: the condition never holds; direction is "
+                "'buy' or 'sell' (lower case)."
+            )
             continue
-        problems.append(f"{col}: {int(bad.sum())} of {len(m)} rows differ, e.g. {_where(first)}: got "
-                        f"{first[f'{col}_got']}, expected {first[col]}.")
+        problems.append(
+            f"{col}: {int(bad.sum())} of {len(m)} rows differ, e.g. {_where(first)}: got "
+            f"{first[f'{col}_got']}, expected {first[col]}."
+        )
     if "volume_buy" in values and len(problems) == 2 and all("swapped" in p for p in problems):
-        problems = ["buy and sell are swapped: volume_buy must sum the volume of the trades with direction = "
-                    "'buy', volume_sell those with direction = 'sell'."]
+        problems = [
+            "buy and sell are swapped: volume_buy must sum the volume of the trades with direction = "
+            "'buy', volume_sell those with direction = 'sell'."
+        ]
     return problems
 
 
@@ -295,8 +355,9 @@ def compare(name: str, actual: pd.DataFrame, expected: pd.DataFrame | None = Non
     if problems:
         return problems
     key_problems = _keys(a, e)
-    if key_problems and any(p.startswith(("windows off", "missing currency", "unexpected currency"))
-                            for p in key_problems):
+    if key_problems and any(
+        p.startswith(("windows off", "missing currency", "unexpected currency")) for p in key_problems
+    ):
         return key_problems
     m = e.merge(a, on=KEY, suffixes=("", "_got"))
     return key_problems + (_value_problems(name, m, columns) if len(m) else [])
@@ -330,10 +391,17 @@ def check(name: str, sql: str, timeout_s: float | None = None) -> CheckResult:
             got, exp = None, None
         return CheckResult(name, False, f"{name}: not yet.", problems, got, exp, hint=name)
     pairs = result["currency_pair"].nunique()
-    todo = " Now delete the TODO line of the file: the processor skips a file that still has one." \
-        if name != "candle_stats" and "TODO" in sql else ""
-    return CheckResult(name, True, f"{name}: correct: {len(result)} rows ({pairs} pairs, "
-                                   f"{result['ts_start'].nunique()} windows) match the expected output.{todo}")
+    todo = (
+        " Now delete the TODO line of the file: the processor skips a file that still has one."
+        if name != "candle_stats" and "TODO" in sql
+        else ""
+    )
+    return CheckResult(
+        name,
+        True,
+        f"{name}: correct: {len(result)} rows ({pairs} pairs, "
+        f"{result['ts_start'].nunique()} windows) match the expected output.{todo}",
+    )
 
 
 def check_candle_stats(sql: str, timeout_s: float | None = None) -> CheckResult:

@@ -43,8 +43,14 @@ def _engine():
     return sqlalchemy.create_engine(load_config().postgres_url)
 
 
-def run_panel(sql: str, engine=None, schema: str | None = None, pair: str = PAIR,
-              time_from: str = CHECK_FROM, time_to: str = CHECK_TO) -> pd.DataFrame:
+def run_panel(
+    sql: str,
+    engine=None,
+    schema: str | None = None,
+    pair: str = PAIR,
+    time_from: str = CHECK_FROM,
+    time_to: str = CHECK_TO,
+) -> pd.DataFrame:
     """The panel's data as Grafana gets it: macros and variables expanded, run on PostgreSQL
     (in `schema` when given, as the tests do; else the processor's tables)."""
     expanded = grafana.expand(sql, time_from, time_to, {grafana.PAIR_VARIABLE: pair})
@@ -66,12 +72,17 @@ def _fail(summary: str, problem: str, got=None, expected=None) -> CheckResult:
 
 
 def _close(a: float, b: float) -> bool:
-    return a is not None and b is not None and not (isinstance(a, float) and math.isnan(a)) \
+    return (
+        a is not None
+        and b is not None
+        and not (isinstance(a, float) and math.isnan(a))
         and abs(float(a) - float(b)) <= 1e-6 * max(1.0, abs(float(b)))
+    )
 
 
-def check_panel_sql(answer: str, timeout_s: float | None = None, *, engine=None, schema: str | None = None
-                    ) -> CheckResult:
+def check_panel_sql(
+    answer: str, timeout_s: float | None = None, *, engine=None, schema: str | None = None
+) -> CheckResult:
     """Check the panel SQL `answer`; never raises for a wrong answer (timeout_s: unused, PostgreSQL is quick)."""
     sql = (answer or "").strip().rstrip(";")
     exp = load_expected()
@@ -81,54 +92,93 @@ def check_panel_sql(answer: str, timeout_s: float | None = None, *, engine=None,
     if not code:
         return _fail("not yet.", "the cell has no query yet: write the panel's SELECT (see the specification).")
     if not _TIME_FILTER.search(code):
-        return _fail("no time filter.", "the query has no $__timeFilter(ts_start): the panel would read ALL time "
-                     "(every candle ever written), whatever range the time picker shows. Add "
-                     "`WHERE $__timeFilter(ts_start)`.")
+        return _fail(
+            "no time filter.",
+            "the query has no $__timeFilter(ts_start): the panel would read ALL time "
+            "(every candle ever written), whatever range the time picker shows. Add "
+            "`WHERE $__timeFilter(ts_start)`.",
+        )
     if not _PAIR_VARIABLE.search(code):
-        return _fail("no pair filter.", "the query does not use the ${currency_pair} variable: the panel would "
-                     "mix every pair instead of the one picked above it. Add "
-                     "`AND currency_pair = '${currency_pair}'`.")
+        return _fail(
+            "no pair filter.",
+            "the query does not use the ${currency_pair} variable: the panel would "
+            "mix every pair instead of the one picked above it. Add "
+            "`AND currency_pair = '${currency_pair}'`.",
+        )
     try:
         got = run_panel(sql, engine, schema)
     except grafana.MacroError as exc:
-        return _fail("a Grafana macro is wrong.", f"{exc} (write e.g. $__timeFilter(ts_start), "
-                     "$__timeGroupAlias(ts_start, '1m'))")
+        return _fail(
+            "a Grafana macro is wrong.",
+            f"{exc} (write e.g. $__timeFilter(ts_start), $__timeGroupAlias(ts_start, '1m'))",
+        )
     except Exception as exc:  # noqa: BLE001 (psycopg2 / SQLAlchemy errors: show PostgreSQL's message)
         message = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
         return _fail("your query did not run on PostgreSQL.", f"PostgreSQL says: {message}")
     columns = list(got.columns)
     if "time" not in columns:
-        return _fail("no time column.", f"your columns are {columns}: Grafana's time series needs the time column "
-                     "named `time` (ts_start AS \"time\", or $__timeGroupAlias(ts_start, '1m') which names it).",
-                     dict(zip(columns, got.iloc[0].tolist())) if len(got) else None, first)
+        return _fail(
+            "no time column.",
+            f"your columns are {columns}: Grafana's time series needs the time column "
+            "named `time` (ts_start AS \"time\", or $__timeGroupAlias(ts_start, '1m') which names it).",
+            dict(zip(columns, got.iloc[0].tolist())) if len(got) else None,
+            first,
+        )
     if columns != exp["columns"]:
-        return _fail("wrong columns.", f"your columns are {columns}, expected {exp['columns']}: the time, then the "
-                     "range named price_range (AS price_range); the name is the series' name in the legend.",
-                     None, first)
+        return _fail(
+            "wrong columns.",
+            f"your columns are {columns}, expected {exp['columns']}: the time, then the "
+            "range named price_range (AS price_range); the name is the series' name in the legend.",
+            None,
+            first,
+        )
     expected_times = [pd.Timestamp(r["time"]) for r in rows]
     times = list(got["time"])
     if len(got) == 0:
-        return _fail("no rows.", "your query returns no rows for bitcoin / tether between "
-                     f"{CHECK_FROM} and {CHECK_TO}; expected {len(rows)} (one per minute). If the cell that "
-                     "runs the processor did not run yet, run it first.", None, first)
+        return _fail(
+            "no rows.",
+            "your query returns no rows for bitcoin / tether between "
+            f"{CHECK_FROM} and {CHECK_TO}; expected {len(rows)} (one per minute). If the cell that "
+            "runs the processor did not run yet, run it first.",
+            None,
+            first,
+        )
     if min(times) < expected_times[0] or max(times) > expected_times[-1]:
-        return _fail("rows outside the time range.", f"your query returns {len(got)} rows from {min(times)} to "
-                     f"{max(times)}, but the dashboard's range is {CHECK_FROM} to {CHECK_TO}: "
-                     "filter with $__timeFilter(ts_start) on the candle's time.", None, first)
+        return _fail(
+            "rows outside the time range.",
+            f"your query returns {len(got)} rows from {min(times)} to "
+            f"{max(times)}, but the dashboard's range is {CHECK_FROM} to {CHECK_TO}: "
+            "filter with $__timeFilter(ts_start) on the candle's time.",
+            None,
+            first,
+        )
     if got["time"].duplicated().any():
-        return _fail("several rows per minute.", f"{len(got)} rows for {len(set(times))} minutes: several pairs' "
-                     "candles per minute. Keep only the picked pair: currency_pair = '${currency_pair}'.",
-                     None, first)
+        return _fail(
+            "several rows per minute.",
+            f"{len(got)} rows for {len(set(times))} minutes: several pairs' "
+            "candles per minute. Keep only the picked pair: currency_pair = '${currency_pair}'.",
+            None,
+            first,
+        )
     values_got = pd.to_numeric(got["price_range"], errors="coerce")
     if values_got.isna().any():
-        return _fail("NULL or non-numeric values.", f"price_range is NULL (or not a number) in "
-                     f"{int(values_got.isna().sum())} of {len(got)} minutes: compute it from price_max and price_min.",
-                     None, first)
+        return _fail(
+            "NULL or non-numeric values.",
+            f"price_range is NULL (or not a number) in "
+            f"{int(values_got.isna().sum())} of {len(got)} minutes: compute it from price_max and price_min.",
+            None,
+            first,
+        )
     by_time = {pd.Timestamp(t): float(v) for t, v in zip(got["time"], values_got)}
     missing = [t for t in expected_times if t not in by_time]
     if missing:
-        return _fail("missing minutes.", f"{len(missing)} of {len(rows)} minutes are missing, e.g. {missing[0]}; "
-                     "return one row per candle (minute) of the pair.", None, first)
+        return _fail(
+            "missing minutes.",
+            f"{len(missing)} of {len(rows)} minutes are missing, e.g. {missing[0]}; "
+            "return one row per candle (minute) of the pair.",
+            None,
+            first,
+        )
     values = [by_time[t] for t in expected_times]
     want = [r["price_range"] for r in rows]
 
@@ -136,41 +186,76 @@ def check_panel_sql(answer: str, timeout_s: float | None = None, *, engine=None,
         return all(_close(v, t) for v, t in zip(values, target))
 
     if all_like(want):
-        return CheckResult(EXERCISE, True, f"{EXERCISE}: correct: {len(rows)} minutes of {PAIR}'s price range "
-                                           "match the candles in PostgreSQL.")
+        return CheckResult(
+            EXERCISE,
+            True,
+            f"{EXERCISE}: correct: {len(rows)} minutes of {PAIR}'s price range match the candles in PostgreSQL.",
+        )
     i = next(k for k, (v, t) in enumerate(zip(values, want)) if not _close(v, t))
     example = ({"time": rows[i]["time"], "price_range": values[i]}, {"time": rows[i]["time"], "price_range": want[i]})
     if all_like([-w for w in want]):
-        return _fail("the range is negative.", "price_range is price_min - price_max: subtract the other way "
-                     "round (price_max - price_min), a range is never negative.", *example)
+        return _fail(
+            "the range is negative.",
+            "price_range is price_min - price_max: subtract the other way "
+            "round (price_max - price_min), a range is never negative.",
+            *example,
+        )
     relative = [r["price_range"] / r["price_avg"] for r in rows]
     if all_like(relative) or all_like([100 * x for x in relative]):
-        return _fail("wrong units.", "price_range is relative to the price (a fraction or percent); the panel "
-                     "shows the range in the pair's quote currency: price_max - price_min.", *example)
+        return _fail(
+            "wrong units.",
+            "price_range is relative to the price (a fraction or percent); the panel "
+            "shows the range in the pair's quote currency: price_max - price_min.",
+            *example,
+        )
     if all_like([r["all_pairs_range"] for r in rows]):
-        return _fail("every pair mixed.", "each minute's range spans every pair's prices: the pair filter "
-                     "(currency_pair = '${currency_pair}') is missing or does not apply.", *example)
-    return _fail("wrong values.", f"price_range differs in {sum(not _close(v, t) for v, t in zip(values, want))} "
-                 f"of {len(rows)} minutes: it is the candle's highest minus its lowest price "
-                 "(price_max - price_min).", *example)
+        return _fail(
+            "every pair mixed.",
+            "each minute's range spans every pair's prices: the pair filter "
+            "(currency_pair = '${currency_pair}') is missing or does not apply.",
+            *example,
+        )
+    return _fail(
+        "wrong values.",
+        f"price_range differs in {sum(not _close(v, t) for v, t in zip(values, want))} "
+        f"of {len(rows)} minutes: it is the candle's highest minus its lowest price "
+        "(price_max - price_min).",
+        *example,
+    )
 
 
 def panel_dashboard(sql: str, title: str = PANEL_TITLE, dashboard: dict | None = None) -> dict:
     """A copy of the dashboard with one more time-series panel (its SQL: `sql`) across the bottom,
     for workbook.dashboard.charts.render: the notebook draws the new panel as Grafana would."""
     dash = copy.deepcopy(dashboard if dashboard is not None else grafana.load_dashboard())
-    bottom = max((p.get("gridPos", {}).get("y", 0) + p.get("gridPos", {}).get("h", 8)
-                  for p in dash.get("panels", [])), default=0)
+    bottom = max(
+        (p.get("gridPos", {}).get("y", 0) + p.get("gridPos", {}).get("h", 8) for p in dash.get("panels", [])), default=0
+    )
     ids = [p.get("id", 0) for p in dash.get("panels", [])]
     datasource = next((p["datasource"] for p in dash.get("panels", []) if p.get("datasource")), None)
-    dash.setdefault("panels", []).append({
-        "id": max(ids, default=0) + 1, "type": "timeseries", "title": title, "datasource": datasource,
-        "gridPos": {"x": 0, "y": bottom, "w": 24, "h": 8},
-        "fieldConfig": {"defaults": {"unit": "short", "custom": {"drawStyle": "line", "lineWidth": 2}},
-                        "overrides": []},
-        "targets": [{"refId": "A", "datasource": datasource, "format": "time_series", "rawQuery": True,
-                     "editorMode": "code", "rawSql": sql}],
-    })
+    dash.setdefault("panels", []).append(
+        {
+            "id": max(ids, default=0) + 1,
+            "type": "timeseries",
+            "title": title,
+            "datasource": datasource,
+            "gridPos": {"x": 0, "y": bottom, "w": 24, "h": 8},
+            "fieldConfig": {
+                "defaults": {"unit": "short", "custom": {"drawStyle": "line", "lineWidth": 2}},
+                "overrides": [],
+            },
+            "targets": [
+                {
+                    "refId": "A",
+                    "datasource": datasource,
+                    "format": "time_series",
+                    "rawQuery": True,
+                    "editorMode": "code",
+                    "rawSql": sql,
+                }
+            ],
+        }
+    )
     return dash
 
 

@@ -47,6 +47,7 @@ def load_expected(name: str) -> pd.DataFrame:
 
 # --- comparing ------------------------------------------------------------------------------------
 
+
 def _naive(ts: pd.Series) -> pd.Series:
     ts = pd.to_datetime(ts)
     if ts.dt.tz is not None:
@@ -80,39 +81,63 @@ def _shape(name: str, got: pd.DataFrame, expected: pd.DataFrame) -> pd.DataFrame
     if have != columns:
         missing = [c for c in columns if c not in have]
         extra = [c for c in have if c not in columns]
-        why = "; ".join(filter(None, [f"missing {missing}" if missing else "",
-                                      f"unexpected {extra}" if extra else "",
-                                      "same names, other order" if not missing and not extra else ""]))
-        raise Wrong("wrong columns.", f"your query returns {have}, expected {columns} ({why}). "
-                    "Name each column with AS, in this order.", _row(got), _row(expected[columns]))
+        why = "; ".join(
+            filter(
+                None,
+                [
+                    f"missing {missing}" if missing else "",
+                    f"unexpected {extra}" if extra else "",
+                    "same names, other order" if not missing and not extra else "",
+                ],
+            )
+        )
+        raise Wrong(
+            "wrong columns.",
+            f"your query returns {have}, expected {columns} ({why}). Name each column with AS, in this order.",
+            _row(got),
+            _row(expected[columns]),
+        )
     if not len(got):
         raise Wrong("no rows.", "your query returns no rows (is the WHERE too strict?).", None, _row(expected[columns]))
     for col in ("window_start", "window_end"):
         try:
             got[col] = _naive(got[col])
         except (TypeError, ValueError):
-            raise Wrong("wrong types.", f"{col} should be a timestamp (the window TVF's {col} as it is), "
-                        f"got values like {got[col].iloc[0]!r}.", _row(got)) from None
+            raise Wrong(
+                "wrong types.",
+                f"{col} should be a timestamp (the window TVF's {col} as it is), got values like {got[col].iloc[0]!r}.",
+                _row(got),
+            ) from None
     dup = got.duplicated(KEY, keep=False)
     if dup.any():
-        raise Wrong("duplicate rows.", f"{int(dup.sum())} rows share their (window_start, window_end, currency_pair) "
-                    "with another row: each pair has ONE row per window. Group by window_start, window_end and "
-                    "currency_pair only (nothing else, e.g. not direction or ts).", _row(got[dup]))
+        raise Wrong(
+            "duplicate rows.",
+            f"{int(dup.sum())} rows share their (window_start, window_end, currency_pair) "
+            "with another row: each pair has ONE row per window. Group by window_start, window_end and "
+            "currency_pair only (nothing else, e.g. not direction or ts).",
+            _row(got[dup]),
+        )
     return got
 
 
 def _pairs_and_keys(got: pd.DataFrame, expected: pd.DataFrame, what: str) -> None:
     pe, pa = set(expected["currency_pair"]), set(got["currency_pair"])
     if pe - pa:
-        raise Wrong("missing currency pairs.", f"missing pairs: {sorted(pe - pa)} (yours: {sorted(pa)[:5]}...); "
-                    "currency_pair is 'base / quote' as valid_trades has it.")
+        raise Wrong(
+            "missing currency pairs.",
+            f"missing pairs: {sorted(pe - pa)} (yours: {sorted(pa)[:5]}...); "
+            "currency_pair is 'base / quote' as valid_trades has it.",
+        )
     if pa - pe:
         raise Wrong("unexpected currency pairs.", f"unexpected pairs: {sorted(pa - pe)[:5]}.")
     ke = set(map(tuple, expected[KEY].astype(str).values))
     ka = set(map(tuple, got[KEY].astype(str).values))
     if ke != ka:
-        raise Wrong("wrong windows.", f"{len(ka)} (window, pair) rows, expected {len(ke)}; e.g. missing "
-                    f"{sorted(ke - ka)[:2]}, unexpected {sorted(ka - ke)[:2]}. {what}")
+        raise Wrong(
+            "wrong windows.",
+            f"{len(ka)} (window, pair) rows, expected {len(ke)}; e.g. missing "
+            f"{sorted(ke - ka)[:2]}, unexpected {sorted(ka - ke)[:2]}. {what}",
+        )
 
 
 def _values(got: pd.DataFrame, expected: pd.DataFrame, col: str, variants=()) -> None:
@@ -127,9 +152,13 @@ def _values(got: pd.DataFrame, expected: pd.DataFrame, col: str, variants=()) ->
     for variant, summary, problem in variants:
         if _close(m[f"{col}_got"], m[variant]).all():
             raise Wrong(summary, problem, example_got, example_expected)
-    raise Wrong(f"{col} differs.", f"{col}: {int((~ok).sum())} of {len(m)} rows differ, e.g. {bad['currency_pair']} "
-                f"in [{bad['window_start']}, {bad['window_end']}): got {bad[f'{col}_got']}, expected {bad[col]}.",
-                example_got, example_expected)
+    raise Wrong(
+        f"{col} differs.",
+        f"{col}: {int((~ok).sum())} of {len(m)} rows differ, e.g. {bad['currency_pair']} "
+        f"in [{bad['window_start']}, {bad['window_end']}): got {bad[f'{col}_got']}, expected {bad[col]}.",
+        example_got,
+        example_expected,
+    )
 
 
 def _window_lengths(got: pd.DataFrame) -> list:
@@ -144,45 +173,74 @@ def _starts_every(got: pd.DataFrame) -> pd.Timedelta | None:
 
 # --- the exercises ----------------------------------------------------------------------------------
 
+
 def _hop(got: pd.DataFrame, expected: pd.DataFrame) -> None:
     lengths, every = _window_lengths(got), _starts_every(got)
     size, slide = HOP_SIZE * MINUTE, HOP_SLIDE * MINUTE
     if lengths == [slide] and every == size:
-        raise Wrong("size and slide swapped.", "your windows are 1 minute long and start every 5 minutes: HOP takes "
-                    "the SLIDE first, then the SIZE: HOP(TABLE t, DESCRIPTOR(ts), slide, size).")
+        raise Wrong(
+            "size and slide swapped.",
+            "your windows are 1 minute long and start every 5 minutes: HOP takes "
+            "the SLIDE first, then the SIZE: HOP(TABLE t, DESCRIPTOR(ts), slide, size).",
+        )
     if lengths == [every] or (len(lengths) == 1 and every is not None and every >= lengths[0]):
-        raise Wrong("windows do not overlap.", f"your windows are {lengths[0]} long and start every {every}: "
-                    "tumbling windows (TUMBLE, or a HOP whose slide equals its size). A sliding window is "
-                    "5 minutes long and a new one starts every minute, so each trade is in 5 windows.")
+        raise Wrong(
+            "windows do not overlap.",
+            f"your windows are {lengths[0]} long and start every {every}: "
+            "tumbling windows (TUMBLE, or a HOP whose slide equals its size). A sliding window is "
+            "5 minutes long and a new one starts every minute, so each trade is in 5 windows.",
+        )
     if lengths != [size]:
         raise Wrong("wrong window size.", f"your windows are {', '.join(map(str, lengths))} long, expected {size}.")
     if every != slide:
         raise Wrong("wrong slide.", f"a new window starts every {every}, expected every {slide}.")
     _pairs_and_keys(got, expected, "Use window_start and window_end of the HOP table function as they are.")
-    _values(got, expected, "vwap", [
-        ("avg_price", "a simple average, not the VWAP.", "vwap is the plain average of the prices (AVG(price)): "
-         "weight each price by its volume, SUM(price * volume) / SUM(volume).")])
+    _values(
+        got,
+        expected,
+        "vwap",
+        [
+            (
+                "avg_price",
+                "a simple average, not the VWAP.",
+                "vwap is the plain average of the prices (AVG(price)): "
+                "weight each price by its volume, SUM(price * volume) / SUM(volume).",
+            )
+        ],
+    )
 
 
 def _cumulate(got: pd.DataFrame, expected: pd.DataFrame) -> None:
     lengths, starts = _window_lengths(got), sorted(set(got["window_start"]))
     step, size = CUMULATE_STEP * MINUTE, CUMULATE_MAX * MINUTE
     if lengths == [step] and len(starts) > 1:
-        raise Wrong("tumbling windows, not cumulating ones.", "every window of yours is 1 minute long and starts "
-                    "where the last one ended (TUMBLE): a cumulating window keeps its start (the hour) and grows by "
-                    "a step each minute: [00:00, 00:01), [00:00, 00:02), ...")
+        raise Wrong(
+            "tumbling windows, not cumulating ones.",
+            "every window of yours is 1 minute long and starts "
+            "where the last one ended (TUMBLE): a cumulating window keeps its start (the hour) and grows by "
+            "a step each minute: [00:00, 00:01), [00:00, 00:02), ...",
+        )
     if lengths == [size] and len(got) == got["currency_pair"].nunique() * len(starts):
-        raise Wrong("one window per hour, not one per step.", "your windows are whole hours (TUMBLE of an hour): "
-                    "a cumulating window emits the volume so far at every step (each minute), [00:00, 00:01), "
-                    "[00:00, 00:02), ... up to [00:00, 01:00).")
+        raise Wrong(
+            "one window per hour, not one per step.",
+            "your windows are whole hours (TUMBLE of an hour): "
+            "a cumulating window emits the volume so far at every step (each minute), [00:00, 00:01), "
+            "[00:00, 00:02), ... up to [00:00, 01:00).",
+        )
     ends = pd.Series(sorted(set(got["window_end"])))
     gaps = ends.diff().dropna()
     if len(gaps) and gaps.min() != step:
-        raise Wrong("wrong step.", f"your windows grow by {gaps.min()} at a time, expected {step}: "
-                    "CUMULATE(TABLE t, DESCRIPTOR(ts), step, max size) takes the STEP first.")
+        raise Wrong(
+            "wrong step.",
+            f"your windows grow by {gaps.min()} at a time, expected {step}: "
+            "CUMULATE(TABLE t, DESCRIPTOR(ts), step, max size) takes the STEP first.",
+        )
     if max(lengths) != size:
-        raise Wrong("wrong max size.", f"your longest window is {max(lengths)}, expected {size}: the volume so far "
-                    "in the HOUR, so the max size is INTERVAL '1' HOUR (and the window starts again each hour).")
+        raise Wrong(
+            "wrong max size.",
+            f"your longest window is {max(lengths)}, expected {size}: the volume so far "
+            "in the HOUR, so the max size is INTERVAL '1' HOUR (and the window starts again each hour).",
+        )
     _pairs_and_keys(got, expected, "Use window_start and window_end of the CUMULATE table function as they are.")
     _values(got, expected, "volume")
 
@@ -192,50 +250,78 @@ def _top(got: pd.DataFrame, expected_all: pd.DataFrame) -> None:
     windows_e = expected[["window_start", "window_end"]].drop_duplicates()
     windows_a = got[["window_start", "window_end"]].drop_duplicates()
     if _window_lengths(got) != [MINUTE]:
-        raise Wrong("wrong windows.", f"your windows are {_window_lengths(got)} long: rank the pairs of each "
-                    "1-minute TUMBLE window.")
+        raise Wrong(
+            "wrong windows.",
+            f"your windows are {_window_lengths(got)} long: rank the pairs of each 1-minute TUMBLE window.",
+        )
     per_window = got.groupby(["window_start", "window_end"]).size()
     per_pair = got.groupby("currency_pair").size()
     if got["currency_pair"].nunique() > TOP_N and per_pair.max() <= TOP_N and per_window.max() > TOP_N:
-        raise Wrong("ranked within each pair, not within each window.", "each pair has at most 3 rows: you ranked "
-                    "the minutes of each pair (PARTITION BY currency_pair); rank the pairs of each window: "
-                    "PARTITION BY window_start, window_end.")
+        raise Wrong(
+            "ranked within each pair, not within each window.",
+            "each pair has at most 3 rows: you ranked "
+            "the minutes of each pair (PARTITION BY currency_pair); rank the pairs of each window: "
+            "PARTITION BY window_start, window_end.",
+        )
     if len(windows_a) < len(windows_e):
-        raise Wrong("ranked over all time, not per window.", f"your result has {len(got)} rows in only "
-                    f"{len(windows_a)} of the {len(windows_e)} windows: the ranking must start again in every window, "
-                    "ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY ...).")
+        raise Wrong(
+            "ranked over all time, not per window.",
+            f"your result has {len(got)} rows in only "
+            f"{len(windows_a)} of the {len(windows_e)} windows: the ranking must start again in every window, "
+            "ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY ...).",
+        )
     if per_window.max() > TOP_N:
-        raise Wrong(f"more than {TOP_N} pairs per window.", f"up to {per_window.max()} rows per window: keep the "
-                    f"top {TOP_N} only (WHERE pair_rank <= {TOP_N}).")
+        raise Wrong(
+            f"more than {TOP_N} pairs per window.",
+            f"up to {per_window.max()} rows per window: keep the top {TOP_N} only (WHERE pair_rank <= {TOP_N}).",
+        )
     if got["pair_rank"].min() < 1 or got["pair_rank"].max() > TOP_N:
-        raise Wrong("wrong ranks.", f"pair_rank goes from {got['pair_rank'].min()} to {got['pair_rank'].max()}: "
-                    f"number the pairs of each window 1, 2, 3 (ROW_NUMBER starts at 1).")
+        raise Wrong(
+            "wrong ranks.",
+            f"pair_rank goes from {got['pair_rank'].min()} to {got['pair_rank'].max()}: "
+            f"number the pairs of each window 1, 2, 3 (ROW_NUMBER starts at 1).",
+        )
     bottom = expected_all[expected_all["pair_rank"] > expected_all["pairs_in_window"] - TOP_N]
     if set(map(tuple, got[KEY].astype(str).values)) == set(map(tuple, bottom[KEY].astype(str).values)):
-        raise Wrong("the smallest first.", "your pairs are the 3 with the LEAST volume of each window: order the "
-                    "ranking by volume DESCENDING (ORDER BY volume DESC).")
+        raise Wrong(
+            "the smallest first.",
+            "your pairs are the 3 with the LEAST volume of each window: order the "
+            "ranking by volume DESCENDING (ORDER BY volume DESC).",
+        )
     _pairs_and_keys(got, expected, "Keep, in each minute, the 3 pairs with the most volume.")
     _values(got, expected, "volume")
     m = expected.merge(got, on=KEY, suffixes=("", "_got"))
     wrong = m[m["pair_rank_got"] != m["pair_rank"]]
     if len(wrong):
         r = wrong.iloc[0]
-        raise Wrong("wrong order.", f"pair_rank: {len(wrong)} rows have another rank, e.g. {r['currency_pair']} at "
-                    f"{r['window_start']}: got {r['pair_rank_got']}, expected {r['pair_rank']} (1 = most volume).",
-                    {k: str(r[k]) for k in KEY} | {"pair_rank": r["pair_rank_got"]},
-                    {k: str(r[k]) for k in KEY} | {"pair_rank": r["pair_rank"]})
+        raise Wrong(
+            "wrong order.",
+            f"pair_rank: {len(wrong)} rows have another rank, e.g. {r['currency_pair']} at "
+            f"{r['window_start']}: got {r['pair_rank_got']}, expected {r['pair_rank']} (1 = most volume).",
+            {k: str(r[k]) for k in KEY} | {"pair_rank": r["pair_rank_got"]},
+            {k: str(r[k]) for k in KEY} | {"pair_rank": r["pair_rank"]},
+        )
 
 
 # Flink's errors that a known mistake causes: (words of the message, summary, what to do)
 _KNOWN_ERRORS = [
-    ("size must be an integral multiple of slide", "size and slide swapped.",
-     "Flink rejects a HOP whose size (the second interval) is smaller than its slide: HOP takes the SLIDE "
-     "first, then the SIZE: HOP(TABLE t, DESCRIPTOR(ts), slide, size)."),
-    ("RANK() function is not supported on Window TopN", "RANK instead of ROW_NUMBER.",
-     "Flink's window Top-N takes ROW_NUMBER() only: it numbers the pairs 1, 2, 3 (exactly 3 rows per window, "
-     "ties broken arbitrarily), where RANK would give tied pairs the same rank."),
-    ("DENSE_RANK() function is not supported on Window TopN", "DENSE_RANK instead of ROW_NUMBER.",
-     "Flink's window Top-N takes ROW_NUMBER() only (exactly 3 rows per window)."),
+    (
+        "size must be an integral multiple of slide",
+        "size and slide swapped.",
+        "Flink rejects a HOP whose size (the second interval) is smaller than its slide: HOP takes the SLIDE "
+        "first, then the SIZE: HOP(TABLE t, DESCRIPTOR(ts), slide, size).",
+    ),
+    (
+        "RANK() function is not supported on Window TopN",
+        "RANK instead of ROW_NUMBER.",
+        "Flink's window Top-N takes ROW_NUMBER() only: it numbers the pairs 1, 2, 3 (exactly 3 rows per window, "
+        "ties broken arbitrarily), where RANK would give tied pairs the same rank.",
+    ),
+    (
+        "DENSE_RANK() function is not supported on Window TopN",
+        "DENSE_RANK instead of ROW_NUMBER.",
+        "Flink's window Top-N takes ROW_NUMBER() only (exactly 3 rows per window).",
+    ),
 ]
 
 _RULES = {"hop_vwap": _hop, "cumulate_volume": _cumulate, "top_pairs": _top}
@@ -252,8 +338,13 @@ def _check(name: str, sql: str, timeout_s: float | None = None) -> CheckResult:
     except (QueryTimeout, ProcessorError) as exc:
         return CheckResult(name, False, f"{name}: your query did not run.", [str(exc)], hint=name)
     if cell.frame is None:
-        return CheckResult(name, False, f"{name}: the cell has no query (SELECT ...) to check.",
-                           ["write the SELECT of the exercise (CREATE statements alone return no rows)"], hint=name)
+        return CheckResult(
+            name,
+            False,
+            f"{name}: the cell has no query (SELECT ...) to check.",
+            ["write the SELECT of the exercise (CREATE statements alone return no rows)"],
+            hint=name,
+        )
     expected = load_expected(name)
     try:
         got = _shape(name, cell.frame.copy(), expected)
@@ -263,8 +354,12 @@ def _check(name: str, sql: str, timeout_s: float | None = None) -> CheckResult:
     if name == "top_pairs":
         expected = expected[expected["pair_rank"] <= TOP_N]
     windows = len(expected[["window_start", "window_end"]].drop_duplicates())
-    return CheckResult(name, True, f"{name}: correct: {len(expected)} rows ({windows} windows, "
-                                   f"{expected['currency_pair'].nunique()} pairs) match the reference.")
+    return CheckResult(
+        name,
+        True,
+        f"{name}: correct: {len(expected)} rows ({windows} windows, "
+        f"{expected['currency_pair'].nunique()} pairs) match the reference.",
+    )
 
 
 def check_hop_vwap(sql: str, timeout_s: float | None = None) -> CheckResult:

@@ -1,5 +1,6 @@
 """The fixed trade datasets of the notebooks and exercise checks, and moving
 them in and out of Kafka topics with kafka-python."""
+
 from __future__ import annotations
 
 from .. import kafka

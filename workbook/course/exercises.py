@@ -53,36 +53,90 @@ EXERCISES = {
     for e in (
         # The ladder, in the order of the workbook; every concept comes before the exercise that needs it.
         # --- part L1: notebooks 02 and 03 (checks in checks_basics.py) ---
-        Exercise("stream_counts", "notebooks/02_trade_stream.ipynb", "notebooks/02_trade_stream.ipynb",
-                 "pandas: trades and volume per pair and direction of the records read back from Kafka", "python"),
-        Exercise("source_table", "notebooks/03_flink_sql_basics.ipynb", "notebooks/03_flink_sql_basics.ipynb",
-                 "CREATE TABLE trades: the event-time column ts and a 5-second WATERMARK"),
-        Exercise("filter_project", "notebooks/03_flink_sql_basics.ipynb", "notebooks/03_flink_sql_basics.ipynb",
-                 "the valid trades of 'bitcoin / tether' with their notional value (filter and project)"),
-        Exercise("changelog_counts", "notebooks/03_flink_sql_basics.ipynb", "notebooks/03_flink_sql_basics.ipynb",
-                 "trades per pair without a window: an updating result and its changelog (-U/+U)"),
-        Exercise("tumble_counts", "notebooks/03_flink_sql_basics.ipynb", "notebooks/03_flink_sql_basics.ipynb",
-                 "trades per pair and 1-minute TUMBLE window"),
+        Exercise(
+            "stream_counts",
+            "notebooks/02_trade_stream.ipynb",
+            "notebooks/02_trade_stream.ipynb",
+            "pandas: trades and volume per pair and direction of the records read back from Kafka",
+            "python",
+        ),
+        Exercise(
+            "source_table",
+            "notebooks/03_flink_sql_basics.ipynb",
+            "notebooks/03_flink_sql_basics.ipynb",
+            "CREATE TABLE trades: the event-time column ts and a 5-second WATERMARK",
+        ),
+        Exercise(
+            "filter_project",
+            "notebooks/03_flink_sql_basics.ipynb",
+            "notebooks/03_flink_sql_basics.ipynb",
+            "the valid trades of 'bitcoin / tether' with their notional value (filter and project)",
+        ),
+        Exercise(
+            "changelog_counts",
+            "notebooks/03_flink_sql_basics.ipynb",
+            "notebooks/03_flink_sql_basics.ipynb",
+            "trades per pair without a window: an updating result and its changelog (-U/+U)",
+        ),
+        Exercise(
+            "tumble_counts",
+            "notebooks/03_flink_sql_basics.ipynb",
+            "notebooks/03_flink_sql_basics.ipynb",
+            "trades per pair and 1-minute TUMBLE window",
+        ),
         # --- end of part L1 ---
-        Exercise("watermark_delay", "notebooks/04_watermark_lab.ipynb", "notebooks/04_watermark_lab.ipynb",
-                 "the smallest watermark delay that leaves at most 1 % of a disordered stream late", "number"),
+        Exercise(
+            "watermark_delay",
+            "notebooks/04_watermark_lab.ipynb",
+            "notebooks/04_watermark_lab.ipynb",
+            "the smallest watermark delay that leaves at most 1 % of a disordered stream late",
+            "number",
+        ),
         # part L2: candlesticks and volumes (checks in checks_candles.py)
-        Exercise("candle_stats", "notebooks/05_candlesticks.ipynb", "notebooks/05_candlesticks.ipynb",
-                 "the whole SELECT of a 1-minute TUMBLE: min, max, VWAP, volume, count per pair"),
-        Exercise("candlesticks", "notebooks/05_candlesticks.ipynb", "sql/40_candlesticks.sql",
-                 "the processor's INSERT INTO candlesticks, open and close by event time"),
-        Exercise("volumes", "notebooks/06_volumes.ipynb", "sql/41_volumes.sql",
-                 "the processor's INSERT INTO volumes: bought and sold volume per pair and minute "
-                 "(the original lab's Exercise 2)"),
+        Exercise(
+            "candle_stats",
+            "notebooks/05_candlesticks.ipynb",
+            "notebooks/05_candlesticks.ipynb",
+            "the whole SELECT of a 1-minute TUMBLE: min, max, VWAP, volume, count per pair",
+        ),
+        Exercise(
+            "candlesticks",
+            "notebooks/05_candlesticks.ipynb",
+            "sql/40_candlesticks.sql",
+            "the processor's INSERT INTO candlesticks, open and close by event time",
+        ),
+        Exercise(
+            "volumes",
+            "notebooks/06_volumes.ipynb",
+            "sql/41_volumes.sql",
+            "the processor's INSERT INTO volumes: bought and sold volume per pair and minute "
+            "(the original lab's Exercise 2)",
+        ),
         # part L3: the dashboard panel (07) and the optional window types of 08
-        Exercise("panel_sql", "notebooks/07_dashboard.ipynb", "notebooks/07_dashboard.ipynb",
-                 "the PostgreSQL query, with Grafana's macros, of a new panel: price range per minute"),
-        Exercise("hop_vwap", "notebooks/08_more_windows.ipynb", "notebooks/08_more_windows.ipynb",
-                 "a sliding HOP window: the 5-minute VWAP every minute per pair (optional)"),
-        Exercise("cumulate_volume", "notebooks/08_more_windows.ipynb", "notebooks/08_more_windows.ipynb",
-                 "CUMULATE: the volume so far in the hour, step 1 minute, per pair (optional)"),
-        Exercise("top_pairs", "notebooks/08_more_windows.ipynb", "notebooks/08_more_windows.ipynb",
-                 "window Top-N: the 3 pairs with the most volume in each minute (optional)"),
+        Exercise(
+            "panel_sql",
+            "notebooks/07_dashboard.ipynb",
+            "notebooks/07_dashboard.ipynb",
+            "the PostgreSQL query, with Grafana's macros, of a new panel: price range per minute",
+        ),
+        Exercise(
+            "hop_vwap",
+            "notebooks/08_more_windows.ipynb",
+            "notebooks/08_more_windows.ipynb",
+            "a sliding HOP window: the 5-minute VWAP every minute per pair (optional)",
+        ),
+        Exercise(
+            "cumulate_volume",
+            "notebooks/08_more_windows.ipynb",
+            "notebooks/08_more_windows.ipynb",
+            "CUMULATE: the volume so far in the hour, step 1 minute, per pair (optional)",
+        ),
+        Exercise(
+            "top_pairs",
+            "notebooks/08_more_windows.ipynb",
+            "notebooks/08_more_windows.ipynb",
+            "window Top-N: the 3 pairs with the most volume in each minute (optional)",
+        ),
     )
 }
 

@@ -35,8 +35,15 @@ class FlinkSqlUsageError(ValueError):
 
 def parse_args(line: str) -> dict:
     """The magic's options (argparse-like, with messages that name the magic)."""
-    opts = {"data": "check", "limit": None, "changelog": False, "out": None, "exercise": None, "file": False,
-            "timeout": DEFAULT_TIMEOUT_S}
+    opts = {
+        "data": "check",
+        "limit": None,
+        "changelog": False,
+        "out": None,
+        "exercise": None,
+        "file": False,
+        "timeout": DEFAULT_TIMEOUT_S,
+    }
     words = shlex.split(line)
     i = 0
     while i < len(words):
@@ -60,8 +67,10 @@ def parse_args(line: str) -> dict:
                     raise FlinkSqlUsageError(f"%%flinksql --{key} {value}: must be more than 0")
             opts[key] = value
         else:
-            raise FlinkSqlUsageError(f"%%flinksql: unknown option {w!r} (options: --data check|sample|topic, "
-                                     "--limit N, --changelog, --out NAME, --exercise NAME [--file], --timeout S)")
+            raise FlinkSqlUsageError(
+                f"%%flinksql: unknown option {w!r} (options: --data check|sample|topic, "
+                "--limit N, --changelog, --out NAME, --exercise NAME [--file], --timeout S)"
+            )
         i += 1
     return opts
 
@@ -76,8 +85,10 @@ class ErrorBlock:
         return f"{self.title}\n{self.body}"
 
     def _repr_html_(self) -> str:
-        return ('<div style="border:2px solid #cf222e;border-radius:6px;padding:8px 12px">'
-                f"<b>{html.escape(self.title)}</b><pre style='margin:4px 0'>{html.escape(self.body)}</pre></div>")
+        return (
+            '<div style="border:2px solid #cf222e;border-radius:6px;padding:8px 12px">'
+            f"<b>{html.escape(self.title)}</b><pre style='margin:4px 0'>{html.escape(self.body)}</pre></div>"
+        )
 
 
 def run(line: str, cell: str | None, shell=None):
@@ -91,8 +102,9 @@ def run(line: str, cell: str | None, shell=None):
     if not (cell or "").strip():
         return ErrorBlock("Nothing to run", "%%flinksql: write Flink SQL in the cell below the %%flinksql line.")
     try:
-        result = checks.session().run_cell(cell, data=opts["data"], limit=opts["limit"],
-                                           changelog=opts["changelog"], timeout_s=opts["timeout"])
+        result = checks.session().run_cell(
+            cell, data=opts["data"], limit=opts["limit"], changelog=opts["changelog"], timeout_s=opts["timeout"]
+        )
     except SqlError as exc:
         return ErrorBlock(f"Flink SQL error: {exc.message}", exc.marked() if exc.line else exc.text())
     except QueryTimeout as exc:

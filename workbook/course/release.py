@@ -7,6 +7,7 @@ folder, `make test` or the instructors' material is kept.
 
     python -m workbook.course.release [--out build/student-release]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,8 +26,11 @@ EXCLUDED = ("solutions/", "tests/", ".ci/", "bench/", "docs/instructors.md", "wo
 
 # README units (paragraph, list item, table row, code line) that are dropped from the student README:
 # anything naming a left-out folder, the test command, or the instructors' material.
-_DROP = re.compile(r"(?<![\w.-])(?:solutions|tests|bench|\.ci)/|\bmake test\b|\binstructors?\b|--solutions"
-                   r"|WORKBOOK_SOLUTIONS|\breveal\(", re.IGNORECASE)
+_DROP = re.compile(
+    r"(?<![\w.-])(?:solutions|tests|bench|\.ci)/|\bmake test\b|\binstructors?\b|--solutions"
+    r"|WORKBOOK_SOLUTIONS|\breveal\(",
+    re.IGNORECASE,
+)
 # ... after these are cut out of them: "(`pytest tests/...`)" asides and the "[--solutions]" option.
 _CUT = (re.compile(r"\s*\(`[^`]*(?:solutions|tests|bench|\.ci)/[^`]*`\)"), re.compile(r"\s*\[--solutions\]"))
 # sections left out as a whole (## or ### headings)
@@ -139,16 +143,31 @@ def student_readme(readme: str) -> str:
     for section in sections:
         if section and not _DROP_SECTIONS.match(section[0]):
             body += section
-    return "\n".join([
-        title, "", *intro, "",
-        "## Start here", "",
-        "One command, from this folder (Python 3.11 and `make`; no Docker, no Java needed):", "",
-        "```bash", lab, "```", "",
-        "It sets everything up and opens JupyterLab. Open the notebooks in order, starting with",
-        f"`{FIRST_NOTEBOOK}`: it checks that everything runs and says how to fix what does not.", "",
-        "---", "",
-        *_filter_blocks(body),
-    ]).rstrip() + "\n"
+    return (
+        "\n".join(
+            [
+                title,
+                "",
+                *intro,
+                "",
+                "## Start here",
+                "",
+                "One command, from this folder (Python 3.11 and `make`; no Docker, no Java needed):",
+                "",
+                "```bash",
+                lab,
+                "```",
+                "",
+                "It sets everything up and opens JupyterLab. Open the notebooks in order, starting with",
+                f"`{FIRST_NOTEBOOK}`: it checks that everything runs and says how to fix what does not.",
+                "",
+                "---",
+                "",
+                *_filter_blocks(body),
+            ]
+        ).rstrip()
+        + "\n"
+    )
 
 
 def student_compose(text: str) -> str:

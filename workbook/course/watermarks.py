@@ -74,19 +74,33 @@ class Simulation:
     def late_by_window_and_pair(self) -> pd.DataFrame:
         """What the processor writes to late_trades: late trades per window and pair."""
         late = self.records[self.records["late"]]
-        return (late.groupby(["window_start", "pair"]).size().rename("num_trades").reset_index()
-                .sort_values(["window_start", "pair"]).reset_index(drop=True))
+        return (
+            late.groupby(["window_start", "pair"])
+            .size()
+            .rename("num_trades")
+            .reset_index()
+            .sort_values(["window_start", "pair"])
+            .reset_index(drop=True)
+        )
 
     def on_time_by_window_and_pair(self) -> pd.DataFrame:
         """What the processor counts in candlesticks.num_trades: on-time trades per window and pair."""
         ok = self.records[~self.records["late"]]
-        return (ok.groupby(["window_start", "pair"]).size().rename("num_trades").reset_index()
-                .sort_values(["window_start", "pair"]).reset_index(drop=True))
+        return (
+            ok.groupby(["window_start", "pair"])
+            .size()
+            .rename("num_trades")
+            .reset_index()
+            .sort_values(["window_start", "pair"])
+            .reset_index(drop=True)
+        )
 
     def summary(self) -> str:
         closed = self.windows.dropna(subset=["closed_after"])
-        return (f"delay {self.delay_ms / 1000:g} s: {self.late_count} of {len(self.records)} trades late "
-                f"({100 * self.late_fraction:.1f} %), {len(closed)} of {len(self.windows)} windows closed")
+        return (
+            f"delay {self.delay_ms / 1000:g} s: {self.late_count} of {len(self.records)} trades late "
+            f"({100 * self.late_fraction:.1f} %), {len(closed)} of {len(self.windows)} windows closed"
+        )
 
 
 def _pair(trade: dict) -> str:
@@ -97,8 +111,15 @@ def _pair(trade: dict) -> str:
     return ""
 
 
-def simulate(trades, delay_ms: int = DELAY_MS, *, partitions=None, idle_timeout_s: float = IDLE_TIMEOUT_S,
-             window_ms: int = WINDOW_MS, bounded: bool = True) -> Simulation:
+def simulate(
+    trades,
+    delay_ms: int = DELAY_MS,
+    *,
+    partitions=None,
+    idle_timeout_s: float = IDLE_TIMEOUT_S,
+    window_ms: int = WINDOW_MS,
+    bounded: bool = True,
+) -> Simulation:
     """Flink's event-time processing of `trades`, in arrival order.
 
     trades: dicts with `timestamp` (event time, epoch ms), optionally `partition` (default 0),
@@ -148,12 +169,34 @@ def simulate(trades, delay_ms: int = DELAY_MS, *, partitions=None, idle_timeout_
             last_at[p] = at
         idle[p] = False
         wm = combined(wm)
-        out.append({"arrival": i, "partition": p, "pair": pair, "timestamp": ts, "at": at,
-                    "watermark": in_force, "watermark_after": wm, "late": late,
-                    "window_start": ts // window_ms * window_ms})
+        out.append(
+            {
+                "arrival": i,
+                "partition": p,
+                "pair": pair,
+                "timestamp": ts,
+                "at": at,
+                "watermark": in_force,
+                "watermark_after": wm,
+                "late": late,
+                "window_start": ts // window_ms * window_ms,
+            }
+        )
         per_partition.append({q: (None if idle[q] or newest[q] is None else newest[q] - delay_ms) for q in parts})
-    records = pd.DataFrame(out, columns=["arrival", "partition", "pair", "timestamp", "at", "watermark",
-                                         "watermark_after", "late", "window_start"])
+    records = pd.DataFrame(
+        out,
+        columns=[
+            "arrival",
+            "partition",
+            "pair",
+            "timestamp",
+            "at",
+            "watermark",
+            "watermark_after",
+            "late",
+            "window_start",
+        ],
+    )
     records["late"] = records["late"].astype(bool)
     windows = _windows(records, window_ms, bounded)
     return Simulation(delay_ms, parts, records, windows, pd.DataFrame(per_partition, columns=parts))
@@ -177,10 +220,20 @@ def _windows(records: pd.DataFrame, window_ms: int, bounded: bool) -> pd.DataFra
         if closed_after is None and bounded and n:
             closed_after, closed_by = n - 1, "end of input"
         late = int(group["late"].sum())
-        out.append({"window_start": int(start), "window_end": end, "trades": len(group),
-                    "on_time": len(group) - late, "late": late, "closed_after": closed_after, "closed_by": closed_by})
-    return pd.DataFrame(out, columns=["window_start", "window_end", "trades", "on_time", "late", "closed_after",
-                                      "closed_by"])
+        out.append(
+            {
+                "window_start": int(start),
+                "window_end": end,
+                "trades": len(group),
+                "on_time": len(group) - late,
+                "late": late,
+                "closed_after": closed_after,
+                "closed_by": closed_by,
+            }
+        )
+    return pd.DataFrame(
+        out, columns=["window_start", "window_end", "trades", "on_time", "late", "closed_after", "closed_by"]
+    )
 
 
 def per_pair_late(trades, delay_ms: int) -> int:
@@ -202,8 +255,17 @@ LAB_PAIRS = ("bitcoin / tether", "ethereum / tether", "xrp / euro")
 
 def _trade(pair: str, ts: int, partition: int = 0, at: float | None = None, price: float = 100.0) -> dict:
     base, quote = pair.split(" / ")
-    t = {"exchange": "lab", "base": base, "quote": quote, "direction": "buy", "price": price, "volume": 1.0,
-         "timestamp": ts, "priceUsd": price, "partition": partition}
+    t = {
+        "exchange": "lab",
+        "base": base,
+        "quote": quote,
+        "direction": "buy",
+        "price": price,
+        "volume": 1.0,
+        "timestamp": ts,
+        "priceUsd": price,
+        "partition": partition,
+    }
     if at is not None:
         t["at"] = at
     return t
@@ -247,12 +309,24 @@ def two_partition_stream(seed: int = 7, minutes: int = 3) -> list[dict]:
     out = []
     for k in range(minutes * 30):  # a trade every 2 s in each partition
         ts = LAB_START_MS + 2_000 * k
-        out.append(_trade("bitcoin / tether", ts - 10_000 if k % 7 == 6 else ts + rng.randrange(-900, 0), 0,
-                          price=round(rng.uniform(90, 110), 2)))
+        out.append(
+            _trade(
+                "bitcoin / tether",
+                ts - 10_000 if k % 7 == 6 else ts + rng.randrange(-900, 0),
+                0,
+                price=round(rng.uniform(90, 110), 2),
+            )
+        )
         if k >= 10:
             slow = ts - 20_000
-            out.append(_trade("xrp / euro", slow - 10_000 if k % 9 == 8 else slow + rng.randrange(-900, 0), 1,
-                              price=round(rng.uniform(0.5, 0.7), 4)))
+            out.append(
+                _trade(
+                    "xrp / euro",
+                    slow - 10_000 if k % 9 == 8 else slow + rng.randrange(-900, 0),
+                    1,
+                    price=round(rng.uniform(0.5, 0.7), 4),
+                )
+            )
     return out
 
 
@@ -293,41 +367,83 @@ def timeline_figure(sim: Simulation, title: str | None = None, height: int = 460
     several = len(sim.partitions) > 1
     for k, p in enumerate(sim.partitions):
         ok = r[(r["partition"] == p) & ~r["late"]]
-        fig.add_trace(go.Scatter(
-            x=ok["arrival"], y=_time(ok["timestamp"]), mode="markers",
-            name=f"partition {p}: on time" if several else "on-time trade",
-            marker=dict(size=5, color=PARTITION_COLOURS[k % len(PARTITION_COLOURS)], opacity=0.75),
-            customdata=ok[["pair"]], hovertemplate="arrival %{x}<br>%{y|%H:%M:%S.%L}<br>%{customdata[0]}"))
+        fig.add_trace(
+            go.Scatter(
+                x=ok["arrival"],
+                y=_time(ok["timestamp"]),
+                mode="markers",
+                name=f"partition {p}: on time" if several else "on-time trade",
+                marker=dict(size=5, color=PARTITION_COLOURS[k % len(PARTITION_COLOURS)], opacity=0.75),
+                customdata=ok[["pair"]],
+                hovertemplate="arrival %{x}<br>%{y|%H:%M:%S.%L}<br>%{customdata[0]}",
+            )
+        )
     late = r[r["late"]]
-    fig.add_trace(go.Scatter(
-        x=late["arrival"], y=_time(late["timestamp"]), mode="markers", name=f"late trade ({len(late)})",
-        marker=dict(size=10, color=LATE_COLOUR, symbol="x", line=dict(width=1)),
-        customdata=late[["pair", "partition"]],
-        hovertemplate="LATE: arrival %{x}<br>%{y|%H:%M:%S.%L}<br>%{customdata[0]}, partition %{customdata[1]}"))
+    fig.add_trace(
+        go.Scatter(
+            x=late["arrival"],
+            y=_time(late["timestamp"]),
+            mode="markers",
+            name=f"late trade ({len(late)})",
+            marker=dict(size=10, color=LATE_COLOUR, symbol="x", line=dict(width=1)),
+            customdata=late[["pair", "partition"]],
+            hovertemplate="LATE: arrival %{x}<br>%{y|%H:%M:%S.%L}<br>%{customdata[0]}, partition %{customdata[1]}",
+        )
+    )
     if several:
         for k, p in enumerate(sim.partitions):
-            fig.add_trace(go.Scatter(
-                x=r["arrival"], y=_time(sim.partition_watermarks[p]), mode="lines", line_shape="hv",
-                name=f"partition {p} watermark", connectgaps=False,
-                line=dict(dash="dot", width=1.5, color=PARTITION_COLOURS[k % len(PARTITION_COLOURS)])))
-    fig.add_trace(go.Scatter(
-        x=r["arrival"], y=_time(r["watermark_after"]), mode="lines", line_shape="hv",
-        name="watermark (min over partitions)" if several else "watermark", line=dict(color="black", width=2)))
+            fig.add_trace(
+                go.Scatter(
+                    x=r["arrival"],
+                    y=_time(sim.partition_watermarks[p]),
+                    mode="lines",
+                    line_shape="hv",
+                    name=f"partition {p} watermark",
+                    connectgaps=False,
+                    line=dict(dash="dot", width=1.5, color=PARTITION_COLOURS[k % len(PARTITION_COLOURS)]),
+                )
+            )
+    fig.add_trace(
+        go.Scatter(
+            x=r["arrival"],
+            y=_time(r["watermark_after"]),
+            mode="lines",
+            line_shape="hv",
+            name="watermark (min over partitions)" if several else "watermark",
+            line=dict(color="black", width=2),
+        )
+    )
     closed = sim.windows.dropna(subset=["closed_after"])
-    fig.add_trace(go.Scatter(
-        x=closed["closed_after"].astype(float) + 0.5, y=_time(closed["window_end"]), mode="markers+text",
-        name="window closes", marker=dict(symbol="diamond", size=11, color="orange", line=dict(width=1)),
-        text=[f"{pd.Timestamp(s, unit='ms'):%H:%M} ({b})" if b != "watermark" else f"{pd.Timestamp(s, unit='ms'):%H:%M}"
-              for s, b in zip(closed["window_start"], closed["closed_by"], strict=True)],
-        textposition="top left", textfont=dict(size=10)))
+    fig.add_trace(
+        go.Scatter(
+            x=closed["closed_after"].astype(float) + 0.5,
+            y=_time(closed["window_end"]),
+            mode="markers+text",
+            name="window closes",
+            marker=dict(symbol="diamond", size=11, color="orange", line=dict(width=1)),
+            text=[
+                f"{pd.Timestamp(s, unit='ms'):%H:%M} ({b})"
+                if b != "watermark"
+                else f"{pd.Timestamp(s, unit='ms'):%H:%M}"
+                for s, b in zip(closed["window_start"], closed["closed_by"], strict=True)
+            ],
+            textposition="top left",
+            textfont=dict(size=10),
+        )
+    )
     for x in closed["closed_after"].astype(float) + 0.5:
         fig.add_vline(x=x, line=dict(color="orange", width=1, dash="dash"))
     fig.update_layout(
-        title=title or f"Watermark with a delay of {sim.delay_ms / 1000:g} s: "
-                       f"{sim.late_count} of {len(r)} trades late ({100 * sim.late_fraction:.1f} %)",
-        xaxis_title="arrival order (record read by Flink)", yaxis_title="event time (ts)",
-        height=height, margin=dict(l=60, r=20, t=60, b=50), legend=dict(orientation="h", y=-0.18),
-        template="plotly_white")
+        title=title
+        or f"Watermark with a delay of {sim.delay_ms / 1000:g} s: "
+        f"{sim.late_count} of {len(r)} trades late ({100 * sim.late_fraction:.1f} %)",
+        xaxis_title="arrival order (record read by Flink)",
+        yaxis_title="event time (ts)",
+        height=height,
+        margin=dict(l=60, r=20, t=60, b=50),
+        legend=dict(orientation="h", y=-0.18),
+        template="plotly_white",
+    )
     return fig
 
 
@@ -342,8 +458,15 @@ def delay_slider(trades, value: float = DELAY_MS / 1000, max_s: float = 15, step
     import ipywidgets as widgets
     from IPython.display import display
 
-    slider = widgets.FloatSlider(value=value, min=0, max=max_s, step=step, description="delay (s)",
-                                 continuous_update=False, layout=widgets.Layout(width="60%"))
+    slider = widgets.FloatSlider(
+        value=value,
+        min=0,
+        max=max_s,
+        step=step,
+        description="delay (s)",
+        continuous_update=False,
+        layout=widgets.Layout(width="60%"),
+    )
     out = widgets.Output()
 
     def draw(change=None):
@@ -416,17 +539,23 @@ class CheckResult:
     def _repr_html_(self) -> str:
         esc = html.escape
         if self.passed:
-            return (f'<div style="border:2px solid #2ca02c;border-radius:6px;padding:8px 12px;background:#f3fbf3">'
-                    f"<b>&#10004; {esc(self.title)}: correct.</b> {''.join(esc(p) for p in self.problems)}</div>")
+            return (
+                f'<div style="border:2px solid #2ca02c;border-radius:6px;padding:8px 12px;background:#f3fbf3">'
+                f"<b>&#10004; {esc(self.title)}: correct.</b> {''.join(esc(p) for p in self.problems)}</div>"
+            )
         items = "".join(f"<li>{esc(p)}</li>" for p in self.problems)
         example = ""
         if self.example:
-            rows = "".join(f"<tr><th style='text-align:left'>{esc(str(k))}</th><td>{esc(str(v))}</td></tr>"
-                           for k, v in self.example.items())
+            rows = "".join(
+                f"<tr><th style='text-align:left'>{esc(str(k))}</th><td>{esc(str(v))}</td></tr>"
+                for k, v in self.example.items()
+            )
             example = f"<div><i>Example</i><table>{rows}</table></div>"
-        return (f'<div style="border:2px solid {LATE_COLOUR};border-radius:6px;padding:8px 12px;background:#fdf3f3">'
-                f"<b>&#10008; {esc(self.title)}: not yet.</b><ul>{items}</ul>{example}"
-                f'<div>Stuck? <code>hint("{esc(self.hint)}", 1)</code> (levels 1 to 3).</div></div>')
+        return (
+            f'<div style="border:2px solid {LATE_COLOUR};border-radius:6px;padding:8px 12px;background:#fdf3f3">'
+            f"<b>&#10008; {esc(self.title)}: not yet.</b><ul>{items}</ul>{example}"
+            f'<div>Stuck? <code>hint("{esc(self.hint)}", 1)</code> (levels 1 to 3).</div></div>'
+        )
 
 
 def load_expected() -> dict:
@@ -452,8 +581,10 @@ def check_watermark_delay(answer, trades=None) -> CheckResult:
     expected = load_expected()
     trades = trades if trades is not None else lab_stream()
     if fingerprint(trades) != expected["fingerprint"]:
-        raise ValueError("the lab stream changed since workbook/course/expected/watermark_delay.json was made: "
-                         "regenerate it with `python -m workbook.course.references.watermarks`")
+        raise ValueError(
+            "the lab stream changed since workbook/course/expected/watermark_delay.json was made: "
+            "regenerate it with `python -m workbook.course.references.watermarks`"
+        )
     best, per_pair, limit = expected["delay_s"], expected["per_pair_delay_s"], expected["max_late_fraction"]
     n = expected["trades"]
 
@@ -461,39 +592,60 @@ def check_watermark_delay(answer, trades=None) -> CheckResult:
         return CheckResult(False, [problem], example)
 
     if answer is None or answer is Ellipsis or isinstance(answer, bool) or not isinstance(answer, (int, float)):
-        return fail(f"your answer is {answer!r}, not a number: write the delay in seconds, e.g. "
-                    "WATERMARK_DELAY_S = 3.", {"got": repr(answer), "expected": "a whole number of seconds"})
+        return fail(
+            f"your answer is {answer!r}, not a number: write the delay in seconds, e.g. WATERMARK_DELAY_S = 3.",
+            {"got": repr(answer), "expected": "a whole number of seconds"},
+        )
     if math.isnan(answer) or math.isinf(answer):
         return fail(f"your answer is {answer}: write a finite number of seconds.")
     if answer < 0:
-        return fail(f"{answer} s is negative: the delay is how far the watermark trails the newest trade, "
-                    "0 or more seconds.", {"got": answer, "expected": ">= 0"})
+        return fail(
+            f"{answer} s is negative: the delay is how far the watermark trails the newest trade, 0 or more seconds.",
+            {"got": answer, "expected": ">= 0"},
+        )
     if answer >= 1000 and answer / 1000 >= best and late_share(trades, answer / 1000)[0] <= limit * n:
-        return fail(f"{answer:g} looks like milliseconds: the answer is in SECONDS "
-                    f"(INTERVAL 'N' SECOND); {answer:g} s would wait over {answer / 60:.0f} minutes.",
-                    {"got": f"{answer:g} s", "expected": "seconds, not milliseconds"})
+        return fail(
+            f"{answer:g} looks like milliseconds: the answer is in SECONDS "
+            f"(INTERVAL 'N' SECOND); {answer:g} s would wait over {answer / 60:.0f} minutes.",
+            {"got": f"{answer:g} s", "expected": "seconds, not milliseconds"},
+        )
     if answer != int(answer):
-        return fail(f"{answer} is not a whole number of seconds: give N as in INTERVAL 'N' SECOND.",
-                    {"got": answer, "expected": "a whole number"})
+        return fail(
+            f"{answer} is not a whole number of seconds: give N as in INTERVAL 'N' SECOND.",
+            {"got": answer, "expected": "a whole number"},
+        )
     answer = int(answer)
     late, total = late_share(trades, answer)
     if late > limit * total:
-        problem = (f"with {answer} s, {late} of {total} trades are late ({100 * late / total:.1f} %): "
-                   f"more than {100 * limit:g} %.")
+        problem = (
+            f"with {answer} s, {late} of {total} trades are late ({100 * late / total:.1f} %): "
+            f"more than {100 * limit:g} %."
+        )
         if answer == per_pair:
-            problem += (" This delay is enough if every pair had its own watermark; but the watermark is per "
-                        "PARTITION: a trade is late when it is behind the newest trade of ANY pair in its "
-                        "partition by the delay or more.")
-        return fail(problem, {"got": f"{answer} s: {100 * late / total:.1f} % late",
-                              "expected": f"at most {100 * limit:g} % late"})
+            problem += (
+                " This delay is enough if every pair had its own watermark; but the watermark is per "
+                "PARTITION: a trade is late when it is behind the newest trade of ANY pair in its "
+                "partition by the delay or more."
+            )
+        return fail(
+            problem,
+            {"got": f"{answer} s: {100 * late / total:.1f} % late", "expected": f"at most {100 * limit:g} % late"},
+        )
     if answer > best:
         smaller, _ = late_share(trades, answer - 1)
-        return fail(f"{answer} s works ({late} of {total} late, {100 * late / total:.1f} %) but it is not the "
-                    f"smallest: {answer - 1} s also keeps the late trades at or under {100 * limit:g} % "
-                    f"({smaller} late). A bigger delay costs latency: every window waits that much longer.",
-                    {"got": f"{answer} s", "expected": f"less than {answer} s"})
-    return CheckResult(True, [f"{answer} s: {late} of {total} trades late ({100 * late / total:.2f} %); "
-                              f"{answer - 1} s would make more than {100 * limit:g} % late."])
+        return fail(
+            f"{answer} s works ({late} of {total} late, {100 * late / total:.1f} %) but it is not the "
+            f"smallest: {answer - 1} s also keeps the late trades at or under {100 * limit:g} % "
+            f"({smaller} late). A bigger delay costs latency: every window waits that much longer.",
+            {"got": f"{answer} s", "expected": f"less than {answer} s"},
+        )
+    return CheckResult(
+        True,
+        [
+            f"{answer} s: {late} of {total} trades late ({100 * late / total:.2f} %); "
+            f"{answer - 1} s would make more than {100 * limit:g} % late."
+        ],
+    )
 
 
 def solution_path() -> Path:

@@ -15,6 +15,7 @@ Colours: Grafana's named colours as its dark theme draws them; a candle is up
 `open-close` strategy (a flat candle takes Plotly's previous direction where
 Grafana draws it grey).
 """
+
 from __future__ import annotations
 
 import math
@@ -30,31 +31,78 @@ import sqlalchemy.exc
 
 from . import grafana, timerange
 
-__all__ = ["DRAWN_TYPES", "GridPanel", "Rendered", "dashboard_panels", "variable_options", "query_panels",
-           "dashboard_figure", "render", "grafana_color"]
+__all__ = [
+    "DRAWN_TYPES",
+    "GridPanel",
+    "Rendered",
+    "dashboard_panels",
+    "variable_options",
+    "query_panels",
+    "dashboard_figure",
+    "render",
+    "grafana_color",
+]
 
 DRAWN_TYPES = ("candlestick", "timeseries", "stat")
-GRID_COLUMNS = 24      # Grafana's grid is 24 columns wide
-ROW_PX = 34            # one grid row: Grafana's 30 px cell plus its 8 px margin, a little tighter
+GRID_COLUMNS = 24  # Grafana's grid is 24 columns wide
+ROW_PX = 34  # one grid row: Grafana's 30 px cell plus its 8 px margin, a little tighter
 TITLE_PX, LEGEND_PX, XTICKS_PX = 26, 24, 22
 
 # Grafana's named colours (dark theme) and its classic palette.
 NAMED_COLORS = {
-    "green": "#73BF69", "red": "#F2495C", "blue": "#5794F2", "yellow": "#FADE2A", "orange": "#FF9830",
-    "purple": "#B877D9", "gray": "#8E8E8E", "grey": "#8E8E8E", "text": "#CCCCDC", "transparent": "rgba(0,0,0,0)",
-    "dark-green": "#37872D", "dark-red": "#C4162A", "dark-blue": "#1F60C4", "light-green": "#96D98D",
-    "light-red": "#FF7383", "light-blue": "#8AB8FF", "semi-dark-green": "#56A64B", "semi-dark-red": "#E02F44",
+    "green": "#73BF69",
+    "red": "#F2495C",
+    "blue": "#5794F2",
+    "yellow": "#FADE2A",
+    "orange": "#FF9830",
+    "purple": "#B877D9",
+    "gray": "#8E8E8E",
+    "grey": "#8E8E8E",
+    "text": "#CCCCDC",
+    "transparent": "rgba(0,0,0,0)",
+    "dark-green": "#37872D",
+    "dark-red": "#C4162A",
+    "dark-blue": "#1F60C4",
+    "light-green": "#96D98D",
+    "light-red": "#FF7383",
+    "light-blue": "#8AB8FF",
+    "semi-dark-green": "#56A64B",
+    "semi-dark-red": "#E02F44",
     "semi-dark-blue": "#3274D9",
 }
-CLASSIC_PALETTE = ["#7EB26D", "#EAB839", "#6ED0E0", "#EF843C", "#E24D42", "#1F78C1", "#BA43A9", "#705DA0",
-                   "#508642", "#CCA300"]
+CLASSIC_PALETTE = [
+    "#7EB26D",
+    "#EAB839",
+    "#6ED0E0",
+    "#EF843C",
+    "#E24D42",
+    "#1F78C1",
+    "#BA43A9",
+    "#705DA0",
+    "#508642",
+    "#CCA300",
+]
 # What Grafana's candlestick panel picks up by name when a field is not mapped in `options.fields`.
-CANDLE_AUTO_NAMES = {"open": ("open", "o"), "high": ("high", "h", "max"), "low": ("low", "l", "min"),
-                     "close": ("close", "c"), "volume": ("volume", "v")}
+CANDLE_AUTO_NAMES = {
+    "open": ("open", "o"),
+    "high": ("high", "h", "max"),
+    "low": ("low", "l", "min"),
+    "close": ("close", "c"),
+    "volume": ("volume", "v"),
+}
 # Grafana units -> Plotly tick format, prefix, suffix (the common ones; others are shown as a suffix).
-UNITS = {"short": ("~s", "", ""), "none": ("", "", ""), "percent": ("", "", "%"), "percentunit": (".0%", "", ""),
-         "currencyUSD": ("~s", "$", ""), "currencyEUR": ("~s", "€", ""), "s": ("~s", "", " s"),
-         "ms": ("~s", "", " ms"), "bytes": ("~s", "", "B"), "decbytes": ("~s", "", "B")}
+UNITS = {
+    "short": ("~s", "", ""),
+    "none": ("", "", ""),
+    "percent": ("", "", "%"),
+    "percentunit": (".0%", "", ""),
+    "currencyUSD": ("~s", "$", ""),
+    "currencyEUR": ("~s", "€", ""),
+    "s": ("~s", "", " s"),
+    "ms": ("~s", "", " ms"),
+    "bytes": ("~s", "", "B"),
+    "decbytes": ("~s", "", "B"),
+}
 
 
 def grafana_color(name: str | None, default: str = "#8E8E8E") -> str:
@@ -67,6 +115,7 @@ def grafana_color(name: str | None, default: str = "#8E8E8E") -> str:
 @dataclass(frozen=True)
 class GridPanel:
     """One panel of the dashboard JSON as the renderer sees it."""
+
     id: Any
     title: str
     type: str
@@ -81,6 +130,7 @@ class GridPanel:
 @dataclass
 class Rendered:
     """What `render` drew: the figure, each panel's data (by panel title) and the panels it did not draw."""
+
     figure: go.Figure
     frames: dict
     not_drawn: list
@@ -107,9 +157,19 @@ def dashboard_panels(dashboard: dict | None = None) -> list[GridPanel]:
     for p in _walk(dashboard.get("panels", [])):
         pos = p.get("gridPos", {})
         sql = next((t["rawSql"] for t in p.get("targets", []) if t.get("rawSql")), None)
-        out.append(GridPanel(id=p.get("id"), title=p.get("title", ""), type=p.get("type", ""),
-                             x=int(pos.get("x", 0)), y=int(pos.get("y", 0)), w=int(pos.get("w", 12)),
-                             h=int(pos.get("h", 8)), sql=sql, raw=p))
+        out.append(
+            GridPanel(
+                id=p.get("id"),
+                title=p.get("title", ""),
+                type=p.get("type", ""),
+                x=int(pos.get("x", 0)),
+                y=int(pos.get("y", 0)),
+                w=int(pos.get("w", 12)),
+                h=int(pos.get("h", 8)),
+                sql=sql,
+                raw=p,
+            )
+        )
     return sorted(out, key=lambda p: (p.y, p.x))
 
 
@@ -122,17 +182,25 @@ def _sort_options(values: list[str], sort: int) -> list[str]:
     if sort in (1, 2):
         return sorted(values, reverse=sort == 2)
     if sort in (3, 4):
+
         def number(v):
             digits = "".join(ch for ch in v if ch.isdigit())
             return int(digits) if digits else -1
+
         return sorted(values, key=number, reverse=sort == 4)
     if sort in (5, 6):
         return sorted(values, key=str.lower, reverse=sort == 6)
     return values
 
 
-def variable_options(engine, name: str = grafana.PAIR_VARIABLE, time_from: Any = "now-30m", time_to: Any = "now",
-                     dashboard: dict | None = None, now: datetime | None = None) -> list[str]:
+def variable_options(
+    engine,
+    name: str = grafana.PAIR_VARIABLE,
+    time_from: Any = "now-30m",
+    time_to: Any = "now",
+    dashboard: dict | None = None,
+    now: datetime | None = None,
+) -> list[str]:
     """The values a query variable offers (the currency-pair picker): its own query, sorted as its `sort` says."""
     dashboard = dashboard if dashboard is not None else grafana.load_dashboard()
     t_from, t_to = timerange.time_range(time_from, time_to, now)
@@ -145,8 +213,9 @@ def variable_options(engine, name: str = grafana.PAIR_VARIABLE, time_from: Any =
     return _sort_options(list(dict.fromkeys(values)), int(spec.get("sort", 0) or 0))
 
 
-def query_panels(engine, variables: Mapping[str, Any], t_from: datetime, t_to: datetime,
-                 dashboard: dict | None = None) -> dict:
+def query_panels(
+    engine, variables: Mapping[str, Any], t_from: datetime, t_to: datetime, dashboard: dict | None = None
+) -> dict:
     """{panel title: DataFrame, or the exception its SQL raised} for every panel with SQL."""
     out = {}
     for p in dashboard_panels(dashboard):
@@ -162,6 +231,7 @@ def query_panels(engine, variables: Mapping[str, Any], t_from: datetime, t_to: d
 
 # --------------------------------------------------------------------------- field config
 
+
 def _defaults(p: GridPanel) -> dict:
     return p.raw.get("fieldConfig", {}).get("defaults", {})
 
@@ -176,7 +246,7 @@ def _field_config(p: GridPanel, name: str) -> dict:
             for prop in o.get("properties", []):
                 key, value = prop.get("id", ""), prop.get("value")
                 if key.startswith("custom."):
-                    conf["custom"][key[len("custom."):]] = value
+                    conf["custom"][key[len("custom.") :]] = value
                 else:
                     conf[key] = value
     return conf
@@ -225,6 +295,7 @@ def _number_columns(frame: pd.DataFrame) -> list[str]:
 
 # --------------------------------------------------------------------------- traces per panel type
 
+
 def _candlestick(p: GridPanel, frame: pd.DataFrame, axes: dict) -> list:
     opts = p.raw.get("options", {})
     mapped = opts.get("fields", {}) or {}
@@ -234,8 +305,10 @@ def _candlestick(p: GridPanel, frame: pd.DataFrame, axes: dict) -> list:
         cols[role] = name if name in frame.columns else None
     missing = [r for r in ("open", "high", "low", "close") if cols[r] is None]
     if missing:
-        raise ValueError(f"the candlestick panel's query has no {', '.join(missing)} field "
-                         f"(columns {list(frame.columns)}; map them in options.fields)")
+        raise ValueError(
+            f"the candlestick panel's query has no {', '.join(missing)} field "
+            f"(columns {list(frame.columns)}; map them in options.fields)"
+        )
     colors = opts.get("colors", {})
     up, down = grafana_color(colors.get("up", "green")), grafana_color(colors.get("down", "red"))
     mode = opts.get("mode", "candles+volume")
@@ -244,14 +317,35 @@ def _candlestick(p: GridPanel, frame: pd.DataFrame, axes: dict) -> list:
     if mode in ("candles+volume", "candles"):
         kind = go.Ohlc if opts.get("candleStyle") == "ohlcbars" else go.Candlestick
         extra = {} if kind is go.Ohlc else {"increasing_fillcolor": up, "decreasing_fillcolor": down}
-        traces.append(kind(x=frame["time"], open=numeric["open"], high=numeric["high"], low=numeric["low"],
-                           close=numeric["close"], name="price", increasing_line_color=up,
-                           decreasing_line_color=down, xaxis=axes["x"], yaxis=axes["y"], **extra))
+        traces.append(
+            kind(
+                x=frame["time"],
+                open=numeric["open"],
+                high=numeric["high"],
+                low=numeric["low"],
+                close=numeric["close"],
+                name="price",
+                increasing_line_color=up,
+                decreasing_line_color=down,
+                xaxis=axes["x"],
+                yaxis=axes["y"],
+                **extra,
+            )
+        )
     if mode in ("candles+volume", "volume") and cols["volume"]:
         rising = (numeric["close"] >= numeric["open"]).tolist()
-        traces.append(go.Bar(x=frame["time"], y=numeric["volume"], name="volume", opacity=0.5,
-                             marker_color=[up if r else down for r in rising], marker_line_width=0,
-                             xaxis=axes["x"], yaxis=axes["y2"] if mode == "candles+volume" else axes["y"]))
+        traces.append(
+            go.Bar(
+                x=frame["time"],
+                y=numeric["volume"],
+                name="volume",
+                opacity=0.5,
+                marker_color=[up if r else down for r in rising],
+                marker_line_width=0,
+                xaxis=axes["x"],
+                yaxis=axes["y2"] if mode == "candles+volume" else axes["y"],
+            )
+        )
     return traces
 
 
@@ -265,20 +359,44 @@ def _timeseries(p: GridPanel, frame: pd.DataFrame, axes: dict) -> list:
         color = _series_color(conf, i, values)
         label = conf.get("displayName") or name
         hover = f"{label} %{{customdata:{_axis_format(conf).get('hoverformat', ',.6~g')}}}<extra></extra>"
-        common = dict(x=frame["time"], y=shown, name=label, customdata=values, hovertemplate=hover,
-                      xaxis=axes["x"], yaxis=axes["y"])
+        common = dict(
+            x=frame["time"],
+            y=shown,
+            name=label,
+            customdata=values,
+            hovertemplate=hover,
+            xaxis=axes["x"],
+            yaxis=axes["y"],
+        )
         style = custom.get("drawStyle", "line")
         opacity = float(custom.get("fillOpacity", 80 if style == "bars" else 0)) / 100
         if style == "bars":
-            traces.append(go.Bar(marker_color=color, marker_line_color=color, marker_line_width=1,
-                                 opacity=max(opacity, 0.2), **common))
+            traces.append(
+                go.Bar(
+                    marker_color=color,
+                    marker_line_color=color,
+                    marker_line_width=1,
+                    opacity=max(opacity, 0.2),
+                    **common,
+                )
+            )
         else:
             line_color = color if isinstance(color, str) else _series_color(conf, i)
-            mode = "markers" if style == "points" else ("lines+markers" if custom.get("showPoints") == "always"
-                                                       else "lines")
-            traces.append(go.Scatter(mode=mode, line_color=line_color, line_width=custom.get("lineWidth", 1),
-                                     fill="tozeroy" if opacity > 0 else None, connectgaps=bool(custom.get("spanNulls")),
-                                     **common))
+            mode = (
+                "markers"
+                if style == "points"
+                else ("lines+markers" if custom.get("showPoints") == "always" else "lines")
+            )
+            traces.append(
+                go.Scatter(
+                    mode=mode,
+                    line_color=line_color,
+                    line_width=custom.get("lineWidth", 1),
+                    fill="tozeroy" if opacity > 0 else None,
+                    connectgaps=bool(custom.get("spanNulls")),
+                    **common,
+                )
+            )
     return traces
 
 
@@ -287,7 +405,10 @@ _REDUCERS = {
     "last": lambda s: s.iloc[-1] if len(s) else float("nan"),
     "firstNotNull": lambda s: s.dropna().iloc[0] if s.notna().any() else float("nan"),
     "first": lambda s: s.iloc[0] if len(s) else float("nan"),
-    "mean": lambda s: s.mean(), "sum": lambda s: s.sum(), "max": lambda s: s.max(), "min": lambda s: s.min(),
+    "mean": lambda s: s.mean(),
+    "sum": lambda s: s.sum(),
+    "max": lambda s: s.max(),
+    "min": lambda s: s.min(),
     "count": lambda s: float(s.count()),
 }
 
@@ -304,24 +425,39 @@ def _stat(p: GridPanel, frame: pd.DataFrame, domain: dict) -> list:
         value = _REDUCERS[calc](pd.to_numeric(frame[name], errors="coerce"))
         fmt = _axis_format(conf)
         width = (x1 - x0) / len(names)
-        traces.append(go.Indicator(
-            mode="number", value=None if pd.isna(value) else float(value), title={"text": name},
-            number={"valueformat": fmt["hoverformat"][1:] if "hoverformat" in fmt else fmt["tickformat"],
-                    "prefix": fmt["tickprefix"], "suffix": fmt["ticksuffix"],
-                    "font": {"color": _series_color(conf, i, pd.Series([value]))[0]
-                             if conf.get("color", {}).get("mode") == "thresholds" else _series_color(conf, i)}},
-            domain={"x": [x0 + i * width, x0 + (i + 1) * width], "y": domain["y"]}))
+        traces.append(
+            go.Indicator(
+                mode="number",
+                value=None if pd.isna(value) else float(value),
+                title={"text": name},
+                number={
+                    "valueformat": fmt["hoverformat"][1:] if "hoverformat" in fmt else fmt["tickformat"],
+                    "prefix": fmt["tickprefix"],
+                    "suffix": fmt["ticksuffix"],
+                    "font": {
+                        "color": _series_color(conf, i, pd.Series([value]))[0]
+                        if conf.get("color", {}).get("mode") == "thresholds"
+                        else _series_color(conf, i)
+                    },
+                },
+                domain={"x": [x0 + i * width, x0 + (i + 1) * width], "y": domain["y"]},
+            )
+        )
     return traces
 
 
 # --------------------------------------------------------------------------- the figure
 
+
 def _title(p: GridPanel, variables: Mapping[str, Any]) -> str:
     """The panel title with its variables replaced, as Grafana shows it, plus the values of the variables its
     query uses but its title does not name: a static figure has no variable picker above it."""
     title = grafana.expand_variables(p.title, {k: str(v) for k, v in variables.items()}).replace("''", "'")
-    used = [str(v) for k, v in variables.items()
-            if p.sql and any(f"{pat}" in p.sql for pat in (f"${k}", f"${{{k}", f"[[{k}")) and str(v) not in title]
+    used = [
+        str(v)
+        for k, v in variables.items()
+        if p.sql and any(f"{pat}" in p.sql for pat in (f"${k}", f"${{{k}", f"[[{k}")) and str(v) not in title
+    ]
     return " · ".join([title, *used]) if used else title
 
 
@@ -333,8 +469,13 @@ def _not_drawn_reason(p: GridPanel) -> str | None:
     return None
 
 
-def dashboard_figure(frames: Mapping[str, Any], variables: Mapping[str, Any], time_from: datetime,
-                     time_to: datetime, dashboard: dict | None = None) -> tuple[go.Figure, list[str]]:
+def dashboard_figure(
+    frames: Mapping[str, Any],
+    variables: Mapping[str, Any],
+    time_from: datetime,
+    time_to: datetime,
+    dashboard: dict | None = None,
+) -> tuple[go.Figure, list[str]]:
     """The Plotly figure of the dashboard for the panels' data; and the panels it did not draw."""
     dashboard = dashboard if dashboard is not None else grafana.load_dashboard()
     all_panels = dashboard_panels(dashboard)
@@ -352,13 +493,33 @@ def dashboard_figure(frames: Mapping[str, Any], variables: Mapping[str, Any], ti
         legend_y = bottom + 6 / plot_px
         y_dom = [min(bottom + (LEGEND_PX + XTICKS_PX + 8) / plot_px, top - 0.01), top - TITLE_PX / plot_px]
         x_dom = [p.x / GRID_COLUMNS + (0.045 if p.x else 0.0), (p.x + p.w) / GRID_COLUMNS - 0.012]
-        annotations.append(dict(text=f"<b>{_title(p, variables)}</b>", x=x_dom[0], y=top, xref="paper",
-                                yref="paper", xanchor="left", yanchor="top", showarrow=False, font={"size": 13}))
+        annotations.append(
+            dict(
+                text=f"<b>{_title(p, variables)}</b>",
+                x=x_dom[0],
+                y=top,
+                xref="paper",
+                yref="paper",
+                xanchor="left",
+                yanchor="top",
+                showarrow=False,
+                font={"size": 13},
+            )
+        )
         frame = frames.get(p.title)
         if isinstance(frame, Exception) or frame is None:
             message = str(frame) if frame is not None else "no data was queried for this panel"
-            annotations.append(dict(text=f"query error: {message[:160]}", x=sum(x_dom) / 2, y=sum(y_dom) / 2,
-                                    xref="paper", yref="paper", showarrow=False, font={"color": "#F2495C"}))
+            annotations.append(
+                dict(
+                    text=f"query error: {message[:160]}",
+                    x=sum(x_dom) / 2,
+                    y=sum(y_dom) / 2,
+                    xref="paper",
+                    yref="paper",
+                    showarrow=False,
+                    font={"color": "#F2495C"},
+                )
+            )
             continue
         if p.type == "stat":
             try:
@@ -372,51 +533,115 @@ def dashboard_figure(frames: Mapping[str, Any], variables: Mapping[str, Any], ti
         axes = {"x": x_name, "y": y_name}
         conf = _defaults(p)
         layout[f"xaxis{'' if axis_n == 1 else axis_n}"] = dict(
-            domain=x_dom, anchor=y_name, type="date", range=[time_from, time_to], rangeslider_visible=False,
-            showgrid=True)
+            domain=x_dom,
+            anchor=y_name,
+            type="date",
+            range=[time_from, time_to],
+            rangeslider_visible=False,
+            showgrid=True,
+        )
         layout[f"yaxis{'' if axis_n == 1 else axis_n}"] = dict(domain=y_dom, anchor=x_name, **_axis_format(conf))
         if p.type == "candlestick" and p.raw.get("options", {}).get("mode", "candles+volume") == "candles+volume":
             axis_n += 1  # the volume bars: an axis of their own over the lower quarter, as Grafana draws them
             axes["y2"] = f"y{axis_n}"
             volume = pd.to_numeric(frame.get("volume", pd.Series(dtype=float)), errors="coerce")
             top_volume = float(volume.max()) if volume.notna().any() else 1.0
-            layout[f"yaxis{axis_n}"] = dict(overlaying=y_name, anchor=x_name, side="right", showgrid=False,
-                                            visible=False, range=[0, top_volume * 4 or 1])
+            layout[f"yaxis{axis_n}"] = dict(
+                overlaying=y_name,
+                anchor=x_name,
+                side="right",
+                showgrid=False,
+                visible=False,
+                range=[0, top_volume * 4 or 1],
+            )
         legend = "legend" if n == 1 else f"legend{n}"
-        layout[legend] = dict(x=x_dom[0], y=legend_y, xref="paper", yref="paper", xanchor="left",
-                              yanchor="bottom", orientation="h", bgcolor="rgba(0,0,0,0)")
+        layout[legend] = dict(
+            x=x_dom[0],
+            y=legend_y,
+            xref="paper",
+            yref="paper",
+            xanchor="left",
+            yanchor="bottom",
+            orientation="h",
+            bgcolor="rgba(0,0,0,0)",
+        )
         show_legend = p.raw.get("options", {}).get("legend", {}).get("showLegend", True)
         try:
             traces = _candlestick(p, frame, axes) if p.type == "candlestick" else _timeseries(p, frame, axes)
         except ValueError as exc:  # a query whose columns do not fit the panel: said in the panel, as Grafana does
-            annotations.append(dict(text=str(exc)[:200], x=sum(x_dom) / 2, y=sum(y_dom) / 2, xref="paper",
-                                    yref="paper", showarrow=False, font={"color": "#F2495C"}))
+            annotations.append(
+                dict(
+                    text=str(exc)[:200],
+                    x=sum(x_dom) / 2,
+                    y=sum(y_dom) / 2,
+                    xref="paper",
+                    yref="paper",
+                    showarrow=False,
+                    font={"color": "#F2495C"},
+                )
+            )
             continue
         for t in traces:
             t.update(legend=legend, showlegend=show_legend)
             fig.add_trace(t)
         if frame.empty:
-            annotations.append(dict(text="No data", x=sum(x_dom) / 2, y=sum(y_dom) / 2, xref="paper",
-                                    yref="paper", showarrow=False, font={"size": 16, "color": "#8E8E8E"}))
+            annotations.append(
+                dict(
+                    text="No data",
+                    x=sum(x_dom) / 2,
+                    y=sum(y_dom) / 2,
+                    xref="paper",
+                    yref="paper",
+                    showarrow=False,
+                    font={"size": 16, "color": "#8E8E8E"},
+                )
+            )
     for i, reason in enumerate(not_drawn):
-        annotations.append(dict(text=f"Not drawn: {reason}", x=0, y=-(8 + 18 * i) / plot_px, xref="paper",
-                                yref="paper", xanchor="left", yanchor="top", showarrow=False,
-                                font={"size": 12, "color": "#B8860B"}))
-    header = " · ".join([dashboard.get("title", "dashboard"),
-                         *(f"{k}: {v}" for k, v in variables.items()),
-                         f"{time_from:%Y-%m-%d %H:%M:%S} to {time_to:%Y-%m-%d %H:%M:%S} UTC"])
-    bar_stacked = any(_defaults(p).get("custom", {}).get("stacking", {}).get("mode", "none") != "none"
-                      for p in drawn)
-    fig.update_layout(title={"text": header, "x": 0, "xanchor": "left", "font": {"size": 15}},
-                      height=plot_px + margin_t + margin_b, margin=dict(l=50, r=20, t=margin_t, b=margin_b),
-                      barmode="relative" if bar_stacked else "overlay", bargap=0.1, hovermode="x",
-                      annotations=annotations, template="plotly_white", **layout)
+        annotations.append(
+            dict(
+                text=f"Not drawn: {reason}",
+                x=0,
+                y=-(8 + 18 * i) / plot_px,
+                xref="paper",
+                yref="paper",
+                xanchor="left",
+                yanchor="top",
+                showarrow=False,
+                font={"size": 12, "color": "#B8860B"},
+            )
+        )
+    header = " · ".join(
+        [
+            dashboard.get("title", "dashboard"),
+            *(f"{k}: {v}" for k, v in variables.items()),
+            f"{time_from:%Y-%m-%d %H:%M:%S} to {time_to:%Y-%m-%d %H:%M:%S} UTC",
+        ]
+    )
+    bar_stacked = any(_defaults(p).get("custom", {}).get("stacking", {}).get("mode", "none") != "none" for p in drawn)
+    fig.update_layout(
+        title={"text": header, "x": 0, "xanchor": "left", "font": {"size": 15}},
+        height=plot_px + margin_t + margin_b,
+        margin=dict(l=50, r=20, t=margin_t, b=margin_b),
+        barmode="relative" if bar_stacked else "overlay",
+        bargap=0.1,
+        hovermode="x",
+        annotations=annotations,
+        template="plotly_white",
+        **layout,
+    )
     return fig, not_drawn
 
 
-def render(engine, pair: str | None = None, time_from: Any = None, time_to: Any = None, *,
-           variables: Mapping[str, Any] | None = None, dashboard: dict | None = None,
-           now: datetime | None = None) -> Rendered:
+def render(
+    engine,
+    pair: str | None = None,
+    time_from: Any = None,
+    time_to: Any = None,
+    *,
+    variables: Mapping[str, Any] | None = None,
+    dashboard: dict | None = None,
+    now: datetime | None = None,
+) -> Rendered:
     """The dashboard for a currency pair and a time range, as Grafana would show it.
 
     `time_from`/`time_to` default to the dashboard's time range (`now-30m` to `now`) and take Grafana's
@@ -439,5 +664,4 @@ def render(engine, pair: str | None = None, time_from: Any = None, time_to: Any 
             values[name] = options[0] if options else ""
     frames = query_panels(engine, values, t_from, t_to, dashboard)
     fig, not_drawn = dashboard_figure(frames, values, t_from, t_to, dashboard)
-    return Rendered(figure=fig, frames=frames, not_drawn=not_drawn, variables=values, time_from=t_from,
-                    time_to=t_to)
+    return Rendered(figure=fig, frames=frames, not_drawn=not_drawn, variables=values, time_from=t_from, time_to=t_to)

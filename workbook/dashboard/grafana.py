@@ -25,15 +25,17 @@ Expansion is done in Grafana's two steps:
 The panel SQL avoids SQL comments: recent Grafana versions strip them before
 expanding macros, older ones do not.
 """
+
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from ..paths import PROJECT_ROOT
 
@@ -41,8 +43,20 @@ DASHBOARD_PATH = PROJECT_ROOT / "grafana" / "dashboards" / "crypto.json"
 PAIR_VARIABLE = "currency_pair"
 
 __all__ = [
-    "DASHBOARD_PATH", "PAIR_VARIABLE", "Panel", "load_dashboard", "panels", "panel", "variable_query",
-    "expand", "expand_variables", "expand_macros", "panel_sql", "panel_frame", "run_sql", "MacroError",
+    "DASHBOARD_PATH",
+    "PAIR_VARIABLE",
+    "Panel",
+    "load_dashboard",
+    "panels",
+    "panel",
+    "variable_query",
+    "expand",
+    "expand_variables",
+    "expand_macros",
+    "panel_sql",
+    "panel_frame",
+    "run_sql",
+    "MacroError",
 ]
 
 
@@ -51,6 +65,7 @@ class MacroError(ValueError):
 
 
 # --------------------------------------------------------------------------- dashboard
+
 
 @dataclass(frozen=True)
 class Panel:
@@ -84,8 +99,16 @@ def panels(dashboard: dict | None = None) -> list[Panel]:
         if not targets:
             continue
         t = targets[0]
-        out.append(Panel(id=p.get("id"), title=p.get("title", ""), type=p.get("type", ""),
-                         sql=t["rawSql"], format=t.get("format", "table"), raw=p))
+        out.append(
+            Panel(
+                id=p.get("id"),
+                title=p.get("title", ""),
+                type=p.get("type", ""),
+                sql=t["rawSql"],
+                format=t.get("format", "table"),
+                raw=p,
+            )
+        )
     return out
 
 
@@ -109,6 +132,7 @@ def variable_query(name: str = PAIR_VARIABLE, dashboard: dict | None = None) -> 
 
 
 # --------------------------------------------------------------------------- time formatting
+
 
 def _utc(t: datetime | str | Any) -> datetime:
     if isinstance(t, str):
@@ -293,20 +317,28 @@ def expand_macros(sql: str, time_from: datetime | str, time_to: datetime | str, 
     return _MACRO.sub(repl, sql)
 
 
-def expand(sql: str, time_from: datetime | str, time_to: datetime | str,
-           variables: Mapping[str, Any] | None = None, *, multi: Iterable[str] = (),
-           timescaledb: bool = False) -> str:
+def expand(
+    sql: str,
+    time_from: datetime | str,
+    time_to: datetime | str,
+    variables: Mapping[str, Any] | None = None,
+    *,
+    multi: Iterable[str] = (),
+    timescaledb: bool = False,
+) -> str:
     """Panel SQL -> the SQL Grafana sends to PostgreSQL for this time range and these variable values."""
     return expand_macros(expand_variables(sql, variables, multi), time_from, time_to, timescaledb)
 
 
-def panel_sql(panel_title: str, pair: str, time_from: datetime | str, time_to: datetime | str,
-              dashboard: dict | None = None) -> str:
+def panel_sql(
+    panel_title: str, pair: str, time_from: datetime | str, time_to: datetime | str, dashboard: dict | None = None
+) -> str:
     """The expanded SQL of one panel for one currency pair."""
     return expand(panel(panel_title, dashboard).sql, time_from, time_to, {PAIR_VARIABLE: pair})
 
 
 # --------------------------------------------------------------------------- running it
+
 
 def _cursor_rows(conn, sql: str) -> tuple[list[str], list[tuple]]:
     cur = conn.cursor()
@@ -354,8 +386,14 @@ def run_sql(engine_or_conn, sql: str):
     return df
 
 
-def panel_frame(engine, panel_title: str, pair: str, time_from: datetime | str, time_to: datetime | str,
-                dashboard: dict | None = None):
+def panel_frame(
+    engine,
+    panel_title: str,
+    pair: str,
+    time_from: datetime | str,
+    time_to: datetime | str,
+    dashboard: dict | None = None,
+):
     """The data of one dashboard panel for one currency pair and time range, as a DataFrame.
 
     The columns are the panel query's: `time, open, high, low, close, volume` for
@@ -364,8 +402,12 @@ def panel_frame(engine, panel_title: str, pair: str, time_from: datetime | str, 
     return run_sql(engine, panel_sql(panel_title, pair, time_from, time_to, dashboard))
 
 
-def pairs(engine, time_from: datetime | str | None = None, time_to: datetime | str | None = None,
-          dashboard: dict | None = None) -> list[str]:
+def pairs(
+    engine,
+    time_from: datetime | str | None = None,
+    time_to: datetime | str | None = None,
+    dashboard: dict | None = None,
+) -> list[str]:
     """The values of the dashboard's currency-pair variable (its own query)."""
     now = datetime.now(timezone.utc)
     sql = expand(variable_query(PAIR_VARIABLE, dashboard), time_from or now - timedelta(hours=1), time_to or now)

@@ -10,6 +10,7 @@ to its last millisecond for `to`. Rounding is done in UTC (the dashboard says
 and weeks start on Monday (ISO). `now` has millisecond precision, as in a
 browser. Absolute times: a datetime, an ISO 8601 string, or epoch milliseconds.
 """
+
 from __future__ import annotations
 
 import calendar
@@ -87,7 +88,8 @@ def _absolute(value: Any) -> datetime:
         except ValueError:
             raise TimeRangeError(
                 f"cannot read the time {value!r}: write it as Grafana does, relative ('now', 'now-30m', "
-                "'now-6h', 'now-1d/d') or absolute ('2025-01-01T00:00:00Z', epoch milliseconds)") from None
+                "'now-6h', 'now-1d/d') or absolute ('2025-01-01T00:00:00Z', epoch milliseconds)"
+            ) from None
     else:
         raise TimeRangeError(f"a time must be a string, a datetime or epoch milliseconds, not {type(value).__name__}")
     if t.tzinfo is None:  # naive times are UTC, as everywhere in the project
@@ -114,8 +116,10 @@ def resolve(value: Any, now: datetime | None = None, round_up: bool = False) -> 
         t = _step(t, 1 if m.group(1) == "+" else -1, int(m.group(2) or 1), m.group(3))
         pos = m.end()
     if pos != len(rest):
-        raise TimeRangeError(f"{text!r} is not a Grafana relative time: 'now', then steps such as '-30m', '-6h', "
-                             "'+1d' (units s m h d w M y), then an optional rounding such as '/d'")
+        raise TimeRangeError(
+            f"{text!r} is not a Grafana relative time: 'now', then steps such as '-30m', '-6h', "
+            "'+1d' (units s m h d w M y), then an optional rounding such as '/d'"
+        )
     if rounding:
         t = _end_of(t, rounding) if round_up else _start_of(t, rounding)
     return t
@@ -126,6 +130,8 @@ def time_range(time_from: Any, time_to: Any, now: datetime | None = None) -> tup
     now = now if now is not None else utcnow()
     t_from, t_to = resolve(time_from, now), resolve(time_to, now, round_up=True)
     if t_from > t_to:
-        raise TimeRangeError(f"the time range {time_from!r} to {time_to!r} ends before it starts "
-                             f"({t_from.isoformat()} > {t_to.isoformat()})")
+        raise TimeRangeError(
+            f"the time range {time_from!r} to {time_to!r} ends before it starts "
+            f"({t_from.isoformat()} > {t_to.isoformat()})"
+        )
     return t_from, t_to

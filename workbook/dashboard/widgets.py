@@ -12,6 +12,7 @@ The figure is a new static Plotly figure each time (no FigureWidget, so no
 anywidget dependency). Under nbval use `charts.render(...)` with plain
 arguments instead: a widget's output is not a deterministic cell output.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,10 +30,16 @@ from . import charts, grafana, timerange
 __all__ = ["QUICK_RANGES", "interactive", "live", "Dashboard", "LiveView", "refresh_seconds"]
 
 # Grafana's quick ranges (the time picker's list), the common ones.
-QUICK_RANGES = [("Last 5 minutes", "now-5m", "now"), ("Last 15 minutes", "now-15m", "now"),
-                ("Last 30 minutes", "now-30m", "now"), ("Last 1 hour", "now-1h", "now"),
-                ("Last 6 hours", "now-6h", "now"), ("Last 24 hours", "now-24h", "now"),
-                ("Today so far", "now/d", "now"), ("Yesterday", "now-1d/d", "now-1d/d")]
+QUICK_RANGES = [
+    ("Last 5 minutes", "now-5m", "now"),
+    ("Last 15 minutes", "now-15m", "now"),
+    ("Last 30 minutes", "now-30m", "now"),
+    ("Last 1 hour", "now-1h", "now"),
+    ("Last 6 hours", "now-6h", "now"),
+    ("Last 24 hours", "now-24h", "now"),
+    ("Today so far", "now/d", "now"),
+    ("Yesterday", "now-1d/d", "now-1d/d"),
+]
 
 
 def refresh_seconds(dashboard: dict | None = None, default: str = "10s") -> float:
@@ -43,41 +50,61 @@ def refresh_seconds(dashboard: dict | None = None, default: str = "10s") -> floa
 
 def _figure_output(rendered: charts.Rendered) -> dict:
     """The figure as one Output-widget output (a display_data with Plotly's mime bundle)."""
-    bundle = {"application/vnd.plotly.v1+json": json.loads(pio.to_json(rendered.figure, validate=False)),
-              "text/plain": f"<dashboard {rendered.variables} {rendered.time_from} to {rendered.time_to}>"}
+    bundle = {
+        "application/vnd.plotly.v1+json": json.loads(pio.to_json(rendered.figure, validate=False)),
+        "text/plain": f"<dashboard {rendered.variables} {rendered.time_from} to {rendered.time_to}>",
+    }
     return {"output_type": "display_data", "data": bundle, "metadata": {}}
 
 
 class Dashboard:
     """The interactive dashboard: pair dropdown, time range, figure redrawn in place."""
 
-    def __init__(self, engine, pair: str | None = None, time_from: Any = None, time_to: Any = None,
-                 dashboard: dict | None = None):
+    def __init__(
+        self, engine, pair: str | None = None, time_from: Any = None, time_to: Any = None, dashboard: dict | None = None
+    ):
         self.engine = engine
         self.dashboard = dashboard if dashboard is not None else grafana.load_dashboard()
         default = self.dashboard.get("time", {})
-        self.time_from = W.Text(value=str(time_from or default.get("from", "now-30m")), description="From",
-                                continuous_update=False, layout=W.Layout(width="260px"))
-        self.time_to = W.Text(value=str(time_to or default.get("to", "now")), description="To",
-                              continuous_update=False, layout=W.Layout(width="260px"))
-        self.quick = W.Dropdown(options=[("Quick ranges", None)] + [(n, (f, t)) for n, f, t in QUICK_RANGES],
-                                value=None, layout=W.Layout(width="170px"))
-        spec = next((v for v in self.dashboard.get("templating", {}).get("list", [])
-                     if v.get("name") == grafana.PAIR_VARIABLE), {})
-        options = charts.variable_options(engine, grafana.PAIR_VARIABLE, self.time_from.value, self.time_to.value,
-                                          self.dashboard)
+        self.time_from = W.Text(
+            value=str(time_from or default.get("from", "now-30m")),
+            description="From",
+            continuous_update=False,
+            layout=W.Layout(width="260px"),
+        )
+        self.time_to = W.Text(
+            value=str(time_to or default.get("to", "now")),
+            description="To",
+            continuous_update=False,
+            layout=W.Layout(width="260px"),
+        )
+        self.quick = W.Dropdown(
+            options=[("Quick ranges", None)] + [(n, (f, t)) for n, f, t in QUICK_RANGES],
+            value=None,
+            layout=W.Layout(width="170px"),
+        )
+        spec = next(
+            (v for v in self.dashboard.get("templating", {}).get("list", []) if v.get("name") == grafana.PAIR_VARIABLE),
+            {},
+        )
+        options = charts.variable_options(
+            engine, grafana.PAIR_VARIABLE, self.time_from.value, self.time_to.value, self.dashboard
+        )
         if pair is not None and pair not in options:
             options = [pair, *options]
-        self.pair = W.Dropdown(options=options, value=pair if pair is not None else (options[0] if options else None),
-                               description=spec.get("label", grafana.PAIR_VARIABLE),
-                               style={"description_width": "initial"}, layout=W.Layout(width="340px"))
+        self.pair = W.Dropdown(
+            options=options,
+            value=pair if pair is not None else (options[0] if options else None),
+            description=spec.get("label", grafana.PAIR_VARIABLE),
+            style={"description_width": "initial"},
+            layout=W.Layout(width="340px"),
+        )
         self.pair.add_class("workbook-pair-picker")
         self.message = W.HTML()
         self.message.add_class("workbook-dashboard-message")
         self.output = W.Output()
         self.rendered: charts.Rendered | None = None
-        self.widget = W.VBox([W.HBox([self.pair, self.time_from, self.time_to, self.quick]), self.output,
-                              self.message])
+        self.widget = W.VBox([W.HBox([self.pair, self.time_from, self.time_to, self.quick]), self.output, self.message])
         self.widget.add_class("workbook-dashboard")
         for w in (self.pair, self.time_from, self.time_to):
             w.observe(lambda _change: self.redraw(), names="value")
@@ -97,8 +124,14 @@ class Dashboard:
         """Query every panel again and replace the figure (safe from a background thread)."""
         with self._lock:
             try:
-                rendered = charts.render(self.engine, self.pair.value, self.time_from.value, self.time_to.value,
-                                         dashboard=self.dashboard, now=now)
+                rendered = charts.render(
+                    self.engine,
+                    self.pair.value,
+                    self.time_from.value,
+                    self.time_to.value,
+                    dashboard=self.dashboard,
+                    now=now,
+                )
             except timerange.TimeRangeError as exc:
                 self.message.value = f"<span style='color:#F2495C'>{exc}</span>"
                 return None
@@ -116,8 +149,9 @@ class Dashboard:
         display(self.widget)
 
 
-def interactive(engine, pair: str | None = None, time_from: Any = None, time_to: Any = None,
-                dashboard: dict | None = None) -> Dashboard:
+def interactive(
+    engine, pair: str | None = None, time_from: Any = None, time_to: Any = None, dashboard: dict | None = None
+) -> Dashboard:
     """The dashboard with its pair picker and time range; display it (last expression of a cell)."""
     d = Dashboard(engine, pair, time_from, time_to, dashboard)
     d.redraw()
@@ -127,8 +161,16 @@ def interactive(engine, pair: str | None = None, time_from: Any = None, time_to:
 class LiveView:
     """A dashboard redrawn every `interval` seconds by a background thread until Stop or `limit`."""
 
-    def __init__(self, engine, pair: str | None = None, time_from: Any = None, time_to: Any = None,
-                 dashboard: dict | None = None, interval: float | None = None, limit: float = 30 * 60):
+    def __init__(
+        self,
+        engine,
+        pair: str | None = None,
+        time_from: Any = None,
+        time_to: Any = None,
+        dashboard: dict | None = None,
+        interval: float | None = None,
+        limit: float = 30 * 60,
+    ):
         self.dashboard = Dashboard(engine, pair, time_from, time_to, dashboard)
         self.interval = interval if interval is not None else refresh_seconds(self.dashboard.dashboard)
         self.limit = limit
@@ -162,9 +204,11 @@ class LiveView:
                 self.dashboard.redraw()
                 self.refreshes += 1
                 elapsed = time.monotonic() - started
-                self.status.value = (f"live: refresh {self.refreshes} at {timerange.utcnow():%H:%M:%S} UTC, "
-                                     f"every {self.interval:g} s; stops by itself in "
-                                     f"{max(0, self.limit - elapsed) / 60:.0f} min")
+                self.status.value = (
+                    f"live: refresh {self.refreshes} at {timerange.utcnow():%H:%M:%S} UTC, "
+                    f"every {self.interval:g} s; stops by itself in "
+                    f"{max(0, self.limit - elapsed) / 60:.0f} min"
+                )
                 if elapsed + self.interval > self.limit:
                     break
                 self._stop.wait(self.interval)
@@ -180,7 +224,14 @@ class LiveView:
         display(self.widget)
 
 
-def live(engine, pair: str | None = None, time_from: Any = None, time_to: Any = None,
-         dashboard: dict | None = None, interval: float | None = None, limit: float = 30 * 60) -> LiveView:
+def live(
+    engine,
+    pair: str | None = None,
+    time_from: Any = None,
+    time_to: Any = None,
+    dashboard: dict | None = None,
+    interval: float | None = None,
+    limit: float = 30 * 60,
+) -> LiveView:
     """Start a live dashboard (refreshing in the background) and return it; display it, `.stop()` it."""
     return LiveView(engine, pair, time_from, time_to, dashboard, interval, limit).start()

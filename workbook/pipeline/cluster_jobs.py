@@ -9,6 +9,7 @@ time, and without this check every `up` would add another copy of the same job
     cancel(address, job_id)          PATCH /jobs/<id>?mode=cancel
     wait_until_gone(address, ids)    until those jobs are CANCELED (or otherwise ended)
 """
+
 from __future__ import annotations
 
 import json
@@ -39,8 +40,10 @@ def _request(address: str, path: str, method: str = "GET", timeout: float = 10) 
         detail = exc.read().decode(errors="replace")[:300]
         raise ClusterJobsError(f"Flink REST {method} {_url(address, path)} answered {exc.code}: {detail}") from None
     except OSError as exc:
-        raise ClusterJobsError(f"cannot reach the Flink session cluster's REST API at {_url(address, '')} "
-                               f"({exc}): is the JobManager up? (`--jobmanager HOST:PORT` / FLINK_JOBMANAGER)") from None
+        raise ClusterJobsError(
+            f"cannot reach the Flink session cluster's REST API at {_url(address, '')} "
+            f"({exc}): is the JobManager up? (`--jobmanager HOST:PORT` / FLINK_JOBMANAGER)"
+        ) from None
     return json.loads(body) if body.strip() else {}
 
 
@@ -69,8 +72,10 @@ def wait_until_gone(address: str, job_ids, timeout: float = 60, interval: float 
         if not pending:
             return
         if time.monotonic() > deadline:
-            raise ClusterJobsError(f"job(s) {sorted(pending)} still not cancelled after {timeout:.0f} s: "
-                                   f"see the Flink web UI {_url(address, '')}")
+            raise ClusterJobsError(
+                f"job(s) {sorted(pending)} still not cancelled after {timeout:.0f} s: "
+                f"see the Flink web UI {_url(address, '')}"
+            )
         time.sleep(interval)
 
 
@@ -83,8 +88,10 @@ def submit_once(address: str, name: str, replace: bool = False, say=print) -> bo
         return True
     ids = [j["jid"] for j in running]
     if not replace:
-        say(f"Flink job {ids[0]} ({name!r}) is already {running[0].get('state')} on {_url(address, '')}: "
-            "not submitting a second one (--replace cancels it and submits again).")
+        say(
+            f"Flink job {ids[0]} ({name!r}) is already {running[0].get('state')} on {_url(address, '')}: "
+            "not submitting a second one (--replace cancels it and submits again)."
+        )
         return False
     for jid in ids:
         say(f"cancelling Flink job {jid} ({name!r}) on {_url(address, '')} (--replace)")

@@ -63,8 +63,9 @@ def scan(bootstrap_servers: str, topic: str, ends: dict, timeout_s: float = 20.0
     """The edges of every partition up to `ends` ({partition: end offset})."""
     from kafka import KafkaConsumer, TopicPartition
 
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False, group_id=None,
-                             fetch_max_wait_ms=100)
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap_servers, enable_auto_commit=False, group_id=None, fetch_max_wait_ms=100
+    )
     deadline = time.monotonic() + timeout_s
     try:
         out = []
@@ -75,8 +76,11 @@ def scan(bootstrap_servers: str, topic: str, ends: dict, timeout_s: float = 20.0
             if end <= start:
                 continue
             first = _find(consumer, tp, start, end, deadline, last=False)
-            last = None if first is None else _find(consumer, tp, max(first, end - 64), end, deadline, last=True,
-                                                    floor=first)
+            last = (
+                None
+                if first is None
+                else _find(consumer, tp, max(first, end - 64), end, deadline, last=True, floor=first)
+            )
             out.append(Edge(partition, start, end, first, last))
         return out
     finally:
@@ -110,10 +114,11 @@ def _connect(config: Config, jdbc_url: str):
     """psycopg2 connection to the database of `jdbc_url`, its ?currentSchema= first on the search path."""
     import psycopg2
 
-    url = urlsplit(jdbc_url[len("jdbc:"):] if jdbc_url.startswith("jdbc:") else jdbc_url)
+    url = urlsplit(jdbc_url[len("jdbc:") :] if jdbc_url.startswith("jdbc:") else jdbc_url)
     kwargs = config.psycopg2_kwargs()
-    kwargs.update({k: v for k, v in (("host", url.hostname), ("port", url.port),
-                                     ("dbname", url.path.lstrip("/"))) if v})
+    kwargs.update(
+        {k: v for k, v in (("host", url.hostname), ("port", url.port), ("dbname", url.path.lstrip("/"))) if v}
+    )
     schema = parse_qs(url.query).get("currentSchema", [None])[0]
     if schema:
         kwargs["options"] = f"-c search_path={schema}"
@@ -124,8 +129,9 @@ def forget(config: Config, jdbc_url: str, partitions) -> None:
     """Delete the 'not a JSON object' rows of these partitions before a bounded job writes its own:
     afterwards the row (if any) is this job's count, to which add() adds the edges."""
     with _connect(config, jdbc_url) as conn, conn.cursor() as cur:
-        cur.execute("DELETE FROM bad_records WHERE problem = %s AND kafka_partition = ANY(%s)",
-                    (PROBLEM, list(partitions)))
+        cur.execute(
+            "DELETE FROM bad_records WHERE problem = %s AND kafka_partition = ANY(%s)", (PROBLEM, list(partitions))
+        )
     conn.close()
 
 
@@ -136,15 +142,19 @@ def add(config: Config, jdbc_url: str, edges) -> list:
         for e in edges:
             if not (e.before or e.after):
                 continue
-            cur.execute("SELECT num_records, last_offset FROM bad_records WHERE kafka_partition = %s AND problem = %s",
-                        (e.partition, PROBLEM))
+            cur.execute(
+                "SELECT num_records, last_offset FROM bad_records WHERE kafka_partition = %s AND problem = %s",
+                (e.partition, PROBLEM),
+            )
             row = cur.fetchone()
             count = (row[0] if row else 0) + e.before + e.after
             last = e.end - 1 if e.after else (row[1] if row else e.latest_unreadable)
-            cur.execute("INSERT INTO bad_records (kafka_partition, problem, num_records, last_offset) "
-                        "VALUES (%s, %s, %s, %s) ON CONFLICT (kafka_partition, problem) DO UPDATE "
-                        "SET num_records = EXCLUDED.num_records, last_offset = EXCLUDED.last_offset",
-                        (e.partition, PROBLEM, count, last))
+            cur.execute(
+                "INSERT INTO bad_records (kafka_partition, problem, num_records, last_offset) "
+                "VALUES (%s, %s, %s, %s) ON CONFLICT (kafka_partition, problem) DO UPDATE "
+                "SET num_records = EXCLUDED.num_records, last_offset = EXCLUDED.last_offset",
+                (e.partition, PROBLEM, count, last),
+            )
             written.append((e.partition, PROBLEM, count, last))
     conn.close()
     return written

@@ -17,6 +17,7 @@
 The JVM is started once per Python process (notebooks reuse it), so the JVM
 settings take effect only for the first environment created.
 """
+
 from __future__ import annotations
 
 import os
@@ -69,7 +70,6 @@ JVM_OPTIONS = [
 _GC_FLAGS = ("-XX:+UseG1GC", "-XX:+UseParallelGC", "-XX:+UseSerialGC", "-XX:+UseZGC", "-XX:+UseShenandoahGC")
 
 
-
 def jvm_args(state_dir=None) -> str:
     """JVM_ARGS for the PyFlink JVM: the user's JVM_ARGS plus ours."""
     java = find_java()
@@ -97,7 +97,7 @@ def parse_jobmanager(address: str) -> tuple:
     text = address.strip()
     for prefix in ("http://", "https://"):
         if text.startswith(prefix):
-            text = text[len(prefix):]
+            text = text[len(prefix) :]
     text = text.rstrip("/")
     host, sep, port = text.rpartition(":")
     if not sep or not host or not port.isdigit():
@@ -105,9 +105,14 @@ def parse_jobmanager(address: str) -> tuple:
     return host, int(port)
 
 
-def create_table_env(parallelism: int = 1, jobmanager: str | None = None,
-                     checkpoint_interval: float | None = None, pipeline_name: str | None = None,
-                     options: dict | None = None, log_dir=None):
+def create_table_env(
+    parallelism: int = 1,
+    jobmanager: str | None = None,
+    checkpoint_interval: float | None = None,
+    pipeline_name: str | None = None,
+    options: dict | None = None,
+    log_dir=None,
+):
     """A streaming TableEnvironment. `jobmanager` HOST:PORT submits to that session
     cluster; `checkpoint_interval` in seconds (None: no checkpoints)."""
     state_dir = load_config().workbook_state_dir

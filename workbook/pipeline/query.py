@@ -24,8 +24,16 @@ def resolve_query(sql: str, solutions: bool) -> str:
     return sql
 
 
-def query(sql: str, trades=None, *, config: Config | None = None, topic: str | None = None,
-          solutions: bool = False, partitions: int = 1, parallelism: int = 1):
+def query(
+    sql: str,
+    trades=None,
+    *,
+    config: Config | None = None,
+    topic: str | None = None,
+    solutions: bool = False,
+    partitions: int = 1,
+    parallelism: int = 1,
+):
     """Run one query bounded and return its final result as a pandas DataFrame.
 
     `sql`: a SELECT, an `INSERT INTO <table> SELECT ...` (the SELECT part is run), or a
@@ -49,7 +57,7 @@ def query(sql: str, trades=None, *, config: Config | None = None, topic: str | N
         select = sql_files.render(sql_files.select_part(text), sql_values(config, topic))
         try:
             table = t_env.sql_query(select)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - Py4J raises Flink errors as plain Exceptions
             raise ProcessorError(f"the query does not compile: {flink_message(exc)}") from None
         table = without_ltz(table)
         names = table.get_schema().get_field_names()

@@ -33,8 +33,8 @@ class RunResult:
     topic: str
     end_offsets: dict | None = None
     status: str = "RUNNING"
-    seconds_to_submit: float = 0.0    # process start of run() -> job submitted (JVM, planning, cluster)
-    seconds_total: float = 0.0        # run() start -> job finished (bounded) or left running
+    seconds_to_submit: float = 0.0  # process start of run() -> job submitted (JVM, planning, cluster)
+    seconds_total: float = 0.0  # run() start -> job finished (bounded) or left running
     net_runtime_s: float | None = None  # the job's own runtime, from the cluster
     warnings: list = field(default_factory=list)
     job_client: object = field(default=None, repr=False, compare=False)
@@ -103,14 +103,20 @@ def run(options: RunOptions | None = None, config: Config | None = None, say=pri
     values = sql_values(config, topic, jdbc_url)
     # bounded: the unreadable records at the edges of the partitions (sql/44_unreadable_records.sql
     # cannot see them) are read with the end offsets, and added to bad_records when the job has finished
-    count_edges = bounded and o.wait is not False and any(s.kind == "insert" and s.name == "bad_records"
-                                                          for s in statements)
+    count_edges = (
+        bounded and o.wait is not False and any(s.kind == "insert" and s.name == "bad_records" for s in statements)
+    )
     measuring = measure_end_offsets(config, topic, end_offsets, count_edges) if bounded else None
     # streaming: restarts from the last checkpoint after a failure (PostgreSQL or Kafka gone for a while)
     flink_options = dict(RESTART_OPTIONS) if not bounded and interval else {}
     flink_options.update(o.flink_options or {})
-    t_env = create_table_env(parallelism=o.parallelism, jobmanager=jobmanager, checkpoint_interval=interval,
-                             pipeline_name=pipeline_name(bounded), options=flink_options)
+    t_env = create_table_env(
+        parallelism=o.parallelism,
+        jobmanager=jobmanager,
+        checkpoint_interval=interval,
+        pipeline_name=pipeline_name(bounded),
+        options=flink_options,
+    )
     scanning = None
     if measuring is not None:
         end_offsets = measuring()
@@ -122,11 +128,15 @@ def run(options: RunOptions | None = None, config: Config | None = None, say=pri
         try:
             edges.forget(config, target_url, end_offsets)
         except Exception as exc:  # noqa: BLE001 -- PostgreSQL unreachable: the job says so when it writes
-            say(f"WARNING: bad_records: could not prepare the count of unreadable records ({type(exc).__name__}: "
-                f"{str(exc).strip()}); the ones at the start and end of the partitions are not counted")
+            say(
+                f"WARNING: bad_records: could not prepare the count of unreadable records ({type(exc).__name__}: "
+                f"{str(exc).strip()}); the ones at the start and end of the partitions are not counted"
+            )
             scanning = None
     table_result = None
-    plan_path = None if o.explain else speedups.plan_path(config.workbook_state_dir, statements, values, dry_run, bounded)
+    plan_path = (
+        None if o.explain else speedups.plan_path(config.workbook_state_dir, statements, values, dry_run, bounded)
+    )
     if plan_path is not None and plan_path.exists():
         table_result = speedups.execute_plan(t_env, plan_path, end_offsets if bounded else None)
     if table_result is None:
@@ -137,26 +147,39 @@ def run(options: RunOptions | None = None, config: Config | None = None, say=pri
         for st, text in inserts:
             try:
                 stmt_set.add_insert_sql(text)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - Py4J raises Flink errors as plain Exceptions
                 raise ProcessorError(f"{st.label}: {flink_message(exc)}") from None
         if o.explain:
             say(stmt_set.explain())
         try:
             table_result = speedups.compile_and_execute(stmt_set, plan_path)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - Py4J raises Flink errors as plain Exceptions
             raise ProcessorError(f"the job could not start: {flink_message(exc)}") from None
     client = table_result.get_job_client()
-    result = RunResult(job_id=str(client.get_job_id()), bounded=bounded, dry_run=dry_run, jobmanager=jobmanager,
-                       topic=topic, end_offsets=end_offsets, seconds_to_submit=time.monotonic() - t0,
-                       warnings=warnings, job_client=client)
+    result = RunResult(
+        job_id=str(client.get_job_id()),
+        bounded=bounded,
+        dry_run=dry_run,
+        jobmanager=jobmanager,
+        topic=topic,
+        end_offsets=end_offsets,
+        seconds_to_submit=time.monotonic() - t0,
+        warnings=warnings,
+        job_client=client,
+    )
     where = f"session cluster http://{jobmanager}" if jobmanager else "MiniCluster (in this process)"
     target = "standard output (dry run)" if dry_run else (jdbc_url or config.jdbc_url)
     bound = f" up to offsets {end_offsets} ({result.num_records} records)" if bounded else ""
     say(f"Flink job {result.job_id} on {where}: {topic}@{config.kafka_bootstrap_servers}{bound} -> {target}")
     wait = o.wait if o.wait is not None else (bounded or not jobmanager)
     # says on the console when PostgreSQL goes away and when the job restarts (MiniCluster jobs)
-    watcher = None if jobmanager else JobWatcher(client, result.job_id, config,
-                                                 None if dry_run else (jdbc_url or config.jdbc_url), say=say).start()
+    watcher = (
+        None
+        if jobmanager
+        else JobWatcher(
+            client, result.job_id, config, None if dry_run else (jdbc_url or config.jdbc_url), say=say
+        ).start()
+    )
     result.watcher = watcher
     if not wait:
         result.seconds_total = time.monotonic() - t0
@@ -173,7 +196,7 @@ def run(options: RunOptions | None = None, config: Config | None = None, say=pri
         say("stopping the job (Ctrl-C)...")
         try:
             client.cancel().result()
-        except Exception:
+        except Exception:  # noqa: BLE001 - the job is being stopped anyway
             pass
         result.status = "CANCELED"
         result.seconds_total = time.monotonic() - t0
@@ -183,12 +206,14 @@ def run(options: RunOptions | None = None, config: Config | None = None, say=pri
     result.seconds_total = time.monotonic() - t0
     try:
         execution = future.result()
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - the job's failure, whatever Java threw
         result.status = "FAILED"
         message = flink_message(exc)
         if "Connection refused" in message or "TimeoutException" in message:
-            message += (f"\n  (Kafka {config.kafka_bootstrap_servers}, PostgreSQL {config.postgres_host}:"
-                        f"{config.postgres_port}: are they up? `python -m workbook status`)")
+            message += (
+                f"\n  (Kafka {config.kafka_bootstrap_servers}, PostgreSQL {config.postgres_host}:"
+                f"{config.postgres_port}: are they up? `python -m workbook status`)"
+            )
         raise ProcessorError(f"Flink job {result.job_id} failed: {message}") from None
     result.status = "FINISHED"
     result.net_runtime_s = execution.get_net_runtime() / 1000
@@ -240,14 +265,18 @@ def count_edge_records(scanning, config: Config, jdbc_url: str, dry_run: bool, s
         found = [e for e in scanning() if e.before or e.after]
         if dry_run:
             for e in found:
-                say(f"bad_records> partition {e.partition}: {e.before + e.after} record(s) that are "
+                say(
+                    f"bad_records> partition {e.partition}: {e.before + e.after} record(s) that are "
                     f"{edges.PROBLEM} before its first or after its last readable record "
-                    f"(not in the counts above)")
+                    f"(not in the counts above)"
+                )
         else:
             edges.add(config, jdbc_url, found)
     except Exception as exc:  # noqa: BLE001 -- the job's results are written; only this count is missing
-        say(f"WARNING: could not count the unreadable records at the start and end of the partitions "
-            f"({type(exc).__name__}: {exc}); bad_records may lack them: run --bounded again")
+        say(
+            f"WARNING: could not count the unreadable records at the start and end of the partitions "
+            f"({type(exc).__name__}: {exc}); bad_records may lack them: run --bounded again"
+        )
 
 
 def measure_end_offsets(config: Config, topic: str, given: dict | None = None, scan_edges: bool = False):
@@ -260,7 +289,7 @@ def measure_end_offsets(config: Config, topic: str, given: dict | None = None, s
     def work():
         try:
             box["ends"] = given if given is not None else true_end_offsets(config.kafka_bootstrap_servers, topic)
-        except BaseException as exc:  # re-raised in the caller's thread
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
             box["error"] = exc
             return
         if scan_edges:
@@ -281,7 +310,8 @@ def measure_end_offsets(config: Config, topic: str, given: dict | None = None, s
             raise ProcessorError(
                 f"the Kafka broker at {config.kafka_bootstrap_servers} did not give the end offsets of topic "
                 f"{topic!r} ({type(error).__name__}: {error}). Is it up? `python -m workbook status`; start it with "
-                "`python -m workbook up`, or set KAFKA_BOOTSTRAP_SERVERS in .env to where it runs.") from None
+                "`python -m workbook up`, or set KAFKA_BOOTSTRAP_SERVERS in .env to where it runs."
+            ) from None
         return box["ends"]
 
     def get_edges():

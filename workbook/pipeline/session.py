@@ -107,8 +107,12 @@ class Session:
     """Table environments over a running MiniCluster, one per dataset; the DDL of the
     cells is replayed in each, so a view created in one cell is there in the next."""
 
-    def __init__(self, datasets: dict[str, Callable[[], list]], config: Config | None = None,
-                 timeout_s: float = DEFAULT_TIMEOUT_S):
+    def __init__(
+        self,
+        datasets: dict[str, Callable[[], list]],
+        config: Config | None = None,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+    ):
         self.config = config or load_config()
         self.datasets = datasets
         self.timeout_s = timeout_s
@@ -129,14 +133,25 @@ class Session:
 
             jvm = get_gateway().jvm
             conf = jvm.org.apache.flink.configuration.Configuration()
-            for key, value in {"rest.address": "127.0.0.1", "rest.bind-address": "127.0.0.1", "rest.bind-port": "0",
-                               "jobmanager.bind-host": "127.0.0.1", "taskmanager.bind-host": "127.0.0.1",
-                               "taskmanager.host": "127.0.0.1", "jobmanager.rpc.address": "127.0.0.1",
-                               "taskmanager.numberOfTaskSlots": "4"}.items():
+            for key, value in {
+                "rest.address": "127.0.0.1",
+                "rest.bind-address": "127.0.0.1",
+                "rest.bind-port": "0",
+                "jobmanager.bind-host": "127.0.0.1",
+                "taskmanager.bind-host": "127.0.0.1",
+                "taskmanager.host": "127.0.0.1",
+                "jobmanager.rpc.address": "127.0.0.1",
+                "taskmanager.numberOfTaskSlots": "4",
+            }.items():
                 conf.setString(key, value)
-            mc_conf = (jvm.org.apache.flink.runtime.minicluster.MiniClusterConfiguration.Builder()
-                       .withRandomPorts().setConfiguration(conf).setNumTaskManagers(1)
-                       .setNumSlotsPerTaskManager(4).build())
+            mc_conf = (
+                jvm.org.apache.flink.runtime.minicluster.MiniClusterConfiguration.Builder()
+                .withRandomPorts()
+                .setConfiguration(conf)
+                .setNumTaskManagers(1)
+                .setNumSlotsPerTaskManager(4)
+                .build()
+            )
             self._cluster = jvm.org.apache.flink.runtime.minicluster.MiniCluster(mc_conf)
             self._cluster.start()
             uri = self._cluster.getRestAddress().get()
@@ -144,15 +159,23 @@ class Session:
         return self._rest
 
     def _new_env(self):
-        return create_table_env(parallelism=1, jobmanager=self.cluster_address(), pipeline_name="workbook cell",
-                                options={"pipeline.auto-watermark-interval": "0 ms",
-                                         "client.timeout": "30 s", "rest.connection-timeout": "5000"})
+        return create_table_env(
+            parallelism=1,
+            jobmanager=self.cluster_address(),
+            pipeline_name="workbook cell",
+            options={
+                "pipeline.auto-watermark-interval": "0 ms",
+                "client.timeout": "30 s",
+                "rest.connection-timeout": "5000",
+            },
+        )
 
     def dataset_file(self, name: str) -> Path:
         """The dataset as JSON lines, written once (the file name is a hash of its content)."""
         trades = self.datasets[name]()
-        lines = [json.dumps(dict(t, kafka_partition=0, kafka_offset=i), separators=(",", ":"))
-                 for i, t in enumerate(trades)]
+        lines = [
+            json.dumps(dict(t, kafka_partition=0, kafka_offset=i), separators=(",", ":")) for i, t in enumerate(trades)
+        ]
         body = "\n".join(lines) + "\n"
         digest = hashlib.sha256(body.encode()).hexdigest()[:16]
         folder = self.config.workbook_state_dir / "datasets" / f"{name}-{digest}"
@@ -199,8 +222,14 @@ class Session:
 
     # --- running a cell -------------------------------------------------------------------------
 
-    def run_cell(self, cell: str, data: str = "check", limit: int | None = None, changelog: bool = False,
-                 timeout_s: float | None = None) -> CellResult:
+    def run_cell(
+        self,
+        cell: str,
+        data: str = "check",
+        limit: int | None = None,
+        changelog: bool = False,
+        timeout_s: float | None = None,
+    ) -> CellResult:
         """Run every statement of the cell; DDL is kept for later cells. Raises SqlError
         (with the line and column in the cell) or QueryTimeout."""
         started = time.perf_counter()
@@ -221,10 +250,13 @@ class Session:
                         out.frame = self._collect_result(t_env.execute_sql(text))
                     else:
                         if kind == "insert":
-                            m = re.match(r"(?:\s|--[^\n]*\n)*INSERT\s+(?:INTO|OVERWRITE)\s+`?[\w.]+`?(\s*\([^)]*\))?\s*", text,
-                                         re.IGNORECASE)
+                            m = re.match(
+                                r"(?:\s|--[^\n]*\n)*INSERT\s+(?:INTO|OVERWRITE)\s+`?[\w.]+`?(\s*\([^)]*\))?\s*",
+                                text,
+                                re.IGNORECASE,
+                            )
                             if m:
-                                offset, text = offset + m.end(), text[m.end():]
+                                offset, text = offset + m.end(), text[m.end() :]
                         table = t_env.sql_query(text)
                         out.frame = self._query(table, limit, changelog, timeout_s or self.timeout_s)
                 except (QueryTimeout, SqlError):
@@ -274,7 +306,8 @@ class Session:
                 f"stopped after {timeout_s:g} s: the query was still running. A query over a fixed dataset "
                 "normally takes about a second; one this slow multiplies rows (a join without a condition, "
                 "e.g. a cross join, pairs every trade with every other). Add a join condition, or give it "
-                "more time with --timeout SECONDS.")
+                "more time with --timeout SECONDS."
+            )
         if "error" in box:
             raise box["error"]
         frame = box["frame"]

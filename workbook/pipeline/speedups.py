@@ -67,8 +67,7 @@ def execute_plan(t_env, path: Path, end_offsets: dict | None):
         if end_offsets is not None:
             found = False
             for node in plan.get("nodes", []):
-                options = (node.get("scanTableSource", {}).get("table", {}).get("resolvedTable", {})
-                           .get("options", {}))
+                options = node.get("scanTableSource", {}).get("table", {}).get("resolvedTable", {}).get("options", {})
                 if "scan.bounded.specific-offsets" in options:
                     options["scan.bounded.specific-offsets"] = specific_offsets_option(end_offsets)
                     found = True
@@ -76,7 +75,7 @@ def execute_plan(t_env, path: Path, end_offsets: dict | None):
                 raise ValueError("no bounded source in the cached plan")
         ref = get_gateway().jvm.org.apache.flink.table.api.PlanReference.fromJsonString(json.dumps(plan))
         return TableResult(t_env._j_tenv.loadPlan(ref).execute())
-    except Exception:
+    except Exception:  # noqa: BLE001 - an unusable plan is dropped, the job is planned again
         try:
             path.unlink()
         except OSError:
@@ -93,7 +92,7 @@ def compile_and_execute(stmt_set, path: Path | None):
     try:
         compiled = stmt_set._j_statement_set.compilePlan()
         text = compiled.asJsonString()
-    except Exception:  # a statement the JSON plans do not support: plan it the usual way
+    except Exception:  # noqa: BLE001 - a statement the JSON plans do not support: plan it the usual way
         return stmt_set.execute()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -109,6 +108,7 @@ def compile_and_execute(stmt_set, path: Path | None):
 
 
 # --- the JVM class-data archive ------------------------------------------------------------
+
 
 def class_archive_options(java, state_dir) -> list:
     """JVM options for a class-data-sharing archive (AppCDS) of the classes Flink loads.
@@ -161,15 +161,21 @@ def _usable(archive: str, java) -> bool:
     import subprocess
 
     try:
-        from pyflink.pyflink_gateway_server import (construct_flink_classpath, construct_hadoop_classpath,
-                                                    prepare_environment_variables)
+        from pyflink.pyflink_gateway_server import (
+            construct_flink_classpath,
+            construct_hadoop_classpath,
+            prepare_environment_variables,
+        )
 
         env = dict(os.environ)
         prepare_environment_variables(env)
         classpath = os.pathsep.join([construct_flink_classpath(env), construct_hadoop_classpath(env)])
-        out = subprocess.run([str(java.executable), f"-XX:SharedArchiveFile={archive}", "-Xshare:on",
-                              "-cp", classpath, "-version"], capture_output=True, timeout=60)
-    except Exception:
+        out = subprocess.run(
+            [str(java.executable), f"-XX:SharedArchiveFile={archive}", "-Xshare:on", "-cp", classpath, "-version"],
+            capture_output=True,
+            timeout=60,
+        )
+    except Exception:  # noqa: BLE001 - any failure means: no archive
         return False
     if out.returncode == 0:
         open(archive + ".ok", "w").close()

@@ -54,16 +54,20 @@ def init_script(config: Config, topic: str | None = None, bounded: bool = False,
     topic's true end offsets as they are now (Tansu under-reports `latest-offset`: workbook/kafka.py)."""
     values = sql_values(config, topic)
     ends = true_end_offsets(config.kafka_bootstrap_servers, topic or config.kafka_topic) if bounded else None
-    parts = ["-- Generated from sql/ by `python -m workbook sql`: edit the files of sql/, not this script.",
-             "SET 'sql-client.execution.result-mode' = 'tableau';",
-             "SET 'table.local-time-zone' = 'UTC';"]
+    parts = [
+        "-- Generated from sql/ by `python -m workbook sql`: edit the files of sql/, not this script.",
+        "SET 'sql-client.execution.result-mode' = 'tableau';",
+        "SET 'table.local-time-zone' = 'UTC';",
+    ]
     for st in load_statements(solutions):
         if st.kind != "create":
             continue
         parts.append(f"-- {st.label}\n{sql_files.strip_sql(sql_files.render(st.text, values))};")
         if bounded and st.name == SOURCE_TABLE:
-            parts.append(f"ALTER TABLE {SOURCE_TABLE} SET ('scan.bounded.mode' = 'specific-offsets', "
-                         f"'scan.bounded.specific-offsets' = '{specific_offsets_option(ends)}');")
+            parts.append(
+                f"ALTER TABLE {SOURCE_TABLE} SET ('scan.bounded.mode' = 'specific-offsets', "
+                f"'scan.bounded.specific-offsets' = '{specific_offsets_option(ends)}');"
+            )
     return "\n\n".join(parts) + "\n"
 
 
@@ -87,7 +91,8 @@ def gateway_jar(state_dir: Path) -> Path:
         raise SqlClientError(
             f"the Flink SQL client needs flink-sql-gateway-{version}.jar, which the apache-flink wheel lacks, "
             f"and downloading it from {url} failed ({exc}). Download it by hand to {path} "
-            "or set FLINK_SQL_GATEWAY_JAR to its path.") from None
+            "or set FLINK_SQL_GATEWAY_JAR to its path."
+        ) from None
     if hashlib.sha1(body).hexdigest() != sha1:
         raise SqlClientError(f"{url}: the download does not match its SHA-1 {sha1}; try again")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -110,30 +115,48 @@ def prepare(config: Config, topic: str | None = None, bounded: bool = False) -> 
             link.symlink_to(jar)
     for name in ("log4j-cli.properties", "logback.xml"):
         (conf / name).write_text((home / "conf" / name).read_text())
-    java_opts = next(line.split("all:", 1)[1].strip() for line in (home / "conf" / "config.yaml").read_text()
-                     .splitlines() if line.strip().startswith("all:"))
-    (conf / "config.yaml").write_text("\n".join([
-        "execution.target: local",
-        "parallelism.default: 1",
-        "table.local-time-zone: UTC",
-        "rest.address: 127.0.0.1", "rest.bind-address: 127.0.0.1", "rest.bind-port: 0",
-        "jobmanager.bind-host: 127.0.0.1", "jobmanager.rpc.address: 127.0.0.1",
-        "taskmanager.bind-host: 127.0.0.1", "taskmanager.host: 127.0.0.1",
-        "sql-gateway.endpoint.rest.address: 127.0.0.1", "sql-gateway.endpoint.rest.bind-address: 127.0.0.1",
-        f"env.java.opts.all: -Duser.timezone=UTC {java_opts}",
-        "",
-    ]))
+    java_opts = next(
+        line.split("all:", 1)[1].strip()
+        for line in (home / "conf" / "config.yaml").read_text().splitlines()
+        if line.strip().startswith("all:")
+    )
+    (conf / "config.yaml").write_text(
+        "\n".join(
+            [
+                "execution.target: local",
+                "parallelism.default: 1",
+                "table.local-time-zone: UTC",
+                "rest.address: 127.0.0.1",
+                "rest.bind-address: 127.0.0.1",
+                "rest.bind-port: 0",
+                "jobmanager.bind-host: 127.0.0.1",
+                "jobmanager.rpc.address: 127.0.0.1",
+                "taskmanager.bind-host: 127.0.0.1",
+                "taskmanager.host: 127.0.0.1",
+                "sql-gateway.endpoint.rest.address: 127.0.0.1",
+                "sql-gateway.endpoint.rest.bind-address: 127.0.0.1",
+                f"env.java.opts.all: -Duser.timezone=UTC {java_opts}",
+                "",
+            ]
+        )
+    )
     init = work / "init.sql"
     init.write_text(init_script(config, topic, bounded))
-    env = dict(os.environ, JAVA_HOME=str(find_java().home), FLINK_CONF_DIR=str(conf), FLINK_OPT_DIR=str(opt),
-               FLINK_LOG_DIR=str(work / "log"))
+    env = dict(
+        os.environ,
+        JAVA_HOME=str(find_java().home),
+        FLINK_CONF_DIR=str(conf),
+        FLINK_OPT_DIR=str(opt),
+        FLINK_LOG_DIR=str(work / "log"),
+    )
     env.pop("JVM_ARGS", None)
     return ["bash", str(home / "bin" / "sql-client.sh"), "-i", str(init)], env
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m workbook sql",
-                                 description="The Flink SQL client with the tables and views of sql/")
+    ap = argparse.ArgumentParser(
+        prog="python -m workbook sql", description="The Flink SQL client with the tables and views of sql/"
+    )
     ap.add_argument("-f", "--file", help="run this SQL script and exit (non-interactive)")
     ap.add_argument("--topic", help="the Kafka topic of trades (default: KAFKA_TOPIC of .env)")
     ap.add_argument("--bounded", action="store_true", help="queries stop at the topic's current end")

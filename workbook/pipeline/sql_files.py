@@ -9,6 +9,7 @@ solutions are asked for (`--solutions`, or WORKBOOK_SOLUTIONS=1 in the notebooks
 Placeholders `${NAME}` are filled in from the configuration; the values are
 escaped for SQL string literals.
 """
+
 from __future__ import annotations
 
 import re
@@ -98,8 +99,9 @@ def render(text: str, values: dict) -> str:
     """Fill in ${NAME} placeholders; every value is escaped for a '...' SQL literal."""
     missing = sorted({m.group(1) for m in _PLACEHOLDER.finditer(text)} - set(values))
     if missing:
-        raise SqlFileError(f"unknown placeholder(s) {', '.join('${' + m + '}' for m in missing)}; "
-                           f"known: {', '.join(sorted(values))}")
+        raise SqlFileError(
+            f"unknown placeholder(s) {', '.join('${' + m + '}' for m in missing)}; known: {', '.join(sorted(values))}"
+        )
     return _PLACEHOLDER.sub(lambda m: str(values[m.group(1)]).replace("'", "''"), text)
 
 
@@ -130,8 +132,9 @@ def as_print_sink(ddl: str, identifier: str) -> str:
 
 
 def table_name(ddl: str) -> str:
-    m = re.search(r"CREATE\s+(?:TEMPORARY\s+)?(?:TABLE|VIEW)\s+(?:IF\s+NOT\s+EXISTS\s+)?`?([\w.]+)`?",
-                  code_of(ddl), re.IGNORECASE)
+    m = re.search(
+        r"CREATE\s+(?:TEMPORARY\s+)?(?:TABLE|VIEW)\s+(?:IF\s+NOT\s+EXISTS\s+)?`?([\w.]+)`?", code_of(ddl), re.IGNORECASE
+    )
     if not m:
         raise SqlFileError(f"not a CREATE TABLE/VIEW statement: {code_of(ddl)[:80]}")
     return m.group(1)
@@ -193,5 +196,7 @@ def as_file_source(ddl: str, path: str) -> str:
     m = _WITH.search(text)
     if not m:
         raise SqlFileError("cannot find the WITH (...) options of the source table")
-    return text[: m.start()] + (f") WITH ('connector' = 'filesystem', 'path' = '{path}', 'format' = 'json', "
-                                "'json.ignore-parse-errors' = 'true')")
+    return text[: m.start()] + (
+        f") WITH ('connector' = 'filesystem', 'path' = '{path}', 'format' = 'json', "
+        "'json.ignore-parse-errors' = 'true')"
+    )

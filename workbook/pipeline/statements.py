@@ -20,8 +20,8 @@ SOURCE_TABLE = "trades"
 class Statement:
     path: Path
     text: str
-    kind: str   # 'create', 'insert', or 'skeleton' (an exercise file not done yet: skipped)
-    name: str   # the table or view created, or the INSERT's target table
+    kind: str  # 'create', 'insert', or 'skeleton' (an exercise file not done yet: skipped)
+    name: str  # the table or view created, or the INSERT's target table
 
     @property
     def is_sink(self) -> bool:
@@ -51,8 +51,10 @@ def load_statements(solutions: bool = False) -> list:
         elif k == "insert":
             name = sql_files.insert_target(text)
         else:
-            raise ProcessorError(f"{path}: expected one CREATE TABLE/VIEW or INSERT INTO statement, "
-                                 f"found {sql_files.code_of(text)[:60]!r}")
+            raise ProcessorError(
+                f"{path}: expected one CREATE TABLE/VIEW or INSERT INTO statement, "
+                f"found {sql_files.code_of(text)[:60]!r}"
+            )
         out.append(Statement(path, text, k, name))
     return out
 
@@ -68,10 +70,13 @@ def _skeleton_target(path: Path, text: str) -> str:
 def skeleton_warnings(statements) -> list:
     """One warning per exercise file that is not done yet (it still has a TODO): skipped, so its table
     gets no rows."""
-    return [f"{s.label} (exercise {s.name!r}) is not done yet: it still has a TODO, so it is skipped and the table "
-            f"{s.name} gets no rows. Write the statement (and remove the TODO), check it with `python -m "
-            f"workbook.course check {s.name} {s.label}`, or run with --solutions."
-            for s in statements if s.kind == "skeleton"]
+    return [
+        f"{s.label} (exercise {s.name!r}) is not done yet: it still has a TODO, so it is skipped and the table "
+        f"{s.name} gets no rows. Write the statement (and remove the TODO), check it with `python -m "
+        f"workbook.course check {s.name} {s.label}`, or run with --solutions."
+        for s in statements
+        if s.kind == "skeleton"
+    ]
 
 
 def sql_values(config: Config, topic: str | None = None, jdbc_url: str | None = None) -> dict:
@@ -106,7 +111,7 @@ def define(t_env, statements, values: dict, dry_run: bool = False, end_offsets: 
                 text = sql_files.as_print_sink(text, st.name)
             try:
                 t_env.execute_sql(sql_files.strip_sql(sql_files.render(text, values)))
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - Py4J raises Flink errors as plain Exceptions
                 raise ProcessorError(f"{st.label}: {flink_message(exc)}") from None
             if end_offsets is not None and st.name == SOURCE_TABLE:
                 bound_source(t_env, end_offsets)
@@ -119,4 +124,5 @@ def bound_source(t_env, end_offsets: dict, table: str = SOURCE_TABLE) -> None:
     """Make the Kafka source stop at these offsets (a bounded job finishes there)."""
     t_env.execute_sql(
         f"ALTER TABLE {table} SET ('scan.bounded.mode' = 'specific-offsets', "
-        f"'scan.bounded.specific-offsets' = '{specific_offsets_option(end_offsets)}')")
+        f"'scan.bounded.specific-offsets' = '{specific_offsets_option(end_offsets)}')"
+    )

@@ -48,7 +48,8 @@ def check_jobmanager(address: str, timeout_s: float = 5.0) -> None:
             f"cannot reach the Flink session cluster's REST API at {base} ({reason}): is the JobManager up? The "
             "address comes from --jobmanager or FLINK_JOBMANAGER in .env. Start the cluster with `python -m workbook up --flink` (or "
             "`docker compose --profile flink up -d`), or leave FLINK_JOBMANAGER empty (or pass --local) to run "
-            "in this process.") from None
+            "in this process."
+        ) from None
 
 
 def postgres_address(jdbc_url: str) -> tuple:
@@ -98,8 +99,7 @@ class JobWatcher:
     """A daemon thread that reports, through `say`, what happens to a running job and to
     PostgreSQL (None: not probed, e.g. a dry run). `stop()` ends it."""
 
-    def __init__(self, job_client, job_id: str, config: Config, jdbc_url: str | None, say=print,
-                 interval: float = 2.0):
+    def __init__(self, job_client, job_id: str, config: Config, jdbc_url: str | None, say=print, interval: float = 2.0):
         self.job_client, self.job_id, self.config, self.say, self.interval = job_client, job_id, config, say, interval
         self.postgres = postgres_address(jdbc_url) if jdbc_url else None
         self.rest = rest_address(job_client)
@@ -138,13 +138,17 @@ class JobWatcher:
         reason = probe_postgres(host, port, self.config, db)
         if reason and self.down_since is None:
             self.down_since = time.monotonic()
-            self._say(f"PostgreSQL at {host}:{port} is unreachable ({reason}). The job keeps its results: it "
-                      "retries the writes and restarts from its last checkpoint until PostgreSQL is back, then "
-                      f"writes every window of the outage. Start PostgreSQL with {START_POSTGRES} (status: "
-                      "`python -m workbook status`), or fix POSTGRES_HOST/POSTGRES_PORT in .env.")
+            self._say(
+                f"PostgreSQL at {host}:{port} is unreachable ({reason}). The job keeps its results: it "
+                "retries the writes and restarts from its last checkpoint until PostgreSQL is back, then "
+                f"writes every window of the outage. Start PostgreSQL with {START_POSTGRES} (status: "
+                "`python -m workbook status`), or fix POSTGRES_HOST/POSTGRES_PORT in .env."
+            )
         elif not reason and self.down_since is not None:
-            self._say(f"PostgreSQL at {host}:{port} is reachable again (after {time.monotonic() - self.down_since:.0f} "
-                      "s): the job catches up from its last checkpoint.")
+            self._say(
+                f"PostgreSQL at {host}:{port} is reachable again (after {time.monotonic() - self.down_since:.0f} "
+                "s): the job catches up from its last checkpoint."
+            )
             self.down_since = None
 
     def _get(self, path: str):
@@ -167,5 +171,7 @@ class JobWatcher:
             if self._last_cause and self._last_cause[0] == cause and now - self._last_cause[1] < 60:
                 continue  # the same cause again (the job restarts every few seconds): once a minute
             self._last_cause = (cause, now)
-            self._say(f"Flink job {self.job_id} failed ({self.restarts} time(s) so far) and restarts from its last "
-                      f"checkpoint: {cause}")
+            self._say(
+                f"Flink job {self.job_id} failed ({self.restarts} time(s) so far) and restarts from its last "
+                f"checkpoint: {cause}"
+            )

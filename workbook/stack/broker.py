@@ -3,6 +3,7 @@
 Tansu keeps topics in memory here (this build has no durable storage engine):
 stopping the broker loses the trades, while the results stay in PostgreSQL.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -65,12 +66,19 @@ class Broker(Service):
     def start(self) -> None:
         host, port = self.config.kafka_host, self.config.kafka_port
         ensure_free(host, port, "the broker", "KAFKA_BOOTSTRAP_SERVERS")
-        argv = [str(tansu_binary()), "broker", "--listener-url", self.url,
-                "--advertised-listener-url", self.url, "--storage-engine", "memory://tansu/"]
+        argv = [
+            str(tansu_binary()),
+            "broker",
+            "--listener-url",
+            self.url,
+            "--advertised-listener-url",
+            self.url,
+            "--storage-engine",
+            "memory://tansu/",
+        ]
         pid = procs.start_detached(self.state_dir, self.name, argv, self.log_path)
         if not procs.wait_until(lambda: port_accepts(host, port), timeout=20, while_alive=pid):
             procs.stop_pid(pid)
             procs.forget(self.state_dir, self.name)
             raise self.died(f"did not start listening on {self.address}")
-        self.create_topic(self.config.kafka_topic, self.config.kafka_topic_partitions,
-                          self.config.kafka_retention_ms)
+        self.create_topic(self.config.kafka_topic, self.config.kafka_topic_partitions, self.config.kafka_retention_ms)

@@ -1,13 +1,14 @@
 """`python -m workbook up | down | status | logs`: control the embedded stack."""
+
 from __future__ import annotations
 
 import argparse
 import sys
 
-from . import control as stack
-from . import procs
 from ..config import load_config
 from ..java import JavaError
+from . import control as stack
+from . import procs
 from .ports import PortInUse
 from .services import ServiceError
 

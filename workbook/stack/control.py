@@ -1,12 +1,13 @@
 """Start, stop and inspect the embedded stack as a whole."""
+
 from __future__ import annotations
 
 import time
 
-from .broker import Broker
 from ..config import Config, load_config
-from .flink_cluster import FlinkCluster
 from ..java import find_java
+from .broker import Broker
+from .flink_cluster import FlinkCluster
 from .postgres import Postgres
 from .services import Service, ServiceError, Status
 from .stream import Stream
@@ -43,8 +44,9 @@ def up(config: Config | None = None, flink: bool = False, stream: bool = False, 
                 raise ServiceError(moved)
             say(f"{svc.name}: already running at {svc.address} (pid {svc.pid()})")
             if isinstance(svc, (Broker, Postgres)):  # make sure topic/tables exist after a manual change
-                svc.create_topic(config.kafka_topic, config.kafka_topic_partitions, config.kafka_retention_ms) \
-                    if isinstance(svc, Broker) else svc.create_database_and_tables()
+                svc.create_topic(
+                    config.kafka_topic, config.kafka_topic_partitions, config.kafka_retention_ms
+                ) if isinstance(svc, Broker) else svc.create_database_and_tables()
             continue
         t0 = time.monotonic()
         say(f"{svc.name}: starting at {svc.address} ...")
@@ -78,8 +80,9 @@ def health_frame(rows: list[Status]):
     """Statuses as a small pandas table (no pids or paths: the same on every machine)."""
     import pandas as pd
 
-    return pd.DataFrame([{"service": s.name, "address": s.address, "running": s.pid is not None,
-                          "healthy": s.healthy} for s in rows]).set_index("service")
+    return pd.DataFrame(
+        [{"service": s.name, "address": s.address, "running": s.pid is not None, "healthy": s.healthy} for s in rows]
+    ).set_index("service")
 
 
 def format_status(rows: list[Status]) -> str:

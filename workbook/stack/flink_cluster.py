@@ -2,6 +2,7 @@
 started from the apache-flink wheel's own bin/start-cluster.sh, with a
 configuration of ours under the state folder (127.0.0.1 only, small memory,
 the project's Python for PyFlink UDF workers)."""
+
 from __future__ import annotations
 
 import json
@@ -12,9 +13,9 @@ import sys
 import urllib.request
 from pathlib import Path
 
-from . import procs
 from ..java import find_java, java_env
-from .ports import ensure_free, port_accepts
+from . import procs
+from .ports import ensure_free
 from .services import Service, ServiceError
 
 RPC_PORT = int(os.environ.get("FLINK_RPC_PORT", "6123"))  # JobManager RPC; override to run two clusters
@@ -28,29 +29,31 @@ def flink_home() -> Path:
 
 def cluster_config(rest_port: int, python: str, log_dir: Path, pid_dir: Path, slots: int = 2) -> str:
     # Flink 2.0 reads a standard YAML config.yaml; flattened keys are accepted.
-    return "\n".join([
-        "jobmanager.bind-host: 127.0.0.1",
-        "jobmanager.rpc.address: 127.0.0.1",
-        f"jobmanager.rpc.port: {RPC_PORT}",
-        "jobmanager.memory.process.size: 1024m",
-        "taskmanager.bind-host: 127.0.0.1",
-        "taskmanager.host: 127.0.0.1",
-        f"taskmanager.numberOfTaskSlots: {slots}",
-        "taskmanager.memory.process.size: 1728m",
-        "parallelism.default: 1",
-        "rest.address: 127.0.0.1",
-        "rest.bind-address: 127.0.0.1",
-        f"rest.port: {rest_port}",
-        f"python.executable: {python}",
-        f"python.client.executable: {python}",
-        "table.local-time-zone: UTC",
-        f"env.log.dir: {log_dir}",
-        f"env.pid.dir: {pid_dir}",
-        # The wheel's default JVM options (module opens Flink needs on Java 17), and UTC: the
-        # JDBC sink converts timestamps in the JVM's zone (windows would shift on a non-UTC laptop).
-        "env.java.opts.all: -Duser.timezone=UTC " + _default_java_opts(),
-        "",
-    ])
+    return "\n".join(
+        [
+            "jobmanager.bind-host: 127.0.0.1",
+            "jobmanager.rpc.address: 127.0.0.1",
+            f"jobmanager.rpc.port: {RPC_PORT}",
+            "jobmanager.memory.process.size: 1024m",
+            "taskmanager.bind-host: 127.0.0.1",
+            "taskmanager.host: 127.0.0.1",
+            f"taskmanager.numberOfTaskSlots: {slots}",
+            "taskmanager.memory.process.size: 1728m",
+            "parallelism.default: 1",
+            "rest.address: 127.0.0.1",
+            "rest.bind-address: 127.0.0.1",
+            f"rest.port: {rest_port}",
+            f"python.executable: {python}",
+            f"python.client.executable: {python}",
+            "table.local-time-zone: UTC",
+            f"env.log.dir: {log_dir}",
+            f"env.pid.dir: {pid_dir}",
+            # The wheel's default JVM options (module opens Flink needs on Java 17), and UTC: the
+            # JDBC sink converts timestamps in the JVM's zone (windows would shift on a non-UTC laptop).
+            "env.java.opts.all: -Duser.timezone=UTC " + _default_java_opts(),
+            "",
+        ]
+    )
 
 
 def _default_java_opts() -> str:
@@ -111,8 +114,10 @@ class FlinkCluster(Service):
         except OSError as exc:
             return False, f"REST API not answering: {exc}"
         ok = ov.get("taskmanagers", 0) >= 1
-        return ok, (f"{ov.get('taskmanagers')} TaskManager(s), {ov.get('slots-available')}/{ov.get('slots-total')} "
-                    f"slots free, {ov.get('jobs-running')} job(s) running; web UI http://{self.address}")
+        return ok, (
+            f"{ov.get('taskmanagers')} TaskManager(s), {ov.get('slots-available')}/{ov.get('slots-total')} "
+            f"slots free, {ov.get('jobs-running')} job(s) running; web UI http://{self.address}"
+        )
 
     def status(self):
         st = super().status()
@@ -130,11 +135,17 @@ class FlinkCluster(Service):
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.pid_dir.mkdir(parents=True, exist_ok=True)
         (self.conf_dir / "config.yaml").write_text(
-            cluster_config(self.config.flink_rest_port, sys.executable, self.log_dir, self.pid_dir))
+            cluster_config(self.config.flink_rest_port, sys.executable, self.log_dir, self.pid_dir)
+        )
         (self.conf_dir / "masters").write_text(f"127.0.0.1:{self.config.flink_rest_port}\n")
         (self.conf_dir / "workers").write_text("localhost\n")  # "localhost" = start locally, no ssh
-        out = subprocess.run(["bash", str(flink_home() / "bin" / "start-cluster.sh")], env=self.env(),
-                             capture_output=True, text=True, timeout=120)
+        out = subprocess.run(
+            ["bash", str(flink_home() / "bin" / "start-cluster.sh")],
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         if out.returncode != 0:
             raise ServiceError(f"start-cluster.sh failed:\n{(out.stderr or out.stdout)[-1500:]}")
         if not procs.wait_until(lambda: self.health()[0], timeout=60, interval=0.5):
@@ -146,8 +157,13 @@ class FlinkCluster(Service):
 
     def stop(self) -> None:
         if self.conf_dir.exists():
-            subprocess.run(["bash", str(flink_home() / "bin" / "stop-cluster.sh")], env=self.env(),
-                           capture_output=True, text=True, timeout=120)
+            subprocess.run(
+                ["bash", str(flink_home() / "bin" / "stop-cluster.sh")],
+                env=self.env(),
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
         for pid in self._pids():  # whatever stop-cluster.sh did not stop
             procs.stop_pid(pid)
         for f in self.pid_dir.glob("*.pid"):

@@ -1,4 +1,5 @@
 """Is a TCP port free, and if not, who holds it."""
+
 from __future__ import annotations
 
 import socket

@@ -5,6 +5,7 @@ only) on 127.0.0.1 with the port, database, user and password from `.env`.
 As root, PostgreSQL refuses to run: it then runs as the dedicated system user
 `workbook_pg`, which owns only the data directory.
 """
+
 from __future__ import annotations
 
 import os
@@ -15,8 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from . import procs
 from ..config import PROJECT_ROOT
+from . import procs
 from .ports import ensure_free, port_accepts
 from .services import Service, ServiceError
 
@@ -53,8 +54,11 @@ def _create_system_user() -> None:
             f"PostgreSQL refuses to run as root, and this system has no `useradd` to create the user "
             f"{PG_SYSTEM_USER!r} to run it as. Run `make lab` as your normal user, not as root or with sudo."
         )
-    out = subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
-                          PG_SYSTEM_USER], capture_output=True, text=True)
+    out = subprocess.run(
+        ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", PG_SYSTEM_USER],
+        capture_output=True,
+        text=True,
+    )
     if out.returncode != 0:
         raise ServiceError(
             f"PostgreSQL refuses to run as root, and creating the user {PG_SYSTEM_USER!r} to run it as failed: "
@@ -113,8 +117,20 @@ class Postgres(Service):
                 os.chown(p, ids.pw_uid, ids.pw_gid)
         try:
             # The .env user becomes the superuser, as in the postgres/timescale Docker images.
-            self._run_as(user, [str(pg_bin("initdb")), "-D", str(self.data_dir), "-U", self.config.postgres_user,
-                                f"--pwfile={pwfile}", "--auth=scram-sha-256", "--encoding=UTF8", "--no-locale"])
+            self._run_as(
+                user,
+                [
+                    str(pg_bin("initdb")),
+                    "-D",
+                    str(self.data_dir),
+                    "-U",
+                    self.config.postgres_user,
+                    f"--pwfile={pwfile}",
+                    "--auth=scram-sha-256",
+                    "--encoding=UTF8",
+                    "--no-locale",
+                ],
+            )
         except ServiceError:
             shutil.rmtree(self.data_dir, ignore_errors=True)
             raise
@@ -144,8 +160,10 @@ class Postgres(Service):
             return False, "not accepting connections"
         try:
             with self.connect() as conn, conn.cursor() as cur:
-                cur.execute("SELECT current_setting('server_version'), "
-                            "(SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public')")
+                cur.execute(
+                    "SELECT current_setting('server_version'), "
+                    "(SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public')"
+                )
                 version, tables = cur.fetchone()
             conn.close()
         except ServiceError as exc:
@@ -161,10 +179,21 @@ class Postgres(Service):
         if not (self.data_dir / "PG_VERSION").exists():
             self._initdb(user)
         # A crash can leave a stale postmaster.pid behind; PostgreSQL checks it itself.
-        argv = [str(pg_bin("postgres")), "-D", str(self.data_dir), "-p", str(port),
-                "-c", f"listen_addresses={host}", "-c", "unix_socket_directories=",
-                "-c", "fsync=off",  # a course lab: results can be recomputed from the stream
-                "-c", "max_connections=50"]
+        argv = [
+            str(pg_bin("postgres")),
+            "-D",
+            str(self.data_dir),
+            "-p",
+            str(port),
+            "-c",
+            f"listen_addresses={host}",
+            "-c",
+            "unix_socket_directories=",
+            "-c",
+            "fsync=off",  # a course lab: results can be recomputed from the stream
+            "-c",
+            "max_connections=50",
+        ]
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         pid = procs.start_detached(self.state_dir, self.name, argv, self.log_path, user=user, cwd=self.state_dir)
         if not procs.wait_until(lambda: port_accepts(host, port), timeout=30, while_alive=pid):

@@ -1,8 +1,8 @@
 """Background processes of the embedded stack: start detached with a log file
 and a pid file under the state folder, find them again, stop them."""
+
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import time
@@ -33,8 +33,15 @@ def is_alive(pid: int) -> bool:
         return False
 
 
-def start_detached(state_dir: Path, name: str, argv: list[str], log_path: Path,
-                   env: dict | None = None, cwd: Path | None = None, user: str | None = None) -> int:
+def start_detached(
+    state_dir: Path,
+    name: str,
+    argv: list[str],
+    log_path: Path,
+    env: dict | None = None,
+    cwd: Path | None = None,
+    user: str | None = None,
+) -> int:
     """Start argv in its own session (it outlives this Python process), output to log_path;
     as `user` (with that user's group only) when given."""
     drop = {}
@@ -46,8 +53,16 @@ def start_detached(state_dir: Path, name: str, argv: list[str], log_path: Path,
     log_path.parent.mkdir(parents=True, exist_ok=True)
     pid_file(state_dir, name).parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                env=env, cwd=cwd, start_new_session=True, **drop)
+        proc = subprocess.Popen(
+            argv,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            cwd=cwd,
+            start_new_session=True,
+            **drop,
+        )
     pid_file(state_dir, name).write_text(f"{proc.pid}\n")
     return proc.pid
 
@@ -79,7 +94,7 @@ def forget(state_dir: Path, name: str) -> None:
 
 def tail(path: Path, lines: int = 20) -> str:
     try:
-        with open(path, "r", errors="replace") as f:
+        with open(path, errors="replace") as f:
             return "".join(deque(f, maxlen=lines)).rstrip()
     except OSError:
         return f"(no log at {path})"

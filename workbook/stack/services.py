@@ -1,12 +1,13 @@
 """What the embedded services have in common: a name, an address, a pid, a
 log, a health check, and the error raised when one fails to start."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import procs
 from ..config import Config
+from . import procs
 
 
 class ServiceError(RuntimeError):
@@ -56,10 +57,12 @@ class Service:
         running = self.running_address()
         if running is None or running == self.address:
             return None
-        return (f"{self.name}: the running {self.name} (pid {self.pid()}) listens on {running}, but {self.setting} "
-                f"in the configuration says {self.address}. Either move it: `python -m workbook down`, then "
-                f"`python -m workbook up` starts it on {self.address}{self.what_moving_keeps}; or set {self.setting} "
-                f"back to where it runs ({running}) in .env.")
+        return (
+            f"{self.name}: the running {self.name} (pid {self.pid()}) listens on {running}, but {self.setting} "
+            f"in the configuration says {self.address}. Either move it: `python -m workbook down`, then "
+            f"`python -m workbook up` starts it on {self.address}{self.what_moving_keeps}; or set {self.setting} "
+            f"back to where it runs ({running}) in .env."
+        )
 
     what_moving_keeps = ""
 
@@ -81,6 +84,4 @@ class Service:
         return Status(self.name, self.address, pid, ok, detail, self.log_path, procs.process_rss_mb(pid))
 
     def died(self, what: str) -> ServiceError:
-        return ServiceError(
-            f"{self.name} {what}. Last lines of {self.log_path}:\n{procs.tail(self.log_path)}"
-        )
+        return ServiceError(f"{self.name} {what}. Last lines of {self.log_path}:\n{procs.tail(self.log_path)}")

@@ -1,12 +1,13 @@
 """The background trade stream of `make lab`: `python -m producer` feeding the
 broker, started and stopped like the other embedded services."""
+
 from __future__ import annotations
 
 import shlex
 import sys
 
-from . import procs
 from ..config import PROJECT_ROOT
+from . import procs
 from .services import Service
 
 
@@ -18,8 +19,14 @@ class Stream(Service):
         return f"{self.config.producer_source} -> {self.config.kafka_bootstrap_servers}/{self.config.kafka_topic}"
 
     def argv(self) -> list[str]:
-        return [sys.executable, "-m", "producer",
-                "--source", self.config.producer_source, *shlex.split(self.config.producer_args)]
+        return [
+            sys.executable,
+            "-m",
+            "producer",
+            "--source",
+            self.config.producer_source,
+            *shlex.split(self.config.producer_args),
+        ]
 
     def health(self) -> tuple[bool, str]:
         return True, f"running: {' '.join(self.argv()[1:])}"

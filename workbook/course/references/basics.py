@@ -43,8 +43,9 @@ def basics_frame() -> pd.DataFrame:
 def stream_counts() -> dict:
     df = pd.DataFrame(sample_trades())
     df["currency_pair"] = df["base"] + " / " + df["quote"]
-    out = (df.groupby(["currency_pair", "direction"]).agg(trades=("price", "size"), volume=("volume", "sum"))
-           .reset_index())
+    out = (
+        df.groupby(["currency_pair", "direction"]).agg(trades=("price", "size"), volume=("volume", "sum")).reset_index()
+    )
     return {"rows": out.values.tolist()}
 
 
@@ -53,8 +54,12 @@ def source_table() -> dict:
     late = simulate(trades, DELAY_MS).records["late"].tolist()
     rows = [i for i, t in enumerate(trades) if t["direction"] == "sell"]  # the stragglers
     assert len(rows) == len(PROBE_LAGS_MS)
-    return {"timestamps": [t["timestamp"] for t in trades], "lags_ms": list(PROBE_LAGS_MS), "straggler_rows": rows,
-            "late_by_lag": {str(lag): bool(late[i]) for lag, i in zip(PROBE_LAGS_MS, rows, strict=True)}}
+    return {
+        "timestamps": [t["timestamp"] for t in trades],
+        "lags_ms": list(PROBE_LAGS_MS),
+        "straggler_rows": rows,
+        "late_by_lag": {str(lag): bool(late[i]) for lag, i in zip(PROBE_LAGS_MS, rows, strict=True)},
+    }
 
 
 def filter_project() -> dict:

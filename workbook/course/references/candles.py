@@ -34,15 +34,17 @@ def reference_candlesticks(trades: list[dict], by_arrival: bool = False) -> pd.D
     df = df.sort_values("arrival" if by_arrival else ["timestamp", "arrival"])
     df["pv"] = df["price"] * df["volume"]
     g = df.groupby(KEY, sort=True)
-    out = pd.DataFrame({
-        "price_avg": g["pv"].sum() / g["volume"].sum(),
-        "price_open": g["price"].first(),
-        "price_min": g["price"].min(),
-        "price_max": g["price"].max(),
-        "price_close": g["price"].last(),
-        "volume": g["volume"].sum(),
-        "num_trades": g["price"].size().astype("int64"),
-    }).reset_index()
+    out = pd.DataFrame(
+        {
+            "price_avg": g["pv"].sum() / g["volume"].sum(),
+            "price_open": g["price"].first(),
+            "price_min": g["price"].min(),
+            "price_max": g["price"].max(),
+            "price_close": g["price"].last(),
+            "volume": g["volume"].sum(),
+            "num_trades": g["price"].size().astype("int64"),
+        }
+    ).reset_index()
     return out[CANDLE_COLUMNS]
 
 
@@ -89,8 +91,11 @@ def expected_volumes(trades: list[dict]) -> dict:
 
 def write_expected() -> dict:
     trades = check_trades()
-    files = {"candlesticks": expected_candlesticks(trades), "volumes": expected_volumes(trades),
-             "candlesticks_sample": expected_candlesticks(sample_trades(), variants=False)}
+    files = {
+        "candlesticks": expected_candlesticks(trades),
+        "volumes": expected_volumes(trades),
+        "candlesticks_sample": expected_candlesticks(sample_trades(), variants=False),
+    }
     EXPECTED_DIR.mkdir(parents=True, exist_ok=True)
     for name, values in files.items():
         (EXPECTED_DIR / f"{name}.json").write_text(json.dumps(values, indent=1) + "\n")

@@ -25,9 +25,15 @@ def candles(trades=None) -> pd.DataFrame:
     df["ts_start"], df["ts_end"] = pd.to_datetime(start, unit="ms"), pd.to_datetime(start + 60_000, unit="ms")
     df["pv"] = df["price"] * df["volume"]
     g = df.groupby(["ts_start", "ts_end", "currency_pair"], sort=True)
-    return pd.DataFrame({"price_avg": g["pv"].sum() / g["volume"].sum(), "price_min": g["price"].min(),
-                         "price_max": g["price"].max(), "volume": g["volume"].sum(),
-                         "num_trades": g["price"].size().astype("int64")}).reset_index()
+    return pd.DataFrame(
+        {
+            "price_avg": g["pv"].sum() / g["volume"].sum(),
+            "price_min": g["price"].min(),
+            "price_max": g["price"].max(),
+            "volume": g["volume"].sum(),
+            "num_trades": g["price"].size().astype("int64"),
+        }
+    ).reset_index()
 
 
 def expected() -> dict:
@@ -38,15 +44,25 @@ def expected() -> dict:
     frame = frame[(frame["ts_start"] >= t0) & (frame["ts_start"] <= t1)]
     mine = frame[frame["currency_pair"] == PAIR].sort_values("ts_start")
     everyone = frame.groupby("ts_start").agg(hi=("price_max", "max"), lo=("price_min", "min"))
-    rows = [{"time": f"{r.ts_start:%Y-%m-%dT%H:%M:%SZ}",
-             "price_range": float(r.price_max - r.price_min),
-             # what the check needs to name mistakes: a relative range, and every pair's range together
-             "price_avg": float(r.price_avg),
-             "all_pairs_range": float(everyone.loc[r.ts_start, "hi"] - everyone.loc[r.ts_start, "lo"])}
-            for r in mine.itertuples()]
-    return {"exercise": "panel_sql", "pair": PAIR, "time_from": CHECK_FROM, "time_to": CHECK_TO,
-            "columns": ["time", "price_range"], "pairs_in_range": int(frame["currency_pair"].nunique()),
-            "rows": rows}
+    rows = [
+        {
+            "time": f"{r.ts_start:%Y-%m-%dT%H:%M:%SZ}",
+            "price_range": float(r.price_max - r.price_min),
+            # what the check needs to name mistakes: a relative range, and every pair's range together
+            "price_avg": float(r.price_avg),
+            "all_pairs_range": float(everyone.loc[r.ts_start, "hi"] - everyone.loc[r.ts_start, "lo"]),
+        }
+        for r in mine.itertuples()
+    ]
+    return {
+        "exercise": "panel_sql",
+        "pair": PAIR,
+        "time_from": CHECK_FROM,
+        "time_to": CHECK_TO,
+        "columns": ["time", "price_range"],
+        "pairs_in_range": int(frame["currency_pair"].nunique()),
+        "rows": rows,
+    }
 
 
 def write_expected() -> dict:

@@ -59,8 +59,14 @@ def cumulate_volume() -> pd.DataFrame:
             if len(inside):
                 rows.append((period, end, pair, float(inside["volume"].sum())))
     out = pd.DataFrame(rows, columns=["start", "end", "currency_pair", "volume"])
-    return pd.DataFrame({"window_start": _ts(out["start"]), "window_end": _ts(out["end"]),
-                         "currency_pair": out["currency_pair"], "volume": out["volume"]})
+    return pd.DataFrame(
+        {
+            "window_start": _ts(out["start"]),
+            "window_end": _ts(out["end"]),
+            "currency_pair": out["currency_pair"],
+            "volume": out["volume"],
+        }
+    )
 
 
 def top_pairs() -> pd.DataFrame:
