@@ -155,7 +155,8 @@ def test_check_of_a_query_that_never_finishes_stops_at_the_time_limit():
     started = time.perf_counter()
     result = checks.run_check("volumes", cross, timeout_s=5)
     took = time.perf_counter() - started
-    assert not result and took < 25, took
+    # without the limit this query runs for minutes; the bound is loose: cancelling a job on a loaded machine is slow
+    assert not result and took < 90, took
     assert "stopped after 5 s" in result.problems[0] and "cross join" in result.problems[0]
     # the cluster is free again: the next check runs normally
     assert checks.run_check("volumes", exercises.solution("volumes"))
