@@ -267,6 +267,19 @@ async function main() {
     }
     result.plots = plots;
 
+    if (args.focusTrace) {
+      // A notebook without the dashboard widgets (e.g. the watermark lab): the screenshot is of the focused chart.
+      result.stage = 'screenshot';
+      if (!candle) throw new Error(`no chart with a '${args.focusTrace}' trace in the page`);
+      const chart = page.locator('.jp-NotebookPanel:not(.lm-mod-hidden) .js-plotly-plot').nth(candle.index);
+      fs.mkdirSync(path.dirname(args.screenshot), { recursive: true });
+      await chart.screenshot({ path: args.screenshot, timeout: 20000 });
+      log(`chart screenshot: ${args.screenshot}`);
+      result.ok = true;
+      result.stage = 'done';
+      return;
+    }
+
     result.stage = 'pick a pair';
     let dash = await waitFor(page, readDashboard, false, (d) => d && d.candleTitle, 60000);
     result.picker = { before: dash };

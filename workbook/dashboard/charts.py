@@ -141,6 +141,17 @@ class Rendered:
     def show(self) -> None:
         self.figure.show()
 
+    def summary(self, title: str) -> str:
+        """One line about a panel's data: its rows and columns, or the error its query raised
+        (a student's unfinished panel query is an error, not a reason to stop the notebook)."""
+        frame = self.frames.get(title)
+        if frame is None:
+            return f"{title}: not queried (no SQL, or a panel type the notebook does not draw)"
+        if isinstance(frame, Exception):
+            message = (str(frame).strip().splitlines() or [type(frame).__name__])[0]
+            return f"{title}: query error: {message}"
+        return f"{title}: {frame.shape[0]} rows, columns {list(frame.columns)}"
+
 
 def _walk(items: Iterable[dict]) -> Iterable[dict]:
     for p in items:
