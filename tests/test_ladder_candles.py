@@ -15,6 +15,7 @@ import pytest
 
 from workbook.course import checks, checks_candles, exercises
 from workbook.course.checks_candles import compare, expected_result
+from workbook.pipeline import sql_files
 
 ROOT = Path(__file__).resolve().parent.parent
 TUMBLE = "FROM TABLE(TUMBLE(TABLE valid_trades, DESCRIPTOR(ts), INTERVAL '1' MINUTE))"
@@ -344,3 +345,23 @@ def test_a_done_file_that_keeps_its_todo_passes_with_a_note(stack):
     text = (ROOT / "sql" / "41_volumes.sql").read_text() + exercises.solution("volumes")
     result = checks.check("volumes", text)
     assert result and "delete the TODO line" in result.summary
+
+
+@pytest.mark.integration
+def test_cells_after_an_unfinished_exercise_get_the_expected_rows(stack, capsys):
+    """Notebooks 05 and 06 compare the student's result with other data in the cells after the exercise:
+    an answer with no query, a wrong table or other columns gives the expected output and says so."""
+    unfinished = {
+        "volumes": sql_files.load_sql("41_volumes"),
+        "candlesticks": "SELECT currency_pair FROM valid_trades",
+        "candle_stats": "SELECT * FROM no_such_table",
+    }
+    for name, sql in unfinished.items():
+        frame = checks_candles.answer_frame(name, sql)
+        said = capsys.readouterr().out
+        pd.testing.assert_frame_equal(frame, expected_result(name))
+        assert f"{name}: your answer has no usable result yet" in said and "EXPECTED output" in said, said
+    # a finished answer: its own rows, silently (the solution run's committed outputs stay as they are)
+    frame = checks_candles.answer_frame("volumes", exercises.solution("volumes"))
+    assert capsys.readouterr().out == ""
+    assert list(frame.columns) == checks_candles.COLUMNS["volumes"] and len(frame) == len(expected_result("volumes"))
