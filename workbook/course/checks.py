@@ -215,9 +215,20 @@ class CheckResult:
     got: dict | None = None  # an example row of the student's result ...
     expected: dict | None = None  # ... and the reference's row for the same window and pair
     hint: str | None = None  # the name to pass to hint(...)
+    hint_level: int | None = None  # suggest hint(name, level) (levels 1 to N) rather than hint(name)
 
     def __bool__(self) -> bool:
         return self.passed
+
+    def _hint_call(self, name: str) -> tuple[str, str]:
+        """The hint(...) call to suggest, with `name` as written there, and what follows the call:
+        the range of levels when the call names a level."""
+        if self.hint_level is None:
+            return f'hint("{name}")', ""
+        from .hints import levels
+
+        count = len(levels(self.hint))
+        return f'hint("{name}", {self.hint_level})', f" (levels 1 to {count})" if count else ""
 
     def text(self) -> str:
         if self.passed:
@@ -227,7 +238,8 @@ class CheckResult:
             lines.append(f"  example row, got:      {self.got}")
             lines.append(f"  example row, expected: {self.expected}")
         if self.hint:
-            lines.append(f'  stuck? hint("{self.hint}")')
+            call, levels = self._hint_call(self.hint)
+            lines.append(f"  stuck? {call}{levels}")
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -256,7 +268,10 @@ class CheckResult:
                 f"<p>An example row:</p><table><tr><th></th>{head}</tr>{row('got', self.got)}"
                 f"{row('expected', self.expected)}</table>"
             )
-        hint = f'<p>Stuck? Run <code>hint("{html.escape(self.hint)}")</code>.</p>' if self.hint else ""
+        hint = ""
+        if self.hint:
+            call, levels = self._hint_call(html.escape(self.hint))
+            hint = f"<p>Stuck? Run <code>{call}</code>{levels}.</p>"
         return (
             '<div style="border:2px solid #cf222e;border-radius:6px;padding:8px 12px;margin:4px 0">'
             f"<b>\u274c {html.escape(self.summary)}</b><ul>{items}</ul>{rows}{hint}</div>"
