@@ -39,6 +39,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..paths import NOTEBOOKS_DIR, PROJECT_ROOT, solution_of
+from . import hints
 from .checks import CheckResult
 
 DELAY_MS = 5_000  # WATERMARK FOR ts AS ts - INTERVAL '5' SECOND (sql/10_trades.sql)
@@ -74,27 +75,11 @@ class Simulation:
 
     def late_by_window_and_pair(self) -> pd.DataFrame:
         """What the processor writes to late_trades: late trades per window and pair."""
-        late = self.records[self.records["late"]]
-        return (
-            late.groupby(["window_start", "pair"])
-            .size()
-            .rename("num_trades")
-            .reset_index()
-            .sort_values(["window_start", "pair"])
-            .reset_index(drop=True)
-        )
+        return _count_by_window_and_pair(self.records[self.records["late"]])
 
     def on_time_by_window_and_pair(self) -> pd.DataFrame:
         """What the processor counts in candlesticks.num_trades: on-time trades per window and pair."""
-        ok = self.records[~self.records["late"]]
-        return (
-            ok.groupby(["window_start", "pair"])
-            .size()
-            .rename("num_trades")
-            .reset_index()
-            .sort_values(["window_start", "pair"])
-            .reset_index(drop=True)
-        )
+        return _count_by_window_and_pair(self.records[~self.records["late"]])
 
     def summary(self) -> str:
         closed = self.windows.dropna(subset=["closed_after"])
@@ -102,6 +87,18 @@ class Simulation:
             f"delay {self.delay_ms / 1000:g} s: {self.late_count} of {len(self.records)} trades late "
             f"({100 * self.late_fraction:.1f} %), {len(closed)} of {len(self.windows)} windows closed"
         )
+
+
+def _count_by_window_and_pair(records: pd.DataFrame) -> pd.DataFrame:
+    """num_trades per window_start and pair, in that order."""
+    return (
+        records.groupby(["window_start", "pair"])
+        .size()
+        .rename("num_trades")
+        .reset_index()
+        .sort_values(["window_start", "pair"])
+        .reset_index(drop=True)
+    )
 
 
 def _pair(trade: dict) -> str:
@@ -486,20 +483,8 @@ def delay_slider(trades, value: float = DELAY_MS / 1000, max_s: float = 15, step
 
 # --- the exercise: the smallest delay with at most 1 % late ---------------------------------------
 
-HINTS = {
-    EXERCISE: [
-        "Move the slider and watch the title: how many trades are late with each delay? "
-        "The answer is a whole number of seconds (what you would write in INTERVAL 'N' SECOND).",
-        "A trade is late when ts <= watermark, and the watermark is the newest timestamp read so far "
-        "IN ITS PARTITION (all pairs together, not per pair) minus the delay. So a trade is late exactly "
-        "when it is `delay` or more behind the newest trade read before it. `simulate(lab_stream(), delay_ms)` "
-        "gives you `late_fraction` for any delay.",
-        "For every trade compute behind = (newest timestamp read before it, any pair) - its timestamp. "
-        "At most 1 % of the n trades may be late, i.e. k = floor(0.01 * n). Sort `behind` from the largest: "
-        "the delay must be MORE than the (k+1)-th largest value (a trade exactly at the watermark is late). "
-        "Round up to whole seconds.",
-    ],
-}
+# the levels of hints/watermark_delay.md (the same texts as hint("watermark_delay") elsewhere)
+HINTS = {EXERCISE: hints.levels(EXERCISE)}
 
 
 def hint(name: str = EXERCISE, level: int | None = None) -> str:
