@@ -13,6 +13,7 @@ import pandas as pd
 
 from ..checks_dashboard import CHECK_FROM, CHECK_TO, EXPECTED_PATH, PAIR
 from ..datasets import sample_trades
+from . import write_json
 
 
 def candles(trades=None) -> pd.DataFrame:
@@ -66,10 +67,7 @@ def expected() -> dict:
 
 
 def write_expected() -> dict:
-    values = expected()
-    EXPECTED_PATH.parent.mkdir(parents=True, exist_ok=True)
-    EXPECTED_PATH.write_text(json.dumps(values, indent=1) + "\n")
-    return values
+    return write_json(EXPECTED_PATH, expected(), indent=1)
 
 
 if __name__ == "__main__":
