@@ -107,6 +107,43 @@ def _retention_ms(text: str) -> int:
     return value
 
 
+# The options that take a number of seconds: (flag, 0 allowed, default, help), in --help's order.
+SECONDS_OPTIONS = (
+    (
+        "--broker-timeout",
+        True,
+        30.0,
+        "how long to wait for an unreachable broker at start (default: %(default)s s)",
+    ),
+    (
+        "--flush-timeout",
+        True,
+        30.0,
+        "at exit, wait up to S seconds for acknowledgements; the rest count as failed (default: %(default)s)",
+    ),
+    ("--ping-interval", False, 20.0, "live: ping after S seconds without a message (default: %(default)s)"),
+    (
+        "--ping-timeout",
+        False,
+        10.0,
+        "live: reconnect when the ping gets no answer within S seconds (default: %(default)s)",
+    ),
+    (
+        "--backoff",
+        False,
+        0.5,
+        "live: first reconnect delay; doubles up to 30 s, with jitter (default: %(default)s)",
+    ),
+    (
+        "--max-ahead",
+        False,
+        60.0,
+        "warn about (and count) trades sent with a timestamp more than S seconds ahead of this "
+        "machine's clock: the processor rejects those (default: %(default)s)",
+    ),
+)
+
+
 def build_parser(cfg) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m producer",
@@ -187,49 +224,8 @@ def build_parser(cfg) -> argparse.ArgumentParser:
     p.add_argument(
         "--client", choices=CLIENTS, default="kafka-python", help="Kafka client library (default: %(default)s)"
     )
-    p.add_argument(
-        "--broker-timeout",
-        type=_seconds(True),
-        default=30.0,
-        metavar="S",
-        help="how long to wait for an unreachable broker at start (default: %(default)s s)",
-    )
-    p.add_argument(
-        "--flush-timeout",
-        type=_seconds(True),
-        default=30.0,
-        metavar="S",
-        help="at exit, wait up to S seconds for acknowledgements; the rest count as failed (default: %(default)s)",
-    )
-    p.add_argument(
-        "--ping-interval",
-        type=_seconds(False),
-        default=20.0,
-        metavar="S",
-        help="live: ping after S seconds without a message (default: %(default)s)",
-    )
-    p.add_argument(
-        "--ping-timeout",
-        type=_seconds(False),
-        default=10.0,
-        metavar="S",
-        help="live: reconnect when the ping gets no answer within S seconds (default: %(default)s)",
-    )
-    p.add_argument(
-        "--backoff",
-        type=_seconds(False),
-        default=0.5,
-        metavar="S",
-        help="live: first reconnect delay; doubles up to 30 s, with jitter (default: %(default)s)",
-    )
-    p.add_argument(
-        "--max-ahead",
-        type=_seconds(False),
-        default=60.0,
-        metavar="S",
-        help="warn about (and count) trades sent with a timestamp more than S seconds ahead of this "
-        "machine's clock: the processor rejects those (default: %(default)s)",
-    )
+    for flag, zero_ok, default, text in SECONDS_OPTIONS:
+        p.add_argument(flag, type=_seconds(zero_ok), default=default, metavar="S", help=text)
     p.add_argument(
         "--log-level",
         default="info",

@@ -229,19 +229,7 @@ def bootstrap_uv(bootstrap: Path, pythons: list[str]) -> tuple[Optional[str], st
         shutil.rmtree(bootstrap, ignore_errors=True)
         made = subprocess.run([python, "-m", "venv", str(bootstrap)], capture_output=True, text=True)
         if made.returncode == 0:
-            got = subprocess.run(
-                [
-                    str(bootstrap / "bin" / "python"),
-                    "-m",
-                    "pip",
-                    "install",
-                    "--quiet",
-                    "--disable-pip-version-check",
-                    f"uv=={UV_VERSION}",
-                ],
-                capture_output=True,
-                text=True,
-            )
+            got = _pip_install_uv(str(bootstrap / "bin" / "python"))
             if got.returncode == 0 and (bootstrap / "bin" / "uv").exists():
                 return str(bootstrap / "bin" / "uv"), ""
             why.append(f"pip install uv=={UV_VERSION} with {python} failed: {_last_line(got)}")
@@ -249,26 +237,21 @@ def bootstrap_uv(bootstrap: Path, pythons: list[str]) -> tuple[Optional[str], st
         # Debian/Ubuntu without python3-venv: no ensurepip, but maybe a pip to install into a folder.
         why.append(f"`{python} -m venv` failed: {_last_line(made)}")
         target = bootstrap / "target"
-        got = subprocess.run(
-            [
-                python,
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "--target",
-                str(target),
-                f"uv=={UV_VERSION}",
-            ],
-            capture_output=True,
-            text=True,
-        )
+        got = _pip_install_uv(python, "--target", str(target))
         if got.returncode == 0 and (target / "bin" / "uv").exists():
             return str(target / "bin" / "uv"), ""
         why.append(f"`{python} -m pip install --target` failed: {_last_line(got)}")
     shutil.rmtree(bootstrap, ignore_errors=True)
     return None, "; ".join(why) or "no Python to install it with"
+
+
+def _pip_install_uv(python: str, *options: str) -> subprocess.CompletedProcess:
+    """`python -m pip install [options] uv==UV_VERSION`, quietly."""
+    return subprocess.run(
+        [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *options, f"uv=={UV_VERSION}"],
+        capture_output=True,
+        text=True,
+    )
 
 
 def _last_line(out: subprocess.CompletedProcess) -> str:

@@ -201,8 +201,19 @@ def test_check_names_the_mistake(wrong, says):
 
 def test_check_shows_an_example_and_does_not_raise():
     result = wm.check_watermark_delay(5)
-    assert result.example == {"got": "5 s: 7.5 % late", "expected": "at most 1 % late"}
+    assert (result.got, result.expected) == ({"delay": "5 s: 7.5 % late"}, {"delay": "at most 1 % late"})
     assert "7.5 % late" in result._repr_html_() and "not yet" in str(result)
+    assert 'hint("watermark_delay", 1) (levels 1 to 3)' in result.text()
+
+
+def test_check_result_is_the_course_check_result():
+    from workbook.course import checks
+
+    result = checks.run_check("watermark_delay", 6)
+    assert isinstance(result, checks.CheckResult) and result.exercise == "watermark_delay"
+    assert result.text() == (
+        "\u2705 watermark delay: correct. 6 s: 10 of 1105 trades late (0.90 %); 5 s would make more than 1 % late."
+    )
 
 
 def test_hints_go_from_a_nudge_to_nearly_the_answer():

@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     from . import checks
 
     result = checks.run_check(args.name, answer_of(args.name, text))
-    print(result.text() if hasattr(result, "text") and callable(result.text) else repr(result))
+    print(result.text())
     return 0 if result else 1
 
 

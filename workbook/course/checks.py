@@ -115,91 +115,6 @@ def _close(a: pd.Series, b: pd.Series) -> pd.Series:
     return ((a - b).abs() <= 1e-9 * b.abs().clip(lower=1.0)) | (a.isna() & b.isna())
 
 
-def compare(actual: pd.DataFrame, expected: pd.DataFrame, trades: list[dict] | None = None) -> list[str]:
-    """Problems found, most telling first; an empty list means the query is right."""
-    columns = list(expected.columns)
-    got = list(actual.columns)
-    if got != columns:
-        missing = [c for c in columns if c not in got]
-        extra = [c for c in got if c not in columns]
-        hint = []
-        if missing:
-            hint.append(f"missing {missing}")
-        if extra:
-            hint.append(f"unexpected {extra}")
-        if not missing and not extra:
-            hint.append("same names, other order")
-        return [
-            f"columns: your query returns {got}, expected {columns} ({'; '.join(hint)}). "
-            "Name each column with AS, in this order."
-        ]
-    if "num_trades" in actual and len(actual) and not pd.api.types.is_integer_dtype(actual["num_trades"]):
-        return [f"num_trades should be a whole number (COUNT(*)), got type {actual['num_trades'].dtype}."]
-    for col in ("ts_start", "ts_end"):
-        if len(actual) and not (
-            pd.api.types.is_datetime64_any_dtype(actual[col]) or isinstance(actual[col].iloc[0], pd.Timestamp)
-        ):
-            return [
-                f"{col} should be a timestamp (window_start / window_end), got values like {actual[col].iloc[0]!r}."
-            ]
-    a, e = normalize(actual), normalize(expected)
-    for col in columns:
-        if col not in KEY and len(a) and a[col].isna().all() and not e[col].isna().all():
-            return [f"{col} is NULL in every row: the TODO in your query is still there."]
-    problems = []
-    pairs_e, pairs_a = set(e["currency_pair"]), set(a["currency_pair"])
-    if pairs_e - pairs_a:
-        problems.append(
-            f"missing currency pairs: {sorted(pairs_e - pairs_a)} "
-            f"(your pairs: {sorted(pairs_a)}; expected 'base / quote' with spaces)"
-        )
-    if pairs_a - pairs_e:
-        problems.append(f"unexpected currency pairs: {sorted(pairs_a - pairs_e)[:5]}")
-    if problems:
-        return problems
-    key_e = set(map(tuple, e[KEY].astype(str).values))
-    key_a = set(map(tuple, a[KEY].astype(str).values))
-    if key_e != key_a:
-        for delta, word in ((pd.Timedelta(minutes=1), "late"), (pd.Timedelta(minutes=-1), "early")):
-            s = a.copy()
-            s["ts_start"] -= delta
-            s["ts_end"] -= delta
-            if set(map(tuple, s[KEY].astype(str).values)) == key_e:
-                return [
-                    f"windows off by one: every window starts one minute too {word}. "
-                    "Use window_start and window_end of the TUMBLE table function as they are."
-                ]
-        return [
-            f"windows: {len(key_a)} (window, pair) rows, expected {len(key_e)}; e.g. missing "
-            f"{sorted(key_e - key_a)[:2]}, unexpected {sorted(key_a - key_e)[:2]}. "
-            "Group by window_start, window_end and the pair (one minute tumbling windows over ts)."
-        ]
-    m = e.merge(a, on=KEY, suffixes=("", "_got"))
-    if "volume_buy" in e:
-        swapped = _close(m["volume_buy_got"], m["volume_sell"]) & _close(m["volume_sell_got"], m["volume_buy"])
-        if swapped.all() and not _close(m["volume_buy_got"], m["volume_buy"]).all():
-            return ["buy and sell are swapped: volume_buy must sum the volume of trades with direction = 'buy'."]
-    for col in columns:
-        if col in KEY:
-            continue
-        ok = _close(m[f"{col}_got"], m[col])
-        if not ok.all():
-            bad = m.loc[~ok].iloc[0]
-            problems.append(
-                f"{col}: {int((~ok).sum())} of {len(m)} rows differ, e.g. {bad['currency_pair']} at "
-                f"{bad['ts_start']}: got {bad[f'{col}_got']}, expected {bad[col]}"
-            )
-    return problems
-
-
-def verdict(actual: pd.DataFrame, expected: pd.DataFrame, trades: list[dict] | None, what: str) -> str:
-    problems = compare(actual, expected, trades)
-    if problems:
-        raise CheckFailed(f"{what}: not yet.\n- " + "\n- ".join(problems))
-    pairs = expected["currency_pair"].nunique()
-    return f"{what}: correct: {len(expected)} rows ({pairs} pairs x {len(expected) // max(pairs, 1)}+ windows) match the reference."
-
-
 # --- the result of a check ----------------------------------------------------------------------
 
 
@@ -215,9 +130,20 @@ class CheckResult:
     got: dict | None = None  # an example row of the student's result ...
     expected: dict | None = None  # ... and the reference's row for the same window and pair
     hint: str | None = None  # the name to pass to hint(...)
+    hint_level: int | None = None  # suggest hint(name, level) (levels 1 to N) rather than hint(name)
 
     def __bool__(self) -> bool:
         return self.passed
+
+    def _hint_call(self, name: str) -> tuple[str, str]:
+        """The hint(...) call to suggest, with `name` as written there, and what follows the call:
+        the range of levels when the call names a level."""
+        if self.hint_level is None:
+            return f'hint("{name}")', ""
+        from .hints import levels
+
+        count = len(levels(self.hint))
+        return f'hint("{name}", {self.hint_level})', f" (levels 1 to {count})" if count else ""
 
     def text(self) -> str:
         if self.passed:
@@ -227,7 +153,8 @@ class CheckResult:
             lines.append(f"  example row, got:      {self.got}")
             lines.append(f"  example row, expected: {self.expected}")
         if self.hint:
-            lines.append(f'  stuck? hint("{self.hint}")')
+            call, levels = self._hint_call(self.hint)
+            lines.append(f"  stuck? {call}{levels}")
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -256,7 +183,10 @@ class CheckResult:
                 f"<p>An example row:</p><table><tr><th></th>{head}</tr>{row('got', self.got)}"
                 f"{row('expected', self.expected)}</table>"
             )
-        hint = f'<p>Stuck? Run <code>hint("{html.escape(self.hint)}")</code>.</p>' if self.hint else ""
+        hint = ""
+        if self.hint:
+            call, levels = self._hint_call(html.escape(self.hint))
+            hint = f"<p>Stuck? Run <code>{call}</code>{levels}.</p>"
         return (
             '<div style="border:2px solid #cf222e;border-radius:6px;padding:8px 12px;margin:4px 0">'
             f"<b>\u274c {html.escape(self.summary)}</b><ul>{items}</ul>{rows}{hint}</div>"
@@ -366,25 +296,6 @@ def run_answer(name: str, sql: str, timeout_s: float | None = None, data: str = 
             hint=name,
         )
     return cell.frame, None
-
-
-def _compare_check(name: str, sql: str, reference, timeout_s) -> CheckResult:
-    trades = check_trades()
-    frame, failed = run_answer(name, sql, timeout_s)
-    if failed is not None:
-        return failed
-    expected = reference(trades)
-    problems = compare(frame, expected, trades)
-    if problems:
-        got, exp = example_rows(frame, expected)
-        return CheckResult(name, False, f"{name}: not yet.", problems, got, exp, hint=name)
-    pairs = expected["currency_pair"].nunique()
-    return CheckResult(
-        name,
-        True,
-        f"{name}: correct: {len(expected)} rows ({pairs} pairs x "
-        f"{len(expected) // max(pairs, 1)}+ windows) match the reference.",
-    )
 
 
 # The candlestick and volume checks are in checks_candles.py (CHECK_MODULES).

@@ -31,7 +31,6 @@ its input subtasks. The processor runs with parallelism 1: one reader, all parti
 
 from __future__ import annotations
 
-import html
 import json
 import math
 from dataclasses import dataclass, field
@@ -40,6 +39,8 @@ from pathlib import Path
 import pandas as pd
 
 from ..paths import NOTEBOOKS_DIR, PROJECT_ROOT, solution_of
+from . import hints
+from .checks import CheckResult
 
 DELAY_MS = 5_000  # WATERMARK FOR ts AS ts - INTERVAL '5' SECOND (sql/10_trades.sql)
 IDLE_TIMEOUT_S = 5.0  # 'scan.watermark.idle-timeout' = '5 s'
@@ -48,6 +49,7 @@ MAX_LATE_FRACTION = 0.01  # the exercise: at most 1 % of the trades late
 LAB_NOTEBOOK = NOTEBOOKS_DIR / "04_watermark_lab.ipynb"
 EXPECTED_PATH = Path(__file__).resolve().parent / "expected" / "watermark_delay.json"
 EXERCISE = "watermark_delay"
+TITLE = "watermark delay"  # how the check's verdict names the exercise
 
 
 # --- the simulation -------------------------------------------------------------------------------
@@ -73,27 +75,11 @@ class Simulation:
 
     def late_by_window_and_pair(self) -> pd.DataFrame:
         """What the processor writes to late_trades: late trades per window and pair."""
-        late = self.records[self.records["late"]]
-        return (
-            late.groupby(["window_start", "pair"])
-            .size()
-            .rename("num_trades")
-            .reset_index()
-            .sort_values(["window_start", "pair"])
-            .reset_index(drop=True)
-        )
+        return _count_by_window_and_pair(self.records[self.records["late"]])
 
     def on_time_by_window_and_pair(self) -> pd.DataFrame:
         """What the processor counts in candlesticks.num_trades: on-time trades per window and pair."""
-        ok = self.records[~self.records["late"]]
-        return (
-            ok.groupby(["window_start", "pair"])
-            .size()
-            .rename("num_trades")
-            .reset_index()
-            .sort_values(["window_start", "pair"])
-            .reset_index(drop=True)
-        )
+        return _count_by_window_and_pair(self.records[~self.records["late"]])
 
     def summary(self) -> str:
         closed = self.windows.dropna(subset=["closed_after"])
@@ -101,6 +87,18 @@ class Simulation:
             f"delay {self.delay_ms / 1000:g} s: {self.late_count} of {len(self.records)} trades late "
             f"({100 * self.late_fraction:.1f} %), {len(closed)} of {len(self.windows)} windows closed"
         )
+
+
+def _count_by_window_and_pair(records: pd.DataFrame) -> pd.DataFrame:
+    """num_trades per window_start and pair, in that order."""
+    return (
+        records.groupby(["window_start", "pair"])
+        .size()
+        .rename("num_trades")
+        .reset_index()
+        .sort_values(["window_start", "pair"])
+        .reset_index(drop=True)
+    )
 
 
 def _pair(trade: dict) -> str:
@@ -485,20 +483,8 @@ def delay_slider(trades, value: float = DELAY_MS / 1000, max_s: float = 15, step
 
 # --- the exercise: the smallest delay with at most 1 % late ---------------------------------------
 
-HINTS = {
-    EXERCISE: [
-        "Move the slider and watch the title: how many trades are late with each delay? "
-        "The answer is a whole number of seconds (what you would write in INTERVAL 'N' SECOND).",
-        "A trade is late when ts <= watermark, and the watermark is the newest timestamp read so far "
-        "IN ITS PARTITION (all pairs together, not per pair) minus the delay. So a trade is late exactly "
-        "when it is `delay` or more behind the newest trade read before it. `simulate(lab_stream(), delay_ms)` "
-        "gives you `late_fraction` for any delay.",
-        "For every trade compute behind = (newest timestamp read before it, any pair) - its timestamp. "
-        "At most 1 % of the n trades may be late, i.e. k = floor(0.01 * n). Sort `behind` from the largest: "
-        "the delay must be MORE than the (k+1)-th largest value (a trade exactly at the watermark is late). "
-        "Round up to whole seconds.",
-    ],
-}
+# the levels of hints/watermark_delay.md (the same texts as hint("watermark_delay") elsewhere)
+HINTS = {EXERCISE: hints.levels(EXERCISE)}
 
 
 def hint(name: str = EXERCISE, level: int | None = None) -> str:
@@ -512,50 +498,6 @@ def hint(name: str = EXERCISE, level: int | None = None) -> str:
     if not 1 <= level <= len(levels):
         raise ValueError(f"hint levels of {name!r} are 1..{len(levels)}, not {level}")
     return f"Hint {level}: {levels[level - 1]}"
-
-
-@dataclass
-class CheckResult:
-    """A check's verdict: what is wrong (problems), one example, and which hint to ask for."""
-
-    passed: bool
-    problems: list
-    example: dict | None = None
-    hint: str = EXERCISE
-    title: str = "watermark delay"
-
-    def __bool__(self) -> bool:
-        return self.passed
-
-    def __str__(self) -> str:
-        if self.passed:
-            return f"{self.title}: correct."
-        lines = [f"{self.title}: not yet."] + [f"- {p}" for p in self.problems]
-        if self.example:
-            lines.append("  example: " + ", ".join(f"{k}: {v}" for k, v in self.example.items()))
-        lines.append(f'  ask for help with hint("{self.hint}", 1) (levels 1 to 3).')
-        return "\n".join(lines)
-
-    def _repr_html_(self) -> str:
-        esc = html.escape
-        if self.passed:
-            return (
-                f'<div style="border:2px solid #2ca02c;border-radius:6px;padding:8px 12px;background:#f3fbf3">'
-                f"<b>&#10004; {esc(self.title)}: correct.</b> {''.join(esc(p) for p in self.problems)}</div>"
-            )
-        items = "".join(f"<li>{esc(p)}</li>" for p in self.problems)
-        example = ""
-        if self.example:
-            rows = "".join(
-                f"<tr><th style='text-align:left'>{esc(str(k))}</th><td>{esc(str(v))}</td></tr>"
-                for k, v in self.example.items()
-            )
-            example = f"<div><i>Example</i><table>{rows}</table></div>"
-        return (
-            f'<div style="border:2px solid {LATE_COLOUR};border-radius:6px;padding:8px 12px;background:#fdf3f3">'
-            f"<b>&#10008; {esc(self.title)}: not yet.</b><ul>{items}</ul>{example}"
-            f'<div>Stuck? <code>hint("{esc(self.hint)}", 1)</code> (levels 1 to 3).</div></div>'
-        )
 
 
 def load_expected() -> dict:
@@ -588,31 +530,36 @@ def check_watermark_delay(answer, trades=None) -> CheckResult:
     best, per_pair, limit = expected["delay_s"], expected["per_pair_delay_s"], expected["max_late_fraction"]
     n = expected["trades"]
 
-    def fail(problem, example=None):
-        return CheckResult(False, [problem], example)
+    def fail(problem, got=None, want=None):  # an example: the answer got, and what was expected of it
+        example = ({"delay": got}, {"delay": want}) if got is not None else (None, None)
+        return CheckResult(EXERCISE, False, f"{TITLE}: not yet.", [problem], *example, hint=EXERCISE, hint_level=1)
 
     if answer is None or answer is Ellipsis or isinstance(answer, bool) or not isinstance(answer, (int, float)):
         return fail(
             f"your answer is {answer!r}, not a number: write the delay in seconds, e.g. WATERMARK_DELAY_S = 3.",
-            {"got": repr(answer), "expected": "a whole number of seconds"},
+            repr(answer),
+            "a whole number of seconds",
         )
     if math.isnan(answer) or math.isinf(answer):
         return fail(f"your answer is {answer}: write a finite number of seconds.")
     if answer < 0:
         return fail(
             f"{answer} s is negative: the delay is how far the watermark trails the newest trade, 0 or more seconds.",
-            {"got": answer, "expected": ">= 0"},
+            answer,
+            ">= 0",
         )
     if answer >= 1000 and answer / 1000 >= best and late_share(trades, answer / 1000)[0] <= limit * n:
         return fail(
             f"{answer:g} looks like milliseconds: the answer is in SECONDS "
             f"(INTERVAL 'N' SECOND); {answer:g} s would wait over {answer / 60:.0f} minutes.",
-            {"got": f"{answer:g} s", "expected": "seconds, not milliseconds"},
+            f"{answer:g} s",
+            "seconds, not milliseconds",
         )
     if answer != int(answer):
         return fail(
             f"{answer} is not a whole number of seconds: give N as in INTERVAL 'N' SECOND.",
-            {"got": answer, "expected": "a whole number"},
+            answer,
+            "a whole number",
         )
     answer = int(answer)
     late, total = late_share(trades, answer)
@@ -629,7 +576,8 @@ def check_watermark_delay(answer, trades=None) -> CheckResult:
             )
         return fail(
             problem,
-            {"got": f"{answer} s: {100 * late / total:.1f} % late", "expected": f"at most {100 * limit:g} % late"},
+            f"{answer} s: {100 * late / total:.1f} % late",
+            f"at most {100 * limit:g} % late",
         )
     if answer > best:
         smaller, _ = late_share(trades, answer - 1)
@@ -637,14 +585,14 @@ def check_watermark_delay(answer, trades=None) -> CheckResult:
             f"{answer} s works ({late} of {total} late, {100 * late / total:.1f} %) but it is not the "
             f"smallest: {answer - 1} s also keeps the late trades at or under {100 * limit:g} % "
             f"({smaller} late). A bigger delay costs latency: every window waits that much longer.",
-            {"got": f"{answer} s", "expected": f"less than {answer} s"},
+            f"{answer} s",
+            f"less than {answer} s",
         )
     return CheckResult(
+        EXERCISE,
         True,
-        [
-            f"{answer} s: {late} of {total} trades late ({100 * late / total:.2f} %); "
-            f"{answer - 1} s would make more than {100 * limit:g} % late."
-        ],
+        f"{TITLE}: correct. {answer} s: {late} of {total} trades late ({100 * late / total:.2f} %); "
+        f"{answer - 1} s would make more than {100 * limit:g} % late.",
     )
 
 

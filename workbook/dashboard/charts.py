@@ -480,6 +480,11 @@ def _not_drawn_reason(p: GridPanel) -> str | None:
     return None
 
 
+def _panel_note(text: str, x_dom: list, y_dom: list, font: dict) -> dict:
+    """A note in the middle of a panel's plot area (a query error, "No data"), as Grafana shows them."""
+    return dict(text=text, x=sum(x_dom) / 2, y=sum(y_dom) / 2, xref="paper", yref="paper", showarrow=False, font=font)
+
+
 def dashboard_figure(
     frames: Mapping[str, Any],
     variables: Mapping[str, Any],
@@ -520,17 +525,7 @@ def dashboard_figure(
         frame = frames.get(p.title)
         if isinstance(frame, Exception) or frame is None:
             message = str(frame) if frame is not None else "no data was queried for this panel"
-            annotations.append(
-                dict(
-                    text=f"query error: {message[:160]}",
-                    x=sum(x_dom) / 2,
-                    y=sum(y_dom) / 2,
-                    xref="paper",
-                    yref="paper",
-                    showarrow=False,
-                    font={"color": "#F2495C"},
-                )
-            )
+            annotations.append(_panel_note(f"query error: {message[:160]}", x_dom, y_dom, {"color": "#F2495C"}))
             continue
         if p.type == "stat":
             try:
@@ -580,33 +575,13 @@ def dashboard_figure(
         try:
             traces = _candlestick(p, frame, axes) if p.type == "candlestick" else _timeseries(p, frame, axes)
         except ValueError as exc:  # a query whose columns do not fit the panel: said in the panel, as Grafana does
-            annotations.append(
-                dict(
-                    text=str(exc)[:200],
-                    x=sum(x_dom) / 2,
-                    y=sum(y_dom) / 2,
-                    xref="paper",
-                    yref="paper",
-                    showarrow=False,
-                    font={"color": "#F2495C"},
-                )
-            )
+            annotations.append(_panel_note(str(exc)[:200], x_dom, y_dom, {"color": "#F2495C"}))
             continue
         for t in traces:
             t.update(legend=legend, showlegend=show_legend)
             fig.add_trace(t)
         if frame.empty:
-            annotations.append(
-                dict(
-                    text="No data",
-                    x=sum(x_dom) / 2,
-                    y=sum(y_dom) / 2,
-                    xref="paper",
-                    yref="paper",
-                    showarrow=False,
-                    font={"size": 16, "color": "#8E8E8E"},
-                )
-            )
+            annotations.append(_panel_note("No data", x_dom, y_dom, {"size": 16, "color": "#8E8E8E"}))
     for i, reason in enumerate(not_drawn):
         annotations.append(
             dict(

@@ -8,13 +8,12 @@ which the checks read (tests/test_ladder_L1.py checks that they are up to date).
 
 from __future__ import annotations
 
-import json
-
 import pandas as pd
 
 from ..checks_basics import DELAY_MS, EXPECTED_DIR, PAIR, PROBE_LAGS_MS, basics_trades, probe_trades
 from ..datasets import sample_trades
 from ..watermarks import simulate
+from . import write_json
 
 NAMES = ("stream_counts", "source_table", "filter_project", "changelog_counts", "tumble_counts")
 
@@ -91,9 +90,8 @@ def expected() -> dict:
 
 def write_expected() -> dict:
     values = expected()
-    EXPECTED_DIR.mkdir(parents=True, exist_ok=True)
     for name, value in values.items():
-        (EXPECTED_DIR / f"{name}.json").write_text(json.dumps(value, separators=(",", ":")) + "\n")
+        write_json(EXPECTED_DIR / f"{name}.json", value, separators=(",", ":"))
     return values
 
 

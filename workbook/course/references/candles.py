@@ -8,13 +8,12 @@ that they are up to date."""
 
 from __future__ import annotations
 
-import json
-
 import pandas as pd
 
 from ..checks import CANDLE_COLUMNS, KEY, VOLUME_COLUMNS, WINDOW_MS, check_trades
 from ..checks_candles import EXPECTED_DIR, fingerprint
 from ..datasets import sample_trades
+from . import write_json
 
 
 def _frame(trades: list[dict]) -> pd.DataFrame:
@@ -96,9 +95,8 @@ def write_expected() -> dict:
         "volumes": expected_volumes(trades),
         "candlesticks_sample": expected_candlesticks(sample_trades(), variants=False),
     }
-    EXPECTED_DIR.mkdir(parents=True, exist_ok=True)
     for name, values in files.items():
-        (EXPECTED_DIR / f"{name}.json").write_text(json.dumps(values, indent=1) + "\n")
+        write_json(EXPECTED_DIR / f"{name}.json", values, indent=1)
     return {name: len(v["rows"]) for name, v in files.items()}
 
 

@@ -13,27 +13,16 @@ import pandas as pd
 
 from ..checks_dashboard import CHECK_FROM, CHECK_TO, EXPECTED_PATH, PAIR
 from ..datasets import sample_trades
+from . import write_json
+from .candles import reference_candlesticks
 
 
 def candles(trades=None) -> pd.DataFrame:
     """The columns of the processor's `candlesticks` rows that panels read, per pair and minute of the sample
-    (no sample trade is late, so the processor writes exactly these). Open/close are left out: no panel
-    exercise needs them."""
-    df = pd.DataFrame(trades if trades is not None else sample_trades())
-    df["currency_pair"] = df["base"] + " / " + df["quote"]
-    start = df["timestamp"] // 60_000 * 60_000
-    df["ts_start"], df["ts_end"] = pd.to_datetime(start, unit="ms"), pd.to_datetime(start + 60_000, unit="ms")
-    df["pv"] = df["price"] * df["volume"]
-    g = df.groupby(["ts_start", "ts_end", "currency_pair"], sort=True)
-    return pd.DataFrame(
-        {
-            "price_avg": g["pv"].sum() / g["volume"].sum(),
-            "price_min": g["price"].min(),
-            "price_max": g["price"].max(),
-            "volume": g["volume"].sum(),
-            "num_trades": g["price"].size().astype("int64"),
-        }
-    ).reset_index()
+    (no sample trade is late, so the processor writes exactly these): the candlestick reference's, without
+    open/close (no panel exercise needs them)."""
+    frame = reference_candlesticks(trades if trades is not None else sample_trades())
+    return frame[["ts_start", "ts_end", "currency_pair", "price_avg", "price_min", "price_max", "volume", "num_trades"]]
 
 
 def expected() -> dict:
@@ -66,10 +55,7 @@ def expected() -> dict:
 
 
 def write_expected() -> dict:
-    values = expected()
-    EXPECTED_PATH.parent.mkdir(parents=True, exist_ok=True)
-    EXPECTED_PATH.write_text(json.dumps(values, indent=1) + "\n")
-    return values
+    return write_json(EXPECTED_PATH, expected(), indent=1)
 
 
 if __name__ == "__main__":

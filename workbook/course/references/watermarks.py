@@ -11,6 +11,7 @@ import json
 import math
 
 from ..watermarks import EXPECTED_PATH, MAX_LATE_FRACTION, fingerprint, lab_stream, per_pair_late, simulate
+from . import write_json
 
 
 def smallest_delay_s(trades, max_late_fraction: float = MAX_LATE_FRACTION, **options) -> int:
@@ -56,10 +57,7 @@ def expected() -> dict:
 
 
 def write_expected() -> dict:
-    values = expected()
-    EXPECTED_PATH.parent.mkdir(parents=True, exist_ok=True)
-    EXPECTED_PATH.write_text(json.dumps(values, indent=2) + "\n")
-    return values
+    return write_json(EXPECTED_PATH, expected(), indent=2)
 
 
 if __name__ == "__main__":
