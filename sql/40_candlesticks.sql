@@ -16,6 +16,7 @@
 -- Trades arrive out of order: the first trade *read* is not always the earliest one.
 -- Any correct way is accepted (notebook 05 explains the options).
 --
--- Until this file holds your statement (and no TODO), the processor skips it and warns:
--- the candlesticks table gets no rows. Check it with  %flinksql --exercise candlesticks --file
+-- Until you write your statement here and delete the marker word on the first line, the
+-- processor skips this file (with a warning) and the candlesticks table gets no rows.
+-- Check it with  %flinksql --exercise candlesticks --file
 -- or  python -m workbook.course check candlesticks sql/40_candlesticks.sql

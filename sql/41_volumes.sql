@@ -21,6 +21,7 @@
 --   volume_sell    DOUBLE     total `volume` of the window's trades with direction = 'sell'
 -- A window with trades but no buys has volume_buy 0 (not NULL); the same for sells.
 --
--- Until this file holds your statement (and no TODO), the processor skips it and warns:
--- the volumes table gets no rows. Check it with  %flinksql --exercise volumes --file
+-- Until you write your statement here and delete the marker word on the first line, the
+-- processor skips this file (with a warning) and the volumes table gets no rows.
+-- Check it with  %flinksql --exercise volumes --file
 -- or  python -m workbook.course check volumes sql/41_volumes.sql

@@ -42,3 +42,18 @@ def test_one_exercise_model():
         assert str(rel).startswith(mirrored), (rel, ex.student)
     assert exercises.of_student_file("sql/41_volumes.sql").name == "volumes"
     assert exercises.of_student_file("sql/40_candlesticks.sql").name == "candlesticks"
+
+
+def test_a_finished_exercise_file_is_no_longer_a_skeleton():
+    """What the file asks for (write the statement, delete the marker word on the first line) is enough:
+    the processor then runs the file instead of skipping it (a comment of the spec once said 'TODO' too)."""
+    from workbook.pipeline import sql_files
+
+    for ex in exercises.EXERCISES.values():
+        if ex.in_cell:
+            continue
+        skeleton = ex.student_path.read_text()
+        first, rest = skeleton.split("\n", 1)
+        assert sql_files.is_skeleton(skeleton) and "TODO" in first, ex.name
+        done = first.replace("TODO", "") + "\n" + rest + "\n" + ex.solution.read_text()
+        assert not sql_files.is_skeleton(done), f"{ex.name}: the spec's comments still hold the marker word"

@@ -427,8 +427,10 @@ def check_source_table(sql, timeout_s: float | None = None) -> CheckResult:
         t_env.execute_sql(f"DROP TEMPORARY TABLE IF EXISTS {_SCRATCH}")
     if isinstance(frame, CheckResult):
         if any("RowTime field should not be null" in p for p in frame.problems):
-            frame.problems.insert(
-                0,
+            # the table is fine as DDL; reading it failed on its data: Flink's message is about the check's own
+            # query, which the student never wrote, so only the explanation is shown
+            return _fail(
+                name,
                 "ts is NULL for a trade, and an event time must never be NULL: e.g. "
                 "milliseconds read as SECONDS (precision 0) are a date beyond the year 9999, "
                 "which is NULL. `timestamp` counts milliseconds: precision 3.",
