@@ -75,11 +75,13 @@ def fresh_topic(prefix: str) -> str:
     return f"test-{prefix}-{uuid.uuid4().hex[:12]}"
 
 
-def produce_all(cfg, client: str, topic: str, n: int, *source) -> dict:
-    """`n` trades of `source` (producer arguments) at full speed into a new one-partition `topic`: the counts."""
-    return produce(
-        cfg, *source, "--speed", "max", "--max-trades", n, "--topic", topic, "--partitions", 1, "--client", client
-    )
+def produce_all(cfg, client: str, topic: str, n: int, *source, partitions=1) -> dict:
+    """`n` trades of `source` (producer arguments) at full speed into `topic` with `client`: the counts.
+    A new topic gets `partitions` partitions (None: as many as the producer's default)."""
+    args = [*source, "--speed", "max", "--max-trades", n, "--topic", topic]
+    if partitions is not None:
+        args += ["--partitions", partitions]
+    return produce(cfg, *args, "--client", client)
 
 
 def assert_topic_holds(cfg, topic: str, expected: list) -> None:
@@ -116,23 +118,7 @@ def test_both_clients_put_a_key_on_the_same_partition(stack):
     placement = {}
     for client in CLIENTS:
         topic = fresh_topic("parts")
-        produce(
-            stack,
-            "--source",
-            "synthetic",
-            "--seed",
-            1,
-            "--speed",
-            "max",
-            "--max-trades",
-            2000,
-            "--topic",
-            topic,
-            "--partitions",
-            3,
-            "--client",
-            client,
-        )
+        produce_all(stack, client, topic, 2000, "--source", "synthetic", "--seed", 1, partitions=3)
         got = read_topic(stack, topic, 2000)
         assert len(got) == 2000
         where: dict[bytes, set] = {}
@@ -147,21 +133,7 @@ def test_both_clients_put_a_key_on_the_same_partition(stack):
 def test_existing_topic_is_reused(stack):
     topic = fresh_topic("reuse")
     for _ in range(2):
-        c = produce(
-            stack,
-            "--source",
-            "synthetic",
-            "--seed",
-            2,
-            "--speed",
-            "max",
-            "--max-trades",
-            300,
-            "--topic",
-            topic,
-            "--client",
-            "confluent",
-        )
+        c = produce_all(stack, "confluent", topic, 300, "--source", "synthetic", "--seed", 2, partitions=None)
         assert c["sent"] == 300
     assert len(read_topic(stack, topic, 600)) == 600
 
