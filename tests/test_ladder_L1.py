@@ -170,12 +170,6 @@ SOURCE_MISTAKES = {
 }
 
 
-@integration
-@pytest.mark.parametrize("mistake", SOURCE_MISTAKES)
-def test_source_table_names_the_mistake(mistake):
-    assert mistake in failed("source_table", SOURCE_MISTAKES[mistake])
-
-
 FP = SOLUTION["filter_project"]
 FILTER_MISTAKES = {
     "these are the trades of ['bitcoin / euro']": FP.replace("bitcoin / tether", "bitcoin / euro"),
@@ -185,12 +179,6 @@ FILTER_MISTAKES = {
     "no rows: the pair is written": FP.replace("bitcoin / tether", "bitcoin/tether"),
     "duplicate rows": FP + "\nUNION ALL\n" + FP.replace("'bitcoin / tether'", "'bitcoin / tether' AND price > 94000"),
 }
-
-
-@integration
-@pytest.mark.parametrize("mistake", FILTER_MISTAKES)
-def test_filter_project_names_the_mistake(mistake):
-    assert mistake in failed("filter_project", FILTER_MISTAKES[mistake])
 
 
 CC = SOLUTION["changelog_counts"]
@@ -210,12 +198,6 @@ CHANGELOG_MISTAKES = {
         "SELECT currency_pair,", "SELECT REPLACE(currency_pair, ' ', '') AS currency_pair,"
     ),
 }
-
-
-@integration
-@pytest.mark.parametrize("mistake", CHANGELOG_MISTAKES)
-def test_changelog_counts_names_the_mistake(mistake):
-    assert mistake in failed("changelog_counts", CHANGELOG_MISTAKES[mistake])
 
 
 TC = SOLUTION["tumble_counts"]
@@ -239,10 +221,25 @@ TUMBLE_MISTAKES = {
 }
 
 
+SQL_MISTAKES = {
+    "source_table": SOURCE_MISTAKES,
+    "filter_project": FILTER_MISTAKES,
+    "changelog_counts": CHANGELOG_MISTAKES,
+    "tumble_counts": TUMBLE_MISTAKES,
+}
+
+
 @integration
-@pytest.mark.parametrize("mistake", TUMBLE_MISTAKES)
-def test_tumble_counts_names_the_mistake(mistake):
-    assert mistake in failed("tumble_counts", TUMBLE_MISTAKES[mistake])
+@pytest.mark.parametrize(
+    "name, mistake",
+    [
+        pytest.param(name, mistake, id=f"{name}-{mistake}")
+        for name, mistakes in SQL_MISTAKES.items()
+        for mistake in mistakes
+    ],
+)
+def test_sql_check_names_the_mistake(name, mistake):
+    assert mistake in failed(name, SQL_MISTAKES[name][mistake])
 
 
 @integration

@@ -4,7 +4,7 @@ overflowing products, an empty currency) and unreadable records anywhere in a pa
 a reason in bad_records, with exact counts; the unreadable-records count writes a row only
 when it changes (no churn in --dry-run).
 
-Every test writes its own topic and PostgreSQL schema (helpers of test_processor_flink.py).
+Every test writes its own topic and PostgreSQL schema (helpers of flinkutil.py).
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ import time
 import uuid
 
 import pytest
-from test_processor_flink import DELAY, MINUTE, QUIET, _trade, drop_schema, new_schema, read_table, write_in_batches
+from flinkutil import DELAY, MINUTE, read_table, run_bounded, scratch_schema, streaming_job, trade, write_in_batches
 
-from workbook import kafka, pipeline
+from workbook import kafka
 from workbook.config import PROJECT_ROOT
 
 pytestmark = pytest.mark.integration
@@ -39,10 +39,13 @@ def poisoned_stream(now_ms: int):
     rng = random.Random(3)
     t0 = (now_ms - 20 * MINUTE) // MINUTE * MINUTE
     pairs = [("bitcoin", "tether"), ("ethereum", "euro")]
-    first = [_trade(rng, b, q, t0 + k * 2_000) for k in range(90) for b, q in pairs]  # minutes 0..2
-    future = [_trade(rng, "bitcoin", "tether", now_ms + YEAR), _trade(rng, "ethereum", "euro", now_ms + 10 * MINUTE)]
-    later = [_trade(rng, b, q, t0 + 3 * MINUTE + k * 2_000) for k in range(90) for b, q in pairs]  # minutes 3..5
-    closer = [_trade(rng, "bitcoin", "tether", t0 + 6 * MINUTE + DELAY + 1)]
+    first = [trade(rng, b, q, t0 + k * 2_000) for k in range(90) for b, q in pairs]  # minutes 0..2
+    future = [
+        trade(rng, "bitcoin", "tether", now_ms + YEAR),
+        trade(rng, "ethereum", "euro", now_ms + 10 * MINUTE),
+    ]
+    later = [trade(rng, b, q, t0 + 3 * MINUTE + k * 2_000) for k in range(90) for b, q in pairs]  # minutes 3..5
+    closer = [trade(rng, "bitcoin", "tether", t0 + 6 * MINUTE + DELAY + 1)]
     expected = {(t0 + m * MINUTE, f"{b} / {q}"): 30 for m in range(6) for b, q in pairs}
     return t0, first + future + later + closer, expected
 
@@ -60,51 +63,34 @@ def check_poisoning_results(stack, schema, t0, expected):
 def test_a_trade_far_ahead_does_not_poison_a_bounded_run(stack):
     t0, records, expected = poisoned_stream(int(time.time() * 1000))
     topic = f"test-poison-{uuid.uuid4().hex[:10]}"
-    schema = new_schema(stack)
     try:
-        write_in_batches(stack, topic, records)
-        result = pipeline.run(
-            pipeline.RunOptions(
-                bounded=True, solutions=True, topic=topic, jdbc_url=pipeline.jdbc_url_with_schema(stack, schema)
-            ),
-            stack,
-            **QUIET,
-        )
-        assert result.status == "FINISHED"
-        check_poisoning_results(stack, schema, t0, expected)
-        got = read_table(stack, schema, "candlesticks")  # the end of a bounded run closes every window
-        assert got[got["ts_start"] == t0 + 6 * MINUTE]["num_trades"].tolist() == [1]
+        with scratch_schema(stack) as schema:
+            write_in_batches(stack, topic, records)
+            result = run_bounded(stack, topic, schema)
+            assert result.status == "FINISHED"
+            check_poisoning_results(stack, schema, t0, expected)
+            got = read_table(stack, schema, "candlesticks")  # the end of a bounded run closes every window
+            assert got[got["ts_start"] == t0 + 6 * MINUTE]["num_trades"].tolist() == [1]
     finally:
-        drop_schema(stack, schema)
         kafka.delete_topic(stack.kafka_bootstrap_servers, topic)
 
 
 def test_a_trade_far_ahead_does_not_poison_a_streaming_run(stack):
     t0, records, expected = poisoned_stream(int(time.time() * 1000))
     topic = f"test-poison-{uuid.uuid4().hex[:10]}"
-    schema = new_schema(stack)
-    result = None
     try:
-        kafka.write_records(stack.kafka_bootstrap_servers, topic, [], partitions=1)
-        result = pipeline.run(
-            pipeline.RunOptions(
-                topic=topic, solutions=True, wait=False, jdbc_url=pipeline.jdbc_url_with_schema(stack, schema)
-            ),
-            stack,
-            **QUIET,
-        )
-        write_in_batches(stack, topic, records)
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            if len(read_table(stack, schema, "candlesticks")) >= 12 and len(read_table(stack, schema, "bad_records")):
-                break
-            time.sleep(0.5)
-        time.sleep(1)  # anything wrong (a bogus window, late trades) would be written by now too
-        check_poisoning_results(stack, schema, t0, expected)
+        with scratch_schema(stack) as schema, streaming_job(stack, topic, schema, partitions=1):
+            write_in_batches(stack, topic, records)
+            deadline = time.monotonic() + 180
+            while time.monotonic() < deadline:
+                if len(read_table(stack, schema, "candlesticks")) >= 12 and len(
+                    read_table(stack, schema, "bad_records")
+                ):
+                    break
+                time.sleep(0.5)
+            time.sleep(1)  # anything wrong (a bogus window, late trades) would be written by now too
+            check_poisoning_results(stack, schema, t0, expected)
     finally:
-        if result is not None:
-            result.cancel()
-        drop_schema(stack, schema)
         kafka.delete_topic(stack.kafka_bootstrap_servers, topic)
 
 
@@ -114,7 +100,7 @@ def test_a_trade_far_ahead_does_not_poison_a_streaming_run(stack):
 def bad_values_stream(t0: int):
     """(records, expected bad_records rows {problem: (count, last offset)}, expected candles {minute: n})."""
     rng = random.Random(7)
-    good = lambda ts: _trade(rng, "bitcoin", "tether", ts, price=100.0, volume=1.0)  # noqa: E731
+    good = lambda ts: trade(rng, "bitcoin", "tether", ts, price=100.0, volume=1.0)  # noqa: E731
     raw = lambda **kw: json.dumps(  # noqa: E731
         dict(
             {
@@ -166,16 +152,9 @@ def bad_values(stack):
 
 def test_bad_values_get_a_reason_and_exact_counts(stack, bad_values):
     topic, _, expected_bad, expected_candles = bad_values
-    schema = new_schema(stack)
-    try:
+    with scratch_schema(stack) as schema:
         for _ in range(2):  # a second run leaves the same counts (the edges are not added twice)
-            pipeline.run(
-                pipeline.RunOptions(
-                    bounded=True, solutions=True, topic=topic, jdbc_url=pipeline.jdbc_url_with_schema(stack, schema)
-                ),
-                stack,
-                **QUIET,
-            )
+            run_bounded(stack, topic, schema)
             bad = read_table(stack, schema, "bad_records")
             assert {r.problem: (r.num_records, r.last_offset) for r in bad.itertuples()} == expected_bad
             assert set(bad["kafka_partition"]) == {0}
@@ -183,8 +162,6 @@ def test_bad_values_get_a_reason_and_exact_counts(stack, bad_values):
             assert dict(zip(candles["ts_start"], candles["num_trades"], strict=True)) == expected_candles
             assert (candles["price_max"] == 100.0).all() and (candles["price_avg"] == 100.0).all()
             assert set(candles["currency_pair"]) == {"bitcoin / tether"}
-    finally:
-        drop_schema(stack, schema)
 
 
 def test_dry_run_prints_results_not_bookkeeping(stack, bad_values):

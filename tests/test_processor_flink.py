@@ -19,36 +19,29 @@ import time
 import uuid
 
 import pandas as pd
-import psycopg2
 import pytest
+from flinkutil import (
+    DELAY,
+    MINUTE,
+    candles_of,
+    read_table,
+    run_bounded,
+    scratch_schema,
+    streaming_job,
+    trade,
+    write_in_batches,
+)
 
 from workbook import kafka, pipeline
-from workbook.config import PROJECT_ROOT
 from workbook.kafka import true_end_offsets
 
 pytestmark = pytest.mark.integration
 
 T0 = 1_735_732_800_000  # 2025-01-01 12:00:00.000 UTC
-MINUTE = 60_000
-DELAY = 5_000  # the watermark delay of sql/10_trades.sql
 PAIRS = [("bitcoin", "tether"), ("ethereum", "euro"), ("xrp", "tether")]
-QUIET = dict(say=lambda *a, **k: None)
 
 
 # --- the records ----------------------------------------------------------------------------------
-
-
-def _trade(rng, base, quote, ts, price=None, direction=None, volume=None):
-    return {
-        "exchange": "test",
-        "base": base,
-        "quote": quote,
-        "direction": direction or rng.choice(["buy", "sell"]),
-        "price": price if price is not None else round(rng.uniform(10, 1000), 2),
-        "volume": volume if volume is not None else round(rng.uniform(0.001, 5), 4),
-        "timestamp": ts,
-        "priceUsd": 1.0,
-    }
 
 
 def build_records(seed: int = 11) -> list:
@@ -58,18 +51,18 @@ def build_records(seed: int = 11) -> list:
     for base, quote in PAIRS:
         for minute in range(5):  # windows 12:00 .. 12:04
             for _ in range(rng.randint(12, 25)):
-                trades.append(_trade(rng, base, quote, T0 + minute * MINUTE + rng.randrange(MINUTE)))
+                trades.append(trade(rng, base, quote, T0 + minute * MINUTE + rng.randrange(MINUTE)))
         # exactly on the boundaries: 12:01:00.000 belongs to [12:01, 12:02), 12:00:59.999 to [12:00, 12:01)
         for ts in (T0 + MINUTE, T0 + MINUTE - 1, T0 + 3 * MINUTE, T0 + 3 * MINUTE - 1):
-            trades.append(_trade(rng, base, quote, ts))
+            trades.append(trade(rng, base, quote, ts))
         # same-millisecond ties on the first and the last millisecond of [12:02, 12:03):
         # they decide price_open and price_close, by Kafka offset (= arrival order)
         for ts in (T0 + 2 * MINUTE, T0 + 3 * MINUTE - 1):
             for _ in range(3):
-                trades.append(_trade(rng, base, quote, ts))
+                trades.append(trade(rng, base, quote, ts))
         # a tie in the middle too, and an integer volume (the lab's sample has "volume":180)
         mid = T0 + 4 * MINUTE + 30_000
-        trades += [_trade(rng, base, quote, mid), _trade(rng, base, quote, mid, volume=180)]
+        trades += [trade(rng, base, quote, mid), trade(rng, base, quote, mid, volume=180)]
     # arrival order: event time plus a random delay below the watermark delay (no trade late)
     arrival = sorted(trades, key=lambda t: t["timestamp"] + rng.randrange(DELAY - 1_000))
     newest = 0
@@ -84,10 +77,10 @@ def build_records(seed: int = 11) -> list:
     i = position_after(T0 + 4 * MINUTE)
     wm = max(t["timestamp"] for t in arrival[:i]) - DELAY
     arrival[i:i] = [
-        _trade(rng, "bitcoin", "tether", T0 + MINUTE + 30_000),  # 12:01:30, long closed
-        _trade(rng, "xrp", "tether", T0 + 2 * MINUTE + 1),  # 12:02:00.001, closed
-        _trade(rng, "ethereum", "euro", wm),  # exactly at the watermark: late
-        _trade(rng, "ethereum", "euro", wm + 1),  # 1 ms after it: on time
+        trade(rng, "bitcoin", "tether", T0 + MINUTE + 30_000),  # 12:01:30, long closed
+        trade(rng, "xrp", "tether", T0 + 2 * MINUTE + 1),  # 12:02:00.001, closed
+        trade(rng, "ethereum", "euro", wm),  # exactly at the watermark: late
+        trade(rng, "ethereum", "euro", wm + 1),  # 1 ms after it: on time
     ]
     # bad records, in the middle of the stream (not at the very end)
     j = len(arrival) // 2
@@ -190,21 +183,8 @@ def reference(records) -> dict:
             (late if is_late else rows).append(row)
         if isinstance(ts, int) and problem != "timestamp ahead of the clock":  # these move the watermark
             newest = ts if newest is None else max(newest, ts)
-    df = pd.DataFrame(rows)
-    df["pv"] = df["price"] * df["volume"]
-    df = df.sort_values(["timestamp", "offset"])
-    g = df.groupby(["ts_start", "currency_pair"], sort=True)
-    candles = pd.DataFrame(
-        {
-            "price_avg": g["pv"].sum() / g["volume"].sum(),
-            "price_open": g["price"].first(),
-            "price_min": g["price"].min(),
-            "price_max": g["price"].max(),
-            "price_close": g["price"].last(),
-            "volume": g["volume"].sum(),
-            "num_trades": g.size(),
-        }
-    ).reset_index()
+    df = pd.DataFrame(rows).sort_values(["timestamp", "offset"])
+    candles = candles_of(df)
     df["volume_buy"] = df["volume"].where(df["direction"] == "buy", 0.0)
     df["volume_sell"] = df["volume"].where(df["direction"] == "sell", 0.0)
     volumes = df.groupby(["ts_start", "currency_pair"], sort=True)[["volume_buy", "volume_sell"]].sum().reset_index()
@@ -231,47 +211,11 @@ def reference(records) -> dict:
     }
 
 
-# --- services: topic and schema --------------------------------------------------------------------
-
-
-def new_schema(config) -> str:
-    schema = f"test_{uuid.uuid4().hex[:10]}"
-    with psycopg2.connect(**config.psycopg2_kwargs()) as conn, conn.cursor() as cur:
-        cur.execute(f"CREATE SCHEMA {schema}")
-        cur.execute(f"SET search_path TO {schema}")
-        for path in sorted((PROJECT_ROOT / "sql" / "postgres").glob("*.sql")):
-            cur.execute(path.read_text())
-    return schema
-
-
-def drop_schema(config, schema: str) -> None:
-    with psycopg2.connect(**config.psycopg2_kwargs()) as conn, conn.cursor() as cur:
-        cur.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-
-
-def read_table(config, schema: str, table: str) -> pd.DataFrame:
-    order = "kafka_partition, problem" if table == "bad_records" else "ts_start, currency_pair"
-    with psycopg2.connect(**config.psycopg2_kwargs()) as conn, conn.cursor() as cur:
-        cur.execute(f"SELECT * FROM {schema}.{table} ORDER BY {order}")
-        cols = [d[0] for d in cur.description]
-        df = pd.DataFrame(cur.fetchall(), columns=cols)
-    for col in ("ts_start", "ts_end"):
-        if col in df:  # TIMESTAMP WITH TIME ZONE -> epoch ms
-            df[col] = [int(v.timestamp() * 1000) for v in df[col]]
-    return df
+# --- the result tables -----------------------------------------------------------------------------
 
 
 def snapshot(config, schema) -> dict:
     return {t: read_table(config, schema, t) for t in ("candlesticks", "volumes", "late_trades", "bad_records")}
-
-
-def write_in_batches(config, topic, records, partitions=1, partition=None, batches=4) -> None:
-    """Several produce batches, so the topic ends with a multi-record batch (Tansu under-reports it)."""
-    step = -(-len(records) // batches)
-    for k in range(0, len(records), step):
-        kafka.write_records(
-            config.kafka_bootstrap_servers, topic, records[k : k + step], partitions=partitions, partition=partition
-        )
 
 
 def assert_frames_equal(actual: pd.DataFrame, expected: pd.DataFrame, exact=(), what=""):
@@ -305,16 +249,9 @@ def dataset(stack):
 def mini_run(stack, dataset):
     """One bounded run on the MiniCluster (with the solutions) into a fresh schema."""
     topic, _, _ = dataset
-    schema = new_schema(stack)
-    result = pipeline.run(
-        pipeline.RunOptions(
-            bounded=True, solutions=True, topic=topic, jdbc_url=pipeline.jdbc_url_with_schema(stack, schema)
-        ),
-        stack,
-        **QUIET,
-    )
-    yield schema, result, snapshot(stack, schema)
-    drop_schema(stack, schema)
+    with scratch_schema(stack) as schema:
+        result = run_bounded(stack, topic, schema)
+        yield schema, result, snapshot(stack, schema)
 
 
 # --- correctness ----------------------------------------------------------------------------------
@@ -406,13 +343,7 @@ def test_no_trade_is_lost_at_the_end_of_a_bounded_run(stack, dataset, mini_run):
 def test_a_second_bounded_run_leaves_identical_tables(stack, dataset, mini_run):
     topic, _, _ = dataset
     schema, _, first = mini_run
-    pipeline.run(
-        pipeline.RunOptions(
-            bounded=True, solutions=True, topic=topic, jdbc_url=pipeline.jdbc_url_with_schema(stack, schema)
-        ),
-        stack,
-        **QUIET,
-    )
+    run_bounded(stack, topic, schema)
     second = snapshot(stack, schema)
     if os.environ.get("WORKBOOK_PLAN_CACHE", "1") not in ("0", "false", "no"):
         # the second run loaded the JSON plan the first one compiled (with its own end offsets)
@@ -424,14 +355,13 @@ def test_a_second_bounded_run_leaves_identical_tables(stack, dataset, mini_run):
 def test_speedups_off_gives_identical_tables(stack, dataset, mini_run):
     """WORKBOOK_SPEEDUPS=0 (no cached plan, no class-data archive) in a fresh process: same tables."""
     topic, _, _ = dataset
-    schema = new_schema(stack)
     script = (
         "import sys; from workbook import pipeline; "
         "r = pipeline.run(pipeline.RunOptions(bounded=True, solutions=True, topic=sys.argv[1], "
         "jdbc_url=sys.argv[2]), say=lambda *a: None); print(r.status)"
     )
     env = dict(os.environ, WORKBOOK_SPEEDUPS="0")
-    try:
+    with scratch_schema(stack) as schema:
         out = subprocess.run(
             [sys.executable, "-c", script, topic, pipeline.jdbc_url_with_schema(stack, schema)],
             env=env,
@@ -441,8 +371,6 @@ def test_speedups_off_gives_identical_tables(stack, dataset, mini_run):
         )
         assert out.returncode == 0 and out.stdout.strip().endswith("FINISHED"), out.stderr[-2000:]
         off = snapshot(stack, schema)
-    finally:
-        drop_schema(stack, schema)
     _, _, on = mini_run
     for table in on:
         assert_frames_equal(off[table], on[table], what=f"speed-ups off: {table}")
@@ -450,21 +378,12 @@ def test_speedups_off_gives_identical_tables(stack, dataset, mini_run):
 
 def test_dry_run_writes_nothing_and_the_skeleton_is_reported(stack, dataset):
     topic, _, _ = dataset
-    schema = new_schema(stack)
-    try:
-        result = pipeline.run(
-            pipeline.RunOptions(
-                bounded=True, dry_run=True, topic=topic, jdbc_url=pipeline.jdbc_url_with_schema(stack, schema)
-            ),
-            stack,
-            **QUIET,
-        )
+    with scratch_schema(stack) as schema:
+        result = run_bounded(stack, topic, schema, solutions=False, dry_run=True)  # the students' files
         assert result.status == "FINISHED"
         assert any("41_volumes.sql" in w and "gets no rows" in w for w in result.warnings)
         assert any("40_candlesticks.sql" in w for w in result.warnings)
         assert all(len(df) == 0 for df in snapshot(stack, schema).values())
-    finally:
-        drop_schema(stack, schema)
 
 
 # --- where the job runs ----------------------------------------------------------------------------
@@ -473,25 +392,12 @@ def test_dry_run_writes_nothing_and_the_skeleton_is_reported(stack, dataset):
 def test_session_cluster_gives_the_same_results(stack, flink_cluster, dataset, mini_run):
     topic, _, _ = dataset
     address = getattr(flink_cluster, "address", flink_cluster)
-    schema = new_schema(stack)
-    try:
-        result = pipeline.run(
-            pipeline.RunOptions(
-                bounded=True,
-                solutions=True,
-                topic=topic,
-                jobmanager=address,
-                jdbc_url=pipeline.jdbc_url_with_schema(stack, schema),
-            ),
-            stack,
-            **QUIET,
-        )
+    with scratch_schema(stack) as schema:
+        result = run_bounded(stack, topic, schema, jobmanager=address)
         assert result.status == "FINISHED"
         got = snapshot(stack, schema)
         for table, df in mini_run[2].items():
             pd.testing.assert_frame_equal(got[table], df, check_exact=True, obj=table)
-    finally:
-        drop_schema(stack, schema)
 
 
 def test_streaming_parallelism_2_with_an_idle_partition_closes_all_windows(stack):
@@ -499,36 +405,20 @@ def test_streaming_parallelism_2_with_an_idle_partition_closes_all_windows(stack
     The idle timeout lets the watermark of partition 0 close the windows anyway."""
     rng = random.Random(5)
     topic = f"test-idle-{uuid.uuid4().hex[:10]}"
-    trades = [_trade(rng, "bitcoin", "tether", T0 + k * 1_500) for k in range(3 * 40)]  # 12:00 .. 12:03
-    trades.append(_trade(rng, "bitcoin", "tether", T0 + 3 * MINUTE + DELAY + 1))  # watermark past 12:03
-    schema = new_schema(stack)
-    result = None
+    trades = [trade(rng, "bitcoin", "tether", T0 + k * 1_500) for k in range(3 * 40)]  # 12:00 .. 12:03
+    trades.append(trade(rng, "bitcoin", "tether", T0 + 3 * MINUTE + DELAY + 1))  # watermark past 12:03
     try:
-        kafka.write_records(stack.kafka_bootstrap_servers, topic, [], partitions=2)
-        result = pipeline.run(
-            pipeline.RunOptions(
-                topic=topic,
-                parallelism=2,
-                wait=False,
-                solutions=True,
-                jdbc_url=pipeline.jdbc_url_with_schema(stack, schema),
-            ),
-            stack,
-            **QUIET,
-        )
-        kafka.write_records(stack.kafka_bootstrap_servers, topic, trades, partition=0)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            got = read_table(stack, schema, "candlesticks")
-            if len(got) >= 3:
-                break
-            time.sleep(0.5)
-        assert list(got["ts_start"]) == [T0, T0 + MINUTE, T0 + 2 * MINUTE], got
-        assert list(got["num_trades"]) == [40, 40, 40]
+        with scratch_schema(stack) as schema, streaming_job(stack, topic, schema, partitions=2, parallelism=2):
+            kafka.write_records(stack.kafka_bootstrap_servers, topic, trades, partition=0)
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                got = read_table(stack, schema, "candlesticks")
+                if len(got) >= 3:
+                    break
+                time.sleep(0.5)
+            assert list(got["ts_start"]) == [T0, T0 + MINUTE, T0 + 2 * MINUTE], got
+            assert list(got["num_trades"]) == [40, 40, 40]
     finally:
-        if result is not None:
-            result.cancel()
-        drop_schema(stack, schema)
         kafka.delete_topic(stack.kafka_bootstrap_servers, topic)
 
 

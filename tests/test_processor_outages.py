@@ -21,14 +21,13 @@ import uuid
 
 import pandas as pd
 import psutil
-import psycopg2
 import pytest
+from flinkutil import MINUTE, candles_of, read_table, scratch_schema, streaming_job
 
 from workbook import kafka, pipeline
 from workbook.config import PROJECT_ROOT
 
 T0 = 1_735_732_800_000  # 2025-01-01 12:00:00 UTC
-MINUTE = 60_000
 PAIRS = [("bitcoin", "tether"), ("ethereum", "euro")]
 
 
@@ -114,30 +113,9 @@ class TcpProxy:
 # --- helpers --------------------------------------------------------------------------------------
 
 
-def new_schema(config) -> str:
-    schema = f"test_{uuid.uuid4().hex[:10]}"
-    with psycopg2.connect(**config.psycopg2_kwargs()) as conn, conn.cursor() as cur:
-        cur.execute(f"CREATE SCHEMA {schema}")
-        cur.execute(f"SET search_path TO {schema}")
-        for path in sorted((PROJECT_ROOT / "sql" / "postgres").glob("*.sql")):
-            cur.execute(path.read_text())
-    return schema
-
-
-def drop_schema(config, schema: str) -> None:
-    with psycopg2.connect(**config.psycopg2_kwargs()) as conn, conn.cursor() as cur:
-        cur.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-
-
 def read_candles(config, schema: str) -> pd.DataFrame:
-    with psycopg2.connect(**config.psycopg2_kwargs()) as conn, conn.cursor() as cur:
-        cur.execute(
-            f"SELECT ts_start, currency_pair, price_open, price_min, price_max, price_close, volume, "
-            f"num_trades FROM {schema}.candlesticks ORDER BY ts_start, currency_pair"
-        )
-        df = pd.DataFrame(cur.fetchall(), columns=[d[0] for d in cur.description])
-    df["ts_start"] = [int(v.timestamp() * 1000) for v in df["ts_start"]]
-    return df
+    """The candles as reference_candles has them (the columns of the table, but ts_end and price_avg)."""
+    return read_table(config, schema, "candlesticks").drop(columns=["ts_end", "price_avg"])
 
 
 def reference_candles(trades: list) -> pd.DataFrame:
@@ -145,17 +123,7 @@ def reference_candles(trades: list) -> pd.DataFrame:
     df = pd.DataFrame(trades)
     df["currency_pair"] = df["base"] + " / " + df["quote"]
     df["ts_start"] = df["timestamp"] // MINUTE * MINUTE
-    g = df.groupby(["ts_start", "currency_pair"], sort=True)
-    return pd.DataFrame(
-        {
-            "price_open": g["price"].first(),
-            "price_min": g["price"].min(),
-            "price_max": g["price"].max(),
-            "price_close": g["price"].last(),
-            "volume": g["volume"].sum(),
-            "num_trades": g.size(),
-        }
-    ).reset_index()
+    return candles_of(df).drop(columns="price_avg")
 
 
 class Feeder(threading.Thread):
@@ -212,52 +180,48 @@ class Feeder(threading.Thread):
 def test_postgres_outage_is_reported_and_every_window_is_written_after_it(stack):
     config = stack
     topic = f"test-outage-{uuid.uuid4().hex[:10]}"
-    schema = new_schema(config)
     proxy = TcpProxy(config.postgres_host, config.postgres_port).start()
     said: list = []  # (monotonic time, text)
-    result = feeder = None
+
+    def say(text):
+        said.append((time.monotonic(), text))
+
+    feeder = None
     try:
-        kafka.write_records(config.kafka_bootstrap_servers, topic, [])
-        jdbc = f"jdbc:postgresql://127.0.0.1:{proxy.port}/{config.postgres_db}?currentSchema={schema}"
-        result = pipeline.run(
-            pipeline.RunOptions(topic=topic, solutions=True, wait=False, jdbc_url=jdbc, only=("candlesticks",)),
-            config,
-            say=lambda text: said.append((time.monotonic(), text)),
-        )
-        feeder = Feeder(config.kafka_bootstrap_servers, topic)
-        feeder.start()
-        deadline = time.monotonic() + 180
-        while len(read_candles(config, schema)) < 2 * len(PAIRS):  # the job writes through the proxy
-            assert time.monotonic() < deadline, f"no candles written within 180 s; said: {said}"
-            time.sleep(0.5)
-        time.sleep(1)
+        with scratch_schema(config) as schema:
+            jdbc = f"jdbc:postgresql://127.0.0.1:{proxy.port}/{config.postgres_db}?currentSchema={schema}"
+            with streaming_job(config, topic, jdbc_url=jdbc, say=say, only=("candlesticks",)):
+                feeder = Feeder(config.kafka_bootstrap_servers, topic)
+                feeder.start()
+                deadline = time.monotonic() + 180
+                while len(read_candles(config, schema)) < 2 * len(PAIRS):  # the job writes through the proxy
+                    assert time.monotonic() < deadline, f"no candles written within 180 s; said: {said}"
+                    time.sleep(0.5)
+                time.sleep(1)
 
-        cut_at = time.monotonic()
-        proxy.cut()
-        before = len(read_candles(config, schema))
-        time.sleep(25)  # trades keep arriving: ~8 windows close during the outage
-        during = len(read_candles(config, schema))
-        proxy.restore()
-        restored_at = time.monotonic()
-        time.sleep(5)
-        feeder.stop()
+                cut_at = time.monotonic()
+                proxy.cut()
+                before = len(read_candles(config, schema))
+                time.sleep(25)  # trades keep arriving: ~8 windows close during the outage
+                during = len(read_candles(config, schema))
+                proxy.restore()
+                restored_at = time.monotonic()
+                time.sleep(5)
+                feeder.stop()
 
-        expected = reference_candles(feeder.sent)
-        deadline = time.monotonic() + 120
-        while True:
-            got = read_candles(config, schema)
-            if len(got) >= len(expected) or time.monotonic() > deadline:
-                break
-            time.sleep(1)
-        recovered_in = time.monotonic() - restored_at
+                expected = reference_candles(feeder.sent)
+                deadline = time.monotonic() + 120
+                while True:
+                    got = read_candles(config, schema)
+                    if len(got) >= len(expected) or time.monotonic() > deadline:
+                        break
+                    time.sleep(1)
+                recovered_in = time.monotonic() - restored_at
     finally:
         if feeder is not None and feeder.is_alive():
             feeder.stop()
-        if result is not None:
-            result.cancel()
         proxy.cut()
         kafka.delete_topic(config.kafka_bootstrap_servers, topic)
-        drop_schema(config, schema)
 
     texts = [t for _, t in said]
     down = [(at, t) for at, t in said if "unreachable" in t and at >= cut_at]

@@ -10,24 +10,11 @@ import pytest
 
 from workbook import pipeline
 from workbook.config import PROJECT_ROOT, load_config
+from workbook.course.checks import CANDLE_COLUMNS, VOLUME_COLUMNS  # what the exercise checks compare
 from workbook.kafka import specific_offsets_option
 from workbook.paths import solution_of
 from workbook.pipeline import sql_files, statements
 from workbook.pipeline.flink_env import jvm_args, parse_jobmanager, prepare_jvm
-
-CANDLE_COLUMNS = [
-    "ts_start",
-    "ts_end",
-    "currency_pair",
-    "price_avg",
-    "price_open",
-    "price_min",
-    "price_max",
-    "price_close",
-    "volume",
-    "num_trades",
-]
-VOLUME_COLUMNS = ["ts_start", "ts_end", "currency_pair", "volume_buy", "volume_sell"]
 
 
 def columns_of(ddl: str) -> list:

@@ -75,36 +75,31 @@ def fresh_topic(prefix: str) -> str:
     return f"test-{prefix}-{uuid.uuid4().hex[:12]}"
 
 
+def produce_all(cfg, client: str, topic: str, n: int, *source, partitions=1) -> dict:
+    """`n` trades of `source` (producer arguments) at full speed into `topic` with `client`: the counts.
+    A new topic gets `partitions` partitions (None: as many as the producer's default)."""
+    args = [*source, "--speed", "max", "--max-trades", n, "--topic", topic]
+    if partitions is not None:
+        args += ["--partitions", partitions]
+    return produce(cfg, *args, "--client", client)
+
+
+def assert_topic_holds(cfg, topic: str, expected: list) -> None:
+    """`topic` holds `expected`: same records, same order, same count, keyed base/quote."""
+    got = read_topic(cfg, topic, len(expected))
+    assert [json.loads(v) for _, _, v in got] == expected
+    assert [k.decode() for _, k, _ in got] == [f"{r['base']}/{r['quote']}" for r in expected]
+
+
 @pytest.mark.parametrize("client", CLIENTS)
 def test_synthetic_end_to_end(stack, client, tmp_path):
     topic, n = fresh_topic("synthetic"), 5000
     rec = tmp_path / "sent.jsonl"
-    counts = produce(
-        stack,
-        "--source",
-        "synthetic",
-        "--seed",
-        11,
-        "--start-ms",
-        DEFAULT_START_MS,
-        "--speed",
-        "max",
-        "--max-trades",
-        n,
-        "--topic",
-        topic,
-        "--partitions",
-        1,
-        "--client",
-        client,
-        "--record",
-        rec,
-    )
+    source = ("--source", "synthetic", "--seed", 11, "--start-ms", DEFAULT_START_MS, "--record", rec)
+    counts = produce_all(stack, client, topic, n, *source)
     assert (counts["received"], counts["sent"], counts["skipped"], counts["failed"]) == (n, n, 0, 0)
-    got = read_topic(stack, topic, n)
     expected = list(generate_trades(seed=11, start_ms=DEFAULT_START_MS, count=n))
-    assert [json.loads(v) for _, _, v in got] == expected  # same records, same order, same count
-    assert [k.decode() for _, k, _ in got] == [f"{r['base']}/{r['quote']}" for r in expected]
+    assert_topic_holds(stack, topic, expected)
     assert [json.loads(x) for x in rec.read_text().splitlines()] == expected
 
 
@@ -113,27 +108,9 @@ def test_replay_end_to_end(stack, client):
     topic, n = fresh_topic("replay"), 4000
     with gzip.open(SAMPLE_FILE, "rt") as f:
         expected = [json.loads(next(f)) for _ in range(n)]
-    counts = produce(
-        stack,
-        "--source",
-        "replay",
-        "--file",
-        SAMPLE_FILE,
-        "--speed",
-        "max",
-        "--max-trades",
-        n,
-        "--topic",
-        topic,
-        "--partitions",
-        1,
-        "--client",
-        client,
-    )
+    counts = produce_all(stack, client, topic, n, "--source", "replay", "--file", SAMPLE_FILE)
     assert (counts["received"], counts["sent"], counts["failed"]) == (n, n, 0)
-    got = read_topic(stack, topic, n)
-    assert [json.loads(v) for _, _, v in got] == expected
-    assert [k.decode() for _, k, _ in got] == [f"{r['base']}/{r['quote']}" for r in expected]
+    assert_topic_holds(stack, topic, expected)
 
 
 def test_both_clients_put_a_key_on_the_same_partition(stack):
@@ -141,23 +118,7 @@ def test_both_clients_put_a_key_on_the_same_partition(stack):
     placement = {}
     for client in CLIENTS:
         topic = fresh_topic("parts")
-        produce(
-            stack,
-            "--source",
-            "synthetic",
-            "--seed",
-            1,
-            "--speed",
-            "max",
-            "--max-trades",
-            2000,
-            "--topic",
-            topic,
-            "--partitions",
-            3,
-            "--client",
-            client,
-        )
+        produce_all(stack, client, topic, 2000, "--source", "synthetic", "--seed", 1, partitions=3)
         got = read_topic(stack, topic, 2000)
         assert len(got) == 2000
         where: dict[bytes, set] = {}
@@ -172,21 +133,7 @@ def test_both_clients_put_a_key_on_the_same_partition(stack):
 def test_existing_topic_is_reused(stack):
     topic = fresh_topic("reuse")
     for _ in range(2):
-        c = produce(
-            stack,
-            "--source",
-            "synthetic",
-            "--seed",
-            2,
-            "--speed",
-            "max",
-            "--max-trades",
-            300,
-            "--topic",
-            topic,
-            "--client",
-            "confluent",
-        )
+        c = produce_all(stack, "confluent", topic, 300, "--source", "synthetic", "--seed", 2, partitions=None)
         assert c["sent"] == 300
     assert len(read_topic(stack, topic, 600)) == 600
 

@@ -119,6 +119,11 @@ def records_of(stdout: str) -> list[dict]:
     return [json.loads(line) for line in stdout.splitlines() if line.strip()]
 
 
+def binance_btc(server, *more) -> list:
+    """The producer's arguments for BTC/USDT from the local Binance `server`, printed (--dry-run), and `more`."""
+    return ["--source", "binance", "--url", server.url, "--pairs", "BTC/USDT", "--dry-run", *more]
+
+
 # --- the adapters, in process -------------------------------------------------
 
 
@@ -211,19 +216,7 @@ def test_reconnect_after_drop_mid_stream():
         {"subscribe": 1, "send": [ack] + msgs[27:], "then": "hold"},
     ]
     with WsServer(lambda i: plans[min(i, 2)]) as server:
-        proc = run_producer(
-            "--source",
-            "binance",
-            "--url",
-            server.url,
-            "--pairs",
-            "BTC/USDT",
-            "--dry-run",
-            "--max-trades",
-            40,
-            "--backoff",
-            0.1,
-        )
+        proc = run_producer(*binance_btc(server, "--max-trades", 40, "--backoff", 0.1))
     assert proc.returncode == 0, proc.stderr
     assert records_of(proc.stdout) == expected  # exact: nothing lost, nothing repeated
     assert server.connections == 3
@@ -240,21 +233,7 @@ def test_silent_connection_is_detected_by_heartbeat():
     with WsServer(lambda i: plans[min(i, 1)]) as server:
         t = time.monotonic()
         proc = run_producer(
-            "--source",
-            "binance",
-            "--url",
-            server.url,
-            "--pairs",
-            "BTC/USDT",
-            "--dry-run",
-            "--max-trades",
-            3,
-            "--ping-interval",
-            0.3,
-            "--ping-timeout",
-            0.3,
-            "--backoff",
-            0.1,
+            *binance_btc(server, "--max-trades", 3, "--ping-interval", 0.3, "--ping-timeout", 0.3, "--backoff", 0.1)
         )
         took = time.monotonic() - t
     assert proc.returncode == 0, proc.stderr
@@ -317,9 +296,7 @@ def test_unreachable_exchange_keeps_retrying_says_so_and_exits_nonzero():
 
 def test_exchange_that_accepts_but_sends_nothing_is_told_apart():
     with WsServer(lambda i: {"subscribe": 1, "send": [], "then": "drop"}) as server:
-        code, out, err = _run_then_stop(
-            ["--source", "binance", "--url", server.url, "--pairs", "BTC/USDT", "--dry-run", "--backoff", "0.05"], 3.0
-        )
+        code, out, err = _run_then_stop(binance_btc(server, "--backoff", "0.05"), 3.0)
     assert server.connections >= 5
     assert code == 4, err
     assert "5 connection attempts in a row" in err and "the exchange accepts connections but sends nothing" in err
@@ -329,9 +306,7 @@ def test_exchange_that_accepts_but_sends_nothing_is_told_apart():
 def test_stopping_a_live_source_that_delivered_exits_zero():
     msgs, expected = _binance_trades(3)
     with WsServer(lambda i: {"subscribe": 1, "send": msgs, "then": "hold"}) as server:
-        code, out, err = _run_then_stop(
-            ["--source", "binance", "--url", server.url, "--pairs", "BTC/USDT", "--dry-run"], 2.5
-        )
+        code, out, err = _run_then_stop(binance_btc(server), 2.5)
     assert code == 0, err
     assert records_of(out) == expected
     assert counts_of(err)["sent"] == 3 and "nothing received" not in err
@@ -347,9 +322,7 @@ def test_live_timestamps_in_seconds_or_far_ahead_are_said_and_counted():
     msgs[3] = json.dumps(ahead)
     expected[3]["timestamp"] = ahead["T"]
     with WsServer(lambda i: {"subscribe": 1, "send": msgs, "then": "hold"}) as server:
-        proc = run_producer(
-            "--source", "binance", "--url", server.url, "--pairs", "BTC/USDT", "--dry-run", "--max-trades", 5
-        )
+        proc = run_producer(*binance_btc(server, "--max-trades", 5))
     assert proc.returncode == 0, proc.stderr
     assert records_of(proc.stdout) == expected[:1] + expected[2:]  # the hour-ahead trade is sent, counted
     counts = counts_of(proc.stderr)

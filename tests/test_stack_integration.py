@@ -28,14 +28,21 @@ ROOT = Path(__file__).resolve().parent.parent
 JOB = ROOT / "tests" / "jobs" / "trades_to_postgres.py"
 
 
+def workbook_cli(command: str, env=None, timeout=None) -> subprocess.CompletedProcess:
+    """`python -m workbook <command>` in the project, its output captured (env: the whole environment, None: this one)."""
+    return subprocess.run(
+        [sys.executable, "-m", "workbook", command], capture_output=True, text=True, cwd=ROOT, env=env, timeout=timeout
+    )
+
+
 def test_cli_status_and_idempotent_up(stack):
     before = {s.name: s.pid for s in stack_mod.status(stack)}
-    out = subprocess.run([sys.executable, "-m", "workbook", "up"], capture_output=True, text=True, cwd=ROOT)
+    out = workbook_cli("up")
     assert out.returncode == 0, out.stderr
     assert "broker: already running" in out.stdout and "postgres: already running" in out.stdout
     after = {s.name: s.pid for s in stack_mod.status(stack)}
     assert after["broker"] == before["broker"] and after["postgres"] == before["postgres"]
-    st = subprocess.run([sys.executable, "-m", "workbook", "status"], capture_output=True, text=True, cwd=ROOT)
+    st = workbook_cli("status")
     assert st.returncode == 0
     assert "broker    healthy" in st.stdout and "postgres  healthy" in st.stdout
     assert f"{stack.kafka_host}:{stack.kafka_port}" in st.stdout
@@ -230,14 +237,7 @@ def test_up_after_a_port_change_says_where_the_running_server_is(stack, setting,
     value = str(new_port) if setting == "POSTGRES_PORT" else f"127.0.0.1:{new_port}"
     before = {s.name: s.pid for s in stack_mod.status(stack)}
     t0 = time.monotonic()
-    out = subprocess.run(
-        [sys.executable, "-m", "workbook", "up"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={**os.environ, setting: value},
-        timeout=60,
-    )
+    out = workbook_cli("up", env={**os.environ, setting: value}, timeout=60)
     seconds = time.monotonic() - t0
     assert out.returncode == 2, out.stdout + out.stderr
     assert seconds < 15, seconds
@@ -248,11 +248,5 @@ def test_up_after_a_port_change_says_where_the_running_server_is(stack, setting,
     assert f"already running at 127.0.0.1:{new_port}" not in out.stdout
     assert "Traceback" not in msg
     assert {s.name: s.pid for s in stack_mod.status(stack)} == before  # nothing stopped or started
-    st = subprocess.run(
-        [sys.executable, "-m", "workbook", "status"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={**os.environ, setting: value},
-    )
+    st = workbook_cli("status", env={**os.environ, setting: value})
     assert st.returncode == 3 and f"listens on {old}" in st.stdout

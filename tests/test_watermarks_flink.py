@@ -16,15 +16,13 @@ from __future__ import annotations
 import uuid
 
 import pandas as pd
-import psycopg2
 import pytest
+from flinkutil import read_table, run_bounded, scratch_schema
 
 from workbook import kafka, pipeline
-from workbook.config import PROJECT_ROOT
 from workbook.course import watermarks
 
 pytestmark = pytest.mark.integration
-QUIET = dict(say=lambda *a, **k: None)
 PER_RECORD = (
     "SELECT kafka_partition, kafka_offset, `timestamp`, "
     "CAST(CURRENT_WATERMARK(ts) AS TIMESTAMP(3)) AS wm, is_late FROM checked_trades"
@@ -46,54 +44,22 @@ def _write(config, trades, partitions: int) -> str:
     return topic
 
 
-def _new_schema(config) -> str:
-    schema = f"test_{uuid.uuid4().hex[:10]}"
-    with psycopg2.connect(**config.psycopg2_kwargs()) as conn, conn.cursor() as cur:
-        cur.execute(f"CREATE SCHEMA {schema}")
-        cur.execute(f"SET search_path TO {schema}")
-        for path in sorted((PROJECT_ROOT / "sql" / "postgres").glob("*.sql")):
-            cur.execute(path.read_text())
-    return schema
-
-
-def _drop_schema(config, schema: str) -> None:
-    with psycopg2.connect(**config.psycopg2_kwargs()) as conn, conn.cursor() as cur:
-        cur.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-
-
 def _counts(config, schema: str, table: str) -> pd.DataFrame:
-    with psycopg2.connect(**config.psycopg2_kwargs()) as conn, conn.cursor() as cur:
-        cur.execute(
-            f"SELECT ts_start, currency_pair, num_trades FROM {schema}.{table} ORDER BY ts_start, currency_pair"
-        )
-        rows = cur.fetchall()
+    df = read_table(config, schema, table)
     return pd.DataFrame(
-        [(int(s.timestamp() * 1000), pair, int(n)) for s, pair, n in rows],
+        [(int(s), pair, int(n)) for s, pair, n in zip(df["ts_start"], df["currency_pair"], df["num_trades"])],
         columns=["window_start", "pair", "num_trades"],
     )
 
 
 def _processor_tables(config, topic: str) -> dict:
-    schema = _new_schema(config)
-    try:
-        result = pipeline.run(
-            pipeline.RunOptions(
-                bounded=True,
-                solutions=True,
-                topic=topic,
-                only=("candlesticks", "late_trades"),
-                jdbc_url=pipeline.jdbc_url_with_schema(config, schema),
-            ),
-            config,
-            **QUIET,
-        )
+    with scratch_schema(config) as schema:
+        result = run_bounded(config, topic, schema, only=("candlesticks", "late_trades"))
         assert result.status == "FINISHED"
         return {
             "late_trades": _counts(config, schema, "late_trades"),
             "candlesticks": _counts(config, schema, "candlesticks"),
         }
-    finally:
-        _drop_schema(config, schema)
 
 
 def _as_ms(value):
