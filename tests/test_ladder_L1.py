@@ -164,6 +164,9 @@ SOURCE_MISTAKES = {
     "name it ts": SRC.replace("ts AS", "event_time AS")
     .replace("FOR ts", "FOR event_time")
     .replace("AS ts -", "AS event_time -"),
+    "an event time must never be NULL": SRC.replace(  # ms as seconds: beyond the year 9999, NULL
+        "TO_TIMESTAMP_LTZ(`timestamp`, 3)", "TO_TIMESTAMP(FROM_UNIXTIME(`timestamp`))"
+    ),
     "loses the milliseconds": SRC.replace(
         "TO_TIMESTAMP_LTZ(`timestamp`, 3)", "TO_TIMESTAMP_LTZ(`timestamp` / 1000, 0)"
     ),
@@ -240,6 +243,13 @@ SQL_MISTAKES = {
 )
 def test_sql_check_names_the_mistake(name, mistake):
     assert mistake in failed(name, SQL_MISTAKES[name][mistake])
+
+
+@integration
+def test_null_event_time_is_explained_without_the_checks_own_query():
+    text = failed("source_table", SOURCE_MISTAKES["an event time must never be NULL"])
+    assert "source_table: not yet." in text and "precision 3" in text
+    assert "source_table_check" not in text and "RowTime field" not in text, text
 
 
 @integration

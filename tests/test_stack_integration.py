@@ -79,7 +79,12 @@ def test_kafka_python_round_trip_on_trades(stack):
     parts = [TopicPartition(stack.kafka_topic, p) for p in consumer.partitions_for_topic(stack.kafka_topic)]
     consumer.assign(parts)  # a consumer group takes ~20 s to join on Tansu; assign() is immediate
     consumer.seek_to_beginning(*parts)
-    got = [m.value for m in consumer if isinstance(m.value, dict) and m.value.get("marker") == marker]
+    got, deadline = [], time.monotonic() + 60
+    for m in consumer:  # ends after 1.5 s without records; with `make lab`'s stream running it never would
+        if isinstance(m.value, dict) and m.value.get("marker") == marker:
+            got.append(m.value)
+        if len(got) == len(sent) or time.monotonic() > deadline:
+            break
     consumer.close()
     assert got == sent
 
