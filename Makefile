@@ -46,8 +46,7 @@ status: venv
 logs: venv
 	$(PY) -m workbook logs
 # the Flink SQL client with the tables and views of sql/ (against the running stack)
-sql: venv
-	$(PY) -m workbook up
+sql: up
 	$(PY) -m workbook sql
 
 test-unit: venv

@@ -46,7 +46,7 @@ def main() -> int:
     config = load_config()
     prepare_schema(config, SCHEMA)
     topic = f"bench-freshness-{uuid.uuid4().hex[:8]}"
-    kafka.write_records(config.kafka_bootstrap_servers, topic, [], partitions=1)
+    kafka.create_topic(config.kafka_bootstrap_servers, topic, 1)
     job = pipeline.run(
         pipeline.RunOptions(
             topic=topic, solutions=True, wait=False, jdbc_url=pipeline.jdbc_url_with_schema(config, SCHEMA)

@@ -46,13 +46,10 @@ def fill_topic(config, topic: str, n: int, partitions: int) -> float:
     trades = generate_trades(count=n)
     try:
         from confluent_kafka import Producer
-        from confluent_kafka.admin import AdminClient, NewTopic
     except ImportError:  # kafka-python: ~10x slower (about 35 s for a million)
         kafka.write_records(config.kafka_bootstrap_servers, topic, list(trades), partitions=partitions)
         return time.time() - t
-    admin = AdminClient({"bootstrap.servers": config.kafka_bootstrap_servers})
-    for f in admin.create_topics([NewTopic(topic, partitions, 1)]).values():
-        f.result()
+    kafka.create_topic(config.kafka_bootstrap_servers, topic, partitions)
     producer = Producer(
         {
             "bootstrap.servers": config.kafka_bootstrap_servers,
@@ -229,11 +226,9 @@ def main() -> int:
         child(args)
         return 0
     config = load_config()
-    from workbook.kafka import true_end_offsets
-
     topic = f"bench-processor-{args.trades}-p{args.partitions}"
     try:
-        have = sum(true_end_offsets(config.kafka_bootstrap_servers, topic).values())
+        have = sum(kafka.true_end_offsets(config.kafka_bootstrap_servers, topic).values())
     except ValueError:
         have = None
     if have != args.trades:

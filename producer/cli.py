@@ -5,7 +5,7 @@ python -m producer --source NAME [--url URL] [--pairs ...] [--file F]
     [--dry-run] [--bootstrap-servers HOST:PORT] [--topic trades] [--client C]
     [--log-level LEVEL]
 
-Exit status: 0 done; 1 some deliveries failed; 2 bad usage; 3 broker unreachable;
+Exit status: 0 done; 1 some deliveries failed; 2 bad usage; 3 broker unreachable or topic not created;
 4 the source failed (a truncated or corrupt replay file: what was readable is sent;
 a live source that delivered nothing before the stop).
 """
@@ -26,7 +26,7 @@ from . import SAMPLE_FILE
 from .record import Rejected, dumps, epoch_ms, ms_to_iso
 from .replay import ReplayFileError
 from .settings import load_settings
-from .sink import CLIENTS, BrokerUnreachable, StdoutSink, TopicNotCreated, ensure_topic, make_sink
+from .sink import CLIENTS, BrokerUnreachable, StdoutSink, ensure_topic, make_sink
 from .sources import IGNORED, LIVE_SOURCES
 
 log = logging.getLogger("producer")
@@ -462,7 +462,7 @@ def main(argv=None) -> int:
                 args.bootstrap_servers, args.topic, args.partitions, args.retention_ms, timeout_s=args.broker_timeout
             )
             sink = make_sink(args.client, args.bootstrap_servers, args.topic)
-        except (BrokerUnreachable, TopicNotCreated) as e:
+        except BrokerUnreachable as e:  # TopicNotCreated too
             log.error("%s", e)
             return EXIT_BROKER
         except KeyboardInterrupt:

@@ -20,12 +20,12 @@ log = logging.getLogger("producer.sink")
 CLIENTS = ("kafka-python", "confluent")
 
 
-class TopicNotCreated(RuntimeError):
-    """The broker answered but would not create the topic; the message says what to do."""
-
-
 class BrokerUnreachable(Exception):
-    pass
+    """No broker answered at the bootstrap address (exit status 3)."""
+
+
+class TopicNotCreated(BrokerUnreachable):
+    """The broker answered but would not create the topic; the message says what to do (exit status 3 too)."""
 
 
 class StdoutSink:

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from workbook.dashboard import grafana
+from workbook.dashboard import charts, grafana
 
 ROOT = Path(__file__).resolve().parent.parent
 PROVISIONING = ROOT / "grafana" / "provisioning"
@@ -335,7 +335,9 @@ def test_every_panel_sql_runs_on_the_embedded_postgres(stack_config):
             assert cur.fetchone()[0] == MINUTES, "the processor wrote one candle per minute"
 
         t_from, t_to = start - timedelta(minutes=1), start + timedelta(minutes=MINUTES + 1)
-        assert pair in grafana.pairs(engine, t_from, t_to), "the currency-pair variable's query misses the pair"
+        assert pair in charts.variable_options(engine, "currency_pair", t_from, t_to), (
+            "the currency-pair variable's query misses the pair"
+        )
 
         for p in grafana.panels():
             df = grafana.panel_frame(engine, p.title, pair, t_from, t_to)

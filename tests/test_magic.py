@@ -4,6 +4,7 @@ job over Kafka (pipeline.query over a scratch topic), late trades included."""
 
 from __future__ import annotations
 
+import datetime
 import time
 
 import pandas as pd
@@ -200,3 +201,14 @@ def test_the_session_listens_on_loopback_only(shell):
         return a.is_loopback or (a.version == 6 and a.ipv4_mapped is not None and a.ipv4_mapped.is_loopback)
 
     assert all(loopback(addr.ip) for addr in listening), listening
+
+
+def test_event_time_columns_in_a_changelog_and_in_a_query_over_kafka(shell):
+    """collect() cannot pickle TIMESTAMP_LTZ values (ts is one): the collecting paths cast them to UTC."""
+    out = cell(shell, "--changelog --limit 3", "SELECT currency_pair, ts FROM valid_trades")
+    assert list(out.columns) == ["op", "currency_pair", "ts"] and len(out) == 3 and set(out["op"]) == {"+I"}
+    assert isinstance(out["ts"][0], datetime.datetime)
+    trades = checks.check_trades()[:50]
+    last = pipeline.query("SELECT currency_pair, MAX(ts) AS last_ts FROM valid_trades GROUP BY currency_pair", trades)
+    newest = max(t["timestamp"] for t in trades)
+    assert pd.Timestamp(last["last_ts"].max()) == pd.Timestamp(newest, unit="ms")

@@ -254,18 +254,11 @@ CHECK_MODULES = ("watermarks", "checks_basics", "checks_candles", "checks_window
 
 
 def find_check(name: str):
-    """The check function of exercise `name` (this module's CHECKS, then CHECK_MODULES')."""
+    """The check function of exercise `name` (from the CHECKS of CHECK_MODULES)."""
     import importlib
 
-    if name in CHECKS:
-        return CHECKS[name]
     for module in CHECK_MODULES:
-        try:
-            found = getattr(importlib.import_module(f"{__package__}.{module}"), "CHECKS", {})
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{__package__}.{module}":
-                raise
-            continue
+        found = importlib.import_module(f"{__package__}.{module}").CHECKS
         if name in found:
             return found[name]
     raise KeyError(f"no check for exercise {name!r}")
@@ -296,10 +289,6 @@ def run_answer(name: str, sql: str, timeout_s: float | None = None, data: str = 
             hint=name,
         )
     return cell.frame, None
-
-
-# The candlestick and volume checks are in checks_candles.py (CHECK_MODULES).
-CHECKS: dict = {}
 
 
 def check(name: str, sql: str) -> CheckResult:

@@ -335,14 +335,20 @@ def _value_problems(name: str, m: pd.DataFrame, columns: list) -> list[str]:
     return problems
 
 
+def _named(frame: pd.DataFrame, name: str) -> pd.DataFrame:
+    """`frame` with exercise `name`'s column names when its own differ only in case (INSERT INTO fills the
+    table by position: case is no mistake); otherwise as it is."""
+    columns = COLUMNS[name]
+    return frame.set_axis(columns, axis=1) if [str(c).lower() for c in frame.columns] == columns else frame
+
+
 def compare(name: str, actual: pd.DataFrame, expected: pd.DataFrame | None = None) -> list[str]:
     """What is wrong with `actual` as the answer of exercise `name` (empty: nothing)."""
     from .checks import normalize
 
     columns = COLUMNS[name]
     expected = expected_frame(name) if expected is None else expected
-    if [str(c).lower() for c in actual.columns] == columns:  # INSERT INTO fills by position: case is no mistake
-        actual = actual.set_axis(columns, axis=1)
+    actual = _named(actual, name)
     problems = _columns([str(c) for c in actual.columns], columns)
     if problems:
         return problems
@@ -364,7 +370,9 @@ def compare(name: str, actual: pd.DataFrame, expected: pd.DataFrame | None = Non
     return key_problems + (_value_problems(name, m, columns) if len(m) else [])
 
 
-_LAST: dict = {}  # exercise -> (the answer's SQL, its result on the check dataset): the cells after a check reuse it
+# exercise -> (the answer's SQL, run_answer's (frame, failed) on the check dataset): the cells after a check reuse
+# it, a failed run included (an unfinished answer is not run a second time)
+_LAST: dict = {}
 
 
 def answer_frame(name: str, sql: str) -> pd.DataFrame:
@@ -373,11 +381,13 @@ def answer_frame(name: str, sql: str) -> pd.DataFrame:
     columns, gives the expected output instead, with a line saying so: the cells after an unfinished
     exercise still run (Run All goes on to the next exercise)."""
     if name in _LAST and _LAST[name][0] == sql:
-        frame, failed = _LAST[name][1], None
+        frame, failed = _LAST[name][1]
     else:
         frame, failed = run_answer(name, sql)
-    if failed is None and [str(c).lower() for c in frame.columns] == COLUMNS[name]:
-        return frame.set_axis(COLUMNS[name], axis=1)
+    if failed is None:
+        frame = _named(frame, name)
+        if list(frame.columns) == COLUMNS[name]:
+            return frame
     why = failed.problems[0].splitlines()[0] if failed is not None else f"its columns are {list(frame.columns)}"
     print(
         f"\u2139\ufe0f {name}: your answer has no usable result yet ({why}).\n"
@@ -388,9 +398,9 @@ def answer_frame(name: str, sql: str) -> pd.DataFrame:
 
 def check(name: str, sql: str, timeout_s: float | None = None) -> CheckResult:
     frame, failed = run_answer(name, sql, timeout_s)
+    _LAST[name] = (sql, (frame, failed))
     if failed is not None:
         return failed
-    _LAST[name] = (sql, frame)
     expected = expected_frame(name)
     problems = compare(name, frame, expected)
     result = expected[COLUMNS[name]]

@@ -19,7 +19,7 @@ Grafana draws it grey).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -153,19 +153,11 @@ class Rendered:
         return f"{title}: {frame.shape[0]} rows, columns {list(frame.columns)}"
 
 
-def _walk(items: Iterable[dict]) -> Iterable[dict]:
-    for p in items:
-        if p.get("type") == "row":  # a row is a container; collapsed rows hold their panels
-            yield from _walk(p.get("panels", []))
-        else:
-            yield p
-
-
 def dashboard_panels(dashboard: dict | None = None) -> list[GridPanel]:
     """Every panel of the dashboard in grid order (top to bottom, left to right)."""
     dashboard = dashboard if dashboard is not None else grafana.load_dashboard()
     out = []
-    for p in _walk(dashboard.get("panels", [])):
+    for p in grafana.walk_panels(dashboard.get("panels", [])):
         pos = p.get("gridPos", {})
         sql = next((t["rawSql"] for t in p.get("targets", []) if t.get("rawSql")), None)
         out.append(

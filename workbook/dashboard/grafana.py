@@ -32,7 +32,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -82,10 +82,11 @@ def load_dashboard(path: Path | str | None = None) -> dict:
     return json.loads(Path(path or DASHBOARD_PATH).read_text(encoding="utf-8"))
 
 
-def _walk_panels(items: Iterable[dict]) -> Iterable[dict]:
+def walk_panels(items: Iterable[dict]) -> Iterable[dict]:
+    """Every panel of a panel list, those inside rows (collapsed ones too) included."""
     for p in items:
         if p.get("type") == "row":
-            yield from _walk_panels(p.get("panels", []))
+            yield from walk_panels(p.get("panels", []))
         else:
             yield p
 
@@ -94,7 +95,7 @@ def panels(dashboard: dict | None = None) -> list[Panel]:
     """Every panel that has a SQL query, in dashboard order."""
     dashboard = dashboard if dashboard is not None else load_dashboard()
     out = []
-    for p in _walk_panels(dashboard.get("panels", [])):
+    for p in walk_panels(dashboard.get("panels", [])):
         targets = [t for t in p.get("targets", []) if t.get("rawSql")]
         if not targets:
             continue
@@ -400,15 +401,3 @@ def panel_frame(
     the candlestick panel, `time, bought, sold` for the volume panel, and so on.
     """
     return run_sql(engine, panel_sql(panel_title, pair, time_from, time_to, dashboard))
-
-
-def pairs(
-    engine,
-    time_from: datetime | str | None = None,
-    time_to: datetime | str | None = None,
-    dashboard: dict | None = None,
-) -> list[str]:
-    """The values of the dashboard's currency-pair variable (its own query)."""
-    now = datetime.now(timezone.utc)
-    sql = expand(variable_query(PAIR_VARIABLE, dashboard), time_from or now - timedelta(hours=1), time_to or now)
-    return [str(v) for v in run_sql(engine, sql).iloc[:, 0].tolist()]

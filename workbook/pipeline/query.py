@@ -69,22 +69,20 @@ def query(
 
 
 def without_ltz(table):
-    """TIMESTAMP_LTZ columns cast to TIMESTAMP(3) (UTC): PyFlink cannot collect LTZ values."""
+    """TIMESTAMP_LTZ columns cast to TIMESTAMP(3) (UTC): PyFlink's collect() cannot pickle LTZ values
+    (Table.to_pandas can: it does not need this)."""
     from pyflink.table import DataTypes
     from pyflink.table.expressions import col
+    from pyflink.table.types import LocalZonedTimestampType
 
     schema = table.get_schema()
-    names = schema.get_field_names()
-    types = schema.get_field_data_types()
-    if not any("LOCAL_ZONE" in str(t).upper() or "LTZ" in str(t).upper() for t in types):
+    names, types = schema.get_field_names(), schema.get_field_data_types()
+    ltz = [isinstance(t, LocalZonedTimestampType) for t in types]
+    if not any(ltz):
         return table
-    exprs = []
-    for n, t in zip(names, types):
-        e = col(n)
-        if "LOCAL_ZONE" in str(t).upper() or "LTZ" in str(t).upper():
-            e = e.cast(DataTypes.TIMESTAMP(3))
-        exprs.append(e.alias(n))
-    return table.select(*exprs)
+    return table.select(
+        *[(col(n).cast(DataTypes.TIMESTAMP(3)) if is_ltz else col(n)).alias(n) for n, is_ltz in zip(names, ltz)]
+    )
 
 
 def materialize(table) -> list:

@@ -168,7 +168,7 @@ def run(options: RunOptions | None = None, config: Config | None = None, say=pri
         job_client=client,
     )
     where = f"session cluster http://{jobmanager}" if jobmanager else "MiniCluster (in this process)"
-    target = "standard output (dry run)" if dry_run else (jdbc_url or config.jdbc_url)
+    target = "standard output (dry run)" if dry_run else target_url
     bound = f" up to offsets {end_offsets} ({result.num_records} records)" if bounded else ""
     say(f"Flink job {result.job_id} on {where}: {topic}@{config.kafka_bootstrap_servers}{bound} -> {target}")
     wait = o.wait if o.wait is not None else (bounded or not jobmanager)
@@ -176,9 +176,7 @@ def run(options: RunOptions | None = None, config: Config | None = None, say=pri
     watcher = (
         None
         if jobmanager
-        else JobWatcher(
-            client, result.job_id, config, None if dry_run else (jdbc_url or config.jdbc_url), say=say
-        ).start()
+        else JobWatcher(client, result.job_id, config, None if dry_run else target_url, say=say).start()
     )
     result.watcher = watcher
     if not wait:

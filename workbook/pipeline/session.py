@@ -34,7 +34,7 @@ from .. import kafka
 from ..config import Config, load_config
 from . import sql_files
 from .errors import ProcessorError, flink_message
-from .flink_env import create_table_env, prepare_jvm
+from .flink_env import LOOPBACK_OPTIONS, create_table_env, prepare_jvm
 from .query import without_ltz
 from .statements import SOURCE_TABLE, bound_source, load_statements, sql_values
 
@@ -133,16 +133,7 @@ class Session:
 
             jvm = get_gateway().jvm
             conf = jvm.org.apache.flink.configuration.Configuration()
-            for key, value in {
-                "rest.address": "127.0.0.1",
-                "rest.bind-address": "127.0.0.1",
-                "rest.bind-port": "0",
-                "jobmanager.bind-host": "127.0.0.1",
-                "taskmanager.bind-host": "127.0.0.1",
-                "taskmanager.host": "127.0.0.1",
-                "jobmanager.rpc.address": "127.0.0.1",
-                "taskmanager.numberOfTaskSlots": "4",
-            }.items():
+            for key, value in {**LOOPBACK_OPTIONS, "rest.bind-port": "0", "taskmanager.numberOfTaskSlots": "4"}.items():
                 conf.setString(key, value)
             mc_conf = (
                 jvm.org.apache.flink.runtime.minicluster.MiniClusterConfiguration.Builder()
@@ -283,14 +274,13 @@ class Session:
     def _query(self, table, limit, changelog, timeout_s):
         import pandas as pd
 
-        table = without_ltz(table)
         names = table.get_schema().get_field_names()
         box = {}
 
         def work():
             try:
                 if changelog:
-                    box["frame"] = self._changelog(table, names, limit)
+                    box["frame"] = self._changelog(without_ltz(table), names, limit)  # collect() needs it
                 else:
                     box["frame"] = table.to_pandas()
             except BaseException as exc:  # noqa: BLE001 (re-raised in the caller's thread)

@@ -28,10 +28,6 @@ class Statement:
         return self.kind == "create" and sql_files.with_options(self.text).get("connector") == "jdbc"
 
     @property
-    def is_skeleton(self) -> bool:
-        return sql_files.is_skeleton(self.text)
-
-    @property
     def label(self) -> str:
         return f"{self.path.parent.name}/{self.path.name}"
 
