@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from workbook.course import exercises
 from workbook.course import watermarks as wm
 from workbook.paths import PROJECT_ROOT
 
@@ -169,7 +170,7 @@ def test_expected_answer_is_up_to_date():
 
 
 def test_solution_passes_and_skeleton_fails():
-    solution = json.loads(wm.solution_path().read_text())
+    solution = json.loads(exercises.solution(wm.EXERCISE))
     assert wm.check_watermark_delay(solution).passed
     assert solution == wm.load_expected()["delay_s"]
     skeleton = wm.check_watermark_delay(...)
@@ -230,3 +231,15 @@ def test_the_notebook_skeleton_does_not_give_the_answer_away():
     sources = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
     assert any("WATERMARK_DELAY_S = ...  #" in s for s in sources)
     assert not any(re.search(rf"WATERMARK_DELAY_S\s*=\s*{answer}\b", s) for s in sources)
+
+
+def test_the_notebook_check_raises_on_a_failing_answer_only_in_the_solution_run(monkeypatch):
+    """Notebook 04 checks through exercises.checked, like every exercise cell: CI's solution run fails loudly."""
+    from workbook.course import checks
+
+    monkeypatch.delenv("WORKBOOK_SOLUTIONS", raising=False)
+    assert not exercises.checked("watermark_delay", 5)  # a box, no exception
+    monkeypatch.setenv("WORKBOOK_SOLUTIONS", "1")
+    with pytest.raises(checks.CheckFailed, match="watermark_delay"):
+        exercises.checked("watermark_delay", 5)
+    assert exercises.checked("watermark_delay", wm.answer(None))

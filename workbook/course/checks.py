@@ -269,24 +269,43 @@ def run_check(name: str, sql: str, timeout_s: float | None = None) -> CheckResul
     return find_check(name)(sql, timeout_s)
 
 
-def run_answer(name: str, sql: str, timeout_s: float | None = None, data: str = "check"):
-    """Run the student's answer on a dataset: (its result frame, None), or (None, a failed CheckResult
-    saying why it did not run)."""
+def run_answer(
+    name: str,
+    sql: str,
+    timeout_s: float | None = None,
+    data: str = "check",
+    changelog: bool = False,
+    limit: int | None = None,
+    known_errors=(),
+):
+    """Run the student's answer on a dataset in the kernel's session: (its result frame, None), or (None, a
+    failed CheckResult saying why it did not run). `known_errors`: (words of Flink's message, summary,
+    problem) triples that name the mistake behind an error. Every check runs answers through here."""
+
+    def failed(summary: str, problems: list):
+        return None, CheckResult(name, False, f"{name}: {summary}", problems, hint=name)
+
     try:
-        cell = session().run_cell(answer_sql(sql), data=data, timeout_s=timeout_s)
+        cell = session().run_cell(
+            answer_sql(sql if isinstance(sql, str) else ""),
+            data=data,
+            changelog=changelog,
+            limit=limit,
+            timeout_s=timeout_s,
+        )
     except SqlError as exc:
-        return None, CheckResult(name, False, f"{name}: your query did not run.", [exc.text()], hint=name)
+        for words, summary, problem in known_errors:
+            if words in exc.message:
+                return failed(summary, [problem, exc.text()])
+        return failed("your query did not run.", [exc.text()])
     except QueryTimeout as exc:
-        return None, CheckResult(name, False, f"{name}: your query did not finish.", [str(exc)], hint=name)
+        return failed("your query did not finish.", [str(exc)])
     except ProcessorError as exc:
-        return None, CheckResult(name, False, f"{name}: your query did not run.", [str(exc)], hint=name)
+        return failed("your query did not run.", [str(exc)])
     if cell.frame is None:
-        return None, CheckResult(
-            name,
-            False,
-            f"{name}: there is no query (SELECT ...) to check yet.",
+        return failed(
+            "there is no query (SELECT ...) to check yet.",
             ["write the query of the exercise (comments and CREATE statements alone return no rows)"],
-            hint=name,
         )
     return cell.frame, None
 

@@ -21,8 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..pipeline import ProcessorError, SqlFileError, sql_files
-from ..pipeline.session import QueryTimeout, SqlError
+from ..pipeline import SqlFileError, sql_files
 from . import checks
 from .checks import CheckResult
 
@@ -144,22 +143,10 @@ def _run(
     limit: int | None = None,
     timeout_s: float | None = None,
 ):
-    """The student's query's rows, or a failed CheckResult saying why it did not run."""
-    if not isinstance(sql, str) or not sql_files.code_of(sql).strip():
-        return _fail(name, "the cell has no query yet: write the SELECT the exercise asks for.")
-    try:
-        cell = _session().run_cell(
-            checks.answer_sql(sql), data=data, changelog=changelog, limit=limit, timeout_s=timeout_s
-        )
-    except SqlError as exc:
-        return _fail(name, exc.text(), summary=f"{name}: your query did not run.")
-    except QueryTimeout as exc:
-        return _fail(name, str(exc), summary=f"{name}: your query did not finish.")
-    except ProcessorError as exc:
-        return _fail(name, str(exc), summary=f"{name}: your query did not run.")
-    if cell.frame is None:
-        return _fail(name, "the cell has no query (SELECT ...) to check: CREATE statements alone return no rows.")
-    return cell.frame
+    """The student's query's rows, or a failed CheckResult saying why it did not run (checks.run_answer)."""
+    _session()  # the basics' datasets are registered
+    frame, failed = checks.run_answer(name, sql, timeout_s, data=data, changelog=changelog, limit=limit)
+    return failed if failed is not None else frame
 
 
 def _columns(name: str, frame: pd.DataFrame, columns: list[str], why: dict | None = None):

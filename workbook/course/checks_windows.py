@@ -18,9 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..pipeline import ProcessorError
-from ..pipeline.session import QueryTimeout, SqlError
-from .checks import CheckResult, answer_sql, session
+from .checks import CheckResult, run_answer
 
 HOP_SIZE, HOP_SLIDE = 5, 1  # minutes
 CUMULATE_MAX, CUMULATE_STEP = 60, 1  # minutes
@@ -329,26 +327,12 @@ _RULES = {"hop_vwap": _hop, "cumulate_volume": _cumulate, "top_pairs": _top}
 
 
 def _check(name: str, sql: str, timeout_s: float | None = None) -> CheckResult:
-    try:
-        cell = session().run_cell(answer_sql(sql), data="check", timeout_s=timeout_s)
-    except SqlError as exc:
-        for words, summary, problem in _KNOWN_ERRORS:
-            if words in exc.message:
-                return CheckResult(name, False, f"{name}: {summary}", [problem, exc.text()], hint=name)
-        return CheckResult(name, False, f"{name}: your query did not run.", [exc.text()], hint=name)
-    except (QueryTimeout, ProcessorError) as exc:
-        return CheckResult(name, False, f"{name}: your query did not run.", [str(exc)], hint=name)
-    if cell.frame is None:
-        return CheckResult(
-            name,
-            False,
-            f"{name}: the cell has no query (SELECT ...) to check.",
-            ["write the SELECT of the exercise (CREATE statements alone return no rows)"],
-            hint=name,
-        )
+    frame, failed = run_answer(name, sql, timeout_s, known_errors=_KNOWN_ERRORS)
+    if failed is not None:
+        return failed
     expected = load_expected(name)
     try:
-        got = _shape(name, cell.frame.copy(), expected)
+        got = _shape(name, frame.copy(), expected)
         _RULES[name](got, expected)
     except Wrong as w:
         return CheckResult(name, False, f"{name}: {w.summary}", [w.problem], w.got, w.expected, hint=name)

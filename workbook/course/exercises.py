@@ -183,14 +183,20 @@ def python_exercise(name: str, namespace: dict):
     """Check a Python exercise cell: the cell assigns its answer to the variable `name` in `namespace`
     (the notebook's globals()). With WORKBOOK_SOLUTIONS=1 the instructor's solution (solutions/...py) runs
     first, in the same namespace, and a failing check raises (CI sees it). Returns the CheckResult."""
-    from . import checks
-
     if get(name).answer != "python":
         raise ValueError(f"exercise {name!r} is not a Python exercise (its answer is {get(name).answer})")
     if solutions_enabled():
         print(f"WORKBOOK_SOLUTIONS=1: using the instructor solution {solution_path(name).relative_to(PROJECT_ROOT)}")
         exec(compile(solution(name), str(solution_path(name)), "exec"), namespace)  # noqa: S102 (our own file)
-    result = checks.run_check(name, namespace.get(name))
+    return checked(name, namespace.get(name))
+
+
+def checked(name: str, answer, timeout_s: float | None = None):
+    """Run exercise `name`'s check on `answer`: its CheckResult. With WORKBOOK_SOLUTIONS=1 (the instructor's and
+    CI's run) a failing check raises CheckFailed instead: every solution must pass. Every exercise cell ends here."""
+    from . import checks
+
+    result = checks.run_check(name, answer, timeout_s=timeout_s)
     if solutions_enabled() and not result:
         raise checks.CheckFailed(f"the solution of {name!r} fails its check:\n{result.text()}")
     return result

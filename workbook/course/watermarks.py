@@ -38,7 +38,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..paths import NOTEBOOKS_DIR, PROJECT_ROOT, solution_of
+from ..paths import NOTEBOOKS_DIR
 from . import hints
 from .checks import CheckResult
 
@@ -596,19 +596,12 @@ def check_watermark_delay(answer, trades=None) -> CheckResult:
     )
 
 
-def solution_path() -> Path:
-    return solution_of(LAB_NOTEBOOK, EXERCISE).with_suffix(".txt")
-
-
 def answer(value):
-    """The student's answer, or the instructor's (solutions/...) when WORKBOOK_SOLUTIONS=1."""
-    from .exercises import solutions_enabled
+    """The student's answer, or the instructor's (solutions/...) when WORKBOOK_SOLUTIONS=1 (the exercise model's
+    exercises.exercise, which says so)."""
+    from .exercises import exercise, solutions_enabled
 
-    if solutions_enabled():
-        path = solution_path()
-        print(f"WORKBOOK_SOLUTIONS=1: using the instructor solution {path.relative_to(PROJECT_ROOT)}")
-        return json.loads(path.read_text())
-    return value
+    return json.loads(exercise(EXERCISE, "")) if solutions_enabled() else value
 
 
 # the general model's entry (workbook.course.checks.find_check)

@@ -299,13 +299,20 @@ def _number_columns(frame: pd.DataFrame) -> list[str]:
 # --------------------------------------------------------------------------- traces per panel type
 
 
-def _candlestick(p: GridPanel, frame: pd.DataFrame, axes: dict) -> list:
-    opts = p.raw.get("options", {})
-    mapped = opts.get("fields", {}) or {}
+def _candle_columns(p: GridPanel, frame: pd.DataFrame) -> dict:
+    """{role: column of `frame` or None} for open, high, low, close, volume: the panel's options.fields
+    mapping, else Grafana's automatic names."""
+    mapped = p.raw.get("options", {}).get("fields", {}) or {}
     cols = {}
     for role, names in CANDLE_AUTO_NAMES.items():
         name = mapped.get(role) or next((c for c in frame.columns if c.lower() in names), None)
         cols[role] = name if name in frame.columns else None
+    return cols
+
+
+def _candlestick(p: GridPanel, frame: pd.DataFrame, axes: dict) -> list:
+    opts = p.raw.get("options", {})
+    cols = _candle_columns(p, frame)
     missing = [r for r in ("open", "high", "low", "close") if cols[r] is None]
     if missing:
         raise ValueError(
@@ -542,7 +549,8 @@ def dashboard_figure(
         if p.type == "candlestick" and p.raw.get("options", {}).get("mode", "candles+volume") == "candles+volume":
             axis_n += 1  # the volume bars: an axis of their own over the lower quarter, as Grafana draws them
             axes["y2"] = f"y{axis_n}"
-            volume = pd.to_numeric(frame.get("volume", pd.Series(dtype=float)), errors="coerce")
+            volume_column = _candle_columns(p, frame)["volume"]  # the column the bars are drawn from
+            volume = pd.to_numeric(frame[volume_column] if volume_column else pd.Series(dtype=float), errors="coerce")
             top_volume = float(volume.max()) if volume.notna().any() else 1.0
             layout[f"yaxis{axis_n}"] = dict(
                 overlaying=y_name,

@@ -21,6 +21,7 @@ is cancelled and reported (`QueryTimeout`), so no cell waits forever.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -36,7 +37,7 @@ from . import sql_files
 from .errors import ProcessorError, flink_message
 from .flink_env import LOOPBACK_OPTIONS, create_table_env, prepare_jvm
 from .query import without_ltz
-from .statements import SOURCE_TABLE, bound_source, load_statements, sql_values
+from .statements import SOURCE_TABLE, define, load_statements, sql_values
 
 DEFAULT_TIMEOUT_S = 60.0
 FIXED = "fixed"  # the datasets given as lists of trades
@@ -196,20 +197,18 @@ class Session:
         return t_env
 
     def _define_processor_tables(self, t_env, data: str) -> None:
-        statements = [s for s in load_statements() if s.kind == "create" and not s.is_sink]
+        """The processor's source and views (statements.define), the source reading the dataset's file
+        instead of Kafka, or the topic bounded at its true end offsets (--data topic)."""
         topic = self.config.kafka_topic
+        statements = [s for s in load_statements() if s.kind == "create" and not s.is_sink]
+        if data != TOPIC:
+            path = str(self.dataset_file(data))
+            statements = [
+                dataclasses.replace(s, text=sql_files.as_file_source(s.text, path)) if s.name == SOURCE_TABLE else s
+                for s in statements
+            ]
         ends = kafka.true_end_offsets(self.config.kafka_bootstrap_servers, topic) if data == TOPIC else None
-        values = sql_values(self.config, topic)
-        for st in statements:
-            text = sql_files.render(st.text, values)
-            if st.name == SOURCE_TABLE and data != TOPIC:
-                text = sql_files.as_file_source(text, str(self.dataset_file(data)))
-            try:
-                t_env.execute_sql(sql_files.strip_sql(text))
-            except Exception as exc:  # noqa: BLE001 (Py4J raises plain exceptions)
-                raise ProcessorError(f"{st.label}: {short_message(exc)}") from None
-            if ends is not None and st.name == SOURCE_TABLE:
-                bound_source(t_env, ends)
+        define(t_env, statements, sql_values(self.config, topic), end_offsets=ends)
 
     # --- running a cell -------------------------------------------------------------------------
 
@@ -241,11 +240,7 @@ class Session:
                         out.frame = self._collect_result(t_env.execute_sql(text))
                     else:
                         if kind == "insert":
-                            m = re.match(
-                                r"(?:\s|--[^\n]*\n)*INSERT\s+(?:INTO|OVERWRITE)\s+`?[\w.]+`?(\s*\([^)]*\))?\s*",
-                                text,
-                                re.IGNORECASE,
-                            )
+                            m = sql_files.INSERT_PREFIX.match(text)
                             if m:
                                 offset, text = offset + m.end(), text[m.end() :]
                         table = t_env.sql_query(text)

@@ -140,7 +140,10 @@ def table_name(ddl: str) -> str:
     return m.group(1)
 
 
-_INSERT_INTO = re.compile(r"^\s*INSERT\s+(?:INTO|OVERWRITE)\s+`?[\w.]+`?(\s*\([^)]*\))?\s*", re.IGNORECASE)
+# `INSERT INTO t [(columns)]` at the start of a statement, after blanks and `--` comments: what is left is its query
+INSERT_PREFIX = re.compile(
+    r"^(?:\s|--[^\n]*\n)*INSERT\s+(?:INTO|OVERWRITE)\s+`?[\w.]+`?(\s*\([^)]*\))?\s*", re.IGNORECASE
+)
 
 
 def insert_target(text: str) -> str:
@@ -153,7 +156,7 @@ def insert_target(text: str) -> str:
 def select_part(text: str) -> str:
     """The query of an `INSERT INTO t SELECT ...` (or the text itself if it is a query)."""
     code = strip_sql(strip_comments(text))
-    return _INSERT_INTO.sub("", code, count=1).strip()
+    return INSERT_PREFIX.sub("", code, count=1).strip()
 
 
 def split_statements(text: str) -> list:
