@@ -212,3 +212,61 @@ def test_event_time_columns_in_a_changelog_and_in_a_query_over_kafka(shell):
     last = pipeline.query("SELECT currency_pair, MAX(ts) AS last_ts FROM valid_trades GROUP BY currency_pair", trades)
     newest = max(t["timestamp"] for t in trades)
     assert pd.Timestamp(last["last_ts"].max()) == pd.Timestamp(newest, unit="ms")
+
+
+# --- the speed-ups: the same frames as PyFlink's own path ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT * FROM valid_trades",  # TIMESTAMP_LTZ (ts), DOUBLE, strings, BIGINT, NULL priceUsd
+        "SELECT currency_pair, COUNT(*) AS n, CAST(SUM(volume) AS DECIMAL(20, 4)) AS v, MAX(ts) AS last_ts, "
+        "CAST(NULL AS STRING) AS nothing FROM valid_trades GROUP BY currency_pair",  # an updating result
+        "SELECT * FROM valid_trades WHERE 1 = 0",  # no rows: the column names still
+    ],
+)
+def test_arrow_collection_gives_the_frame_of_table_to_pandas(sql, monkeypatch):
+    from workbook.pipeline import speedups
+
+    t_env = checks.session().env("check")
+    ours = speedups.to_pandas(t_env.sql_query(sql))
+    theirs = t_env.sql_query(sql).to_pandas()
+    assert list(ours.columns) == list(theirs.columns)
+    assert list(ours.dtypes) == list(theirs.dtypes)  # tz-aware ts included
+    pd.testing.assert_frame_equal(
+        ours.sort_values(list(ours.columns)).reset_index(drop=True),
+        theirs.sort_values(list(theirs.columns)).reset_index(drop=True),
+    )
+    monkeypatch.setenv("WORKBOOK_ARROW_COLLECT", "0")  # off: PyFlink's own path, same frame
+    pd.testing.assert_frame_equal(
+        speedups.to_pandas(t_env.sql_query(sql)).sort_values(list(ours.columns)).reset_index(drop=True),
+        theirs.sort_values(list(theirs.columns)).reset_index(drop=True),
+    )
+
+
+def test_a_query_too_big_to_compile_unsplit_is_compiled_again_with_splitting(monkeypatch):
+    """The session turns Flink's code splitting off; a generated method over the JVM's 64 KB
+    does not compile then, and the query runs again with splitting (and splitting is off again after)."""
+    from workbook.pipeline import session as session_module
+    from workbook.pipeline import speedups
+
+    runs, original = [], speedups.to_pandas
+
+    def counted(table):
+        runs.append(table)
+        return original(table)
+
+    monkeypatch.setattr(speedups, "to_pandas", counted)
+
+    columns = ",\n".join(
+        f"CASE WHEN price > {i} THEN CONCAT(currency_pair, '{i}', CAST(volume * {i} AS STRING)) "
+        f"WHEN volume > {i} THEN 'v{i}' ELSE UPPER(direction) END AS c{i}"
+        for i in range(300)
+    )
+    session = checks.session()
+    out = session.run_cell(f"SELECT {columns} FROM valid_trades", limit=2, timeout_s=300).frame
+    assert out.shape == (2, 300)
+    assert len(runs) == 2  # the unsplit run failed to compile, the split one gave the rows
+    config = session.env("check").get_config()
+    assert config.get(session_module.SPLIT_OPTION, "") == session_module.CODE_SPLITTING_OFF[session_module.SPLIT_OPTION]

@@ -11,8 +11,12 @@ Why it is fast (see bench/bench_magic.py):
   `scan.watermark.emit.strategy` = on-event does for Kafka), so late trades are
   the same ones the processor finds in a one-partition topic
   (tests/test_magic.py compares both);
-- results come back as one Arrow transfer (Table.to_pandas, which drops
-  retracted rows on the Java side), not row by row.
+- results come back as one Arrow transfer (Flink's ArrowUtils, which drops
+  retracted rows on the Java side; speedups.to_pandas, without PyFlink's
+  field-by-field schema conversion), not row by row;
+- generated code is not split (CODE_SPLITTING_OFF): Flink parses every
+  generated class with ANTLR to split long methods, in the client, for every
+  query; a class too big for the JVM is compiled again with splitting.
 
 `--data topic` reads the live topic, bounded at its true end offsets.
 Every listener binds to 127.0.0.1. A query that runs longer than the time limit
@@ -33,7 +37,7 @@ from pathlib import Path
 
 from .. import kafka
 from ..config import Config, load_config
-from . import sql_files
+from . import speedups, sql_files
 from .errors import ProcessorError, flink_message
 from .flink_env import LOOPBACK_OPTIONS, create_table_env, prepare_jvm
 from .query import without_ltz
@@ -46,6 +50,11 @@ TOPIC = "topic"
 _WHERE = re.compile(r"(?:at |From )line (\d+), column (\d+)(?: to line \d+, column \d+)?", re.IGNORECASE)
 _KINDS = {"INSERT": "+I", "UPDATE_BEFORE": "-U", "UPDATE_AFTER": "+U", "DELETE": "-D"}
 _QUERY_WORDS = ("SELECT", "WITH", "VALUES", "INSERT", "(")
+# Code splitting only pays off for methods near the JVM's 64 KB limit; a cell's query seldom has one,
+# and splitting costs ~0.2 s of a 0.5 s check. Flink skips it for code shorter than this length.
+SPLIT_OPTION = "table.generated-code.max-length"
+CODE_SPLITTING_OFF = {SPLIT_OPTION: str(2**31 - 1)}
+_NOT_COMPILED = "cannot be compiled"  # Flink's CompileUtils: the generated class did not compile
 
 
 class SqlError(ProcessorError):
@@ -122,6 +131,7 @@ class Session:
         self._cluster = None
         self._rest = None
         self._lock = threading.Lock()
+        self.warming: threading.Thread | None = None  # the warm-up, while it runs
 
     # --- the cluster and the environments ------------------------------------------------------
 
@@ -159,6 +169,7 @@ class Session:
                 "pipeline.auto-watermark-interval": "0 ms",
                 "client.timeout": "30 s",
                 "rest.connection-timeout": "5000",
+                **CODE_SPLITTING_OFF,
             },
         )
 
@@ -210,6 +221,22 @@ class Session:
         ends = kafka.true_end_offsets(self.config.kafka_bootstrap_servers, topic) if data == TOPIC else None
         define(t_env, statements, sql_values(self.config, topic), end_offsets=ends)
 
+    def warm_up(self, sql: str, data: str = "check") -> threading.Thread:
+        """Start the cluster, define the tables of `data` and run `sql` once, in the background: a
+        cold JVM plans and runs its first query in ~9 s, a warm one in ~1 s. A cell that comes
+        before it is done waits for it (the session's lock). Failures are left to that cell to report."""
+
+        def work():
+            try:
+                with self._lock:
+                    speedups.to_pandas(self.env(data).sql_query(sql))
+            except Exception:  # noqa: BLE001 - the first cell meets the same problem and says what it is
+                pass
+
+        self.warming = threading.Thread(target=work, name="flinksql-warm-up", daemon=True)
+        self.warming.start()
+        return self.warming
+
     # --- running a cell -------------------------------------------------------------------------
 
     def run_cell(
@@ -243,8 +270,7 @@ class Session:
                             m = sql_files.INSERT_PREFIX.match(text)
                             if m:
                                 offset, text = offset + m.end(), text[m.end() :]
-                        table = t_env.sql_query(text)
-                        out.frame = self._query(table, limit, changelog, timeout_s or self.timeout_s)
+                        out.frame = self._query(t_env, text, limit, changelog, timeout_s or self.timeout_s)
                 except (QueryTimeout, SqlError):
                     raise
                 except Exception as exc:  # noqa: BLE001 (Py4J raises plain exceptions)
@@ -266,18 +292,34 @@ class Session:
         with result.collect() as rows:
             return pd.DataFrame([list(r) for r in rows], columns=names)
 
-    def _query(self, table, limit, changelog, timeout_s):
+    def _query(self, t_env, text, limit, changelog, timeout_s):
         import pandas as pd
 
+        table = t_env.sql_query(text)
         names = table.get_schema().get_field_names()
         box = {}
 
+        def run(table):
+            if changelog:
+                return self._changelog(without_ltz(table), names, limit)  # collect() needs it
+            return speedups.to_pandas(table)
+
         def work():
             try:
-                if changelog:
-                    box["frame"] = self._changelog(without_ltz(table), names, limit)  # collect() needs it
-                else:
-                    box["frame"] = table.to_pandas()
+                try:
+                    box["frame"] = run(table)
+                except Exception as exc:  # noqa: BLE001 (Py4J raises plain exceptions)
+                    config = t_env.get_config()
+                    if (
+                        _NOT_COMPILED not in str(exc)
+                        or config.get(SPLIT_OPTION, "") != CODE_SPLITTING_OFF[SPLIT_OPTION]
+                    ):
+                        raise
+                    config.set(SPLIT_OPTION, "4000")  # Flink's default, for this query
+                    try:
+                        box["frame"] = run(t_env.sql_query(text))
+                    finally:
+                        config.set(SPLIT_OPTION, CODE_SPLITTING_OFF[SPLIT_OPTION])
             except BaseException as exc:  # noqa: BLE001 (re-raised in the caller's thread)
                 box["error"] = exc
 

@@ -1,19 +1,28 @@
-"""The start-up speed-ups of Flink jobs, in one place, behind one setting.
+"""The speed-ups of Flink jobs and of collecting their results, in one place, behind one setting.
 
 - Compiled plans: planning the SQL takes ~1.5 s of every start. The JSON plan
   of a statement set (Flink's CompiledPlan, keyed by the statements' text) is
   written once under .state/plans/ and loaded instead the next time.
 - A class-data-sharing archive (AppCDS) of the classes Flink loads: loading and
   verifying ~20,000 classes takes ~2 s of every JVM start.
+- Results as a DataFrame: PyFlink's Table.to_pandas converts the table's schema
+  to Python types field by field, three times, each type a dozen Py4J calls:
+  ~0.7 s of a 0.5 s query. `to_pandas` reads the same Arrow stream with the
+  schema Arrow already carries (bench/bench_magic.py).
 
-WORKBOOK_SPEEDUPS=0 turns both off (WORKBOOK_PLAN_CACHE=0 or WORKBOOK_JVM_CDS=0
-turns off one); the results are the same either way (tests/test_speedups.py).
-Both rely on PyFlink's private handles (`_j_tenv`, `_j_statement_set`): every
-use of them is here, and each falls back to the ordinary path when it fails.
+- A warm-up: `%load_ext workbook` starts the kernel's session in the background
+  (JVM, MiniCluster, one query), while the student reads on (course.magic).
+
+WORKBOOK_SPEEDUPS=0 turns them off (WORKBOOK_PLAN_CACHE=0, WORKBOOK_JVM_CDS=0,
+WORKBOOK_ARROW_COLLECT=0 or WORKBOOK_WARM_UP=0 turns off one); the results are the same either way
+(tests/test_processor_flink.py, tests/test_magic.py). They rely on PyFlink's private
+handles (`_j_tenv`, `_j_statement_set`, `_j_table`): every use of them is here, and
+each falls back to the ordinary path when it fails.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import time
@@ -105,6 +114,68 @@ def compile_and_execute(stmt_set, path: Path | None):
     except OSError:
         pass
     return TableResult(compiled.execute())
+
+
+# --- results as a DataFrame -----------------------------------------------------------------
+
+_LTZ_ROOT = "TIMESTAMP_WITH_LOCAL_TIME_ZONE"
+
+
+def to_pandas(table):
+    """table.to_pandas(), the same frame (dtypes included), without converting the schema to
+    Python types: one Arrow stream from Flink's ArrowUtils, TIMESTAMP_LTZ columns localized
+    to the session's time zone as PyFlink does."""
+    if not enabled("WORKBOOK_ARROW_COLLECT"):
+        return table.to_pandas()
+    try:
+        from pyflink.java_gateway import get_gateway
+
+        j_table = table._j_table
+        jvm = get_gateway().jvm
+        arrow_utils = jvm.org.apache.flink.table.runtime.arrow.ArrowUtils
+        batch_size_option = jvm.org.apache.flink.python.PythonOptions.MAX_ARROW_BATCH_SIZE
+        j_schema = j_table.getResolvedSchema()
+        names = list(j_schema.getColumnNames())
+        ltz = [t.getLogicalType().getTypeRoot().name() == _LTZ_ROOT for t in j_schema.getColumnDataTypes()]
+        config = j_table.getTableEnvironment().getConfig()
+    except Exception:  # noqa: BLE001 - another PyFlink: its own way (before anything ran)
+        return table.to_pandas()
+    import pandas as pd
+    import pyarrow as pa
+
+    batches = arrow_utils.collectAsPandasDataFrame(j_table, config.get(batch_size_option))
+    if not batches.hasNext():
+        return pd.DataFrame.from_records([], columns=names)
+    frame = pa.ipc.open_stream(io.BufferedReader(_JavaBytes(batches))).read_all().to_pandas()
+    zone = None
+    for name, is_ltz in zip(names, ltz):
+        if is_ltz:
+            if zone is None:
+                import pytz
+
+                zone = pytz.timezone(config.getLocalTimeZone().getId())
+            frame[name] = frame[name].dt.tz_localize(zone)
+    return frame
+
+
+class _JavaBytes(io.RawIOBase):
+    """A Java iterator of byte arrays as a readable stream (for Arrow's reader)."""
+
+    def __init__(self, iterator):
+        super().__init__()
+        self._iterator, self._left = iterator, b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if not self._left:
+            if not self._iterator.hasNext():
+                return 0
+            self._left = bytes(self._iterator.next())
+        n = min(len(buffer), len(self._left))
+        buffer[:n], self._left = self._left[:n], self._left[n:]
+        return n
 
 
 # --- the JVM class-data archive ------------------------------------------------------------
