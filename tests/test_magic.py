@@ -14,6 +14,7 @@ from workbook import pipeline
 from workbook.course import checks, datasets, exercises
 from workbook.course.magic import ErrorBlock
 from workbook.pipeline import sql_files
+from workbook.pipeline.session import SqlError
 
 pytestmark = pytest.mark.integration
 
@@ -270,3 +271,39 @@ def test_a_query_too_big_to_compile_unsplit_is_compiled_again_with_splitting(mon
     assert len(runs) == 2  # the unsplit run failed to compile, the split one gave the rows
     config = session.env("check").get_config()
     assert config.get(session_module.SPLIT_OPTION, "") == session_module.CODE_SPLITTING_OFF[session_module.SPLIT_OPTION]
+
+
+def test_warm_up_starts_the_cluster_defines_the_datasets_and_runs_its_query():
+    import json
+    import urllib.request
+
+    from workbook.course.magic import WARM_UP_SQL
+    from workbook.pipeline.session import Session
+
+    session = Session({"check": checks.check_trades, "sample": datasets.sample_trades})
+    try:
+        session.warm_up(WARM_UP_SQL, data=("check", "sample")).join(300)
+        assert session.defined() == ["check", "sample"]
+        overview = json.load(urllib.request.urlopen(f"http://{session.cluster_address()}/jobs/overview", timeout=10))
+        assert [job["state"] for job in overview["jobs"]] == ["FINISHED"]  # the warm-up query ran, to its end
+        # a warm-up that fails says nothing; the cell that meets the problem reports it
+        session.warm_up("SELECT nope FROM valid_trades").join(60)
+        with pytest.raises(SqlError, match="nope"):
+            session.run_cell("SELECT nope FROM valid_trades")
+    finally:
+        session.close()
+
+
+def test_load_ext_starts_the_warm_up_unless_turned_off(monkeypatch):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from workbook.course import magic
+
+    started = []
+    monkeypatch.setattr(checks, "session", lambda: type("S", (), {"warm_up": lambda *a, **k: started.append(a)})())
+    ip = InteractiveShell.instance()
+    magic.load_ipython_extension(ip)
+    assert len(started) == 1 and started[0][1] == magic.WARM_UP_SQL
+    monkeypatch.setenv("WORKBOOK_WARM_UP", "0")
+    magic.load_ipython_extension(ip)
+    assert len(started) == 1

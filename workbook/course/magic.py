@@ -155,4 +155,4 @@ def load_ipython_extension(ipython) -> None:
     ipython.register_magic_function(flinksql, "line_cell", "flinksql")
     ipython.user_ns.setdefault("hint", exercises.hint)
     if speedups.enabled("WORKBOOK_WARM_UP"):
-        checks.session().warm_up(WARM_UP_SQL)
+        checks.session().warm_up(WARM_UP_SQL, data=("check", "sample"))  # the exercises' and notebook 03's

@@ -160,6 +160,10 @@ class Session:
             self._rest = f"{uri.getHost()}:{uri.getPort()}"
         return self._rest
 
+    def defined(self) -> list[str]:
+        """The datasets whose tables are defined in this session, in the order they were."""
+        return list(self._envs)
+
     def _new_env(self):
         return create_table_env(
             parallelism=1,
@@ -221,15 +225,16 @@ class Session:
         ends = kafka.true_end_offsets(self.config.kafka_bootstrap_servers, topic) if data == TOPIC else None
         define(t_env, statements, sql_values(self.config, topic), end_offsets=ends)
 
-    def warm_up(self, sql: str, data: str = "check") -> threading.Thread:
-        """Start the cluster, define the tables of `data` and run `sql` once, in the background: a
-        cold JVM plans and runs its first query in ~9 s, a warm one in ~1 s. A cell that comes
-        before it is done waits for it (the session's lock). Failures are left to that cell to report."""
+    def warm_up(self, sql: str, data: tuple = ("check",)) -> threading.Thread:
+        """Start the cluster, define the tables of each dataset of `data` and run `sql` over the first,
+        in the background: a cold JVM plans and runs its first query in ~9 s, a warm one in ~1 s. A cell
+        that comes before it is done waits for it (the session's lock). Failures are left to that cell."""
 
         def work():
             try:
                 with self._lock:
-                    speedups.to_pandas(self.env(data).sql_query(sql))
+                    envs = [self.env(name) for name in data]
+                    speedups.to_pandas(envs[0].sql_query(sql))
             except Exception:  # noqa: BLE001 - the first cell meets the same problem and says what it is
                 pass
 
