@@ -219,18 +219,22 @@ def test_event_time_columns_in_a_changelog_and_in_a_query_over_kafka(shell):
 
 
 @pytest.mark.parametrize(
-    "sql",
+    "sql, data",
     [
-        "SELECT * FROM valid_trades",  # TIMESTAMP_LTZ (ts), DOUBLE, strings, BIGINT, NULL priceUsd
-        "SELECT currency_pair, COUNT(*) AS n, CAST(SUM(volume) AS DECIMAL(20, 4)) AS v, MAX(ts) AS last_ts, "
-        "CAST(NULL AS STRING) AS nothing FROM valid_trades GROUP BY currency_pair",  # an updating result
-        "SELECT * FROM valid_trades WHERE 1 = 0",  # no rows: the column names still
+        ("SELECT * FROM valid_trades", "check"),  # TIMESTAMP_LTZ (ts), DOUBLE, strings, BIGINT, NULL priceUsd
+        ("SELECT * FROM valid_trades", "sample"),  # ~34,000 rows: several Arrow batches
+        (
+            "SELECT currency_pair, COUNT(*) AS n, CAST(SUM(volume) AS DECIMAL(20, 4)) AS v, MAX(ts) AS last_ts, "
+            "CAST(NULL AS STRING) AS nothing FROM valid_trades GROUP BY currency_pair",  # an updating result
+            "check",
+        ),
+        ("SELECT * FROM valid_trades WHERE 1 = 0", "check"),  # no rows: the column names still
     ],
 )
-def test_arrow_collection_gives_the_frame_of_table_to_pandas(sql, monkeypatch):
+def test_arrow_collection_gives_the_frame_of_table_to_pandas(sql, data, monkeypatch):
     from workbook.pipeline import speedups
 
-    t_env = checks.session().env("check")
+    t_env = checks.session().env(data)
     ours = speedups.to_pandas(t_env.sql_query(sql))
     theirs = t_env.sql_query(sql).to_pandas()
     assert list(ours.columns) == list(theirs.columns)
@@ -294,12 +298,35 @@ def test_warm_up_starts_the_cluster_defines_the_datasets_and_runs_its_query():
         session.close()
 
 
+def test_a_cell_during_the_warm_up_waits_for_its_current_step_only():
+    import json
+    import urllib.request
+
+    from workbook.course.magic import WARM_UP_SQL
+    from workbook.pipeline.session import Session
+
+    session = Session({"check": checks.check_trades, "sample": datasets.sample_trades})
+    try:
+        warming = session.warm_up(WARM_UP_SQL, data=("check", "sample"))
+        out = session.run_cell("SELECT COUNT(*) AS n FROM valid_trades").frame  # while the JVM starts
+        warming.join(60)
+        assert not warming.is_alive() and out["n"][0] > 0
+        # the warm-up stopped after its first step: no warm-up query, no sample tables
+        assert session.defined() == ["check"]
+        overview = json.load(urllib.request.urlopen(f"http://{session.cluster_address()}/jobs/overview", timeout=10))
+        assert len(overview["jobs"]) == 1  # the cell's
+    finally:
+        session.close()
+
+
 def test_load_ext_starts_the_warm_up_unless_turned_off(monkeypatch):
     from IPython.core.interactiveshell import InteractiveShell
 
     from workbook.course import magic
 
     started = []
+    monkeypatch.delenv("WORKBOOK_WARM_UP", raising=False)
+    monkeypatch.delenv("WORKBOOK_SPEEDUPS", raising=False)
     monkeypatch.setattr(checks, "session", lambda: type("S", (), {"warm_up": lambda *a, **k: started.append(a)})())
     ip = InteractiveShell.instance()
     magic.load_ipython_extension(ip)

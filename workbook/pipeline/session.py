@@ -132,6 +132,7 @@ class Session:
         self._rest = None
         self._lock = threading.Lock()
         self.warming: threading.Thread | None = None  # the warm-up, while it runs
+        self._cells_waiting = 0
 
     # --- the cluster and the environments ------------------------------------------------------
 
@@ -226,15 +227,23 @@ class Session:
         define(t_env, statements, sql_values(self.config, topic), end_offsets=ends)
 
     def warm_up(self, sql: str, data: tuple = ("check",)) -> threading.Thread:
-        """Start the cluster, define the tables of each dataset of `data` and run `sql` over the first,
-        in the background: a cold JVM plans and runs its first query in ~9 s, a warm one in ~1 s. A cell
-        that comes before it is done waits for it (the session's lock). Failures are left to that cell."""
+        """In the background: start the cluster and define the tables of data[0], run `sql` over them,
+        then define the tables of the other datasets. A cold JVM plans and runs its first query in ~9 s,
+        a warm one in ~1 s. A cell that comes meanwhile waits for the current step only: the warm-up
+        stops there (the cell's own query warms up the rest). Failures are left to the cells to report."""
+
+        def query():
+            speedups.to_pandas(self.env(data[0]).sql_query(sql))
+
+        steps = [lambda: self.env(data[0]), query, *[lambda name=name: self.env(name) for name in data[1:]]]
 
         def work():
             try:
-                with self._lock:
-                    envs = [self.env(name) for name in data]
-                    speedups.to_pandas(envs[0].sql_query(sql))
+                for step in steps:
+                    if self._cells_waiting:
+                        return
+                    with self._lock:
+                        step()
             except Exception:  # noqa: BLE001 - the first cell meets the same problem and says what it is
                 pass
 
@@ -256,7 +265,9 @@ class Session:
         (with the line and column in the cell) or QueryTimeout."""
         started = time.perf_counter()
         out = CellResult()
+        self._cells_waiting += 1  # tells a running warm-up to stop after its current step
         with self._lock:
+            self._cells_waiting -= 1
             t_env = self.env(data)
             for offset, raw in sql_files.split_statements(cell):
                 text = raw.rstrip()

@@ -163,18 +163,19 @@ class _JavaBytes(io.RawIOBase):
 
     def __init__(self, iterator):
         super().__init__()
-        self._iterator, self._left = iterator, b""
+        self._iterator, self._chunk, self._at = iterator, memoryview(b""), 0
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer) -> int:
-        if not self._left:
+        if self._at >= len(self._chunk):
             if not self._iterator.hasNext():
                 return 0
-            self._left = bytes(self._iterator.next())
-        n = min(len(buffer), len(self._left))
-        buffer[:n], self._left = self._left[:n], self._left[n:]
+            self._chunk, self._at = memoryview(bytes(self._iterator.next())), 0
+        n = min(len(buffer), len(self._chunk) - self._at)  # no copy of the rest: big results stay linear
+        buffer[:n] = self._chunk[self._at : self._at + n]
+        self._at += n
         return n
 
 
