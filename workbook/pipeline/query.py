@@ -10,7 +10,7 @@ import pandas as pd
 
 from .. import kafka
 from ..config import Config, load_config
-from . import sql_files
+from . import speedups, sql_files
 from .errors import ProcessorError, flink_message
 from .flink_env import create_table_env
 from .runner import measure_end_offsets
@@ -73,13 +73,11 @@ def without_ltz(table):
     (Table.to_pandas can: it does not need this)."""
     from pyflink.table import DataTypes
     from pyflink.table.expressions import col
-    from pyflink.table.types import LocalZonedTimestampType
 
-    schema = table.get_schema()
-    names, types = schema.get_field_names(), schema.get_field_data_types()
-    ltz = [isinstance(t, LocalZonedTimestampType) for t in types]
+    ltz = speedups.ltz_columns(table)
     if not any(ltz):
         return table
+    names = table.get_schema().get_field_names()
     return table.select(
         *[(col(n).cast(DataTypes.TIMESTAMP(3)) if is_ltz else col(n)).alias(n) for n, is_ltz in zip(names, ltz)]
     )

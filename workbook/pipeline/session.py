@@ -54,6 +54,7 @@ _QUERY_WORDS = ("SELECT", "WITH", "VALUES", "INSERT", "(")
 # and splitting costs ~0.2 s of a 0.5 s check. Flink skips it for code shorter than this length.
 SPLIT_OPTION = "table.generated-code.max-length"
 CODE_SPLITTING_OFF = {SPLIT_OPTION: str(2**31 - 1)}
+_SPLIT_DEFAULT = "4000"  # Flink's own default
 _NOT_COMPILED = "cannot be compiled"  # Flink's CompileUtils: the generated class did not compile
 
 
@@ -322,20 +323,7 @@ class Session:
 
         def work():
             try:
-                try:
-                    box["frame"] = run(table)
-                except Exception as exc:  # noqa: BLE001 (Py4J raises plain exceptions)
-                    config = t_env.get_config()
-                    if (
-                        _NOT_COMPILED not in str(exc)
-                        or config.get(SPLIT_OPTION, "") != CODE_SPLITTING_OFF[SPLIT_OPTION]
-                    ):
-                        raise
-                    config.set(SPLIT_OPTION, "4000")  # Flink's default, for this query
-                    try:
-                        box["frame"] = run(t_env.sql_query(text))
-                    finally:
-                        config.set(SPLIT_OPTION, CODE_SPLITTING_OFF[SPLIT_OPTION])
+                box["frame"] = self._split_if_too_big(t_env, text, table, run)
             except BaseException as exc:  # noqa: BLE001 (re-raised in the caller's thread)
                 box["error"] = exc
 
@@ -361,6 +349,21 @@ class Session:
         if limit is not None:
             frame = frame.head(limit)
         return frame
+
+    @staticmethod
+    def _split_if_too_big(t_env, text, table, run):
+        """run(table); if its generated code did not compile unsplit, once more with Flink's code splitting."""
+        try:
+            return run(table)
+        except Exception as exc:  # noqa: BLE001 (Py4J raises plain exceptions)
+            config = t_env.get_config()
+            if _NOT_COMPILED not in str(exc) or config.get(SPLIT_OPTION, "") == _SPLIT_DEFAULT:
+                raise
+        config.set(SPLIT_OPTION, _SPLIT_DEFAULT)  # for this query only
+        try:
+            return run(t_env.sql_query(text))
+        finally:
+            config.set(SPLIT_OPTION, CODE_SPLITTING_OFF[SPLIT_OPTION])
 
     def _changelog(self, table, names, limit):
         import pandas as pd

@@ -134,12 +134,11 @@ def to_pandas(table):
         jvm = get_gateway().jvm
         arrow_utils = jvm.org.apache.flink.table.runtime.arrow.ArrowUtils
         batch_size_option = jvm.org.apache.flink.python.PythonOptions.MAX_ARROW_BATCH_SIZE
-        j_schema = j_table.getResolvedSchema()
-        names = list(j_schema.getColumnNames())
-        ltz = [t.getLogicalType().getTypeRoot().name() == _LTZ_ROOT for t in j_schema.getColumnDataTypes()]
+        names = list(j_table.getResolvedSchema().getColumnNames())
         config = j_table.getTableEnvironment().getConfig()
     except Exception:  # noqa: BLE001 - another PyFlink: its own way (before anything ran)
         return table.to_pandas()
+    ltz = ltz_columns(table)
     import pandas as pd
     import pyarrow as pa
 
@@ -156,6 +155,18 @@ def to_pandas(table):
                 zone = pytz.timezone(config.getLocalTimeZone().getId())
             frame[name] = frame[name].dt.tz_localize(zone)
     return frame
+
+
+def ltz_columns(table) -> list[bool]:
+    """For each column of the table: is it TIMESTAMP_LTZ? Read from the Java schema (one call per
+    column; PyFlink's get_schema() converts every type to Python, a dozen calls each)."""
+    try:
+        types = table._j_table.getResolvedSchema().getColumnDataTypes()
+        return [t.getLogicalType().getTypeRoot().name() == _LTZ_ROOT for t in types]
+    except Exception:  # noqa: BLE001 - another PyFlink: through its Python types
+        from pyflink.table.types import LocalZonedTimestampType
+
+        return [isinstance(t, LocalZonedTimestampType) for t in table.get_schema().get_field_data_types()]
 
 
 class _JavaBytes(io.RawIOBase):
