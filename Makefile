@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: lab test venv lint format up down status logs sql test-unit test-integration test-notebooks test-browser release bench clean
+.PHONY: lab test venv lint format up down status logs sql test-unit test-flink test-integration test-notebooks test-browser release bench clean
 
 # JUPYTER_ARGS: extra `jupyter lab` options (the browser test passes its port and token).
 JUPYTER_ARGS ?=
@@ -49,8 +49,11 @@ logs: venv
 sql: up
 	$(PY) -m workbook sql
 
+# the tiers (tests/conftest.py): unit (no JVM, no services), flink (a JVM), integration (the services), browser
 test-unit: venv
-	$(PY) -m pytest tests -m "not integration and not browser"
+	$(PY) -m pytest tests -m unit
+test-flink: venv
+	$(PY) -m pytest tests -m flink
 test-integration: venv
 	$(PY) -m workbook up
 	$(PY) -m pytest tests -m integration

@@ -26,8 +26,8 @@ from IPython.core.interactiveshell import InteractiveShell
 ip = InteractiveShell.instance()
 ip.run_line_magic("load_ext", "workbook")
 if {wait!r}:  # a student reading on after %load_ext: the first cell comes once the warm-up is done
-    from workbook.course import checks
-    checks.session().warming.join()
+    from workbook.course import feedback
+    feedback.session().warming.join()
     print(time.perf_counter() - t)
     t = time.perf_counter()
 out = ip.run_cell_magic("flinksql", "", {QUERY!r})
@@ -77,10 +77,10 @@ def main() -> int:
     warm.append(timed(lambda: magic("", QUERY), args.runs))
     warm.append(timed(lambda: magic("--exercise candlesticks", solution), args.runs))
     # baseline, same process and JVM: PyFlink's Table.to_pandas and Flink's code splitting, as before the speed-ups
-    from workbook.course import checks
+    from workbook.course import feedback
     from workbook.pipeline import session as session_module
 
-    config = checks.session().env("check").get_config()
+    config = feedback.session().env("check").get_config()
     os.environ["WORKBOOK_ARROW_COLLECT"] = "0"
     config.set(session_module.SPLIT_OPTION, "4000")
     try:

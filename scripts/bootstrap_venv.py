@@ -33,7 +33,8 @@ import time
 from pathlib import Path
 from typing import NamedTuple, Optional
 
-# PyFlink 2.0.0 alone would take 3.9-3.11; the other pins narrow it to 3.11 (see above). Widen both
+# PyFlink 2.0.0 alone would take 3.9-3.11; the other pins narrow it to 3.11 (see above). The code itself runs on
+# 3.10 too (the Docker Flink image's Python: pyproject.toml's requires-python is >=3.10,<3.12). Widen both
 # SUPPORTED and SEARCH (e.g. python3.10) only together with requirements.txt.
 SUPPORTED = ((3, 11),)
 PREFERRED = "3.11"  # what uv provides when no supported interpreter is installed

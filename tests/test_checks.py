@@ -4,14 +4,14 @@ exercised against the real skeletons and solutions in test_exercises.py and test
 import pandas as pd
 import pytest
 
-from workbook.course import checks
-from workbook.course.checks_candles import compare, expected_result
+from workbook.course import datasets
+from workbook.course.checks_candles import VOLUME_COLUMNS, compare, expected_result, normalize
 from workbook.course.references.candles import reference_candlesticks, reference_volumes
 
 
 @pytest.fixture(scope="module")
 def trades():
-    return checks.check_trades()
+    return datasets.check_trades()
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +36,7 @@ def test_dataset_has_disorder_and_ties_but_no_late_trades(trades):
 def test_reference_passes_itself_and_matches_the_stored_output(candles, volumes):
     assert compare("candlesticks", candles) == []
     assert compare("volumes", volumes) == []
-    pd.testing.assert_frame_equal(checks.normalize(candles), checks.normalize(expected_result("candlesticks")))
+    pd.testing.assert_frame_equal(normalize(candles), normalize(expected_result("candlesticks")))
 
 
 def test_boundary_trade_opens_the_next_window():
@@ -54,7 +54,7 @@ def test_feedback_wrong_columns(volumes):
 
 
 def test_feedback_buy_sell_swapped(volumes):
-    got = volumes.rename(columns={"volume_buy": "volume_sell", "volume_sell": "volume_buy"})[checks.VOLUME_COLUMNS]
+    got = volumes.rename(columns={"volume_buy": "volume_sell", "volume_sell": "volume_buy"})[VOLUME_COLUMNS]
     assert compare("volumes", got) == [
         "buy and sell are swapped: volume_buy must sum the volume of the trades with direction = 'buy', "
         "volume_sell those with direction = 'sell'."

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from workbook.course import checks, checks_basics, exercises
+from workbook.course import checks, checks_basics, datasets, exercises
 from workbook.course.__main__ import listing, main
 from workbook.course.datasets import sample_trades
 
@@ -63,7 +63,7 @@ def test_expected_outputs_are_up_to_date():
 
 
 def test_basics_dataset_has_bad_and_late_records():
-    records = checks_basics.basics_records()
+    records = datasets.basics_records()
     kinds = sorted(what for _, what in records if what)
     assert kinds == ["late", "late", "late", "missing base", "negative price", "unknown direction", "volume 0"]
 
@@ -118,9 +118,9 @@ def test_stream_counts_names_the_mistake(mistake):
 
 def test_python_exercise_runs_the_solution_when_enabled(monkeypatch, capsys):
     namespace = {"pd": pd, "records": sample_trades(), "stream_counts": None}
-    assert not exercises.python_exercise("stream_counts", dict(namespace))
+    assert not checks.python_exercise("stream_counts", dict(namespace))
     monkeypatch.setenv("WORKBOOK_SOLUTIONS", "1")
-    assert exercises.python_exercise("stream_counts", namespace)
+    assert checks.python_exercise("stream_counts", namespace)
     assert isinstance(namespace["stream_counts"], pd.DataFrame)
     assert (
         "using the instructor solution solutions/notebooks/02_trade_stream/stream_counts.py" in capsys.readouterr().out

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from workbook.course import checks, checks_candles, exercises
+from workbook.course import checks, checks_candles, datasets, exercises
 from workbook.course.checks_candles import compare, expected_result
 from workbook.pipeline import sql_files
 
@@ -66,7 +66,7 @@ def problems(result) -> str:
 def test_expected_outputs_are_up_to_date():
     from workbook.course.references import candles
 
-    trades = checks.check_trades()
+    trades = datasets.check_trades()
     assert candles.expected_candlesticks(trades) == json.loads(
         (checks_candles.EXPECTED_DIR / "candlesticks.json").read_text()
     ), "run python -m workbook.course.references.candles"
@@ -80,10 +80,10 @@ def test_check_data_has_the_cases_the_checks_need():
     assert ((v["volume_sell"] == 0) & (v["volume_buy"] > 0)).any(), "a window without sells"
     per_pair = v.groupby("currency_pair").size()
     assert (per_pair == 1).any(), "a pair in one window only"
-    trades = checks.check_trades()
+    trades = datasets.check_trades()
     stamps = [(t["base"], t["quote"], t["timestamp"]) for t in trades]
     assert len(stamps) - len(set(stamps)) >= 50, "same-millisecond trades"
-    assert checks.check_trades() == trades, "deterministic"
+    assert datasets.check_trades() == trades, "deterministic"
     c = checks_candles.expected_frame("candlesticks")
     assert (c["open_arrival"] != c["price_open"]).sum() >= 5 and (c["close_arrival"] != c["price_close"]).sum() >= 5
 

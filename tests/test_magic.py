@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 
 from workbook import pipeline
-from workbook.course import checks, datasets, exercises
+from workbook.course import checks, datasets, exercises, feedback
+from workbook.course.checks_candles import normalize
 from workbook.course.magic import ErrorBlock
 from workbook.pipeline import sql_files
 from workbook.pipeline.session import SqlError
@@ -34,7 +35,7 @@ def cell(shell, line: str, body: str):
 
 def late_trades_dataset() -> list[dict]:
     """The check dataset with every 50th trade arriving 20 s late (beyond the 5 s watermark delay)."""
-    trades = checks.check_trades()
+    trades = datasets.check_trades()
     late = trades[::50][:-2]
     rest = [t for i, t in enumerate(trades) if i % 50]
     out = []
@@ -56,8 +57,8 @@ QUERIES = {
 
 @pytest.mark.parametrize("data", ["check", "sample", "late"])
 def test_magic_rows_equal_the_streaming_job_over_kafka(stack, data):
-    source = {"check": checks.check_trades, "sample": datasets.sample_trades, "late": late_trades_dataset}[data]
-    session = checks.session()
+    source = {"check": datasets.check_trades, "sample": datasets.sample_trades, "late": late_trades_dataset}[data]
+    session = feedback.session()
     session.datasets.setdefault("late", late_trades_dataset)
     trades = source()
     if data == "late":
@@ -70,8 +71,8 @@ def test_magic_rows_equal_the_streaming_job_over_kafka(stack, data):
         theirs = theirs.sort_values(list(theirs.columns)).reset_index(drop=True)
         assert len(ours) > 0 or (name == "late_trades" and data != "late"), name
         pd.testing.assert_frame_equal(
-            checks.normalize(ours) if "ts_start" in ours else ours,
-            checks.normalize(theirs) if "ts_start" in theirs else theirs,
+            normalize(ours) if "ts_start" in ours else ours,
+            normalize(theirs) if "ts_start" in theirs else theirs,
             check_dtype=False,
             obj=f"{name} over {data}",
         )
@@ -126,7 +127,7 @@ def test_failing_check_renders_a_box_and_does_not_raise(shell, monkeypatch):
     monkeypatch.delenv("WORKBOOK_SOLUTIONS", raising=False)
     skeleton = sql_files.load_sql("41_volumes")
     result = cell(shell, "--exercise volumes", skeleton)
-    assert isinstance(result, checks.CheckResult) and not result
+    assert isinstance(result, feedback.CheckResult) and not result
     box = result._repr_html_()
     assert "there is no query" in box and 'hint("volumes")' in box
     wrong = exercises.solution("candlesticks").replace("MIN(order_key)", "MAX(order_key)")
@@ -154,7 +155,7 @@ def test_file_exercise_line_magic(shell, monkeypatch):
 
 def test_check_of_a_query_that_never_finishes_stops_at_the_time_limit(monkeypatch):
     # a session of its own: the checks run before it in the same process define scratch tables in theirs
-    monkeypatch.setattr(checks, "_SESSION", None)
+    monkeypatch.setattr(feedback, "_SESSION", None)
     # non-equi conditions: Flink cannot push the aggregate below the joins (as it does for a bare COUNT(*) of a
     # cross join, which then finishes in a second), so this pairs ~10^11 rows
     cross = (
@@ -209,7 +210,7 @@ def test_event_time_columns_in_a_changelog_and_in_a_query_over_kafka(shell):
     out = cell(shell, "--changelog --limit 3", "SELECT currency_pair, ts FROM valid_trades")
     assert list(out.columns) == ["op", "currency_pair", "ts"] and len(out) == 3 and set(out["op"]) == {"+I"}
     assert isinstance(out["ts"][0], datetime.datetime)
-    trades = checks.check_trades()[:50]
+    trades = datasets.check_trades()[:50]
     last = pipeline.query("SELECT currency_pair, MAX(ts) AS last_ts FROM valid_trades GROUP BY currency_pair", trades)
     newest = max(t["timestamp"] for t in trades)
     assert pd.Timestamp(last["last_ts"].max()) == pd.Timestamp(newest, unit="ms")
@@ -234,7 +235,7 @@ def test_event_time_columns_in_a_changelog_and_in_a_query_over_kafka(shell):
 def test_arrow_collection_gives_the_frame_of_table_to_pandas(sql, data, monkeypatch):
     from workbook.pipeline import speedups
 
-    t_env = checks.session().env(data)
+    t_env = feedback.session().env(data)
     ours = speedups.to_pandas(t_env.sql_query(sql))
     theirs = t_env.sql_query(sql).to_pandas()
     assert list(ours.columns) == list(theirs.columns)
@@ -269,7 +270,7 @@ def test_a_query_too_big_to_compile_unsplit_is_compiled_again_with_splitting(mon
         f"WHEN volume > {i} THEN 'v{i}' ELSE UPPER(direction) END AS c{i}"
         for i in range(300)
     )
-    session = checks.session()
+    session = feedback.session()
     out = session.run_cell(f"SELECT {columns} FROM valid_trades", limit=2, timeout_s=300).frame
     assert out.shape == (2, 300)
     assert len(runs) == 2  # the unsplit run failed to compile, the split one gave the rows
@@ -284,7 +285,7 @@ def test_warm_up_starts_the_cluster_defines_the_datasets_and_runs_its_query():
     from workbook.course.magic import WARM_UP_SQL
     from workbook.pipeline.session import Session
 
-    session = Session({"check": checks.check_trades, "sample": datasets.sample_trades})
+    session = Session({"check": datasets.check_trades, "sample": datasets.sample_trades})
     try:
         session.warm_up(WARM_UP_SQL, data=("check", "sample")).join(300)
         assert session.defined() == ["check", "sample"]
@@ -305,7 +306,7 @@ def test_a_cell_during_the_warm_up_waits_for_its_current_step_only():
     from workbook.course.magic import WARM_UP_SQL
     from workbook.pipeline.session import Session
 
-    session = Session({"check": checks.check_trades, "sample": datasets.sample_trades})
+    session = Session({"check": datasets.check_trades, "sample": datasets.sample_trades})
     try:
         warming = session.warm_up(WARM_UP_SQL, data=("check", "sample"))
         out = session.run_cell("SELECT COUNT(*) AS n FROM valid_trades").frame  # while the JVM starts
@@ -327,7 +328,7 @@ def test_load_ext_starts_the_warm_up_unless_turned_off(monkeypatch):
     started = []
     monkeypatch.delenv("WORKBOOK_WARM_UP", raising=False)
     monkeypatch.delenv("WORKBOOK_SPEEDUPS", raising=False)
-    monkeypatch.setattr(checks, "session", lambda: type("S", (), {"warm_up": lambda *a, **k: started.append(a)})())
+    monkeypatch.setattr(feedback, "session", lambda: type("S", (), {"warm_up": lambda *a, **k: started.append(a)})())
     ip = InteractiveShell.instance()
     magic.load_ipython_extension(ip)
     assert len(started) == 1 and started[0][1] == magic.WARM_UP_SQL

@@ -426,11 +426,11 @@ def test_streaming_parallelism_2_with_an_idle_partition_closes_all_windows(stack
 
 
 def test_query_runs_one_statement_over_a_list_of_trades(stack):
-    from workbook.course import checks, exercises
+    from workbook.course import datasets, exercises
     from workbook.course.checks_candles import compare, frame_of
     from workbook.course.references.candles import expected_candlesticks, expected_volumes
 
-    trades = checks.check_trades(minutes=3)
+    trades = datasets.check_trades(minutes=3)
     candles, volumes = frame_of(expected_candlesticks(trades)), frame_of(expected_volumes(trades))
     got = pipeline.query("40_candlesticks", trades, config=stack, solutions=True)
     assert compare("candlesticks", got, candles) == []

@@ -290,7 +290,7 @@ def test_the_minicluster_and_pyflink_listen_on_loopback_only(stack):
         result.cancel()
         result = None
 
-        from workbook.course import checks
+        from workbook.course import datasets
 
         done = threading.Event()
         box = {}
@@ -298,7 +298,7 @@ def test_the_minicluster_and_pyflink_listen_on_loopback_only(stack):
         def query():
             try:
                 box["rows"] = pipeline.query(
-                    "40_candlesticks", checks.check_trades(minutes=3), config=stack, solutions=True
+                    "40_candlesticks", datasets.check_trades(minutes=3), config=stack, solutions=True
                 )
             finally:
                 done.set()

@@ -1,7 +1,7 @@
 """Live exchange sources of the producer against real local websocket servers
 (127.0.0.1, the `websockets` package) that speak each exchange's documented
 format, from the fixtures in tests/fixtures/producer/<source>.json; plus the
-adapters over real exchange captures in ../shared/fixtures/exchange-captures/
+adapters over real exchange captures in tests/fixtures/exchange-captures/
 when that folder exists (skipped otherwise). No Kafka needed: --dry-run.
 """
 
@@ -23,7 +23,7 @@ from websockets.asyncio.server import serve
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = PROJECT_ROOT / "tests" / "fixtures" / "producer"
-CAPTURES = PROJECT_ROOT.parent / "shared" / "fixtures" / "exchange-captures"
+CAPTURES = Path(__file__).resolve().parent / "fixtures" / "exchange-captures"  # with their licence
 LIVE = ("binance", "coinbase", "kraken", "bitstamp", "coincap", "gemini")
 
 from producer.record import Skip  # noqa: E402
@@ -337,9 +337,7 @@ def test_live_timestamps_in_seconds_or_far_ahead_are_said_and_counted():
     assert "check this machine's clock and the exchange's times" in proc.stderr
 
 
-# --- real exchange captures (../shared/fixtures/exchange-captures) ------------
-
-needs_captures = pytest.mark.skipif(not CAPTURES.is_dir(), reason=f"{CAPTURES} not present")
+# --- real exchange captures (tests/fixtures/exchange-captures) -------------------
 
 
 def _capture_messages(filename: str) -> list[str]:
@@ -361,7 +359,6 @@ def _run_adapter(name: str, messages: list[str]):
     return records, skips
 
 
-@needs_captures
 def test_capture_binance():
     msgs = _capture_messages("binance-aggtrades.log")
     records, skips = _run_adapter("binance", msgs)
@@ -375,7 +372,6 @@ def test_capture_binance():
     assert all(s.reason == "malformed JSON" for s in skips)  # the capture has one empty line
 
 
-@needs_captures
 def test_capture_coinbase():
     msgs = _capture_messages("coinbase-matches.log")
     records, skips = _run_adapter("coinbase", msgs)
@@ -391,7 +387,6 @@ def test_capture_coinbase():
     assert all(r["priceUsd"] == r["price"] for r in records if r["quote"] == "united-states-dollar")
 
 
-@needs_captures
 def test_capture_bitstamp():
     msgs = _capture_messages("bitstamp-live-trades.log")
     records, skips = _run_adapter("bitstamp", msgs)
@@ -405,7 +400,6 @@ def test_capture_bitstamp():
         assert (r["base"], r["quote"]) == ("ethereum", "united-states-dollar")
 
 
-@needs_captures
 def test_capture_kraken_v1():
     msgs = _capture_messages("kraken-v1-trades.log")
     records, skips = _run_adapter("kraken", msgs)
@@ -421,7 +415,6 @@ def test_capture_kraken_v1():
     assert all(r["base"] != "xbt" and r["quote"] != "xbt" for r in records)  # XBT -> bitcoin
 
 
-@needs_captures
 def test_capture_gemini_v2():
     msgs = _capture_messages("gemini-v2-trades.log")
     records, skips = _run_adapter("gemini", msgs)
@@ -435,7 +428,6 @@ def test_capture_gemini_v2():
     assert ("filecoin", "united-states-dollar") in {(r["base"], r["quote"]) for r in records}
 
 
-@needs_captures
 def test_capture_replayed_through_a_local_server():
     """The real Coinbase messages, served by a local websocket, through the CLI."""
     msgs = _capture_messages("coinbase-matches.log")

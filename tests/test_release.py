@@ -8,9 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import nbformat
 import pytest
 
-from workbook.course.release import build
+from workbook.course.release import build, student_compose, student_markdown, student_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = sorted(p for p in (ROOT / "solutions").rglob("*") if p.is_file())
@@ -265,3 +266,42 @@ def test_release_compose_file_mounts_no_solutions(release):
             if source.startswith("./"):
                 assert (out / source).exists(), f"{name} mounts {source}, which the release does not have"
     assert "./sql:/opt/app/sql:ro" in doc["services"]["processor"]["volumes"]
+
+
+# --- instructor-only material, left out by its explicit markers -----------------------------------
+
+
+def test_markdown_loses_its_instructor_only_spans_and_lines():
+    text = (
+        "keep\n\n<!-- instructor-only -->\n## Grading\n\nsecret\n<!-- /instructor-only -->\n\n"
+        "a <!-- instructor-only -->hidden <!-- /instructor-only -->sentence\n"
+        "| a | b |\n| --- | --- |\n| `solutions/` | x <!-- instructor-only line --> |\n| c | d |\n"
+    )
+    assert student_markdown(text) == "keep\n\na sentence\n| a | b |\n| --- | --- |\n| c | d |\n"
+
+
+def test_notebook_loses_its_instructor_only_cells(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("for everyone"),
+        nbformat.v4.new_code_cell("reveal('candlesticks')", metadata={"tags": ["instructor-only"]}),
+        nbformat.v4.new_code_cell("1 + 1", outputs=[nbformat.v4.new_output("execute_result", {"text/plain": "2"})]),
+    ]
+    path = tmp_path / "n.ipynb"
+    nbformat.write(nb, path)
+    student_notebook(path)
+    cells = nbformat.read(path, as_version=4).cells
+    assert [c.source for c in cells] == ["for everyone", "1 + 1"] and cells[1].outputs == []
+
+
+def test_compose_loses_its_instructor_only_lines():
+    text = "    volumes:\n      - ./sql:/opt/app/sql:ro\n      - ./solutions:/opt/app/solutions:ro  # instructor-only\n    environment:\n"
+    assert student_compose(text) == "    volumes:\n      - ./sql:/opt/app/sql:ro\n    environment:\n"
+
+
+def test_project_files_mark_what_the_release_leaves_out(release):
+    """The markers are where the instructor-only material is (the project README keeps it, the release not)."""
+    out, _ = release
+    project, student = (ROOT / "README.md").read_text(), (out / "README.md").read_text()
+    assert project.count("<!-- instructor-only") >= 4 and "instructor-only" not in student
+    assert "./solutions" in (ROOT / "docker-compose.yml").read_text()

@@ -45,6 +45,7 @@ def test_postgres_port_in_use(tmp_path, held_port):
         Postgres(cfg).start()
 
 
+@pytest.mark.integration  # starts PostgreSQL (not the stack's)
 def test_service_dying_on_start_shows_its_log(tmp_path_factory):
     """A data directory of another PostgreSQL major version: the server exits at once."""
     # Under the project's state folder: pytest's own tmp folders are closed to the

@@ -8,8 +8,8 @@ import re
 
 import pytest
 
-from workbook.course import exercises
-from workbook.course import watermarks as wm
+from workbook.course import checks, checks_watermark, exercises, hints, watermark_lab
+from workbook.course import watermark_sim as wm
 from workbook.paths import PROJECT_ROOT
 
 T = 1_735_776_000_000  # 2025-01-02 00:00:00 UTC, a window start
@@ -151,11 +151,11 @@ def test_simulate_rejects_bad_input():
 
 
 def test_timeline_figure_has_the_watermark_late_trades_and_closing_windows():
-    fig = wm.timeline(wm.lab_stream(minutes=2), delay_s=5)
+    fig = watermark_lab.timeline(wm.lab_stream(minutes=2), delay_s=5)
     names = [t.name for t in fig.data]
     assert "watermark" in names and "window closes" in names and "on-time trade" in names
     assert any(n.startswith("late trade (") for n in names)
-    two = wm.timeline(wm.two_partition_stream(), delay_s=5)
+    two = watermark_lab.timeline(wm.two_partition_stream(), delay_s=5)
     names = [t.name for t in two.data]
     assert {"partition 0 watermark", "partition 1 watermark", "watermark (min over partitions)"} <= set(names)
 
@@ -166,14 +166,16 @@ def test_timeline_figure_has_the_watermark_late_trades_and_closing_windows():
 def test_expected_answer_is_up_to_date():
     from workbook.course.references import watermarks as ref
 
-    assert wm.load_expected() == ref.expected(), "regenerate it: python -m workbook.course.references.watermarks"
+    assert checks_watermark.load_expected() == ref.expected(), (
+        "regenerate it: python -m workbook.course.references.watermarks"
+    )
 
 
 def test_solution_passes_and_skeleton_fails():
-    solution = json.loads(exercises.solution(wm.EXERCISE))
-    assert wm.check_watermark_delay(solution).passed
-    assert solution == wm.load_expected()["delay_s"]
-    skeleton = wm.check_watermark_delay(...)
+    solution = json.loads(exercises.solution(checks_watermark.EXERCISE))
+    assert checks_watermark.check_watermark_delay(solution).passed
+    assert solution == checks_watermark.load_expected()["delay_s"]
+    skeleton = checks_watermark.check_watermark_delay(...)
     assert not skeleton.passed and "not a number" in skeleton.problems[0]
 
 
@@ -193,7 +195,7 @@ def test_solution_passes_and_skeleton_fails():
     ],
 )
 def test_check_names_the_mistake(wrong, says):
-    result = wm.check_watermark_delay(wrong)
+    result = checks_watermark.check_watermark_delay(wrong)
     assert not result.passed and says in " ".join(result.problems), result.problems
     assert result.hint == "watermark_delay"
     box = result._repr_html_()
@@ -201,15 +203,13 @@ def test_check_names_the_mistake(wrong, says):
 
 
 def test_check_shows_an_example_and_does_not_raise():
-    result = wm.check_watermark_delay(5)
+    result = checks_watermark.check_watermark_delay(5)
     assert (result.got, result.expected) == ({"delay": "5 s: 7.5 % late"}, {"delay": "at most 1 % late"})
     assert "7.5 % late" in result._repr_html_() and "not yet" in str(result)
     assert 'hint("watermark_delay", 1) (levels 1 to 3)' in result.text()
 
 
 def test_check_result_is_the_course_check_result():
-    from workbook.course import checks
-
     result = checks.run_check("watermark_delay", 6)
     assert isinstance(result, checks.CheckResult) and result.exercise == "watermark_delay"
     assert result.text() == (
@@ -218,28 +218,26 @@ def test_check_result_is_the_course_check_result():
 
 
 def test_hints_go_from_a_nudge_to_nearly_the_answer():
-    assert len(wm.HINTS["watermark_delay"]) == 3
-    assert wm.hint("watermark_delay", 1).startswith("Hint 1:")
-    assert "(k+1)-th largest" in wm.hint("watermark_delay", 3)
+    assert len(hints.levels("watermark_delay")) == 3
+    assert hints.hint("watermark_delay", 1).startswith("Hint 1 of 3")
+    assert "(k+1)-th largest" in hints.hint("watermark_delay", 3)
     with pytest.raises(ValueError):
-        wm.hint("watermark_delay", 4)
+        hints.hint("watermark_delay", 4)
 
 
 def test_the_notebook_skeleton_does_not_give_the_answer_away():
-    nb = json.loads(wm.LAB_NOTEBOOK.read_text())
-    answer = wm.load_expected()["delay_s"]
+    nb = json.loads((PROJECT_ROOT / "notebooks" / "04_watermark_lab.ipynb").read_text())
+    answer = checks_watermark.load_expected()["delay_s"]
     sources = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
     assert any("WATERMARK_DELAY_S = ...  #" in s for s in sources)
     assert not any(re.search(rf"WATERMARK_DELAY_S\s*=\s*{answer}\b", s) for s in sources)
 
 
 def test_the_notebook_check_raises_on_a_failing_answer_only_in_the_solution_run(monkeypatch):
-    """Notebook 04 checks through exercises.checked, like every exercise cell: CI's solution run fails loudly."""
-    from workbook.course import checks
-
+    """Notebook 04 checks through checks.checked, like every exercise cell: CI's solution run fails loudly."""
     monkeypatch.delenv("WORKBOOK_SOLUTIONS", raising=False)
-    assert not exercises.checked("watermark_delay", 5)  # a box, no exception
+    assert not checks.checked("watermark_delay", 5)  # a box, no exception
     monkeypatch.setenv("WORKBOOK_SOLUTIONS", "1")
     with pytest.raises(checks.CheckFailed, match="watermark_delay"):
-        exercises.checked("watermark_delay", 5)
-    assert exercises.checked("watermark_delay", wm.answer(None))
+        checks.checked("watermark_delay", 5)
+    assert checks.checked("watermark_delay", checks_watermark.answer(None))

@@ -20,7 +20,7 @@ import pytest
 from flinkutil import read_table, run_bounded, scratch_schema
 
 from workbook import kafka, pipeline
-from workbook.course import watermarks
+from workbook.course import watermark_sim as watermarks
 
 pytestmark = pytest.mark.integration
 PER_RECORD = (

@@ -15,6 +15,6 @@ it is imported only then, so `import workbook` stays cheap.
 
 
 def load_ipython_extension(ipython) -> None:
-    from .course.magic import load_ipython_extension as load
+    from .course.magic import load_ipython_extension as load  # deferred on purpose: `import workbook` stays cheap
 
     load(ipython)

@@ -14,13 +14,26 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from pathlib import Path
 
 import pandas as pd
 
-from .checks import CANDLE_COLUMNS, KEY, VOLUME_COLUMNS, CheckResult, check_trades, example_rows, run_answer
+from .datasets import EXPECTED_DIR, check_trades
+from .feedback import CheckResult, Wrong, close, judged, passed, run_answer
 
-EXPECTED_DIR = Path(__file__).resolve().parent / "expected"
+CANDLE_COLUMNS = [
+    "ts_start",
+    "ts_end",
+    "currency_pair",
+    "price_avg",
+    "price_open",
+    "price_min",
+    "price_max",
+    "price_close",
+    "volume",
+    "num_trades",
+]
+VOLUME_COLUMNS = ["ts_start", "ts_end", "currency_pair", "volume_buy", "volume_sell"]
+KEY = ["ts_start", "ts_end", "currency_pair"]
 STATS_COLUMNS = ["ts_start", "ts_end", "currency_pair", "price_min", "price_max", "price_avg", "volume", "num_trades"]
 COLUMNS = {"candle_stats": STATS_COLUMNS, "candlesticks": CANDLE_COLUMNS, "volumes": VOLUME_COLUMNS}
 MINUTE = pd.Timedelta(minutes=1)
@@ -60,18 +73,43 @@ def expected_result(name: str = "candlesticks", data: str = "check") -> pd.DataF
 # --- comparing ------------------------------------------------------------------------------------
 
 
-def _close(a, b) -> pd.Series:
-    a, b = pd.Series(a, dtype=float).reset_index(drop=True), pd.Series(b, dtype=float).reset_index(drop=True)
-    return ((a - b).abs() <= 1e-9 * b.abs().clip(lower=1.0)) | (a.isna() & b.isna())
+def normalize(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy with naive UTC millisecond window times, in (window, pair) order."""
+    df = df.copy()
+    for col in ("ts_start", "ts_end"):
+        if col in df:
+            ts = pd.to_datetime(df[col])
+            if ts.dt.tz is not None:
+                ts = ts.dt.tz_convert("UTC").dt.tz_localize(None)
+            df[col] = ts.astype("datetime64[ms]")
+    return df.sort_values([c for c in KEY if c in df]).reset_index(drop=True)
+
+
+def example_rows(actual: pd.DataFrame, expected: pd.DataFrame) -> tuple:
+    """The first (window, pair) whose row differs: (got, expected) as dicts (None where absent)."""
+    if list(actual.columns) != list(expected.columns) or not set(KEY) <= set(actual.columns):
+        got = actual.iloc[0].to_dict() if len(actual) else None
+        return got, (expected.iloc[0].to_dict() if len(expected) else None)
+    try:
+        a, e = normalize(actual), normalize(expected)
+    except (ValueError, TypeError):
+        return (actual.iloc[0].to_dict() if len(actual) else None), expected.iloc[0].to_dict()
+    keyed_a = {tuple(map(str, r[KEY])): r for _, r in a.iterrows()}
+    for _, row in e.iterrows():
+        mine = keyed_a.get(tuple(map(str, row[KEY])))
+        if mine is None:
+            return None, _plain(row)
+        if not all(close(mine[c], row[c]) for c in e.columns if c not in KEY):
+            return _plain(mine), _plain(row)
+    return None, None
+
+
+def _plain(row) -> dict:
+    return {k: (str(v) if isinstance(v, pd.Timestamp) else v) for k, v in row.to_dict().items()}
 
 
 def _in_set(values: pd.Series, allowed: pd.Series) -> pd.Series:
-    return pd.Series(
-        [
-            v == v and any(abs(v - x) <= 1e-9 * max(abs(x), 1.0) for x in ok)
-            for v, ok in zip(values.astype(float), allowed)
-        ]
-    )
+    return pd.Series([v == v and any(close(v, x) for x in ok) for v, ok in zip(values.astype(float), allowed)])
 
 
 def _where(row) -> str:
@@ -237,102 +275,98 @@ def _keys(a: pd.DataFrame, e: pd.DataFrame) -> list[str]:
 def _value_problems(name: str, m: pd.DataFrame, columns: list) -> list[str]:
     """m: the expected rows merged with the student's (suffix _got) on the key."""
     values = [c for c in columns if c not in KEY]
-    ok = {c: _close(m[f"{c}_got"], m[c]) for c in values}
+    ok = {c: close(m[f"{c}_got"], m[c]) for c in values}
     if "open_ok" in m:
         for col, allowed in (("price_open", "open_ok"), ("price_close", "close_ok")):
             if col in values:
                 ok[col] = _in_set(m[f"{col}_got"], m[allowed])
-    problems = []
-    for col in values:
-        if ok[col].all():
-            continue
-        got = m[f"{col}_got"].reset_index(drop=True)
-        want = m[col].reset_index(drop=True)
-        bad = ~ok[col].values
-        first = m.loc[bad].iloc[0]
-        if got.isna().all():
-            problems.append(f"{col} is NULL in every row: the TODO is still there, or the expression is NULL.")
-            continue
-        nulls = got.isna() & want.notna()
-        if nulls.any() and (want[nulls] == 0).all() and _close(got[~nulls], want[~nulls]).all():
-            ex = m.loc[nulls.values].iloc[0]
-            problems.append(
-                f"{col} is NULL instead of 0 in {int(nulls.sum())} windows without such trades, e.g. "
-                f"{_where(ex)}: a CASE WHEN without ELSE gives NULL there (SUM over nothing); add "
-                "ELSE 0 (or COALESCE(..., 0))."
-            )
-            continue
-        twin = next(
-            (
-                o
-                for o in values + [c for c in ("volume", "price_mean") if c in m and c not in values]
-                if o != col and _close(got, m[o]).all() and not _close(want, m[o]).all()
-            ),
-            None,
-        )
-        if col in ("price_open", "price_close") and "open_ok" in m:
-            other = "close_ok" if col == "price_open" else "open_ok"
-            arrival = "open_arrival" if col == "price_open" else "close_arrival"
-            done = "price_close" if col == "price_open" else "price_open"
-            right_other = (
-                f" ({done} is right now: do the same for {col}.)" if ok.get(done, pd.Series([0])).all() else ""
-            )
-            if _close(got, m[arrival]).all():
-                word = "first" if col == "price_open" else "last"
-                problems.append(
-                    f"{col} follows arrival order ({'FIRST' if word == 'first' else 'LAST'}_VALUE?), "
-                    f"not event time: {int(bad.sum())} of {len(m)} windows differ, e.g. {_where(first)}: "
-                    f"got {first[f'{col}_got']}, the {word} trade by ts has {first[col]}. Trades arrive "
-                    f"out of order: take the price of the trade with the "
-                    f"{'earliest' if word == 'first' else 'latest'} ts.{right_other}"
-                )
-                continue
-            if _in_set(got, m[other]).all():
-                problems.append(
-                    f"{col} holds the {'close' if col == 'price_open' else 'open'} (the "
-                    f"{'latest' if col == 'price_open' else 'earliest'} trade): open is the earliest "
-                    f"trade of the window by ts, close the latest.{right_other}"
-                )
-                continue
-            if twin in ("price_min", "price_max"):
-                problems.append(
-                    f"{col} equals {twin} in every row: open/close are the prices of the earliest/latest "
-                    f"trade by ts, not the lowest/highest price.{right_other}"
-                )
-                continue
-        if twin == "price_mean":
-            problems.append(
-                f"{col} is the plain average AVG(price): the volume-weighted average price is "
-                "SUM(price * volume) / SUM(volume)."
-            )
-            continue
-        if twin == "volume" and col in ("volume_buy", "volume_sell"):
-            problems.append(
-                f"{col} sums the volume of every trade: count only the trades with direction = '{col.split('_')[1]}'."
-            )
-            continue
-        if twin is not None:
-            problems.append(
-                f"{col} holds the values of {twin}: swapped columns? e.g. {_where(first)}: got "
-                f"{first[f'{col}_got']}, expected {first[col]}."
-            )
-            continue
-        if col in ("volume_buy", "volume_sell") and (got.fillna(0) == 0).all():
-            problems.append(
-                f"{col} is 0 (or NULL) in every window: the condition never holds; direction is "
-                "'buy' or 'sell' (lower case)."
-            )
-            continue
-        problems.append(
-            f"{col}: {int(bad.sum())} of {len(m)} rows differ, e.g. {_where(first)}: got "
-            f"{first[f'{col}_got']}, expected {first[col]}."
-        )
+    problems = [_column_problem(col, m, values, ok) for col in values if not ok[col].all()]
     if "volume_buy" in values and len(problems) == 2 and all("swapped" in p for p in problems):
         problems = [
             "buy and sell are swapped: volume_buy must sum the volume of the trades with direction = "
             "'buy', volume_sell those with direction = 'sell'."
         ]
     return problems
+
+
+def _column_problem(col: str, m: pd.DataFrame, values: list, ok: dict) -> str:
+    """What is wrong with the column `col` of the merged rows `m`, which differs in some rows (ok[col])."""
+    got = m[f"{col}_got"].reset_index(drop=True)
+    want = m[col].reset_index(drop=True)
+    bad = ~ok[col].values
+    first = m.loc[bad].iloc[0]
+    if got.isna().all():
+        return f"{col} is NULL in every row: the TODO is still there, or the expression is NULL."
+    nulls = got.isna() & want.notna()
+    if nulls.any() and (want[nulls] == 0).all() and close(got[~nulls], want[~nulls]).all():
+        ex = m.loc[nulls.values].iloc[0]
+        return (
+            f"{col} is NULL instead of 0 in {int(nulls.sum())} windows without such trades, e.g. "
+            f"{_where(ex)}: a CASE WHEN without ELSE gives NULL there (SUM over nothing); add "
+            "ELSE 0 (or COALESCE(..., 0))."
+        )
+    twin = next(
+        (
+            o
+            for o in values + [c for c in ("volume", "price_mean") if c in m and c not in values]
+            if o != col and close(got, m[o]).all() and not close(want, m[o]).all()
+        ),
+        None,
+    )
+    if col in ("price_open", "price_close") and "open_ok" in m:
+        problem = _open_close_problem(col, m, got, bad, first, twin, ok)
+        if problem:
+            return problem
+    if twin == "price_mean":
+        return (
+            f"{col} is the plain average AVG(price): the volume-weighted average price is "
+            "SUM(price * volume) / SUM(volume)."
+        )
+    if twin == "volume" and col in ("volume_buy", "volume_sell"):
+        return f"{col} sums the volume of every trade: count only the trades with direction = '{col.split('_')[1]}'."
+    if twin is not None:
+        return (
+            f"{col} holds the values of {twin}: swapped columns? e.g. {_where(first)}: got "
+            f"{first[f'{col}_got']}, expected {first[col]}."
+        )
+    if col in ("volume_buy", "volume_sell") and (got.fillna(0) == 0).all():
+        return (
+            f"{col} is 0 (or NULL) in every window: the condition never holds; direction is "
+            "'buy' or 'sell' (lower case)."
+        )
+    return (
+        f"{col}: {int(bad.sum())} of {len(m)} rows differ, e.g. {_where(first)}: got "
+        f"{first[f'{col}_got']}, expected {first[col]}."
+    )
+
+
+def _open_close_problem(col: str, m: pd.DataFrame, got: pd.Series, bad, first, twin, ok: dict) -> str | None:
+    """The known mistakes of price_open / price_close: arrival order, the other end, the min or max."""
+    other = "close_ok" if col == "price_open" else "open_ok"
+    arrival = "open_arrival" if col == "price_open" else "close_arrival"
+    done = "price_close" if col == "price_open" else "price_open"
+    right_other = f" ({done} is right now: do the same for {col}.)" if ok.get(done, pd.Series([0])).all() else ""
+    if close(got, m[arrival]).all():
+        word = "first" if col == "price_open" else "last"
+        return (
+            f"{col} follows arrival order ({'FIRST' if word == 'first' else 'LAST'}_VALUE?), "
+            f"not event time: {int(bad.sum())} of {len(m)} windows differ, e.g. {_where(first)}: "
+            f"got {first[f'{col}_got']}, the {word} trade by ts has {first[col]}. Trades arrive "
+            f"out of order: take the price of the trade with the "
+            f"{'earliest' if word == 'first' else 'latest'} ts.{right_other}"
+        )
+    if _in_set(got, m[other]).all():
+        return (
+            f"{col} holds the {'close' if col == 'price_open' else 'open'} (the "
+            f"{'latest' if col == 'price_open' else 'earliest'} trade): open is the earliest "
+            f"trade of the window by ts, close the latest.{right_other}"
+        )
+    if twin in ("price_min", "price_max"):
+        return (
+            f"{col} equals {twin} in every row: open/close are the prices of the earliest/latest "
+            f"trade by ts, not the lowest/highest price.{right_other}"
+        )
+    return None
 
 
 def _named(frame: pd.DataFrame, name: str) -> pd.DataFrame:
@@ -344,8 +378,6 @@ def _named(frame: pd.DataFrame, name: str) -> pd.DataFrame:
 
 def compare(name: str, actual: pd.DataFrame, expected: pd.DataFrame | None = None) -> list[str]:
     """What is wrong with `actual` as the answer of exercise `name` (empty: nothing)."""
-    from .checks import normalize
-
     columns = COLUMNS[name]
     expected = expected_frame(name) if expected is None else expected
     actual = _named(actual, name)
@@ -370,9 +402,17 @@ def compare(name: str, actual: pd.DataFrame, expected: pd.DataFrame | None = Non
     return key_problems + (_value_problems(name, m, columns) if len(m) else [])
 
 
-# exercise -> (the answer's SQL, run_answer's (frame, failed) on the check dataset): the cells after a check reuse
-# it, a failed run included (an unfinished answer is not run a second time)
+# exercise -> (the answer's SQL, its result on the check dataset or the Wrong it raised): the cells after a check
+# reuse it, a failed run included (an unfinished answer is not run a second time)
 _LAST: dict = {}
+
+
+def _outcome(sql: str, timeout_s: float | None = None):
+    """run_answer's frame, or the Wrong it raised."""
+    try:
+        return run_answer(sql, timeout_s)
+    except Wrong as wrong:
+        return wrong
 
 
 def answer_frame(name: str, sql: str) -> pd.DataFrame:
@@ -380,15 +420,14 @@ def answer_frame(name: str, sql: str) -> pd.DataFrame:
     ran on this SQL, else the query's result now. An answer that does not run yet, or lacks the exercise's
     columns, gives the expected output instead, with a line saying so: the cells after an unfinished
     exercise still run (Run All goes on to the next exercise)."""
-    if name in _LAST and _LAST[name][0] == sql:
-        frame, failed = _LAST[name][1]
+    outcome = _LAST[name][1] if name in _LAST and _LAST[name][0] == sql else _outcome(sql)
+    if isinstance(outcome, Wrong):
+        why = outcome.problems[0].splitlines()[0]
     else:
-        frame, failed = run_answer(name, sql)
-    if failed is None:
-        frame = _named(frame, name)
+        frame = _named(outcome, name)
         if list(frame.columns) == COLUMNS[name]:
             return frame
-    why = failed.problems[0].splitlines()[0] if failed is not None else f"its columns are {list(frame.columns)}"
+        why = f"its columns are {list(frame.columns)}"
     print(
         f"\u2139\ufe0f {name}: your answer has no usable result yet ({why}).\n"
         f"   The rows below are the EXPECTED output; finish the exercise above to see yours."
@@ -397,29 +436,28 @@ def answer_frame(name: str, sql: str) -> pd.DataFrame:
 
 
 def check(name: str, sql: str, timeout_s: float | None = None) -> CheckResult:
-    frame, failed = run_answer(name, sql, timeout_s)
-    _LAST[name] = (sql, (frame, failed))
-    if failed is not None:
-        return failed
+    outcome = _outcome(sql, timeout_s)
+    _LAST[name] = (sql, outcome)
+    if isinstance(outcome, Wrong):
+        raise outcome
     expected = expected_frame(name)
-    problems = compare(name, frame, expected)
+    problems = compare(name, outcome, expected)
     result = expected[COLUMNS[name]]
     if problems:
         try:
-            got, exp = example_rows(frame, result)
+            got, exp = example_rows(outcome, result)
         except Exception:  # noqa: BLE001 -- an example row is a courtesy: the problems say what is wrong
             got, exp = None, None
-        return CheckResult(name, False, f"{name}: not yet.", problems, got, exp, hint=name)
+        raise Wrong(problems, got, exp)
     pairs = result["currency_pair"].nunique()
     todo = (
         " Now delete the TODO line of the file: the processor skips a file that still has one."
         if name != "candle_stats" and "TODO" in sql
         else ""
     )
-    return CheckResult(
+    return passed(
         name,
-        True,
-        f"{name}: correct: {len(result)} rows ({pairs} pairs, "
+        f"correct: {len(result)} rows ({pairs} pairs, "
         f"{result['ts_start'].nunique()} windows) match the expected output.{todo}",
     )
 
@@ -430,5 +468,5 @@ def expected_is_current() -> bool:
     return doc["fingerprint"] == fingerprint(check_trades())
 
 
-# exercise -> its check (sql, timeout_s=None) -> CheckResult, for checks.find_check
-CHECKS = {name: functools.partial(check, name) for name in COLUMNS}
+# exercise -> its check (sql, timeout_s=None) -> CheckResult, for the registry (workbook.course.checks)
+CHECKS = {name: judged(name)(functools.partial(check, name)) for name in COLUMNS}

@@ -12,21 +12,22 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 import re
-from pathlib import Path
 
 import pandas as pd
 
+from ..config import load_config
 from ..dashboard import grafana
-from .checks import CheckResult
+from ..pipeline import sql_files
+from .datasets import EXPECTED_DIR
+from .feedback import CheckResult, Wrong, close, judged, passed
 
 EXERCISE = "panel_sql"
 PANEL_TITLE = "Price range per minute"
 PAIR = "bitcoin / tether"
 # a part of the sample's half hour (00:00-00:30): a query without a time filter returns more minutes
 CHECK_FROM, CHECK_TO = "2025-01-01T00:05:00Z", "2025-01-01T00:20:00Z"
-EXPECTED_PATH = Path(__file__).resolve().parent / "expected" / "panel_sql.json"
+EXPECTED_PATH = EXPECTED_DIR / "panel_sql.json"
 _TIME_FILTER = re.compile(r"\$__timeFilter\s*\(\s*ts_start\s*\)")
 _PAIR_VARIABLE = re.compile(r"\$\{?currency_pair\b|\[\[currency_pair")
 
@@ -36,9 +37,7 @@ def load_expected() -> dict:
 
 
 def _engine():
-    import sqlalchemy
-
-    from ..config import load_config
+    import sqlalchemy  # deferred on purpose: only the check against PostgreSQL needs it
 
     return sqlalchemy.create_engine(load_config().postgres_url)
 
@@ -67,19 +66,7 @@ def run_panel(
         raw.close()
 
 
-def _fail(summary: str, problem: str, got=None, expected=None) -> CheckResult:
-    return CheckResult(EXERCISE, False, f"{EXERCISE}: {summary}", [problem], got, expected, hint=EXERCISE)
-
-
-def _close(a: float, b: float) -> bool:
-    return (
-        a is not None
-        and b is not None
-        and not (isinstance(a, float) and math.isnan(a))
-        and abs(float(a) - float(b)) <= 1e-6 * max(1.0, abs(float(b)))
-    )
-
-
+@judged(EXERCISE)
 def check_panel_sql(
     answer: str, timeout_s: float | None = None, *, engine=None, schema: str | None = None
 ) -> CheckResult:
@@ -88,139 +75,159 @@ def check_panel_sql(
     exp = load_expected()
     rows = exp["rows"]
     first = {"time": rows[0]["time"], "price_range": rows[0]["price_range"]}
-    code = "\n".join(line for line in sql.splitlines() if not line.strip().startswith("--")).strip()
+    _macros_used(sql_files.strip_comments(sql).strip())
+    got = _run(sql, engine, schema)
+    _shape(got, exp["columns"], first)
+    values = _minutes(got, rows, first)
+    _values(values, rows)
+    return passed(EXERCISE, f"correct: {len(rows)} minutes of {PAIR}'s price range match the candles in PostgreSQL.")
+
+
+def _macros_used(code: str) -> None:
+    """Wrong unless the query (without comments) filters on Grafana's time range and the pair variable."""
     if not code:
-        return _fail("not yet.", "the cell has no query yet: write the panel's SELECT (see the specification).")
+        raise Wrong("the cell has no query yet: write the panel's SELECT (see the specification).")
     if not _TIME_FILTER.search(code):
-        return _fail(
-            "no time filter.",
+        raise Wrong(
             "the query has no $__timeFilter(ts_start): the panel would read ALL time "
             "(every candle ever written), whatever range the time picker shows. Add "
             "`WHERE $__timeFilter(ts_start)`.",
+            summary="no time filter.",
         )
     if not _PAIR_VARIABLE.search(code):
-        return _fail(
-            "no pair filter.",
+        raise Wrong(
             "the query does not use the ${currency_pair} variable: the panel would "
             "mix every pair instead of the one picked above it. Add "
             "`AND currency_pair = '${currency_pair}'`.",
+            summary="no pair filter.",
         )
+
+
+def _run(sql: str, engine, schema: str | None) -> pd.DataFrame:
     try:
-        got = run_panel(sql, engine, schema)
+        return run_panel(sql, engine, schema)
     except grafana.MacroError as exc:
-        return _fail(
-            "a Grafana macro is wrong.",
+        raise Wrong(
             f"{exc} (write e.g. $__timeFilter(ts_start), $__timeGroupAlias(ts_start, '1m'))",
-        )
+            summary="a Grafana macro is wrong.",
+        ) from None
     except Exception as exc:  # noqa: BLE001 (psycopg2 / SQLAlchemy errors: show PostgreSQL's message)
         message = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-        return _fail("your query did not run on PostgreSQL.", f"PostgreSQL says: {message}")
+        raise Wrong(f"PostgreSQL says: {message}", summary="your query did not run on PostgreSQL.") from None
+
+
+def _shape(got: pd.DataFrame, expected_columns: list, first: dict) -> None:
+    """Wrong unless the panel's columns are the time and price_range."""
     columns = list(got.columns)
     if "time" not in columns:
-        return _fail(
-            "no time column.",
+        raise Wrong(
             f"your columns are {columns}: Grafana's time series needs the time column "
             "named `time` (ts_start AS \"time\", or $__timeGroupAlias(ts_start, '1m') which names it).",
             dict(zip(columns, got.iloc[0].tolist())) if len(got) else None,
             first,
+            summary="no time column.",
         )
-    if columns != exp["columns"]:
-        return _fail(
-            "wrong columns.",
-            f"your columns are {columns}, expected {exp['columns']}: the time, then the "
+    if columns != expected_columns:
+        raise Wrong(
+            f"your columns are {columns}, expected {expected_columns}: the time, then the "
             "range named price_range (AS price_range); the name is the series' name in the legend.",
             None,
             first,
+            summary="wrong columns.",
         )
+
+
+def _minutes(got: pd.DataFrame, rows: list, first: dict) -> list[float]:
+    """The panel's value of each expected minute; Wrong when rows are missing, extra, doubled or not numbers."""
     expected_times = [pd.Timestamp(r["time"]) for r in rows]
     times = list(got["time"])
     if len(got) == 0:
-        return _fail(
-            "no rows.",
+        raise Wrong(
             "your query returns no rows for bitcoin / tether between "
             f"{CHECK_FROM} and {CHECK_TO}; expected {len(rows)} (one per minute). If the cell that "
             "runs the processor did not run yet, run it first.",
             None,
             first,
+            summary="no rows.",
         )
     if min(times) < expected_times[0] or max(times) > expected_times[-1]:
-        return _fail(
-            "rows outside the time range.",
+        raise Wrong(
             f"your query returns {len(got)} rows from {min(times)} to "
             f"{max(times)}, but the dashboard's range is {CHECK_FROM} to {CHECK_TO}: "
             "filter with $__timeFilter(ts_start) on the candle's time.",
             None,
             first,
+            summary="rows outside the time range.",
         )
     if got["time"].duplicated().any():
-        return _fail(
-            "several rows per minute.",
+        raise Wrong(
             f"{len(got)} rows for {len(set(times))} minutes: several pairs' "
             "candles per minute. Keep only the picked pair: currency_pair = '${currency_pair}'.",
             None,
             first,
+            summary="several rows per minute.",
         )
     values_got = pd.to_numeric(got["price_range"], errors="coerce")
     if values_got.isna().any():
-        return _fail(
-            "NULL or non-numeric values.",
+        raise Wrong(
             f"price_range is NULL (or not a number) in "
             f"{int(values_got.isna().sum())} of {len(got)} minutes: compute it from price_max and price_min.",
             None,
             first,
+            summary="NULL or non-numeric values.",
         )
     by_time = {pd.Timestamp(t): float(v) for t, v in zip(got["time"], values_got)}
     missing = [t for t in expected_times if t not in by_time]
     if missing:
-        return _fail(
-            "missing minutes.",
+        raise Wrong(
             f"{len(missing)} of {len(rows)} minutes are missing, e.g. {missing[0]}; "
             "return one row per candle (minute) of the pair.",
             None,
             first,
+            summary="missing minutes.",
         )
-    values = [by_time[t] for t in expected_times]
+    return [by_time[t] for t in expected_times]
+
+
+def _values(values: list[float], rows: list) -> None:
+    """Wrong unless each minute's value is the candle's range, naming the known wrong ranges."""
     want = [r["price_range"] for r in rows]
 
     def all_like(target):
-        return all(_close(v, t) for v, t in zip(values, target))
+        return all(close(v, t, 1e-6) for v, t in zip(values, target))
 
     if all_like(want):
-        return CheckResult(
-            EXERCISE,
-            True,
-            f"{EXERCISE}: correct: {len(rows)} minutes of {PAIR}'s price range match the candles in PostgreSQL.",
-        )
-    i = next(k for k, (v, t) in enumerate(zip(values, want)) if not _close(v, t))
+        return
+    i = next(k for k, (v, t) in enumerate(zip(values, want)) if not close(v, t, 1e-6))
     example = ({"time": rows[i]["time"], "price_range": values[i]}, {"time": rows[i]["time"], "price_range": want[i]})
     if all_like([-w for w in want]):
-        return _fail(
-            "the range is negative.",
+        raise Wrong(
             "price_range is price_min - price_max: subtract the other way "
             "round (price_max - price_min), a range is never negative.",
             *example,
+            summary="the range is negative.",
         )
     relative = [r["price_range"] / r["price_avg"] for r in rows]
     if all_like(relative) or all_like([100 * x for x in relative]):
-        return _fail(
-            "wrong units.",
+        raise Wrong(
             "price_range is relative to the price (a fraction or percent); the panel "
             "shows the range in the pair's quote currency: price_max - price_min.",
             *example,
+            summary="wrong units.",
         )
     if all_like([r["all_pairs_range"] for r in rows]):
-        return _fail(
-            "every pair mixed.",
+        raise Wrong(
             "each minute's range spans every pair's prices: the pair filter "
             "(currency_pair = '${currency_pair}') is missing or does not apply.",
             *example,
+            summary="every pair mixed.",
         )
-    return _fail(
-        "wrong values.",
-        f"price_range differs in {sum(not _close(v, t) for v, t in zip(values, want))} "
+    raise Wrong(
+        f"price_range differs in {sum(not close(v, t, 1e-6) for v, t in zip(values, want))} "
         f"of {len(rows)} minutes: it is the candle's highest minus its lowest price "
         "(price_max - price_min).",
         *example,
+        summary="wrong values.",
     )
 
 
@@ -259,4 +266,5 @@ def panel_dashboard(sql: str, title: str = PANEL_TITLE, dashboard: dict | None =
     return dash
 
 
+# exercise -> its check (sql, timeout_s=None) -> CheckResult, for the registry (workbook.course.checks)
 CHECKS = {EXERCISE: check_panel_sql}

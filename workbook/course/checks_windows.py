@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .checks import CheckResult, run_answer
+from .datasets import EXPECTED_DIR
+from .feedback import CheckResult, Wrong, close, judged, passed, run_answer
 
 HOP_SIZE, HOP_SLIDE = 5, 1  # minutes
 CUMULATE_MAX, CUMULATE_STEP = 60, 1  # minutes
@@ -29,7 +30,6 @@ COLUMNS = {
     "cumulate_volume": KEY + ["volume"],
     "top_pairs": KEY + ["volume", "pair_rank"],
 }
-EXPECTED_DIR = Path(__file__).resolve().parent / "expected"
 MINUTE = pd.Timedelta(minutes=1)
 
 
@@ -54,23 +54,10 @@ def _naive(ts: pd.Series) -> pd.Series:
     return ts.astype("datetime64[ms]")
 
 
-def _close(a: pd.Series, b: pd.Series) -> pd.Series:
-    a, b = a.astype(float).reset_index(drop=True), b.astype(float).reset_index(drop=True)
-    return (a - b).abs() <= 1e-9 * b.abs().clip(lower=1.0)
-
-
 def _row(frame: pd.DataFrame, i: int = 0) -> dict | None:
     if not len(frame):
         return None
     return {k: (str(v) if isinstance(v, pd.Timestamp) else v) for k, v in frame.iloc[i].to_dict().items()}
-
-
-class Wrong(Exception):
-    """One named mistake: the summary line, the explanation, an example row got / expected."""
-
-    def __init__(self, summary: str, problem: str, got: dict | None = None, expected: dict | None = None):
-        super().__init__(problem)
-        self.summary, self.problem, self.got, self.expected = summary, problem, got, expected
 
 
 def _shape(name: str, got: pd.DataFrame, expected: pd.DataFrame) -> pd.DataFrame:
@@ -91,30 +78,32 @@ def _shape(name: str, got: pd.DataFrame, expected: pd.DataFrame) -> pd.DataFrame
             )
         )
         raise Wrong(
-            "wrong columns.",
             f"your query returns {have}, expected {columns} ({why}). Name each column with AS, in this order.",
             _row(got),
             _row(expected[columns]),
+            summary="wrong columns.",
         )
     if not len(got):
-        raise Wrong("no rows.", "your query returns no rows (is the WHERE too strict?).", None, _row(expected[columns]))
+        raise Wrong(
+            "your query returns no rows (is the WHERE too strict?).", None, _row(expected[columns]), summary="no rows."
+        )
     for col in ("window_start", "window_end"):
         try:
             got[col] = _naive(got[col])
         except (TypeError, ValueError):
             raise Wrong(
-                "wrong types.",
                 f"{col} should be a timestamp (the window TVF's {col} as it is), got values like {got[col].iloc[0]!r}.",
                 _row(got),
+                summary="wrong types.",
             ) from None
     dup = got.duplicated(KEY, keep=False)
     if dup.any():
         raise Wrong(
-            "duplicate rows.",
             f"{int(dup.sum())} rows share their (window_start, window_end, currency_pair) "
             "with another row: each pair has ONE row per window. Group by window_start, window_end and "
             "currency_pair only (nothing else, e.g. not direction or ts).",
             _row(got[dup]),
+            summary="duplicate rows.",
         )
     return got
 
@@ -123,40 +112,40 @@ def _pairs_and_keys(got: pd.DataFrame, expected: pd.DataFrame, what: str) -> Non
     pe, pa = set(expected["currency_pair"]), set(got["currency_pair"])
     if pe - pa:
         raise Wrong(
-            "missing currency pairs.",
             f"missing pairs: {sorted(pe - pa)} (yours: {sorted(pa)[:5]}...); "
             "currency_pair is 'base / quote' as valid_trades has it.",
+            summary="missing currency pairs.",
         )
     if pa - pe:
-        raise Wrong("unexpected currency pairs.", f"unexpected pairs: {sorted(pa - pe)[:5]}.")
+        raise Wrong(f"unexpected pairs: {sorted(pa - pe)[:5]}.", summary="unexpected currency pairs.")
     ke = set(map(tuple, expected[KEY].astype(str).values))
     ka = set(map(tuple, got[KEY].astype(str).values))
     if ke != ka:
         raise Wrong(
-            "wrong windows.",
             f"{len(ka)} (window, pair) rows, expected {len(ke)}; e.g. missing "
             f"{sorted(ke - ka)[:2]}, unexpected {sorted(ka - ke)[:2]}. {what}",
+            summary="wrong windows.",
         )
 
 
 def _values(got: pd.DataFrame, expected: pd.DataFrame, col: str, variants=()) -> None:
     """Compare `col` per key; `variants` = [(column of expected, summary, explanation)] of known mistakes."""
     m = expected.merge(got, on=KEY, suffixes=("", "_got"))
-    ok = _close(m[f"{col}_got"], m[col])
+    ok = close(m[f"{col}_got"], m[col])
     if ok.all():
         return
     bad = m.loc[~ok.values].iloc[0]
     example_got = {**{k: str(bad[k]) for k in KEY}, col: bad[f"{col}_got"]}
     example_expected = {**{k: str(bad[k]) for k in KEY}, col: bad[col]}
     for variant, summary, problem in variants:
-        if _close(m[f"{col}_got"], m[variant]).all():
-            raise Wrong(summary, problem, example_got, example_expected)
+        if close(m[f"{col}_got"], m[variant]).all():
+            raise Wrong(problem, example_got, example_expected, summary=summary)
     raise Wrong(
-        f"{col} differs.",
         f"{col}: {int((~ok).sum())} of {len(m)} rows differ, e.g. {bad['currency_pair']} "
         f"in [{bad['window_start']}, {bad['window_end']}): got {bad[f'{col}_got']}, expected {bad[col]}.",
         example_got,
         example_expected,
+        summary=f"{col} differs.",
     )
 
 
@@ -178,21 +167,23 @@ def _hop(got: pd.DataFrame, expected: pd.DataFrame) -> None:
     size, slide = HOP_SIZE * MINUTE, HOP_SLIDE * MINUTE
     if lengths == [slide] and every == size:
         raise Wrong(
-            "size and slide swapped.",
             "your windows are 1 minute long and start every 5 minutes: HOP takes "
             "the SLIDE first, then the SIZE: HOP(TABLE t, DESCRIPTOR(ts), slide, size).",
+            summary="size and slide swapped.",
         )
     if lengths == [every] or (len(lengths) == 1 and every is not None and every >= lengths[0]):
         raise Wrong(
-            "windows do not overlap.",
             f"your windows are {lengths[0]} long and start every {every}: "
             "tumbling windows (TUMBLE, or a HOP whose slide equals its size). A sliding window is "
             "5 minutes long and a new one starts every minute, so each trade is in 5 windows.",
+            summary="windows do not overlap.",
         )
     if lengths != [size]:
-        raise Wrong("wrong window size.", f"your windows are {', '.join(map(str, lengths))} long, expected {size}.")
+        raise Wrong(
+            f"your windows are {', '.join(map(str, lengths))} long, expected {size}.", summary="wrong window size."
+        )
     if every != slide:
-        raise Wrong("wrong slide.", f"a new window starts every {every}, expected every {slide}.")
+        raise Wrong(f"a new window starts every {every}, expected every {slide}.", summary="wrong slide.")
     _pairs_and_keys(got, expected, "Use window_start and window_end of the HOP table function as they are.")
     _values(
         got,
@@ -214,31 +205,31 @@ def _cumulate(got: pd.DataFrame, expected: pd.DataFrame) -> None:
     step, size = CUMULATE_STEP * MINUTE, CUMULATE_MAX * MINUTE
     if lengths == [step] and len(starts) > 1:
         raise Wrong(
-            "tumbling windows, not cumulating ones.",
             "every window of yours is 1 minute long and starts "
             "where the last one ended (TUMBLE): a cumulating window keeps its start (the hour) and grows by "
             "a step each minute: [00:00, 00:01), [00:00, 00:02), ...",
+            summary="tumbling windows, not cumulating ones.",
         )
     if lengths == [size] and len(got) == got["currency_pair"].nunique() * len(starts):
         raise Wrong(
-            "one window per hour, not one per step.",
             "your windows are whole hours (TUMBLE of an hour): "
             "a cumulating window emits the volume so far at every step (each minute), [00:00, 00:01), "
             "[00:00, 00:02), ... up to [00:00, 01:00).",
+            summary="one window per hour, not one per step.",
         )
     ends = pd.Series(sorted(set(got["window_end"])))
     gaps = ends.diff().dropna()
     if len(gaps) and gaps.min() != step:
         raise Wrong(
-            "wrong step.",
             f"your windows grow by {gaps.min()} at a time, expected {step}: "
             "CUMULATE(TABLE t, DESCRIPTOR(ts), step, max size) takes the STEP first.",
+            summary="wrong step.",
         )
     if max(lengths) != size:
         raise Wrong(
-            "wrong max size.",
             f"your longest window is {max(lengths)}, expected {size}: the volume so far "
             "in the HOUR, so the max size is INTERVAL '1' HOUR (and the window starts again each hour).",
+            summary="wrong max size.",
         )
     _pairs_and_keys(got, expected, "Use window_start and window_end of the CUMULATE table function as they are.")
     _values(got, expected, "volume")
@@ -250,42 +241,42 @@ def _top(got: pd.DataFrame, expected_all: pd.DataFrame) -> None:
     windows_a = got[["window_start", "window_end"]].drop_duplicates()
     if _window_lengths(got) != [MINUTE]:
         raise Wrong(
-            "wrong windows.",
             f"your windows are {_window_lengths(got)} long: rank the pairs of each 1-minute TUMBLE window.",
+            summary="wrong windows.",
         )
     per_window = got.groupby(["window_start", "window_end"]).size()
     per_pair = got.groupby("currency_pair").size()
     if got["currency_pair"].nunique() > TOP_N and per_pair.max() <= TOP_N and per_window.max() > TOP_N:
         raise Wrong(
-            "ranked within each pair, not within each window.",
             "each pair has at most 3 rows: you ranked "
             "the minutes of each pair (PARTITION BY currency_pair); rank the pairs of each window: "
             "PARTITION BY window_start, window_end.",
+            summary="ranked within each pair, not within each window.",
         )
     if len(windows_a) < len(windows_e):
         raise Wrong(
-            "ranked over all time, not per window.",
             f"your result has {len(got)} rows in only "
             f"{len(windows_a)} of the {len(windows_e)} windows: the ranking must start again in every window, "
             "ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY ...).",
+            summary="ranked over all time, not per window.",
         )
     if per_window.max() > TOP_N:
         raise Wrong(
-            f"more than {TOP_N} pairs per window.",
             f"up to {per_window.max()} rows per window: keep the top {TOP_N} only (WHERE pair_rank <= {TOP_N}).",
+            summary=f"more than {TOP_N} pairs per window.",
         )
     if got["pair_rank"].min() < 1 or got["pair_rank"].max() > TOP_N:
         raise Wrong(
-            "wrong ranks.",
             f"pair_rank goes from {got['pair_rank'].min()} to {got['pair_rank'].max()}: "
             f"number the pairs of each window 1, 2, 3 (ROW_NUMBER starts at 1).",
+            summary="wrong ranks.",
         )
     bottom = expected_all[expected_all["pair_rank"] > expected_all["pairs_in_window"] - TOP_N]
     if set(map(tuple, got[KEY].astype(str).values)) == set(map(tuple, bottom[KEY].astype(str).values)):
         raise Wrong(
-            "the smallest first.",
             "your pairs are the 3 with the LEAST volume of each window: order the "
             "ranking by volume DESCENDING (ORDER BY volume DESC).",
+            summary="the smallest first.",
         )
     _pairs_and_keys(got, expected, "Keep, in each minute, the 3 pairs with the most volume.")
     _values(got, expected, "volume")
@@ -294,11 +285,11 @@ def _top(got: pd.DataFrame, expected_all: pd.DataFrame) -> None:
     if len(wrong):
         r = wrong.iloc[0]
         raise Wrong(
-            "wrong order.",
             f"pair_rank: {len(wrong)} rows have another rank, e.g. {r['currency_pair']} at "
             f"{r['window_start']}: got {r['pair_rank_got']}, expected {r['pair_rank']} (1 = most volume).",
             {k: str(r[k]) for k in KEY} | {"pair_rank": r["pair_rank_got"]},
             {k: str(r[k]) for k in KEY} | {"pair_rank": r["pair_rank"]},
+            summary="wrong order.",
         )
 
 
@@ -327,25 +318,19 @@ _RULES = {"hop_vwap": _hop, "cumulate_volume": _cumulate, "top_pairs": _top}
 
 
 def _check(name: str, sql: str, timeout_s: float | None = None) -> CheckResult:
-    frame, failed = run_answer(name, sql, timeout_s, known_errors=_KNOWN_ERRORS)
-    if failed is not None:
-        return failed
+    frame = run_answer(sql, timeout_s, known_errors=_KNOWN_ERRORS)
     expected = load_expected(name)
-    try:
-        got = _shape(name, frame.copy(), expected)
-        _RULES[name](got, expected)
-    except Wrong as w:
-        return CheckResult(name, False, f"{name}: {w.summary}", [w.problem], w.got, w.expected, hint=name)
+    got = _shape(name, frame.copy(), expected)
+    _RULES[name](got, expected)
     if name == "top_pairs":
         expected = expected[expected["pair_rank"] <= TOP_N]
     windows = len(expected[["window_start", "window_end"]].drop_duplicates())
-    return CheckResult(
+    return passed(
         name,
-        True,
-        f"{name}: correct: {len(expected)} rows ({windows} windows, "
+        f"correct: {len(expected)} rows ({windows} windows, "
         f"{expected['currency_pair'].nunique()} pairs) match the reference.",
     )
 
 
-# exercise -> its check (sql, timeout_s=None) -> CheckResult, for checks.find_check
-CHECKS = {name: functools.partial(_check, name) for name in _RULES}
+# exercise -> its check (sql, timeout_s=None) -> CheckResult, for the registry (workbook.course.checks)
+CHECKS = {name: judged(name)(functools.partial(_check, name)) for name in _RULES}

@@ -1,7 +1,20 @@
-"""The fixed trade datasets of the notebooks and exercise checks, and moving
-them in and out of Kafka topics with kafka-python."""
+"""The fixed trade datasets of the notebooks and exercise checks, where their expected outputs are
+stored, and moving them in and out of Kafka topics with kafka-python.
+
+- `sample_trades`: the synthetic market's first half hour, the same on every machine (notebooks 02, 07, 09);
+- `check_trades`: the exercises' check dataset, out of order within the watermark delay, with
+  same-millisecond ties, so that open/close by arrival order is caught;
+- `basics_records`: three minutes of it with bad records and late trades put in (the checks of part L1);
+- `probe_trades`: one pair with stragglers of known lags (the source_table check reads the watermark off it).
+"""
 
 from __future__ import annotations
+
+import functools
+import random
+from pathlib import Path
+
+from producer.synthetic import generate_trades
 
 from .. import kafka
 from ..config import Config
@@ -10,13 +23,148 @@ SAMPLE_SEED = 42
 SAMPLE_START_MS = 1_735_689_600_000  # 2025-01-01 00:00:00 UTC
 SAMPLE_MINUTES = 30
 SAMPLE_TOPIC = "workbook-sample"  # the notebooks' own topic: the live `trades` stream keeps changing
+WINDOW_MS = 60_000
+PROBE_START_MS = 1_735_776_000_000  # 2025-01-02 00:00:00 UTC
+PROBE_LAGS_MS = (300, 1_000, 2_500, 4_000, 4_999, 5_000, 5_001, 7_000, 12_000, 30_000, 49_000, 50_500, 70_000)
+# the checks' stored expected outputs (made by the instructor-only references, workbook/course/references/)
+EXPECTED_DIR = Path(__file__).resolve().parent / "expected"
 
 
 def sample_trades(minutes: int = SAMPLE_MINUTES, seed: int = SAMPLE_SEED) -> list[dict]:
     """The synthetic market's first `minutes` minutes: the same trades on every machine."""
-    from producer.synthetic import generate_trades
-
     return list(generate_trades(seed=seed, start_ms=SAMPLE_START_MS, duration_s=minutes * 60))
+
+
+def check_trades(minutes: int = 8, max_disorder_ms: int = 2_000, seed: int = 7) -> list[dict]:
+    """Synthetic trades in *arrival* order: event time shuffled by up to max_disorder_ms
+    (less than the source's watermark delay, so no trade is late), plus same-millisecond ties,
+    a window without buys, one without sells, and a pair that trades in one window only.
+    Made once per process (every check uses them): a new list of new dicts each call."""
+    return [dict(t) for t in _check_trades(minutes, max_disorder_ms, seed)]
+
+
+@functools.lru_cache(maxsize=4)
+def _check_trades(minutes: int, max_disorder_ms: int, seed: int) -> tuple:
+    trades = [dict(t) for t in sample_trades(minutes=minutes)]
+    rng = random.Random(seed)
+    for i in range(0, len(trades) - 1, 17):  # ties: the next trade of the list gets the same timestamp
+        if trades[i + 1]["base"] == trades[i]["base"] and trades[i + 1]["quote"] == trades[i]["quote"]:
+            trades[i + 1]["timestamp"] = trades[i]["timestamp"]
+    start = trades[0]["timestamp"] // WINDOW_MS * WINDOW_MS
+    # windows without buys and without sells: a NULL instead of 0 shows there
+    for (base, quote), minute, direction in ((("tether", "euro"), 2, "sell"), (("ethereum", "bitcoin"), 1, "buy")):
+        for t in trades:
+            if (t["base"], t["quote"]) == (base, quote) and (t["timestamp"] - start) // WINDOW_MS == minute % minutes:
+                t["direction"] = direction
+    # a pair in one window only (four trades, the last two in the same millisecond)
+    t0 = start + min(3, minutes - 1) * WINDOW_MS + 12_345
+    for dt, price, volume, direction in (
+        (0, 0.3141, 1500.0, "buy"),
+        (20_000, 0.3127, 800.0, "sell"),
+        (41_000, 0.3135, 2500.0, "buy"),
+        (41_000, 0.3152, 700.0, "buy"),
+    ):
+        trades.append(
+            {
+                "exchange": "binance",
+                "base": "dogecoin",
+                "quote": "tether",
+                "direction": direction,
+                "price": price,
+                "volume": volume,
+                "timestamp": t0 + dt,
+                "priceUsd": None,
+            }
+        )
+    trades.sort(key=lambda t: t["timestamp"])  # stable: the ties keep their order
+    # Arrival order: sort by event time plus a random delay in [0, max_disorder_ms).
+    delayed = sorted(trades, key=lambda t: t["timestamp"] + rng.randrange(max_disorder_ms))
+    # Sanity: nothing arrives later than the delay allows.
+    newest = 0
+    for t in delayed:
+        assert t["timestamp"] > newest - max_disorder_ms
+        newest = max(newest, t["timestamp"])
+    return tuple(delayed)
+
+
+def injected(trades: list[dict]) -> dict[int, str]:
+    """Where basics_trades puts its bad and late records: arrival index -> what is wrong."""
+    n = len(trades)
+    return {
+        n // 8: "negative price",
+        n // 4: "unknown direction",
+        3 * n // 8: "volume 0",
+        n // 2: "missing base",
+        5 * n // 8: "late",
+        3 * n // 4: "late",
+        7 * n // 8: "late",
+    }
+
+
+def basics_records() -> list[tuple[dict, str | None]]:
+    """Three minutes of the check market (arrival order, disorder up to 2 s, same-ms ties), with bad records
+    and trades 12 s behind the newest one (late with a 5-second watermark) put in at fixed places: each
+    record with what is wrong with it (None for a good one)."""
+    trades = check_trades(minutes=3)
+    out = [(dict(t), None) for t in trades]
+    for i, what in sorted(injected(trades).items(), reverse=True):
+        base = dict(trades[i])
+        newest = max(t["timestamp"] for t in trades[: i + 1])
+        if what == "negative price":
+            base["price"] = -base["price"]
+        elif what == "unknown direction":
+            base["direction"] = "hold"
+        elif what == "volume 0":
+            base["volume"] = 0.0
+        elif what == "missing base":
+            base["base"] = None
+        else:  # late: a valid bitcoin / tether trade 12 s behind the newest trade read
+            base.update(
+                base="bitcoin",
+                quote="tether",
+                price=93_000.5 + i % 7,
+                volume=0.5,
+                timestamp=newest - 12_000,
+                direction="sell",
+            )
+        out.insert(i + 1, (base, what))
+    return out
+
+
+def basics_trades() -> list[dict]:
+    return [t for t, _ in basics_records()]
+
+
+def probe_trades() -> list[dict]:
+    """One pair, a trade a second, and after every 8th one a straggler PROBE_LAGS_MS behind the newest:
+    which stragglers are late tells the watermark's delay."""
+    out, newest = [], PROBE_START_MS
+    lags = list(PROBE_LAGS_MS)
+    for k in range(8 * len(lags) + 80):
+        newest = PROBE_START_MS + 1_000 * k + 123
+        out.append(
+            {
+                "base": "bitcoin",
+                "quote": "tether",
+                "direction": "buy",
+                "price": 100.0 + k,
+                "volume": 1.0,
+                "timestamp": newest,
+            }
+        )
+        if k % 8 == 7 and lags:
+            lag = lags.pop(0)
+            out.append(
+                {
+                    "base": "bitcoin",
+                    "quote": "tether",
+                    "direction": "sell",
+                    "price": 1.0 * lag,
+                    "volume": 2.0,
+                    "timestamp": newest - lag,
+                }
+            )
+    return out
 
 
 def fill_topic(config: Config, topic: str, trades: list[dict], partitions: int = 1) -> int:

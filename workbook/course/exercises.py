@@ -3,7 +3,7 @@
 Every exercise has one name, one place where the student writes (a file under
 `sql/`, or a cell of a notebook that passes its SQL to `exercise(name, sql)`),
 one solution at the mirrored place under `solutions/` (`workbook.paths.
-solution_of`), and one check (`workbook.course.checks.check(name, sql)`).
+solution_of`), and one check (found by name in the registry, `workbook.course.checks`).
 Solutions replace the student's text only on purpose:
 
 - the instructor sets `WORKBOOK_SOLUTIONS=1` before starting JupyterLab (CI
@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..paths import PROJECT_ROOT, SOLUTIONS_DIR, has_solutions, solution_of
+from . import hints
 
 
 class SolutionsMissing(RuntimeError):
@@ -179,29 +180,6 @@ def exercise(name: str, student_sql: str) -> str:
     return student_sql
 
 
-def python_exercise(name: str, namespace: dict):
-    """Check a Python exercise cell: the cell assigns its answer to the variable `name` in `namespace`
-    (the notebook's globals()). With WORKBOOK_SOLUTIONS=1 the instructor's solution (solutions/...py) runs
-    first, in the same namespace, and a failing check raises (CI sees it). Returns the CheckResult."""
-    if get(name).answer != "python":
-        raise ValueError(f"exercise {name!r} is not a Python exercise (its answer is {get(name).answer})")
-    if solutions_enabled():
-        print(f"WORKBOOK_SOLUTIONS=1: using the instructor solution {solution_path(name).relative_to(PROJECT_ROOT)}")
-        exec(compile(solution(name), str(solution_path(name)), "exec"), namespace)  # noqa: S102 (our own file)
-    return checked(name, namespace.get(name))
-
-
-def checked(name: str, answer, timeout_s: float | None = None):
-    """Run exercise `name`'s check on `answer`: its CheckResult. With WORKBOOK_SOLUTIONS=1 (the instructor's and
-    CI's run) a failing check raises CheckFailed instead: every solution must pass. Every exercise cell ends here."""
-    from . import checks
-
-    result = checks.run_check(name, answer, timeout_s=timeout_s)
-    if solutions_enabled() and not result:
-        raise checks.CheckFailed(f"the solution of {name!r} fails its check:\n{result.text()}")
-    return result
-
-
 def exercise_file(name: str) -> str:
     """The student's file of an exercise, or its solution when WORKBOOK_SOLUTIONS=1."""
     ex = get(name)
@@ -216,8 +194,6 @@ def hint(name: str, level: int | None = None) -> None:
     """Print a hint for exercise `name`: the next level each time you ask (1: a nudge ... 3: nearly the
     answer), or the `level` you ask for. The texts are workbook/course/hints/<name>.md."""
     get(name)
-    from . import hints
-
     print(hints.hint(name, level))
 
 

@@ -16,64 +16,62 @@ the line and column, the cell with the place marked) and does not raise, so
 Run All goes on; a check shows a CheckResult (passed in one line, otherwise a
 box). With WORKBOOK_SOLUTIONS=1 (the instructor's and CI's run) an exercise
 cell runs the solution instead, and a failing check raises, so CI sees it.
+The options are IPython magic arguments: `%%flinksql?` lists them.
 """
 
 from __future__ import annotations
 
+import argparse
 import html
-import shlex
+
+from IPython import get_ipython
+from IPython.core.error import UsageError
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
 from ..pipeline import speedups
 from ..pipeline.session import DEFAULT_TIMEOUT_S, QueryTimeout, SqlError
-from . import checks, exercises
+from . import checks, exercises, feedback
 
 DATA = ("check", "sample", "topic")
 
 
-class FlinkSqlUsageError(ValueError):
-    pass
+def _more_than_zero(cast):
+    """An argparse type: a number of `cast`'s kind, more than 0."""
+
+    def parse(text: str):
+        try:
+            value = cast(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text}: expected a number") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"{text}: must be more than 0")
+        return value
+
+    return parse
 
 
-def parse_args(line: str) -> dict:
-    """The magic's options (argparse-like, with messages that name the magic)."""
-    opts = {
-        "data": "check",
-        "limit": None,
-        "changelog": False,
-        "out": None,
-        "exercise": None,
-        "file": False,
-        "timeout": DEFAULT_TIMEOUT_S,
-    }
-    words = shlex.split(line)
-    i = 0
-    while i < len(words):
-        w = words[i]
-        key = w[2:].replace("-", "_") if w.startswith("--") else None
-        if key in ("changelog", "file"):
-            opts[key] = True
-        elif key in ("data", "limit", "out", "exercise", "timeout"):
-            if i + 1 >= len(words):
-                raise FlinkSqlUsageError(f"%%flinksql {w} needs a value")
-            i += 1
-            value = words[i]
-            if key == "data" and value not in DATA:
-                raise FlinkSqlUsageError(f"%%flinksql --data {value}: choose one of {', '.join(DATA)}")
-            if key in ("limit", "timeout"):
-                try:
-                    value = int(value) if key == "limit" else float(value)
-                except ValueError:
-                    raise FlinkSqlUsageError(f"%%flinksql --{key} {value}: expected a number") from None
-                if value <= 0:
-                    raise FlinkSqlUsageError(f"%%flinksql --{key} {value}: must be more than 0")
-            opts[key] = value
-        else:
-            raise FlinkSqlUsageError(
-                f"%%flinksql: unknown option {w!r} (options: --data check|sample|topic, "
-                "--limit N, --changelog, --out NAME, --exercise NAME [--file], --timeout S)"
-            )
-        i += 1
-    return opts
+@magic_arguments()
+@argument("--data", choices=DATA, default="check", help="the trades the tables read (default: check)")
+@argument("--limit", type=_more_than_zero(int), metavar="N", help="show the first N rows only")
+@argument("--changelog", action="store_true", help="the update stream, each row's kind (+I, -U, +U, -D) first")
+@argument("--out", metavar="NAME", help="also store the result frame in the variable NAME")
+@argument("--exercise", metavar="NAME", help="the cell is exercise NAME's answer: its check runs at once")
+@argument("--file", action="store_true", help="with --exercise: the exercise's file of sql/ is the answer")
+@argument(
+    "--timeout",
+    type=_more_than_zero(float),
+    default=DEFAULT_TIMEOUT_S,
+    metavar="S",
+    help=f"stop a query still running after S seconds (default: {DEFAULT_TIMEOUT_S:g})",
+)
+def flinksql(line: str, cell: str | None = None):
+    """Flink SQL in a notebook cell, over the processor's tables and views (%%flinksql? for the options)."""
+    return run(line, cell, get_ipython())
+
+
+def parse_args(line: str) -> argparse.Namespace:
+    """The magic's options; IPython's UsageError (argparse's message) when they are wrong."""
+    return parse_argstring(flinksql, line)
 
 
 class ErrorBlock:
@@ -96,15 +94,15 @@ def run(line: str, cell: str | None, shell=None):
     """The magic: a DataFrame, a CheckResult or an ErrorBlock."""
     try:
         opts = parse_args(line)
-    except FlinkSqlUsageError as exc:
-        return ErrorBlock("Usage", str(exc))
-    if opts["exercise"]:
+    except UsageError as exc:
+        return ErrorBlock("Usage", f"%%flinksql: {exc}")
+    if opts.exercise:
         return run_exercise(opts, cell, shell)
     if not (cell or "").strip():
         return ErrorBlock("Nothing to run", "%%flinksql: write Flink SQL in the cell below the %%flinksql line.")
     try:
-        result = checks.session().run_cell(
-            cell, data=opts["data"], limit=opts["limit"], changelog=opts["changelog"], timeout_s=opts["timeout"]
+        result = feedback.session().run_cell(
+            cell, data=opts.data, limit=opts.limit, changelog=opts.changelog, timeout_s=opts.timeout
         )
     except SqlError as exc:
         return ErrorBlock(f"Flink SQL error: {exc.message}", exc.marked() if exc.line else exc.text())
@@ -112,21 +110,21 @@ def run(line: str, cell: str | None, shell=None):
         return ErrorBlock("Query stopped", str(exc))
     except Exception as exc:  # noqa: BLE001 (the stack is down, a dataset is missing, ...)
         return ErrorBlock("Could not run the cell", str(exc))
-    if opts["out"] and shell is not None:
-        shell.user_ns[opts["out"]] = result.frame
+    if opts.out and shell is not None:
+        shell.user_ns[opts.out] = result.frame
     if result.frame is None:  # only DDL: say what is now defined
         print("done: " + (", ".join(result.executed) or "nothing to run"))
         return None
     return result.frame
 
 
-def run_exercise(opts: dict, cell: str | None, shell=None):
-    name = opts["exercise"]
+def run_exercise(opts: argparse.Namespace, cell: str | None, shell=None):
+    name = opts.exercise
     try:
         ex = exercises.get(name)
     except KeyError as exc:
         return ErrorBlock("Unknown exercise", str(exc.args[0]))
-    if opts["file"]:
+    if opts.file:
         if ex.in_cell:
             return ErrorBlock("Not a file exercise", f"exercise {name!r} is written in a cell of {ex.notebook}")
         sql = exercises.exercise_file(name)
@@ -134,13 +132,7 @@ def run_exercise(opts: dict, cell: str | None, shell=None):
         sql = exercises.exercise(name, cell or "")
     if shell is not None:  # the answer, for the cells after the exercise
         shell.user_ns[f"{name}_sql"] = sql
-    return exercises.checked(name, sql, timeout_s=opts["timeout"])
-
-
-def flinksql(line: str, cell: str | None = None):
-    from IPython import get_ipython
-
-    return run(line, cell, get_ipython())
+    return checks.checked(name, sql, timeout_s=opts.timeout)
 
 
 # What the kernel's session runs while the student reads on after `%load_ext workbook` (an example of
@@ -155,4 +147,4 @@ def load_ipython_extension(ipython) -> None:
     ipython.register_magic_function(flinksql, "line_cell", "flinksql")
     ipython.user_ns.setdefault("hint", exercises.hint)
     if speedups.enabled("WORKBOOK_WARM_UP"):
-        checks.session().warm_up(WARM_UP_SQL, data=("check", "sample"))  # the exercises' and notebook 03's
+        feedback.session().warm_up(WARM_UP_SQL, data=("check", "sample"))  # the exercises' and notebook 03's

@@ -15,7 +15,6 @@ downloaded once from Maven Central and checked against its published SHA-1.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import os
 import subprocess
@@ -153,23 +152,13 @@ def prepare(config: Config, topic: str | None = None, bounded: bool = False) -> 
     return ["bash", str(home / "bin" / "sql-client.sh"), "-i", str(init)], env
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(
-        prog="python -m workbook sql", description="The Flink SQL client with the tables and views of sql/"
-    )
-    ap.add_argument("-f", "--file", help="run this SQL script and exit (non-interactive)")
-    ap.add_argument("--topic", help="the Kafka topic of trades (default: KAFKA_TOPIC of .env)")
-    ap.add_argument("--bounded", action="store_true", help="queries stop at the topic's current end")
-    args = ap.parse_args(argv)
+def run(file: str | None = None, topic: str | None = None, bounded: bool = False) -> int:
+    """Start the client (`file`: run this SQL script and exit); its exit status."""
     try:
-        command, env = prepare(load_config(), args.topic, args.bounded)
+        command, env = prepare(load_config(), topic, bounded)
     except SqlClientError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    if args.file:
-        command += ["-f", str(Path(args.file).resolve())]
+    if file:
+        command += ["-f", str(Path(file).resolve())]
     return subprocess.call(command, env=env)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -56,26 +56,46 @@ def strip_sql(text: str) -> str:
     return text
 
 
-def strip_comments(text: str) -> str:
-    """The text without `-- ...` line comments (quoted '--' and `--` are kept)."""
-    out, i, n = [], 0, len(text)
-    quote = None
+def _runs(text: str):
+    """The runs of `text` as (start, end, kind): "code", "quoted" ('...', "..." or `...`; a doubled quote
+    closes and opens again) or "comment" (`--` to the end of the line, `/* ... */`). Every statement
+    scanner of the project (strip_comments, split_statements) reads SQL through here."""
+    i, n, start = 0, len(text), 0
     while i < n:
         c = text[i]
-        if quote:
-            out.append(c)
-            if c == quote:
-                quote = None  # a doubled '' re-opens at once on the next char
-        elif c in "'`\"":
-            quote = c
-            out.append(c)
-        elif c == "-" and text.startswith("--", i):
-            j = text.find("\n", i)
-            i = n if j < 0 else j
-            continue
+        if c in "'`\"":
+            end = text.find(c, i + 1)
+            end = n if end < 0 else end + 1
+            kind = "quoted"
+        elif text.startswith("--", i):
+            end = text.find("\n", i)
+            end = n if end < 0 else end
+            kind = "comment"
+        elif text.startswith("/*", i):
+            end = text.find("*/", i + 2)
+            end = n if end < 0 else end + 2
+            kind = "comment"
         else:
-            out.append(c)
-        i += 1
+            i += 1
+            continue
+        if start < i:
+            yield start, i, "code"
+        yield i, end, kind
+        i = start = end
+    if start < n:
+        yield start, n, "code"
+
+
+def strip_comments(text: str) -> str:
+    """The text without its comments, `-- ...` and `/* ... */` (in quotes they are kept). A block comment
+    becomes a blank that keeps its line breaks, so tokens stay apart and lines stay where they were."""
+    out = []
+    for start, end, kind in _runs(text):
+        part = text[start:end]
+        if kind != "comment":
+            out.append(part)
+        elif part.startswith("/*"):
+            out.append(" " + "\n" * part.count("\n"))
     return "".join(out)
 
 
@@ -163,27 +183,11 @@ def split_statements(text: str) -> list:
     """The statements of a cell or script, split at `;` outside quotes and comments, as
     (offset of the statement in `text`, its raw text): the offsets map Flink's line and
     column back to the cell. Statements that hold only comments and blanks are left out."""
-    out, start, i, n = [], 0, 0, len(text)
-    quote = None
-    while i < n:
-        c = text[i]
-        if quote:
-            if c == quote:
-                quote = None
-        elif c in "'`\"":
-            quote = c
-        elif text.startswith("--", i):
-            j = text.find("\n", i)
-            i = n if j < 0 else j
-            continue
-        elif text.startswith("/*", i):
-            j = text.find("*/", i + 2)
-            i = n if j < 0 else j + 2
-            continue
-        elif c == ";":
-            out.append((start, text[start:i]))
-            start = i + 1
-        i += 1
+    cuts = [i for start, end, kind in _runs(text) if kind == "code" for i in range(start, end) if text[i] == ";"]
+    out, start = [], 0
+    for cut in cuts:
+        out.append((start, text[start:cut]))
+        start = cut + 1
     out.append((start, text[start:]))
     return [(s, t) for s, t in out if code_of(t)]
 

@@ -1,8 +1,8 @@
-"""`python -m workbook up | down | status | logs`: control the embedded stack."""
+"""The subcommands `up | down | status | logs` of `python -m workbook` (workbook/cli.py): control the
+embedded stack."""
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 from ..config import load_config
@@ -13,9 +13,8 @@ from .ports import PortInUse
 from .services import ServiceError
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m workbook", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+def add_commands(sub) -> None:
+    """The stack's subcommands (up, down, status, logs) on an argparse subparsers object."""
     p_up = sub.add_parser("up", help="start the broker and PostgreSQL (idempotent)")
     p_up.add_argument("--flink", action="store_true", help="also start a Flink standalone session cluster")
     p_up.add_argument("--stream", action="store_true", help="also start the producer's trade stream into Kafka")
@@ -25,8 +24,12 @@ def main(argv: list[str] | None = None) -> int:
     p_logs = sub.add_parser("logs", help="print log paths and their last lines")
     p_logs.add_argument("service", nargs="?", help="broker, postgres, flink or stream")
     p_logs.add_argument("-n", "--lines", type=int, default=20)
-    args = parser.parse_args(argv)
+    for name in ("up", "down", "status", "logs"):
+        sub.choices[name].set_defaults(run=run)
 
+
+def run(args) -> int:
+    """Run the stack's subcommand `args.command`: its exit status."""
     try:
         config = load_config()
         if args.command == "up":
@@ -54,7 +57,3 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..checks_basics import DELAY_MS, EXPECTED_DIR, PAIR, PROBE_LAGS_MS, basics_trades, probe_trades
-from ..datasets import sample_trades
-from ..watermarks import simulate
+from ..checks_basics import PAIR
+from ..datasets import EXPECTED_DIR, PROBE_LAGS_MS, basics_trades, probe_trades, sample_trades
+from ..watermark_sim import DELAY_MS, simulate
 from . import write_json
 
 NAMES = ("stream_counts", "source_table", "filter_project", "changelog_counts", "tumble_counts")

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..checks import CANDLE_COLUMNS, KEY, VOLUME_COLUMNS, WINDOW_MS, check_trades
-from ..checks_candles import EXPECTED_DIR, fingerprint
-from ..datasets import sample_trades
+from ..checks_candles import CANDLE_COLUMNS, KEY, VOLUME_COLUMNS, fingerprint
+from ..datasets import EXPECTED_DIR, WINDOW_MS, check_trades, sample_trades
 from . import write_json
 
 

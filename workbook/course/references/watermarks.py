@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import math
 
-from ..watermarks import EXPECTED_PATH, MAX_LATE_FRACTION, fingerprint, lab_stream, per_pair_late, simulate
+from ..checks_watermark import EXPECTED_PATH, MAX_LATE_FRACTION, fingerprint
+from ..watermark_sim import lab_stream, per_pair_late, simulate
 from . import write_json
 
 

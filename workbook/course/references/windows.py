@@ -1,5 +1,5 @@
 """Expected results of notebook 08's window exercises (hop_vwap, cumulate_volume, top_pairs),
-computed with pandas from the check dataset (workbook.course.checks.check_trades), independent of Flink.
+computed with pandas from the check dataset (workbook.course.datasets.check_trades), independent of Flink.
 
 Not in the student release. `python -m workbook.course.references.windows` rewrites the CSV files
 workbook/course/expected/<exercise>.csv that the checks read (tests/test_ladder_windows.py checks that
@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..checks import check_trades
 from ..checks_windows import CUMULATE_MAX, CUMULATE_STEP, HOP_SIZE, HOP_SLIDE, TOP_N, expected_path
+from ..datasets import check_trades
 
 MINUTE = 60_000
 

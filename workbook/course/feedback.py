@@ -1,0 +1,235 @@
+"""What every check builds on, and imports no check: the verdict (`CheckResult`, shown as one
+line when an answer passes and as a box when not), the one way a check fails (raise `Wrong`
+anywhere; the check function, decorated with `judged`, returns it as the failed CheckResult),
+one comparison of numbers (`close`), and running a student's answer in the kernel's warm
+Flink session (`session`, `run_answer`).
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import math
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from ..pipeline import ProcessorError, SqlFileError, sql_files
+from ..pipeline.session import QueryTimeout, Session, SqlError
+from .datasets import check_trades, sample_trades
+from .hints import levels
+
+# --- the verdict ---------------------------------------------------------------------------------
+
+
+@dataclass
+class CheckResult:
+    """What a check found: shown as one line when it passed, as a box when not; never raises.
+    `bool(result)` is whether it passed (tests and CI assert it)."""
+
+    exercise: str
+    passed: bool
+    summary: str  # one line
+    problems: list = field(default_factory=list)  # what is wrong, most telling first
+    got: dict | None = None  # an example row of the student's result ...
+    expected: dict | None = None  # ... and the reference's row for the same window and pair
+    hint: str | None = None  # the name to pass to hint(...)
+    hint_level: int | None = None  # suggest hint(name, level) (levels 1 to N) rather than hint(name)
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def _hint_call(self, name: str) -> tuple[str, str]:
+        """The hint(...) call to suggest, with `name` as written there, and what follows the call:
+        the range of levels when the call names a level."""
+        if self.hint_level is None:
+            return f'hint("{name}")', ""
+        count = len(levels(self.hint))
+        return f'hint("{name}", {self.hint_level})', f" (levels 1 to {count})" if count else ""
+
+    def text(self) -> str:
+        if self.passed:
+            return f"\u2705 {self.summary}"
+        lines = [f"\u274c {self.summary}"] + [f"- {p}" for p in self.problems]
+        if self.got is not None or self.expected is not None:
+            lines.append(f"  example row, got:      {self.got}")
+            lines.append(f"  example row, expected: {self.expected}")
+        if self.hint:
+            call, count = self._hint_call(self.hint)
+            lines.append(f"  stuck? {call}{count}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return self.text()
+
+    def _repr_html_(self) -> str:
+        if self.passed:
+            return f'<div style="color:#1a7f37">\u2705 {html.escape(self.summary)}</div>'
+        items = "".join(
+            f"<li><pre style='white-space:pre-wrap;margin:0'>{html.escape(p)}</pre></li>" for p in self.problems
+        )
+        rows = ""
+        if self.got is not None or self.expected is not None:
+            cols = list((self.expected or self.got or {}).keys())
+            head = "".join(f"<th>{html.escape(str(c))}</th>" for c in cols)
+
+            def row(label, values):
+                values = values or {}
+                return (
+                    f"<tr><th>{label}</th>"
+                    + "".join(f"<td>{html.escape(str(values.get(c, '')))}</td>" for c in cols)
+                    + "</tr>"
+                )
+
+            rows = (
+                f"<p>An example row:</p><table><tr><th></th>{head}</tr>{row('got', self.got)}"
+                f"{row('expected', self.expected)}</table>"
+            )
+        hint = ""
+        if self.hint:
+            call, count = self._hint_call(html.escape(self.hint))
+            hint = f"<p>Stuck? Run <code>{call}</code>{count}.</p>"
+        return (
+            '<div style="border:2px solid #cf222e;border-radius:6px;padding:8px 12px;margin:4px 0">'
+            f"<b>\u274c {html.escape(self.summary)}</b><ul>{items}</ul>{rows}{hint}</div>"
+        )
+
+
+def passed(exercise: str, text: str, title: str | None = None) -> CheckResult:
+    """The verdict of an answer that passed: `<title>: <text>` (the title is the exercise's name by default)."""
+    return CheckResult(exercise, True, f"{title or exercise}: {text}")
+
+
+class Wrong(Exception):
+    """A named mistake, raised anywhere in a check: what is wrong (most telling first), an example row got
+    and expected, the verdict's summary (after `<title>: `) and the hint level to suggest."""
+
+    def __init__(
+        self,
+        problems,
+        got: dict | None = None,
+        expected: dict | None = None,
+        *,
+        summary: str = "not yet.",
+        title: str | None = None,
+        hint_level: int | None = None,
+    ):
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        self.got, self.expected, self.summary, self.title, self.hint_level = got, expected, summary, title, hint_level
+        super().__init__(self.problems[0] if self.problems else summary)
+
+    def result(self, exercise: str) -> CheckResult:
+        summary = f"{self.title or exercise}: {self.summary}"
+        return CheckResult(
+            exercise, False, summary, self.problems, self.got, self.expected, hint=exercise, hint_level=self.hint_level
+        )
+
+
+def judged(exercise: str):
+    """Decorate a check of `exercise`: a Wrong raised inside becomes its failed CheckResult, so every check
+    function returns a CheckResult."""
+
+    def decorate(check):
+        @functools.wraps(check)
+        def run(*args, **kwargs) -> CheckResult:
+            try:
+                return check(*args, **kwargs)
+            except Wrong as wrong:
+                return wrong.result(exercise)
+
+        return run
+
+    return decorate
+
+
+# --- comparing numbers ---------------------------------------------------------------------------
+
+
+def close(a, b, rel: float = 1e-9):
+    """Whether `a` is `b` within `rel` of b (an absolute `rel` below 1): two missing values (None, NaN) are the
+    same, a missing value and a number are not, and text is no number. Element by element (a bool Series, by
+    position) when either is a Series."""
+    if isinstance(a, pd.Series) or isinstance(b, pd.Series):
+        a, b = (pd.to_numeric(pd.Series(v), errors="coerce").astype(float).reset_index(drop=True) for v in (a, b))
+        return ((a - b).abs() <= rel * b.abs().clip(lower=1.0)) | (a.isna() & b.isna())
+    try:
+        x, y = float(a), float(b)
+    except (TypeError, ValueError):
+        return _missing(a) and _missing(b)
+    if math.isnan(x) or math.isnan(y):
+        return math.isnan(x) and math.isnan(y)
+    return abs(x - y) <= rel * max(abs(y), 1.0)
+
+
+def _missing(value) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):  # a list or an array is not one missing value
+        return False
+
+
+# --- running an answer ---------------------------------------------------------------------------
+
+_SESSION = None
+
+
+def session() -> Session:
+    """The kernel's warm Flink session over the fixed datasets (created on first use)."""
+    global _SESSION
+    if _SESSION is None:
+        _SESSION = Session({"check": check_trades, "sample": sample_trades})
+    return _SESSION
+
+
+def answer_sql(sql: str) -> str:
+    """The student's answer as SQL: a statement file's name ('41_volumes') is that file's text."""
+    words = sql_files.code_of(sql).split()
+    if len(words) == 1 and not sql.strip().endswith(";"):
+        try:
+            return sql_files.load_sql(words[0])
+        except SqlFileError:
+            raise SqlError(
+                f"your answer is the single word {words[0]!r}, not a query: write a SELECT ... "
+                "FROM valid_trades (or the name of a file of sql/)",
+                sql,
+                1,
+                1,
+            ) from None
+    return sql
+
+
+def run_answer(
+    sql: str,
+    timeout_s: float | None = None,
+    *,
+    data: str = "check",
+    changelog: bool = False,
+    limit: int | None = None,
+    known_errors=(),
+) -> pd.DataFrame:
+    """The result frame of the student's answer on a dataset, run in the kernel's session; Wrong when it does
+    not run. `known_errors`: (words of Flink's message, summary, problem) triples that name the mistake behind
+    an error. Every check runs answers through here."""
+    try:
+        cell = session().run_cell(
+            answer_sql(sql if isinstance(sql, str) else ""),
+            data=data,
+            changelog=changelog,
+            limit=limit,
+            timeout_s=timeout_s,
+        )
+    except SqlError as exc:
+        for words, summary, problem in known_errors:
+            if words in exc.message:
+                raise Wrong([problem, exc.text()], summary=summary) from None
+        raise Wrong([exc.text()], summary="your query did not run.") from None
+    except QueryTimeout as exc:
+        raise Wrong([str(exc)], summary="your query did not finish.") from None
+    except ProcessorError as exc:
+        raise Wrong([str(exc)], summary="your query did not run.") from None
+    if cell.frame is None:
+        raise Wrong(
+            ["write the query of the exercise (comments and CREATE statements alone return no rows)"],
+            summary="there is no query (SELECT ...) to check yet.",
+        )
+    return cell.frame
