@@ -17,7 +17,7 @@ import time
 import websocket  # websocket-client
 
 from ..assets import UsdPricer, split_symbol
-from ..record import JSONDecodeError, Rejected, Skip, loads
+from ..record import JSONDecodeError, Rejected, Skip, dumps, loads
 
 log = logging.getLogger("producer.ws")
 
@@ -230,6 +230,4 @@ def _in_message(detail: str, data) -> str:
 
 
 def _json_text(obj) -> str:
-    from ..record import dumps
-
     return dumps(obj).decode()
