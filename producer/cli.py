@@ -1,4 +1,5 @@
-"""Command line and main loop of the trade producer (see producer/README.md).
+"""Command line of the trade producer: options, the phases of a run, signals, reports
+(the main loop that moves the records is loop.py; see producer/README.md).
 
 python -m producer --source NAME [--url URL] [--pairs ...] [--file F]
     [--speed S] [--loop] [--rebase-time] [--seed N] [--max-trades N] [--record F]
@@ -13,7 +14,6 @@ a live source that delivered nothing before the stop).
 from __future__ import annotations
 
 import argparse
-import collections
 import json
 import logging
 import math
@@ -23,11 +23,12 @@ import sys
 import time
 
 from . import SAMPLE_FILE
-from .record import Rejected, dumps, epoch_ms, ms_to_iso
-from .replay import ReplayFileError
+from .loop import AHEAD, Counts, LoopOptions, on_stop_signal, run
+from .record import Rejected, dumps, epoch_ms
+from .replay import Recorder, ReplayFileError, check_record_path, check_replay_file, paced, read_records
 from .settings import load_settings
 from .sink import CLIENTS, BrokerUnreachable, StdoutSink, ensure_topic, make_sink
-from .sources import IGNORED, LIVE_SOURCES
+from .sources import LIVE_SOURCES
 
 log = logging.getLogger("producer")
 
@@ -150,6 +151,13 @@ def build_parser(cfg) -> argparse.ArgumentParser:
         description="Crypto trades (live exchange websockets, a replay file or a synthetic market) "
         "into Kafka as the lab's JSON trade records.",
     )
+    _add_source_options(p, cfg)
+    _add_output_options(p, cfg)
+    return p
+
+
+def _add_source_options(p: argparse.ArgumentParser, cfg) -> None:
+    """Where trades come from, how fast, how many, and --record."""
     p.add_argument(
         "--source",
         choices=SOURCES,
@@ -201,6 +209,10 @@ def build_parser(cfg) -> argparse.ArgumentParser:
         help="also write every emitted record to FILE (JSON lines; .gz ok) in an existing folder; "
         "an existing FILE is replaced",
     )
+
+
+def _add_output_options(p: argparse.ArgumentParser, cfg) -> None:
+    """Where records go (stdout or Kafka), the options in seconds (SECONDS_OPTIONS), the log level."""
     p.add_argument("--dry-run", action="store_true", help="print records to stdout instead of sending to Kafka")
     p.add_argument(
         "--bootstrap-servers",
@@ -233,13 +245,10 @@ def build_parser(cfg) -> argparse.ArgumentParser:
         choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
         help="(default: info)",
     )
-    return p
 
 
 def build_source(args):
     """The iterator of records (dicts), Skip and IGNORED items for args.source."""
-    from .replay import paced, read_records
-
     pairs = None
     if args.pairs:
         pairs = [x for p in args.pairs for x in p.split(",") if x.strip()]
@@ -251,12 +260,10 @@ def build_source(args):
             args.url, pairs, ping_interval=args.ping_interval, ping_timeout=args.ping_timeout, backoff_base=args.backoff
         )
     if args.source == "replay":
-        from .replay import check_replay_file
-
         check_replay_file(args.file)
         return paced(read_records(args.file, loop=args.loop), args.speed, args.rebase_time)
     if args.source == "synthetic":
-        from .synthetic import generate_trades
+        from .synthetic import generate_trades  # deferred: its numpy (~0.25 s to import) only for this source
 
         start = args.start_ms if args.start_ms is not None else int(time.time() * 1000)
         trades = generate_trades(seed=args.seed, start_ms=start, pairs=pairs, count=args.max_trades)
@@ -264,187 +271,74 @@ def build_source(args):
     raise ValueError(f"unknown source {args.source!r}")
 
 
-class Counts:
-    def __init__(self):
-        self.received = 0  # trades and rejected messages/trades that came from the source
-        self.skipped: collections.Counter = collections.Counter()
-        self.ignored = 0  # control messages (subscription acks, heartbeats, ...)
-        self.emitted = 0  # handed to the sink
-        self.warned: collections.Counter = collections.Counter()  # sent, but suspect (e.g. far in the future)
-        self.first_warned: dict[str, dict] = {}  # an example record per warning
-        self.started = None
-        self.stopped = None
+class _Exit(Exception):
+    """Ends main() before the run, with an exit status (what went wrong is already said)."""
 
-
-class _Guard:
-    """Ctrl-C/SIGTERM raise KeyboardInterrupt at once (to break out of a blocking
-    websocket read or a pause), except while a record is being handed to the
-    sink and recorder: then the interrupt waits until the record is counted."""
-
-    critical = False
-    pending: str | None = None
-
-
-def _on_signal(signum, frame):
-    name = signal.Signals(signum).name
-    if _Guard.critical:
-        _Guard.pending = name
-        return
-    raise KeyboardInterrupt(name)
-
-
-def run(
-    source,
-    sink,
-    counts: Counts,
-    max_trades: int | None = None,
-    recorder=None,
-    progress_every: float = 30.0,
-    poll_every: int = 256,
-    max_ahead_s: float | None = 60.0,
-    label: str = "source",
-) -> None:
-    """Move records from `source` into `sink` until the end, max_trades, or an
-    interrupt (KeyboardInterrupt, also raised on SIGTERM). The sink is polled
-    for acknowledgements every `poll_every` records (a power of two). A record
-    whose timestamp is more than `max_ahead_s` seconds ahead of the wall clock
-    is sent, counted in counts.warned and logged (the first few) with `label`."""
-    poll_mask = max(1, poll_every) - 1
-    guard = _Guard
-    send = sink.send
-    poll = sink.poll
-    write = recorder.write if recorder else None
-    limit = max_trades if max_trades is not None else -1
-    emitted = received = 0
-    skipped = counts.skipped
-    monotonic = time.monotonic
-    counts.started = monotonic()
-    next_report = counts.started + progress_every
-    it = iter(source)
-    # the clock is read only when a timestamp passes the last limit: a stale limit is only stricter
-    ahead_ms = int(max_ahead_s * 1000) if max_ahead_s is not None else None
-    ahead_limit = int(time.time() * 1000) + ahead_ms if ahead_ms is not None else float("inf")
-    try:
-        if limit == 0:
-            return
-        for item in it:
-            if type(item) is dict:
-                if item["timestamp"] > ahead_limit:
-                    ahead_limit = int(time.time() * 1000) + ahead_ms
-                    if item["timestamp"] > ahead_limit:
-                        _warn_ahead(counts, item, ahead_limit - ahead_ms, max_ahead_s, label)
-                payload = dumps(item)
-                key = (item["base"] + "/" + item["quote"]).encode()
-                guard.critical = True
-                received += 1
-                try:
-                    send(payload, key)
-                except BufferError:  # the client's queue is full: wait for acknowledgements
-                    while True:
-                        if guard.pending:  # stop requested while the broker does not keep up
-                            sink.failed += 1
-                            sink.errors["interrupted while the client's queue was full"] += 1
-                            raise KeyboardInterrupt(guard.pending) from None
-                        sink.wait_room()
-                        try:
-                            send(payload, key)
-                            break
-                        except BufferError:
-                            pass
-                if write is not None:
-                    write(payload)
-                emitted += 1
-                guard.critical = False
-                if guard.pending:
-                    raise KeyboardInterrupt(guard.pending)
-                if emitted == limit:
-                    break
-                if emitted & poll_mask == 0:
-                    poll()
-                    if monotonic() >= next_report:
-                        log.info(
-                            "progress: received %d, sent %d, skipped %d", received, sink.acked, sum(skipped.values())
-                        )
-                        next_report = monotonic() + progress_every
-            elif item is IGNORED:
-                counts.ignored += 1
-            else:
-                guard.critical = True
-                received += 1
-                skipped[item.reason] += 1
-                guard.critical = False
-                if guard.pending:
-                    raise KeyboardInterrupt(guard.pending)
-                log.log(
-                    logging.WARNING if skipped[item.reason] <= 3 else logging.DEBUG,
-                    "%s: skipped (%s): %s",
-                    label,
-                    item.reason,
-                    item.detail,
-                )
-    finally:
-        guard.critical = False
-        counts.received = received
-        counts.emitted = emitted
-        close = getattr(it, "close", None)
-        if close is not None:
-            try:
-                close()
-            except Exception:  # noqa: BLE001 - closing a broken websocket
-                pass
-
-
-AHEAD = "timestamp ahead of the clock"
-
-
-def _warn_ahead(counts: Counts, item: dict, now_ms: int, max_ahead_s: float, label: str) -> None:
-    counts.warned[AHEAD] += 1
-    n = counts.warned[AHEAD]
-    if n > 3:  # the summary at the end counts them all; a synthetic market at --speed max has thousands
-        return
-    if n == 1:
-        counts.first_warned[AHEAD] = dict(item)
-    ahead = (item["timestamp"] - now_ms) / 1000
-    log.warning(
-        "%s: trade %.0f s ahead of this machine's clock (timestamp %s, clock %s, more than --max-ahead %g s): "
-        "sent, but a processor reading it now rejects it to bad_records: %s",
-        label,
-        ahead,
-        ms_to_iso(item["timestamp"]),
-        ms_to_iso(now_ms),
-        max_ahead_s,
-        dumps(item).decode(),
-    )
+    def __init__(self, status: int):
+        super().__init__(status)
+        self.status = status
 
 
 def main(argv=None) -> int:
     try:
+        args = _parse_args(argv)
+        _configure_logging(args.log_level)
+        _catch_signals()
+        source = _open_source(args)
+        label = _announce(args, source)
+        sink = _open_sink(args)
+        recorder = _open_recorder(args, sink)
+    except _Exit as e:
+        return e.status
+    counts = Counts()
+    reason, replay_error = _produce(args, source, sink, counts, recorder, label)
+    _stop(reason, sink, recorder, counts, args.flush_timeout)
+    source_failed = _report_source_failure(args, source, sink, counts, replay_error, label)
+    _report_ahead(args, counts)
+    _print_counts(counts, sink, recorder)
+    return _exit_status(reason, sink, source_failed)
+
+
+def _parse_args(argv) -> argparse.Namespace:
+    """The options; a bad setting in .env or the environment ends the run (exit status 2), as bad usage does."""
+    try:
         cfg = load_settings()
     except ValueError as e:
         print(f"producer: {e}", file=sys.stderr)
-        return EXIT_USAGE
+        raise _Exit(EXIT_USAGE) from None
     parser = build_parser(cfg)
     args = parser.parse_args(argv)
     if args.partitions < 1:  # a default from .env is not checked by argparse
         parser.error(f"--partitions {args.partitions} (KAFKA_TOPIC_PARTITIONS): a topic needs at least one partition")
-    logging.basicConfig(
-        stream=sys.stderr, level=args.log_level, format="%(asctime)s (%(levelname).1s) %(name)s: %(message)s"
-    )
-    if args.log_level != "DEBUG":  # the clients' own per-attempt logs: our summaries say it once
+    return args
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(stream=sys.stderr, level=level, format="%(asctime)s (%(levelname).1s) %(name)s: %(message)s")
+    if level != "DEBUG":  # the clients' own per-attempt logs: our summaries say it once
         for noisy in ("kafka", "producer.librdkafka", "websocket"):
             logging.getLogger(noisy).setLevel(logging.CRITICAL)
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGINT, _on_signal)
 
+
+def _catch_signals() -> None:
+    signal.signal(signal.SIGTERM, on_stop_signal)
+    signal.signal(signal.SIGINT, on_stop_signal)
+
+
+def _open_source(args):
+    """The source, and --record's path checked before anything is sent; bad values end the run (exit status 2)."""
     try:
         source = build_source(args)
         if args.record:  # before anything is sent
-            from .replay import check_record_path
-
             check_record_path(args.record, args.file if args.source == "replay" else None)
     except ValueError as e:
         log.error("%s", e)
-        return EXIT_USAGE
+        raise _Exit(EXIT_USAGE) from None
+    return source
+
+
+def _announce(args, source) -> str:
+    """Log where records come from and go; returns the source's label for the other log lines."""
     where = (
         "stdout (dry run)"
         if args.dry_run
@@ -453,45 +347,49 @@ def main(argv=None) -> int:
     what = args.url or getattr(source, "url", None) or (args.file if args.source == "replay" else "")
     label = f"{args.source} ({what})" if what else args.source
     log.info("source %s -> %s", label, where)
+    return label
 
+
+def _open_sink(args):
+    """stdout (--dry-run), or Kafka once the topic exists; a broker unreachable ends the run
+    (exit status 3), as does a stop meanwhile (0)."""
     if args.dry_run:
-        sink = StdoutSink()
-    else:
-        try:
-            ensure_topic(
-                args.bootstrap_servers, args.topic, args.partitions, args.retention_ms, timeout_s=args.broker_timeout
-            )
-            sink = make_sink(args.client, args.bootstrap_servers, args.topic)
-        except BrokerUnreachable as e:  # TopicNotCreated too
-            log.error("%s", e)
-            return EXIT_BROKER
-        except KeyboardInterrupt:
-            return EXIT_OK
+        return StdoutSink()
+    try:
+        ensure_topic(
+            args.bootstrap_servers, args.topic, args.partitions, args.retention_ms, timeout_s=args.broker_timeout
+        )
+        return make_sink(args.client, args.bootstrap_servers, args.topic)
+    except BrokerUnreachable as e:  # TopicNotCreated too
+        log.error("%s", e)
+        raise _Exit(EXIT_BROKER) from None
+    except KeyboardInterrupt:
+        raise _Exit(EXIT_OK) from None
 
-    recorder = None
-    if args.record:
-        from .replay import Recorder
 
-        try:
-            recorder = Recorder(args.record)
-        except OSError as e:
-            log.error("--record %s: cannot write it (%s); nothing was sent", args.record, e.strerror or e)
-            sink.close(timeout=args.flush_timeout)
-            return EXIT_USAGE
-    counts = Counts()
-    source_error = None
+def _open_recorder(args, sink):
+    """--record's writer (None without it); a file that cannot be written ends the run before
+    anything is sent (exit status 2)."""
+    if not args.record:
+        return None
+    try:
+        return Recorder(args.record)
+    except OSError as e:
+        log.error("--record %s: cannot write it (%s); nothing was sent", args.record, e.strerror or e)
+        sink.close(timeout=args.flush_timeout)
+        raise _Exit(EXIT_USAGE) from None
+
+
+def _produce(args, source, sink, counts: Counts, recorder, label: str) -> tuple[str, ReplayFileError | None]:
+    """run() with the options; why it stopped, and the damage of a replay file if that stopped it.
+    Then Ctrl-C and SIGTERM are ignored: they would cut the final flush."""
+    replay_error = None
     try:
         fast = args.source in ("synthetic", "replay") and args.speed is None
-        run(
-            source,
-            sink,
-            counts,
-            args.max_trades,
-            recorder,
-            poll_every=256 if fast else 1,
-            max_ahead_s=args.max_ahead,
-            label=label,
+        options = LoopOptions(
+            max_trades=args.max_trades, poll_every=256 if fast else 1, max_ahead_s=args.max_ahead, label=label
         )
+        run(source, sink, counts, options, recorder)
         reason = "end of input" if args.max_trades is None or counts.emitted < args.max_trades else "--max-trades"
     except KeyboardInterrupt as e:
         reason = f"interrupted ({e or 'SIGINT'})"
@@ -500,50 +398,70 @@ def main(argv=None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     except ReplayFileError as e:  # every record before the damage was sent
         reason = f"replay file {e.what}"
-        source_error = e
+        replay_error = e
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # let the final flush finish
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    return reason, replay_error
+
+
+def _stop(reason: str, sink, recorder, counts: Counts, flush_timeout: float) -> None:
+    """Say why, flush the sink, close the recording, stop the clock."""
     log.info("stopping: %s; flushing", reason)
-    sink.close(timeout=args.flush_timeout)
+    sink.close(timeout=flush_timeout)
     if recorder is not None:
         recorder.close()
     counts.stopped = time.monotonic()
-    seconds = counts.stopped - (counts.started or counts.stopped)
-    if source_error is not None:
+
+
+def _report_source_failure(args, source, sink, counts: Counts, replay_error, label: str) -> bool:
+    """Whether the source failed (exit status 4), said in the log: a damaged replay file,
+    or a live source that delivered nothing."""
+    if replay_error is not None:
         log.error(
             "%s. Sent the %d records read before it (%d skipped, %d failed); the rest of the file is "
             "missing or unreadable: copy or download the file again, or record it again",
-            source_error,
+            replay_error,
             sink.acked,
             sum(counts.skipped.values()),
             sink.failed,
         )
     if args.source in LIVE_SOURCES and source.messages == 0 and args.max_trades != 0:
-        source_error = source
         log.error(
             "%s: nothing received in %.0f s (%d connection attempts, last: %s): the exchange or the "
             "network is unreachable, or --url is wrong",
             label,
-            seconds,
+            counts.seconds(),
             source.attempts,
             source.last_error or "none",
         )
-    if counts.warned[AHEAD]:
-        hint = {
-            "synthetic": "faster than real time (--speed) the market runs ahead of the clock: give --start-ms "
-            "in the past, or --speed 1",
-            "replay": "the file's times are ahead of the clock: --rebase-time with --speed 1 replays them as "
-            "live; otherwise check the file",
-        }.get(args.source, "check this machine's clock and the exchange's times")
-        log.warning(
-            "%d trade(s) were sent more than %g s ahead of this machine's clock (the first: %s); a processor "
-            "reading them now rejects them to bad_records: %s",
-            counts.warned[AHEAD],
-            args.max_ahead,
-            dumps(counts.first_warned[AHEAD]).decode(),
-            hint,
-        )
+        return True
+    return replay_error is not None
+
+
+def _report_ahead(args, counts: Counts) -> None:
+    """The count of trades sent ahead of the clock, with the likely cause."""
+    if not counts.warned[AHEAD]:
+        return
+    hint = {
+        "synthetic": "faster than real time (--speed) the market runs ahead of the clock: give --start-ms "
+        "in the past, or --speed 1",
+        "replay": "the file's times are ahead of the clock: --rebase-time with --speed 1 replays them as "
+        "live; otherwise check the file",
+    }.get(args.source, "check this machine's clock and the exchange's times")
+    log.warning(
+        "%d trade(s) were sent more than %g s ahead of this machine's clock (the first: %s); a processor "
+        "reading them now rejects them to bad_records: %s",
+        counts.warned[AHEAD],
+        args.max_ahead,
+        dumps(counts.first_warned[AHEAD]).decode(),
+        hint,
+    )
+
+
+def _print_counts(counts: Counts, sink, recorder) -> None:
+    """The summary line on stderr: `counts: {...}` (JSON; scripts and tests read it)."""
+    seconds = counts.seconds()
     summary = {
         "received": counts.received,
         "sent": sink.acked,
@@ -560,8 +478,11 @@ def main(argv=None) -> int:
     if recorder is not None:
         summary["recorded"] = recorder.count
     print("counts: " + json.dumps(summary), file=sys.stderr, flush=True)
+
+
+def _exit_status(reason: str, sink, source_failed: bool) -> int:
     if reason == "stdout closed":  # `--dry-run | head`: the reader had enough
         return EXIT_OK
     if sink.failed:
         return EXIT_FAILED
-    return EXIT_SOURCE if source_error is not None else EXIT_OK
+    return EXIT_SOURCE if source_failed else EXIT_OK

@@ -121,8 +121,8 @@ def direction(side) -> str:
     raise Rejected("unknown side", repr(side))
 
 
-def make_trade(exchange: str, base: str, quote: str, direction_: str, price, volume, timestamp, price_usd=None) -> dict:
-    """A validated trade record (raises Rejected)."""
+def make_trade(exchange: str, base: str, quote: str, direction_: str, price, volume, timestamp) -> dict:
+    """A validated trade record (raises Rejected); priceUsd null, for the caller to fill in."""
     return {
         "exchange": exchange,
         "base": base,
@@ -131,7 +131,7 @@ def make_trade(exchange: str, base: str, quote: str, direction_: str, price, vol
         "price": positive(price, "price"),
         "volume": positive(volume, "volume"),
         "timestamp": epoch_ms(timestamp),
-        "priceUsd": price_usd,
+        "priceUsd": None,
     }
 
 
@@ -156,9 +156,11 @@ def validate_record(obj) -> dict:
                 pu = None
         except (TypeError, ValueError):
             pu = None
-    return make_trade(
-        obj["exchange"], obj["base"], obj["quote"], obj["direction"], obj["price"], obj["volume"], obj["timestamp"], pu
+    trade = make_trade(
+        obj["exchange"], obj["base"], obj["quote"], obj["direction"], obj["price"], obj["volume"], obj["timestamp"]
     )
+    trade["priceUsd"] = pu
+    return trade
 
 
 def iso_to_ms(text) -> int:

@@ -95,6 +95,9 @@ SENTIMENT_GAIN = 0.85  # logistic slope: buy probability = 1/(1+exp(-gain*(s_bas
 PARETO_ALPHA = 1.3
 BODY_SIGMA = 0.8
 MAX_NOTIONAL = 5e6
+IMPACT_DECAY = math.exp(-WINDOW_S / IMPACT_TAU_S)  # over a window
+SENTIMENT_DECAY = math.exp(-1.0 / SENTIMENT_TAU_S)  # over a second
+SENTIMENT_SHOCK = math.sqrt(1.0 - SENTIMENT_DECAY * SENTIMENT_DECAY)  # keeps the sentiment's variance at 1
 
 
 def select_markets(pairs: Iterable[str] | None) -> tuple[Market, ...]:
@@ -123,7 +126,7 @@ def _decimals(base: str, quote: str) -> int:
 
 
 class _Asset:
-    """Simulation state of one asset."""
+    """Simulation state of one asset, and its 1 s grid of the current window."""
 
     def __init__(self, name: str):
         self.name = name
@@ -132,6 +135,108 @@ class _Asset:
         self.sentiment = 0.0
         self.sigma = self.spec.vol / math.sqrt(SECONDS_PER_YEAR)  # per sqrt(second)
         self.pinned = name in USD_LIKE  # stablecoins: mean-revert to 1 USD
+        self.grid_log = self.grid_sent = None  # fair log-price and sentiment at 0, 1, ..., WINDOW_S s
+
+    def walk(self, rng: np.random.RandomState) -> None:
+        """The grid of the next window, from the current state, which moves to the window's end."""
+        W = WINDOW_S
+        eps = rng.standard_normal(W)
+        steps = self.sigma * eps
+        if self.pinned and self.name != "united-states-dollar":
+            steps = steps - 0.01 * self.log_usd  # gentle pull back to the peg
+        self.grid_log = self.log_usd + np.concatenate(([0.0], np.cumsum(steps)))
+        noise = rng.standard_normal(W)
+        decay, shock = SENTIMENT_DECAY, SENTIMENT_SHOCK  # locals for the loop
+        s = np.empty(W + 1)
+        s[0] = x = self.sentiment
+        for k in range(W):
+            x = decay * x + shock * noise[k]
+            s[k + 1] = x
+        self.grid_sent = s
+        self.log_usd = float(self.grid_log[-1])
+        self.sentiment = x
+
+
+class _Book:
+    """Simulation state of one market: the transient impact of its trades."""
+
+    def __init__(self, market: Market, base: _Asset, quote: _Asset):
+        self.market = market
+        self.base = base
+        self.quote = quote
+        self.transient = 0.0  # at the window start
+
+    def trades(self, rng: np.random.RandomState):
+        """This window's trades as (t, buy, price, volume) arrays in time order, or None if it has none."""
+        m, W = self.market, WINDOW_S
+        n = rng.poisson(m.rate * W)
+        t = np.sort(rng.uniform(0.0, W, n))
+        u_side = rng.uniform(0.0, 1.0, n)
+        body = np.exp(BODY_SIGMA * rng.standard_normal(n))
+        tail = (1.0 - rng.uniform(0.0, 1.0, n)) ** (-1.0 / PARETO_ALPHA)
+        if n == 0:
+            self.transient *= IMPACT_DECAY
+            return None
+        k = np.minimum(t.astype(np.int64), W - 1)
+        frac = t - k
+        lb, lq = self.base.grid_log, self.quote.grid_log
+        log_base = lb[k] + frac * (lb[k + 1] - lb[k])
+        log_quote = lq[k] + frac * (lq[k + 1] - lq[k])
+        sent = self.base.grid_sent[k] - self.quote.grid_sent[k]
+        buy = u_side < 1.0 / (1.0 + np.exp(-SENTIMENT_GAIN * sent))
+        sign = np.where(buy, 1.0, -1.0)
+        notional = np.minimum(m.notional * body * tail, MAX_NOTIONAL)
+        impact = self.base.spec.impact * sign * np.sqrt(notional / 1e4)
+        # a trade fills before its own impact; transient impact decays as exp(-t/tau):
+        # x(t_j) = exp(-t_j/tau) * (x0 + sum_{i<j} impact_i * exp(t_i/tau))
+        grow = np.exp(t / IMPACT_TAU_S)
+        acc = np.cumsum(impact * grow)
+        before = np.exp(-t / IMPACT_TAU_S) * (self.transient + np.concatenate(([0.0], acc[:-1])))
+        perm = PERMANENT_SHARE * np.cumsum(impact)
+        perm_before = np.concatenate(([0.0], perm[:-1]))
+        mid = np.exp(log_base - log_quote + before + perm_before) * (1.0 + m.basis)
+        price = np.round(mid * (1.0 + m.half_spread * sign), m.price_decimals)
+        tick = 10.0**-m.price_decimals
+        price = np.maximum(price, tick)
+        volume = np.round(notional / np.exp(log_base), m.volume_decimals)
+        volume = np.maximum(volume, 10.0**-m.volume_decimals)
+        self.transient = IMPACT_DECAY * (self.transient + float(acc[-1]))
+        self.base.log_usd += float(perm[-1])  # permanent impact, for every market of the asset
+        return t, buy, price, volume
+
+
+def _windows(markets: tuple[Market, ...], seed: int, start_ms: int, end_ms: int | None) -> Iterator[tuple[list, ...]]:
+    """The simulation, window by window until end_ms: for each window with trades, its trades
+    in time order as columns (timestamps, indexes in `markets`, buys, prices, volumes)."""
+    rng = np.random.RandomState(seed)
+    names = sorted({m.base for m in markets} | {m.quote for m in markets})
+    assets = {n: _Asset(n) for n in names}
+    books = [_Book(m, assets[m.base], assets[m.quote]) for m in markets]
+    window = 0
+    while True:
+        t0_ms = start_ms + window * WINDOW_S * 1000
+        if end_ms is not None and t0_ms >= end_ms:
+            return
+        # the random draws in a fixed order, every asset's grid first (by name), then each market's trades
+        for name in names:
+            assets[name].walk(rng)
+        parts = []
+        for i, book in enumerate(books):
+            trades = book.trades(rng)
+            if trades is not None:
+                t, buy, price, volume = trades
+                parts.append((t, np.full(len(t), i, dtype=np.int64), buy, price, volume))
+        window += 1
+        if parts:
+            yield _merge(t0_ms, parts)
+
+
+def _merge(t0_ms: int, parts: list[tuple]) -> tuple[list, ...]:
+    """Columns (t, market index, buy, price, volume) of each market, merged in time order as lists; t in epoch ms."""
+    t, *columns = (np.concatenate(c) for c in zip(*parts))
+    order = np.argsort(t, kind="stable")
+    ts = (t0_ms + np.floor(t[order] * 1000.0).astype(np.int64)).tolist()
+    return (ts, *(c[order].tolist() for c in columns))
 
 
 def generate_trades(
@@ -149,9 +254,6 @@ def generate_trades(
     iterator is endless.
     """
     markets = select_markets(pairs)
-    rng = np.random.RandomState(seed)
-    names = sorted({m.base for m in markets} | {m.quote for m in markets})
-    assets = {n: _Asset(n) for n in names}
     pricer = UsdPricer()
     end_ms = None if duration_s is None else start_ms + int(round(duration_s * 1000))
     emitted = 0
@@ -159,86 +261,7 @@ def generate_trades(
     m_exchange = [m.exchange for m in markets]
     m_base = [m.base for m in markets]
     m_quote = [m.quote for m in markets]
-    W = WINDOW_S
-    transient = [0.0] * len(markets)  # each market's transient impact at the window start
-    impact_decay = math.exp(-W / IMPACT_TAU_S)
-    decay = math.exp(-1.0 / SENTIMENT_TAU_S)
-    shock = math.sqrt(1.0 - decay * decay)
-    window = 0
-    while True:
-        t0_ms = start_ms + window * W * 1000
-        if end_ms is not None and t0_ms >= end_ms:
-            return
-        # 1. fair log-prices and sentiment of each asset on the 1 s grid (W+1 points)
-        grid_log: dict[str, np.ndarray] = {}
-        grid_sent: dict[str, np.ndarray] = {}
-        for name in names:
-            a = assets[name]
-            eps = rng.standard_normal(W)
-            steps = a.sigma * eps
-            if a.pinned and name != "united-states-dollar":
-                steps = steps - 0.01 * a.log_usd  # gentle pull back to the peg
-            grid_log[name] = a.log_usd + np.concatenate(([0.0], np.cumsum(steps)))
-            noise = rng.standard_normal(W)
-            s = np.empty(W + 1)
-            s[0] = x = a.sentiment
-            for k in range(W):
-                x = decay * x + shock * noise[k]
-                s[k + 1] = x
-            grid_sent[name] = s
-            a.log_usd = float(grid_log[name][-1])
-            a.sentiment = x
-        # 2. the trades of each market in this window
-        parts_t, parts_m, parts_buy, parts_price, parts_vol = [], [], [], [], []
-        for i, m in enumerate(markets):
-            n = rng.poisson(m.rate * W)
-            t = np.sort(rng.uniform(0.0, W, n))
-            u_side = rng.uniform(0.0, 1.0, n)
-            body = np.exp(BODY_SIGMA * rng.standard_normal(n))
-            tail = (1.0 - rng.uniform(0.0, 1.0, n)) ** (-1.0 / PARETO_ALPHA)
-            if n == 0:
-                transient[i] *= impact_decay
-                continue
-            k = np.minimum(t.astype(np.int64), W - 1)
-            frac = t - k
-            lb, lq = grid_log[m.base], grid_log[m.quote]
-            log_base = lb[k] + frac * (lb[k + 1] - lb[k])
-            log_quote = lq[k] + frac * (lq[k + 1] - lq[k])
-            sent = grid_sent[m.base][k] - grid_sent[m.quote][k]
-            buy = u_side < 1.0 / (1.0 + np.exp(-SENTIMENT_GAIN * sent))
-            sign = np.where(buy, 1.0, -1.0)
-            notional = np.minimum(m.notional * body * tail, MAX_NOTIONAL)
-            impact = assets[m.base].spec.impact * sign * np.sqrt(notional / 1e4)
-            # a trade fills before its own impact; transient impact decays as exp(-t/tau):
-            # x(t_j) = exp(-t_j/tau) * (x0 + sum_{i<j} impact_i * exp(t_i/tau))
-            grow = np.exp(t / IMPACT_TAU_S)
-            acc = np.cumsum(impact * grow)
-            before = np.exp(-t / IMPACT_TAU_S) * (transient[i] + np.concatenate(([0.0], acc[:-1])))
-            perm = PERMANENT_SHARE * np.cumsum(impact)
-            perm_before = np.concatenate(([0.0], perm[:-1]))
-            mid = np.exp(log_base - log_quote + before + perm_before) * (1.0 + m.basis)
-            price = np.round(mid * (1.0 + m.half_spread * sign), m.price_decimals)
-            tick = 10.0**-m.price_decimals
-            price = np.maximum(price, tick)
-            volume = np.round(notional / np.exp(log_base), m.volume_decimals)
-            volume = np.maximum(volume, 10.0**-m.volume_decimals)
-            transient[i] = impact_decay * (transient[i] + float(acc[-1]))
-            assets[m.base].log_usd += float(perm[-1])  # permanent impact, for every market of the asset
-            parts_t.append(t)
-            parts_m.append(np.full(n, i, dtype=np.int64))
-            parts_buy.append(buy)
-            parts_price.append(price)
-            parts_vol.append(volume)
-        window += 1
-        if not parts_t:
-            continue
-        t = np.concatenate(parts_t)
-        order = np.argsort(t, kind="stable")
-        ts = (t0_ms + np.floor(t[order] * 1000.0).astype(np.int64)).tolist()
-        mi = np.concatenate(parts_m)[order].tolist()
-        buys = np.concatenate(parts_buy)[order].tolist()
-        prices = np.concatenate(parts_price)[order].tolist()
-        vols = np.concatenate(parts_vol)[order].tolist()
+    for ts, mi, buys, prices, vols in _windows(markets, seed, start_ms, end_ms):
         for j in range(len(ts)):
             tsj = ts[j]
             if end_ms is not None and tsj >= end_ms:

@@ -17,7 +17,7 @@ import time
 import websocket  # websocket-client
 
 from ..assets import UsdPricer, split_symbol
-from ..record import JSONDecodeError, Rejected, Skip, loads
+from ..record import JSONDecodeError, Rejected, Skip, dumps, loads
 
 log = logging.getLogger("producer.ws")
 
@@ -42,6 +42,11 @@ class WebsocketSource:
     name = "?"
     default_url = ""
     default_pairs: tuple[str, ...] = ()
+    backoff_max = 30.0  # cap of the reconnect delay
+    connect_timeout = 10.0
+    # after this many connections in a row that delivered nothing, say that the exchange or the network
+    # is unreachable (the source keeps retrying: a stream outlives outages)
+    unreachable_after = 5
 
     def __init__(
         self,
@@ -51,28 +56,20 @@ class WebsocketSource:
         ping_interval: float = 20.0,
         ping_timeout: float = 10.0,
         backoff_base: float = 0.5,
-        backoff_max: float = 30.0,
-        connect_timeout: float = 10.0,
         max_reconnects: int | None = None,
         seed=None,
-        unreachable_after: int = 5,
     ):
         self.url = url or self.default_url
         self.pairs = list(pairs) if pairs else list(self.default_pairs)
         self.ping_interval = ping_interval
         self.ping_timeout = ping_timeout
         self.backoff_base = backoff_base
-        self.backoff_max = backoff_max
-        self.connect_timeout = connect_timeout
         self.max_reconnects = max_reconnects
         self.pricer = UsdPricer()
         self.connections = 0  # successful connects, for logs and tests
         self.messages = 0  # data messages received, over all connections
         self.attempts = 0  # connection attempts, over all
         self.last_error = ""  # why the last connection attempt failed or dropped
-        # after this many connections in a row that delivered nothing, say that the exchange or the network
-        # is unreachable (the source keeps retrying: a stream outlives outages)
-        self.unreachable_after = unreachable_after
         self._rng = random.Random(seed)
 
     def ticker_pairs(self) -> list[tuple[str, str]]:
@@ -121,74 +118,89 @@ class WebsocketSource:
     def __iter__(self):
         attempt = 0
         while True:
-            if attempt:
-                if self.max_reconnects is not None and attempt > self.max_reconnects:
-                    log.error("giving up on %s after %d reconnect attempts", self.url, attempt - 1)
-                    return
-                delay = backoff_delay(attempt, self.backoff_base, self.backoff_max, self._rng)
-                log.warning("reconnecting to %s: attempt %d in %.2f s", self.url, attempt, delay)
-                time.sleep(delay)
+            if attempt and not self._wait_to_reconnect(attempt):
+                return
             self.attempts += 1
-            try:
-                ws = websocket.create_connection(
-                    self.url, timeout=self.connect_timeout, skip_utf8_validation=True, enable_multithread=False
-                )
-            except (OSError, websocket.WebSocketException) as e:
-                attempt += 1
-                self.last_error = f"cannot connect: {e or type(e).__name__}"
-                log.warning("cannot connect to %s: %s", self.url, e or type(e).__name__)
-                self._say_unreachable(attempt)
-                continue
-            self.connections += 1
-            log.info("connected to %s (connection %d)", self.url, self.connections)
-            try:
-                for sub in self.subscribe_messages():
-                    text = sub if isinstance(sub, str) else _json_text(sub)
-                    log.debug("subscribe: %s", text)
-                    ws.send(text)
-                ws.settimeout(self.ping_interval)
-                pinged_at = None
-                while True:
-                    try:
-                        opcode, data = ws.recv_data(control_frame=True)
-                    except websocket.WebSocketTimeoutException:
-                        if pinged_at is not None:
-                            raise SilentConnection(
-                                f"no message nor pong for {self.ping_interval + self.ping_timeout:.1f} s"
-                            ) from None
-                        ws.ping(b"hb")
-                        pinged_at = time.monotonic()
-                        ws.settimeout(self.ping_timeout)
-                        continue
-                    if pinged_at is not None:
-                        pinged_at = None
-                        ws.settimeout(self.ping_interval)
-                    if opcode in (websocket.ABNF.OPCODE_TEXT, websocket.ABNF.OPCODE_BINARY):
-                        attempt = 0  # the connection works: next drop starts the backoff afresh
-                        self.messages += 1
-                        items = self.handle(data)
-                        if not items:
-                            yield IGNORED
-                        else:
-                            yield from items
-                    elif opcode == websocket.ABNF.OPCODE_CLOSE:
-                        raise websocket.WebSocketConnectionClosedException("closed by the server")
-            except ReconnectRequested as e:
-                log.info("%s asked to reconnect: %s", self.name, e)
-                self.last_error = f"the exchange asked to reconnect: {e}"
-            except SilentConnection as e:
-                log.warning("connection to %s is silent (%s): reconnecting", self.url, e)
-                self.last_error = f"silent connection: {e}"
-            except (OSError, websocket.WebSocketException) as e:
-                log.warning("connection to %s dropped: %s", self.url, e or type(e).__name__)
-                self.last_error = f"connection dropped: {e or type(e).__name__}"
-            finally:
+            ws = self._connect()
+            if ws is not None:
+                messages = self.messages
                 try:
-                    ws.close(timeout=0.2)
-                except Exception:  # noqa: BLE001 - best effort on a broken socket
-                    pass
+                    yield from self._stream(ws)
+                except ReconnectRequested as e:
+                    log.info("%s asked to reconnect: %s", self.name, e)
+                    self.last_error = f"the exchange asked to reconnect: {e}"
+                except SilentConnection as e:
+                    log.warning("connection to %s is silent (%s): reconnecting", self.url, e)
+                    self.last_error = f"silent connection: {e}"
+                except (OSError, websocket.WebSocketException) as e:
+                    log.warning("connection to %s dropped: %s", self.url, e or type(e).__name__)
+                    self.last_error = f"connection dropped: {e or type(e).__name__}"
+                finally:
+                    try:
+                        ws.close(timeout=0.2)
+                    except Exception:  # noqa: BLE001 - best effort on a broken socket
+                        pass
+                if self.messages > messages:
+                    attempt = 0  # the connection worked: this drop starts the backoff afresh
             attempt += 1
             self._say_unreachable(attempt)
+
+    def _wait_to_reconnect(self, attempt: int) -> bool:
+        """Sleep the backoff delay before reconnect `attempt`; False when max_reconnects are used up."""
+        if self.max_reconnects is not None and attempt > self.max_reconnects:
+            log.error("giving up on %s after %d reconnect attempts", self.url, attempt - 1)
+            return False
+        delay = backoff_delay(attempt, self.backoff_base, self.backoff_max, self._rng)
+        log.warning("reconnecting to %s: attempt %d in %.2f s", self.url, attempt, delay)
+        time.sleep(delay)
+        return True
+
+    def _connect(self):
+        """A new connection, or None if it cannot be opened (last_error says why)."""
+        try:
+            ws = websocket.create_connection(
+                self.url, timeout=self.connect_timeout, skip_utf8_validation=True, enable_multithread=False
+            )
+        except (OSError, websocket.WebSocketException) as e:
+            self.last_error = f"cannot connect: {e or type(e).__name__}"
+            log.warning("cannot connect to %s: %s", self.url, e or type(e).__name__)
+            return None
+        self.connections += 1
+        log.info("connected to %s (connection %d)", self.url, self.connections)
+        return ws
+
+    def _stream(self, ws):
+        """Subscribe, then the items of each message, until the connection fails (raises)."""
+        for sub in self.subscribe_messages():
+            text = sub if isinstance(sub, str) else _json_text(sub)
+            log.debug("subscribe: %s", text)
+            ws.send(text)
+        ws.settimeout(self.ping_interval)
+        pinged_at = None
+        while True:
+            try:
+                opcode, data = ws.recv_data(control_frame=True)
+            except websocket.WebSocketTimeoutException:
+                if pinged_at is not None:
+                    raise SilentConnection(
+                        f"no message nor pong for {self.ping_interval + self.ping_timeout:.1f} s"
+                    ) from None
+                ws.ping(b"hb")
+                pinged_at = time.monotonic()
+                ws.settimeout(self.ping_timeout)
+                continue
+            if pinged_at is not None:
+                pinged_at = None
+                ws.settimeout(self.ping_interval)
+            if opcode in (websocket.ABNF.OPCODE_TEXT, websocket.ABNF.OPCODE_BINARY):
+                self.messages += 1
+                items = self.handle(data)
+                if not items:
+                    yield IGNORED
+                else:
+                    yield from items
+            elif opcode == websocket.ABNF.OPCODE_CLOSE:
+                raise websocket.WebSocketConnectionClosedException("closed by the server")
 
     def _say_unreachable(self, failures: int) -> None:
         """Once `unreachable_after` connections in a row delivered nothing, and every 20 after."""
@@ -218,6 +230,4 @@ def _in_message(detail: str, data) -> str:
 
 
 def _json_text(obj) -> str:
-    from ..record import dumps
-
     return dumps(obj).decode()
