@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from ..config import Config, load_config
 from ..kafka import true_end_offsets
-from . import edges, speedups
+from . import edges, plan_cache
 from .errors import ProcessorError, flink_message
 from .flink_env import DEFAULT_CHECKPOINT_INTERVAL, RESTART_OPTIONS, create_table_env
 from .statements import define, load_statements, skeleton_warnings, sql_values
@@ -135,10 +135,10 @@ def run(options: RunOptions | None = None, config: Config | None = None, say=pri
             scanning = None
     table_result = None
     plan_path = (
-        None if o.explain else speedups.plan_path(config.workbook_state_dir, statements, values, dry_run, bounded)
+        None if o.explain else plan_cache.plan_path(config.workbook_state_dir, statements, values, dry_run, bounded)
     )
     if plan_path is not None and plan_path.exists():
-        table_result = speedups.execute_plan(t_env, plan_path, end_offsets if bounded else None)
+        table_result = plan_cache.execute_plan(t_env, plan_path, end_offsets if bounded else None)
     if table_result is None:
         inserts = define(t_env, statements, values, dry_run=dry_run, end_offsets=end_offsets if bounded else None)
         if not inserts:
@@ -152,7 +152,7 @@ def run(options: RunOptions | None = None, config: Config | None = None, say=pri
         if o.explain:
             say(stmt_set.explain())
         try:
-            table_result = speedups.compile_and_execute(stmt_set, plan_path)
+            table_result = plan_cache.compile_and_execute(stmt_set, plan_path)
         except Exception as exc:  # noqa: BLE001 - Py4J raises Flink errors as plain Exceptions
             raise ProcessorError(f"the job could not start: {flink_message(exc)}") from None
     client = table_result.get_job_client()
