@@ -103,7 +103,7 @@ def start_mini_cluster(options: dict, slots: int):
     and close() are Flink's. PyFlink only starts one per job, and stops it after."""
     j = jvm()
     conf = j.org.apache.flink.configuration.Configuration()
-    for key, value in options.items():
+    for key, value in {**options, "taskmanager.numberOfTaskSlots": str(slots)}.items():
         conf.setString(key, value)
     mc_conf = (
         j.org.apache.flink.runtime.minicluster.MiniClusterConfiguration.Builder()

@@ -142,9 +142,7 @@ class Session:
         if self._rest is None:
             prepare_jvm(self.config.workbook_state_dir / "logs" / "magic")
             create_table_env(pipeline_name="workbook cell")  # starts the JVM with our options
-            self._cluster = pyflink_internals.start_mini_cluster(
-                {**LOOPBACK_OPTIONS, "rest.bind-port": "0", "taskmanager.numberOfTaskSlots": "4"}, slots=4
-            )
+            self._cluster = pyflink_internals.start_mini_cluster({**LOOPBACK_OPTIONS, "rest.bind-port": "0"}, slots=4)
             uri = self._cluster.getRestAddress().get()
             self._rest = f"{uri.getHost()}:{uri.getPort()}"
         return self._rest
