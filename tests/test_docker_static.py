@@ -88,8 +88,8 @@ NOT_IN_FLINK_IMAGE = {
     "pandas": "installed with apache-flink (a dependency of PyFlink)",
     "apache_beam": "installed with apache-flink (PyFlink's Python worker runs on Beam)",
     "grpc": "installed with apache-flink (Beam's worker pool serves gRPC)",
-    "pyarrow": "installed with apache-flink (results come back as Arrow: pipeline/speedups.py)",
-    "pytz": "installed with apache-flink (TIMESTAMP_LTZ columns of results: pipeline/speedups.py)",
+    "pyarrow": "installed with apache-flink (results come back as Arrow: pipeline/results.py)",
+    "pytz": "installed with apache-flink (TIMESTAMP_LTZ columns of results: pipeline/results.py)",
 }
 DISTRIBUTION = {
     "pyflink": "apache-flink",

@@ -233,10 +233,10 @@ def test_event_time_columns_in_a_changelog_and_in_a_query_over_kafka(shell):
     ],
 )
 def test_arrow_collection_gives_the_frame_of_table_to_pandas(sql, data, monkeypatch):
-    from workbook.pipeline import speedups
+    from workbook.pipeline import results
 
     t_env = feedback.session().env(data)
-    ours = speedups.to_pandas(t_env.sql_query(sql))
+    ours = results.to_pandas(t_env.sql_query(sql))
     theirs = t_env.sql_query(sql).to_pandas()
     assert list(ours.columns) == list(theirs.columns)
     assert list(ours.dtypes) == list(theirs.dtypes)  # tz-aware ts included
@@ -246,7 +246,7 @@ def test_arrow_collection_gives_the_frame_of_table_to_pandas(sql, data, monkeypa
     )
     monkeypatch.setenv("WORKBOOK_ARROW_COLLECT", "0")  # off: PyFlink's own path, same frame
     pd.testing.assert_frame_equal(
-        speedups.to_pandas(t_env.sql_query(sql)).sort_values(list(ours.columns)).reset_index(drop=True),
+        results.to_pandas(t_env.sql_query(sql)).sort_values(list(ours.columns)).reset_index(drop=True),
         theirs.sort_values(list(theirs.columns)).reset_index(drop=True),
     )
 
@@ -254,16 +254,16 @@ def test_arrow_collection_gives_the_frame_of_table_to_pandas(sql, data, monkeypa
 def test_a_query_too_big_to_compile_unsplit_is_compiled_again_with_splitting(monkeypatch):
     """The session turns Flink's code splitting off; a generated method over the JVM's 64 KB
     does not compile then, and the query runs again with splitting (and splitting is off again after)."""
+    from workbook.pipeline import results
     from workbook.pipeline import session as session_module
-    from workbook.pipeline import speedups
 
-    runs, original = [], speedups.to_pandas
+    runs, original = [], results.to_pandas
 
     def counted(table):
         runs.append(table)
         return original(table)
 
-    monkeypatch.setattr(speedups, "to_pandas", counted)
+    monkeypatch.setattr(results, "to_pandas", counted)
 
     columns = ",\n".join(
         f"CASE WHEN price > {i} THEN CONCAT(currency_pair, '{i}', CAST(volume * {i} AS STRING)) "

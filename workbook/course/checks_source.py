@@ -16,6 +16,7 @@ import re
 import pandas as pd
 
 from ..pipeline import SqlFileError, sql_files
+from ..pipeline.pyflink_internals import watermark_of
 from ..pipeline.session import short_message
 from .checks_basics import PROBE, basics_session, expected, run_basics
 from .feedback import CheckResult, Wrong, judged, passed
@@ -91,17 +92,15 @@ def _create_scratch(ddl: str):
 def _watermark(t_env) -> str:
     """The scratch table's watermark expression, as Flink prints it; Wrong unless it is declared on ts, a
     timestamp."""
-    schema = t_env.from_path(_SCRATCH)._j_table.getResolvedSchema()
-    specs = list(schema.getWatermarkSpecs())
-    if not specs:
+    watermark = watermark_of(t_env, _SCRATCH)
+    if watermark is None:
         raise Wrong("no WATERMARK in the table's schema.")
-    rowtime = specs[0].getRowtimeAttribute()
+    rowtime, expression, ts_type = watermark
     if rowtime != "ts":
         raise Wrong(f"the event-time column is {rowtime!r}: name it ts (the views and windows of the workbook use ts).")
-    ts_type = str(schema.getColumn("ts").get().getDataType())
     if "TIMESTAMP" not in ts_type.upper():
         raise Wrong(f"ts has type {ts_type}: it must be a TIMESTAMP(3)/TIMESTAMP_LTZ(3).")
-    return specs[0].getWatermarkExpression().asSummaryString()
+    return expression
 
 
 def _read_probe(timeout_s: float | None) -> pd.DataFrame:

@@ -28,7 +28,7 @@ from IPython import get_ipython
 from IPython.core.error import UsageError
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
-from ..pipeline import speedups
+from ..pipeline import switches
 from ..pipeline.session import DEFAULT_TIMEOUT_S, QueryTimeout, SqlError
 from . import checks, exercises, feedback
 
@@ -146,5 +146,5 @@ def load_ipython_extension(ipython) -> None:
     # a line magic too: `%flinksql --exercise volumes --file`
     ipython.register_magic_function(flinksql, "line_cell", "flinksql")
     ipython.user_ns.setdefault("hint", exercises.hint)
-    if speedups.enabled("WORKBOOK_WARM_UP"):
+    if switches.enabled("WORKBOOK_WARM_UP"):
         feedback.session().warm_up(WARM_UP_SQL, data=("check", "sample"))  # the exercises' and notebook 03's

@@ -497,97 +497,16 @@ def dashboard_figure(
     not_drawn = [r for r in map(_not_drawn_reason, all_panels) if r]
     drawn = [p for p in all_panels if _not_drawn_reason(p) is None]
     rows = max([p.y + p.h for p in drawn], default=1)
-    plot_px = rows * ROW_PX
+    sheet = _Sheet(rows=rows, plot_px=rows * ROW_PX, time_from=time_from, time_to=time_to, not_drawn=not_drawn)
     margin_t, margin_b = 56, 16 + 18 * len(not_drawn)
-    fig = go.Figure()
-    layout: dict = {}
-    annotations: list = []
-    axis_n = 0
     for n, p in enumerate(drawn, start=1):
-        top, bottom = 1 - p.y / rows, 1 - (p.y + p.h) / rows
-        legend_y = bottom + 6 / plot_px
-        y_dom = [min(bottom + (LEGEND_PX + XTICKS_PX + 8) / plot_px, top - 0.01), top - TITLE_PX / plot_px]
-        x_dom = [p.x / GRID_COLUMNS + (0.045 if p.x else 0.0), (p.x + p.w) / GRID_COLUMNS - 0.012]
-        annotations.append(
-            dict(
-                text=f"<b>{_title(p, variables)}</b>",
-                x=x_dom[0],
-                y=top,
-                xref="paper",
-                yref="paper",
-                xanchor="left",
-                yanchor="top",
-                showarrow=False,
-                font={"size": 13},
-            )
-        )
-        frame = frames.get(p.title)
-        if isinstance(frame, Exception) or frame is None:
-            message = str(frame) if frame is not None else "no data was queried for this panel"
-            annotations.append(_panel_note(f"query error: {message[:160]}", x_dom, y_dom, {"color": "#F2495C"}))
-            continue
-        if p.type == "stat":
-            try:
-                for t in _stat(p, frame, {"x": x_dom, "y": y_dom}):
-                    fig.add_trace(t)
-            except ValueError as exc:
-                not_drawn.append(f"panel {p.title!r} (type 'stat'): {exc}")
-            continue
-        axis_n += 1
-        x_name, y_name = ("x", "y") if axis_n == 1 else (f"x{axis_n}", f"y{axis_n}")
-        axes = {"x": x_name, "y": y_name}
-        conf = _defaults(p)
-        layout[f"xaxis{'' if axis_n == 1 else axis_n}"] = dict(
-            domain=x_dom,
-            anchor=y_name,
-            type="date",
-            range=[time_from, time_to],
-            rangeslider_visible=False,
-            showgrid=True,
-        )
-        layout[f"yaxis{'' if axis_n == 1 else axis_n}"] = dict(domain=y_dom, anchor=x_name, **_axis_format(conf))
-        if p.type == "candlestick" and p.raw.get("options", {}).get("mode", "candles+volume") == "candles+volume":
-            axis_n += 1  # the volume bars: an axis of their own over the lower quarter, as Grafana draws them
-            axes["y2"] = f"y{axis_n}"
-            volume_column = _candle_columns(p, frame)["volume"]  # the column the bars are drawn from
-            volume = pd.to_numeric(frame[volume_column] if volume_column else pd.Series(dtype=float), errors="coerce")
-            top_volume = float(volume.max()) if volume.notna().any() else 1.0
-            layout[f"yaxis{axis_n}"] = dict(
-                overlaying=y_name,
-                anchor=x_name,
-                side="right",
-                showgrid=False,
-                visible=False,
-                range=[0, top_volume * 4 or 1],
-            )
-        legend = "legend" if n == 1 else f"legend{n}"
-        layout[legend] = dict(
-            x=x_dom[0],
-            y=legend_y,
-            xref="paper",
-            yref="paper",
-            xanchor="left",
-            yanchor="bottom",
-            orientation="h",
-            bgcolor="rgba(0,0,0,0)",
-        )
-        show_legend = p.raw.get("options", {}).get("legend", {}).get("showLegend", True)
-        try:
-            traces = _candlestick(p, frame, axes) if p.type == "candlestick" else _timeseries(p, frame, axes)
-        except ValueError as exc:  # a query whose columns do not fit the panel: said in the panel, as Grafana does
-            annotations.append(_panel_note(str(exc)[:200], x_dom, y_dom, {"color": "#F2495C"}))
-            continue
-        for t in traces:
-            t.update(legend=legend, showlegend=show_legend)
-            fig.add_trace(t)
-        if frame.empty:
-            annotations.append(_panel_note("No data", x_dom, y_dom, {"size": 16, "color": "#8E8E8E"}))
+        _draw_panel(sheet, n, p, frames.get(p.title), variables)
     for i, reason in enumerate(not_drawn):
-        annotations.append(
+        sheet.annotations.append(
             dict(
                 text=f"Not drawn: {reason}",
                 x=0,
-                y=-(8 + 18 * i) / plot_px,
+                y=-(8 + 18 * i) / sheet.plot_px,
                 xref="paper",
                 yref="paper",
                 xanchor="left",
@@ -604,18 +523,141 @@ def dashboard_figure(
         ]
     )
     bar_stacked = any(_defaults(p).get("custom", {}).get("stacking", {}).get("mode", "none") != "none" for p in drawn)
-    fig.update_layout(
+    sheet.fig.update_layout(
         title={"text": header, "x": 0, "xanchor": "left", "font": {"size": 15}},
-        height=plot_px + margin_t + margin_b,
+        height=sheet.plot_px + margin_t + margin_b,
         margin=dict(l=50, r=20, t=margin_t, b=margin_b),
         barmode="relative" if bar_stacked else "overlay",
         bargap=0.1,
         hovermode="x",
-        annotations=annotations,
+        annotations=sheet.annotations,
         template="plotly_white",
-        **layout,
+        **sheet.layout,
     )
-    return fig, not_drawn
+    return sheet.fig, not_drawn
+
+
+@dataclass
+class _Sheet:
+    """The figure while its panels are drawn on Grafana's grid of `rows` rows, `plot_px` pixels high."""
+
+    rows: int
+    plot_px: int
+    time_from: datetime
+    time_to: datetime
+    not_drawn: list  # reasons; a stat panel that cannot be drawn adds its own
+    fig: go.Figure = field(default_factory=go.Figure)
+    layout: dict = field(default_factory=dict)  # axes and legends
+    annotations: list = field(default_factory=list)
+    axis_n: int = 0  # the y axes so far
+
+
+@dataclass(frozen=True)
+class _Place:
+    """Where a panel is drawn, in the figure's paper coordinates."""
+
+    top: float
+    legend_y: float
+    x_dom: list
+    y_dom: list
+
+
+def _place(p: GridPanel, sheet: _Sheet) -> _Place:
+    top, bottom = 1 - p.y / sheet.rows, 1 - (p.y + p.h) / sheet.rows
+    return _Place(
+        top=top,
+        legend_y=bottom + 6 / sheet.plot_px,
+        x_dom=[p.x / GRID_COLUMNS + (0.045 if p.x else 0.0), (p.x + p.w) / GRID_COLUMNS - 0.012],
+        y_dom=[
+            min(bottom + (LEGEND_PX + XTICKS_PX + 8) / sheet.plot_px, top - 0.01),
+            top - TITLE_PX / sheet.plot_px,
+        ],
+    )
+
+
+def _draw_panel(sheet: _Sheet, n: int, p: GridPanel, frame, variables: Mapping[str, Any]) -> None:
+    """The n-th drawn panel: its title, then its traces, or a note in it that says why there are none."""
+    at = _place(p, sheet)
+    sheet.annotations.append(
+        dict(
+            text=f"<b>{_title(p, variables)}</b>",
+            x=at.x_dom[0],
+            y=at.top,
+            xref="paper",
+            yref="paper",
+            xanchor="left",
+            yanchor="top",
+            showarrow=False,
+            font={"size": 13},
+        )
+    )
+    if isinstance(frame, Exception) or frame is None:
+        message = str(frame) if frame is not None else "no data was queried for this panel"
+        sheet.annotations.append(_panel_note(f"query error: {message[:160]}", at.x_dom, at.y_dom, {"color": "#F2495C"}))
+        return
+    if p.type == "stat":
+        try:
+            for t in _stat(p, frame, {"x": at.x_dom, "y": at.y_dom}):
+                sheet.fig.add_trace(t)
+        except ValueError as exc:
+            sheet.not_drawn.append(f"panel {p.title!r} (type 'stat'): {exc}")
+        return
+    axes = _add_axes(sheet, p, frame, at)
+    legend = "legend" if n == 1 else f"legend{n}"
+    sheet.layout[legend] = dict(
+        x=at.x_dom[0],
+        y=at.legend_y,
+        xref="paper",
+        yref="paper",
+        xanchor="left",
+        yanchor="bottom",
+        orientation="h",
+        bgcolor="rgba(0,0,0,0)",
+    )
+    show_legend = p.raw.get("options", {}).get("legend", {}).get("showLegend", True)
+    try:
+        traces = _candlestick(p, frame, axes) if p.type == "candlestick" else _timeseries(p, frame, axes)
+    except ValueError as exc:  # a query whose columns do not fit the panel: said in the panel, as Grafana does
+        sheet.annotations.append(_panel_note(str(exc)[:200], at.x_dom, at.y_dom, {"color": "#F2495C"}))
+        return
+    for t in traces:
+        t.update(legend=legend, showlegend=show_legend)
+        sheet.fig.add_trace(t)
+    if frame.empty:
+        sheet.annotations.append(_panel_note("No data", at.x_dom, at.y_dom, {"size": 16, "color": "#8E8E8E"}))
+
+
+def _add_axes(sheet: _Sheet, p: GridPanel, frame: pd.DataFrame, at: _Place) -> dict:
+    """The panel's time axis and value axis (and its volume axis) in the layout; their names for its traces."""
+    sheet.axis_n += 1
+    axis_n = sheet.axis_n
+    x_name, y_name = ("x", "y") if axis_n == 1 else (f"x{axis_n}", f"y{axis_n}")
+    axes = {"x": x_name, "y": y_name}
+    conf = _defaults(p)
+    sheet.layout[f"xaxis{'' if axis_n == 1 else axis_n}"] = dict(
+        domain=at.x_dom,
+        anchor=y_name,
+        type="date",
+        range=[sheet.time_from, sheet.time_to],
+        rangeslider_visible=False,
+        showgrid=True,
+    )
+    sheet.layout[f"yaxis{'' if axis_n == 1 else axis_n}"] = dict(domain=at.y_dom, anchor=x_name, **_axis_format(conf))
+    if p.type == "candlestick" and p.raw.get("options", {}).get("mode", "candles+volume") == "candles+volume":
+        sheet.axis_n += 1  # the volume bars: an axis of their own over the lower quarter, as Grafana draws them
+        axes["y2"] = f"y{sheet.axis_n}"
+        volume_column = _candle_columns(p, frame)["volume"]  # the column the bars are drawn from
+        volume = pd.to_numeric(frame[volume_column] if volume_column else pd.Series(dtype=float), errors="coerce")
+        top_volume = float(volume.max()) if volume.notna().any() else 1.0
+        sheet.layout[f"yaxis{sheet.axis_n}"] = dict(
+            overlaying=y_name,
+            anchor=x_name,
+            side="right",
+            showgrid=False,
+            visible=False,
+            range=[0, top_volume * 4 or 1],
+        )
+    return axes
 
 
 def render(

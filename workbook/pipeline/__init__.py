@@ -1,7 +1,9 @@
 """The Flink job: the SQL files of sql/ become statements, run as one job
 (`run`) or as one bounded query over fixed trades (`query`), in a
-TableEnvironment set up by `flink_env`, with the start-up speed-ups of
-`speedups`. Uses the bottom of the package (`config`, `kafka`, `java`, `paths`).
+TableEnvironment set up by `flink_env`, with the speed-ups of `plan_cache`,
+`class_archive` and `results` (turned on and off in `switches`). Every use of
+PyFlink's private API is in `pyflink_internals`. Uses the bottom of the package
+(`config`, `kafka`, `java`, `paths`).
 """
 
 from .errors import ProcessorError, flink_message

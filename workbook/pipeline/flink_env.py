@@ -10,7 +10,7 @@
 - Listeners: the MiniCluster's REST API (it can cancel jobs, without
   authentication), blob server, RPC, shuffle and collect-sink sockets, and
   PyFlink's Python-worker gRPC server listen on 127.0.0.1 only (LOOPBACK_OPTIONS,
-  `_python_worker_pool_on_loopback`); Flink and PyFlink default to every interface.
+  `pyflink_internals.python_worker_pool_on`); Flink and PyFlink default to every interface.
 - Failures: a streaming job restarts from its last checkpoint (RESTART_OPTIONS),
   so an outage of PostgreSQL or Kafka delays results instead of losing them.
 
@@ -24,7 +24,7 @@ import os
 
 from ..config import load_config
 from ..java import find_java
-from . import speedups
+from . import class_archive, pyflink_internals
 
 # Settings of every job (Flink configuration keys).
 BASE_OPTIONS = {
@@ -80,7 +80,7 @@ def jvm_args(state_dir=None) -> str:
         if not any(a.split("=")[0] == opt.split("=")[0] for a in args):
             args.append(opt)
     if state_dir is not None and not any("SharedArchiveFile" in a or "ArchiveClassesAtExit" in a for a in args):
-        args += speedups.class_archive_options(java, state_dir)
+        args += class_archive.jvm_options(java, state_dir)
     return " ".join(args)
 
 
@@ -131,7 +131,7 @@ def create_table_env(
         settings.update({"execution.target": "remote", "rest.address": host, "rest.port": str(port)})
     else:
         settings.update(LOOPBACK_OPTIONS)
-        _python_worker_pool_on_loopback()
+        pyflink_internals.python_worker_pool_on(LOOPBACK)
     settings.update(options or {})
     # JVM_ARGS only while PyFlink may start its JVM (the first pyflink object does): Flink's
     # bin/ scripts read JVM_ARGS too, and a cluster started later must not get our options
@@ -151,36 +151,3 @@ def create_table_env(
     for key, value in settings.items():  # also on the table config, where the planner reads them
         t_env.get_config().set(key, str(value))
     return t_env
-
-
-def _python_worker_pool_on_loopback() -> None:
-    """PyFlink starts a gRPC server for its Python workers in every local TableEnvironment
-    (pyflink/fn_execution/beam/beam_worker_pool_service.py), bound to [::]:0, every interface.
-    Its start() is replaced by one that binds 127.0.0.1 (one server per process, as intended)."""
-    try:
-        from pyflink.fn_execution.beam import beam_worker_pool_service as pool
-    except ImportError:  # PyFlink without its Beam runtime: no Python workers, no server
-        return
-    cls = pool.BeamFnLoopbackWorkerPoolServicer
-    if getattr(cls, "_workbook_on_loopback", False):
-        return
-
-    def start(self):
-        if getattr(cls, "_workbook_address", None) is None:
-            import atexit
-            import functools
-
-            import grpc
-            from apache_beam.utils import thread_pool_executor
-
-            server = grpc.server(thread_pool_executor.shared_unbounded_instance())
-            port = server.add_insecure_port(f"{LOOPBACK}:0")
-            pool.beam_fn_api_pb2_grpc.add_BeamFnExternalWorkerPoolServicer_to_server(self, server)
-            server.start()
-            atexit.register(functools.partial(server.stop, 1))
-            cls._workbook_address = f"{LOOPBACK}:{port}"
-        self._worker_address = cls._workbook_address
-        return cls._workbook_address
-
-    cls.start = start
-    cls._workbook_on_loopback = True

@@ -10,7 +10,7 @@ import pandas as pd
 
 from .. import kafka
 from ..config import Config, load_config
-from . import speedups, sql_files
+from . import results, sql_files
 from .errors import ProcessorError, flink_message
 from .flink_env import create_table_env
 from .runner import measure_end_offsets
@@ -74,7 +74,7 @@ def without_ltz(table):
     from pyflink.table import DataTypes
     from pyflink.table.expressions import col
 
-    ltz = speedups.ltz_columns(table)
+    ltz = results.ltz_columns(table)
     if not any(ltz):
         return table
     names = table.get_schema().get_field_names()

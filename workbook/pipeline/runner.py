@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..config import Config, load_config
 from ..kafka import true_end_offsets
-from . import edges, speedups
+from . import edges, plan_cache
 from .errors import ProcessorError, flink_message
 from .flink_env import DEFAULT_CHECKPOINT_INTERVAL, RESTART_OPTIONS, create_table_env
 from .statements import define, load_statements, skeleton_warnings, sql_values
@@ -80,18 +81,51 @@ def run(options: RunOptions | None = None, config: Config | None = None, say=pri
     left running (wait=False is the default there). With wait=False the job keeps running
     (in this process for a MiniCluster) and `RunResult.cancel()` stops it."""
     o = options or RunOptions()
-    bounded, dry_run, jobmanager, jdbc_url, end_offsets = o.bounded, o.dry_run, o.jobmanager, o.jdbc_url, o.end_offsets
-    t0 = time.monotonic()
+    started = time.monotonic()
     config = config or load_config()
-    topic = o.topic or config.kafka_topic
-    only = o.only
-    interval = checkpoint_interval(o.checkpoint_interval, bounded)
-    # the services first: a broker or a cluster that is not there is said at once, not after a minute
-    if jobmanager:
-        check_jobmanager(jobmanager)
-    check_kafka(config.kafka_bootstrap_servers, metadata=False)
-    broker_check = None if bounded else _in_background(check_kafka, config.kafka_bootstrap_servers)
-    statements = load_statements(o.solutions)
+    r = _Run(o, config, say, started, o.topic or config.kafka_topic, o.jdbc_url or config.jdbc_url)
+    interval = checkpoint_interval(o.checkpoint_interval, o.bounded)
+    broker_check = _check_services(r)
+    statements, warnings = _load_statements(r)
+    values = sql_values(config, r.topic, o.jdbc_url)
+    count_edges = _counts_edges(o, statements)
+    # bounded: the end offsets are measured in a thread while the JVM starts
+    measuring = measure_end_offsets(config, r.topic, o.end_offsets, count_edges) if o.bounded else None
+    t_env = _create_environment(o, interval)
+    # every thread of the run ends here, before planning: nothing else may run beside the planner
+    end_offsets, scanning = _join_background(o, measuring, count_edges, broker_check)
+    if scanning is not None and not o.dry_run:
+        scanning = _prepare_edge_count(r, scanning, end_offsets)
+    table_result = _start_job(r, t_env, statements, values, end_offsets)
+    result = _report_start(r, table_result, end_offsets, warnings)
+    return _wait_for_job(r, result, scanning)
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What the phases of one run() share."""
+
+    options: RunOptions
+    config: Config
+    say: Callable
+    started: float  # time.monotonic() at the start of run()
+    topic: str
+    target_url: str  # the PostgreSQL the sinks write to
+
+
+def _check_services(r: _Run):
+    """The services first: a broker or a cluster that is not there is said at once, not after a
+    minute. Streaming: the broker's metadata is checked in the background (its getter is returned)."""
+    if r.options.jobmanager:
+        check_jobmanager(r.options.jobmanager)
+    check_kafka(r.config.kafka_bootstrap_servers, metadata=False)
+    return None if r.options.bounded else _in_background(check_kafka, r.config.kafka_bootstrap_servers)
+
+
+def _load_statements(r: _Run) -> tuple[list, list]:
+    """The statements of sql/ (of the INSERTs, those of `only`), and the warnings about skeletons, said."""
+    statements = load_statements(r.options.solutions)
+    only = r.options.only
     if only:
         unknown = set(only) - {s.name for s in statements if s.kind in ("insert", "skeleton")}
         if unknown:
@@ -99,126 +133,177 @@ def run(options: RunOptions | None = None, config: Config | None = None, say=pri
         statements = [s for s in statements if s.kind not in ("insert", "skeleton") or s.name in only]
     warnings = skeleton_warnings(statements)
     for w in warnings:
-        say(f"WARNING: {w}")
-    values = sql_values(config, topic, jdbc_url)
-    # bounded: the unreadable records at the edges of the partitions (sql/44_unreadable_records.sql
-    # cannot see them) are read with the end offsets, and added to bad_records when the job has finished
-    count_edges = (
-        bounded and o.wait is not False and any(s.kind == "insert" and s.name == "bad_records" for s in statements)
-    )
-    measuring = measure_end_offsets(config, topic, end_offsets, count_edges) if bounded else None
+        r.say(f"WARNING: {w}")
+    return statements, warnings
+
+
+def _counts_edges(o: RunOptions, statements) -> bool:
+    """Bounded: the unreadable records at the edges of the partitions (sql/44_unreadable_records.sql
+    cannot see them) are read with the end offsets, and added to bad_records when the job has finished."""
+    return o.bounded and o.wait is not False and any(s.kind == "insert" and s.name == "bad_records" for s in statements)
+
+
+def _create_environment(o: RunOptions, interval: float | None):
     # streaming: restarts from the last checkpoint after a failure (PostgreSQL or Kafka gone for a while)
-    flink_options = dict(RESTART_OPTIONS) if not bounded and interval else {}
+    flink_options = dict(RESTART_OPTIONS) if not o.bounded and interval else {}
     flink_options.update(o.flink_options or {})
-    t_env = create_table_env(
+    return create_table_env(
         parallelism=o.parallelism,
-        jobmanager=jobmanager,
+        jobmanager=o.jobmanager,
         checkpoint_interval=interval,
-        pipeline_name=pipeline_name(bounded),
+        pipeline_name=pipeline_name(o.bounded),
         options=flink_options,
     )
-    scanning = None
+
+
+def _join_background(o: RunOptions, measuring, count_edges: bool, broker_check):
+    """Wait for the threads of the run: the end offsets (the given ones if not measured) and the getter of the
+    edges' scan (bounded, counting them), after the broker's check. They must have ended before the planner
+    runs: py4j would serve their calls on other Java threads, where Flink's planner fails (measure_end_offsets)."""
+    end_offsets, scanning = o.end_offsets, None
     if measuring is not None:
         end_offsets = measuring()
         scanning = measuring.edges if count_edges else None
     if broker_check is not None:
         broker_check()
-    target_url = jdbc_url or config.jdbc_url
-    if scanning is not None and not dry_run:
-        try:
-            edges.forget(config, target_url, end_offsets)
-        except Exception as exc:  # noqa: BLE001 -- PostgreSQL unreachable: the job says so when it writes
-            say(
-                f"WARNING: bad_records: could not prepare the count of unreadable records ({type(exc).__name__}: "
-                f"{str(exc).strip()}); the ones at the start and end of the partitions are not counted"
-            )
-            scanning = None
-    table_result = None
-    plan_path = (
-        None if o.explain else speedups.plan_path(config.workbook_state_dir, statements, values, dry_run, bounded)
+    return end_offsets, scanning
+
+
+def _prepare_edge_count(r: _Run, scanning, end_offsets: dict):
+    """Forget the edge counts of earlier runs (edges.forget); the scan's getter, or None if PostgreSQL
+    could not be asked (the records at the edges are not counted then)."""
+    try:
+        edges.forget(r.config, r.target_url, end_offsets)
+    except Exception as exc:  # noqa: BLE001 -- PostgreSQL unreachable: the job says so when it writes
+        r.say(
+            f"WARNING: bad_records: could not prepare the count of unreadable records ({type(exc).__name__}: "
+            f"{str(exc).strip()}); the ones at the start and end of the partitions are not counted"
+        )
+        return None
+    return scanning
+
+
+def _start_job(r: _Run, t_env, statements, values: dict, end_offsets: dict | None):
+    """Submit the job: its cached plan (with today's end offsets) if there is one, else planned here."""
+    o = r.options
+    bounds = end_offsets if o.bounded else None
+    path = (
+        None
+        if o.explain
+        else plan_cache.plan_path(r.config.workbook_state_dir, statements, values, o.dry_run, o.bounded)
     )
-    if plan_path is not None and plan_path.exists():
-        table_result = speedups.execute_plan(t_env, plan_path, end_offsets if bounded else None)
+    table_result = plan_cache.execute_plan(t_env, path, bounds) if path is not None and path.exists() else None
     if table_result is None:
-        inserts = define(t_env, statements, values, dry_run=dry_run, end_offsets=end_offsets if bounded else None)
-        if not inserts:
-            raise ProcessorError("no INSERT INTO statement in sql/: nothing to run")
-        stmt_set = t_env.create_statement_set()
-        for st, text in inserts:
-            try:
-                stmt_set.add_insert_sql(text)
-            except Exception as exc:  # noqa: BLE001 - Py4J raises Flink errors as plain Exceptions
-                raise ProcessorError(f"{st.label}: {flink_message(exc)}") from None
-        if o.explain:
-            say(stmt_set.explain())
+        table_result = _plan_and_execute(r, t_env, statements, values, bounds, path)
+    return table_result
+
+
+def _plan_and_execute(r: _Run, t_env, statements, values: dict, bounds: dict | None, path):
+    """Define the tables, plan the INSERTs as one statement set and execute it (its plan cached at `path`)."""
+    o = r.options
+    inserts = define(t_env, statements, values, dry_run=o.dry_run, end_offsets=bounds)
+    if not inserts:
+        raise ProcessorError("no INSERT INTO statement in sql/: nothing to run")
+    stmt_set = t_env.create_statement_set()
+    for st, text in inserts:
         try:
-            table_result = speedups.compile_and_execute(stmt_set, plan_path)
+            stmt_set.add_insert_sql(text)
         except Exception as exc:  # noqa: BLE001 - Py4J raises Flink errors as plain Exceptions
-            raise ProcessorError(f"the job could not start: {flink_message(exc)}") from None
+            raise ProcessorError(f"{st.label}: {flink_message(exc)}") from None
+    if o.explain:
+        r.say(stmt_set.explain())
+    try:
+        return plan_cache.compile_and_execute(stmt_set, path)
+    except Exception as exc:  # noqa: BLE001 - Py4J raises Flink errors as plain Exceptions
+        raise ProcessorError(f"the job could not start: {flink_message(exc)}") from None
+
+
+def _report_start(r: _Run, table_result, end_offsets: dict | None, warnings: list) -> RunResult:
+    """The submitted job's RunResult, and a line that says where it runs, what it reads and where it writes."""
+    o = r.options
     client = table_result.get_job_client()
     result = RunResult(
         job_id=str(client.get_job_id()),
-        bounded=bounded,
-        dry_run=dry_run,
-        jobmanager=jobmanager,
-        topic=topic,
+        bounded=o.bounded,
+        dry_run=o.dry_run,
+        jobmanager=o.jobmanager,
+        topic=r.topic,
         end_offsets=end_offsets,
-        seconds_to_submit=time.monotonic() - t0,
+        seconds_to_submit=time.monotonic() - r.started,
         warnings=warnings,
         job_client=client,
     )
-    where = f"session cluster http://{jobmanager}" if jobmanager else "MiniCluster (in this process)"
-    target = "standard output (dry run)" if dry_run else target_url
-    bound = f" up to offsets {end_offsets} ({result.num_records} records)" if bounded else ""
-    say(f"Flink job {result.job_id} on {where}: {topic}@{config.kafka_bootstrap_servers}{bound} -> {target}")
-    wait = o.wait if o.wait is not None else (bounded or not jobmanager)
+    where = f"session cluster http://{o.jobmanager}" if o.jobmanager else "MiniCluster (in this process)"
+    target = "standard output (dry run)" if o.dry_run else r.target_url
+    bound = f" up to offsets {end_offsets} ({result.num_records} records)" if o.bounded else ""
+    r.say(f"Flink job {result.job_id} on {where}: {r.topic}@{r.config.kafka_bootstrap_servers}{bound} -> {target}")
+    return result
+
+
+def _wait_for_job(r: _Run, result: RunResult, scanning) -> RunResult:
+    """Leave the job running (wait=False), or wait until it ends: finished (the edges counted), failed
+    (ProcessorError) or cancelled by Ctrl-C."""
+    o = r.options
+    wait = o.wait if o.wait is not None else (o.bounded or not o.jobmanager)
     # says on the console when PostgreSQL goes away and when the job restarts (MiniCluster jobs)
     watcher = (
         None
-        if jobmanager
-        else JobWatcher(client, result.job_id, config, None if dry_run else target_url, say=say).start()
+        if o.jobmanager
+        else JobWatcher(
+            result.job_client, result.job_id, r.config, None if o.dry_run else r.target_url, say=r.say
+        ).start()
     )
     result.watcher = watcher
     if not wait:
-        result.seconds_total = time.monotonic() - t0
-        if jobmanager:
-            say(f"left running; stop it in the Flink web UI (http://{jobmanager}/#/job/running/{result.job_id})")
+        result.seconds_total = time.monotonic() - r.started
+        if o.jobmanager:
+            r.say(f"left running; stop it in the Flink web UI (http://{o.jobmanager}/#/job/running/{result.job_id})")
         return result
-    future = client.get_job_execution_result()
+    future = result.job_client.get_job_execution_result()
     try:
         while not future.done():  # polling keeps Ctrl-C responsive
             time.sleep(0.2)
     except KeyboardInterrupt:
-        if watcher is not None:
-            watcher.stop()
-        say("stopping the job (Ctrl-C)...")
-        try:
-            client.cancel().result()
-        except Exception:  # noqa: BLE001 - the job is being stopped anyway
-            pass
-        result.status = "CANCELED"
-        result.seconds_total = time.monotonic() - t0
-        return result
+        return _cancel(r, result)
     if watcher is not None:
         watcher.stop()
-    result.seconds_total = time.monotonic() - t0
+    result.seconds_total = time.monotonic() - r.started
     try:
         execution = future.result()
     except Exception as exc:  # noqa: BLE001 - the job's failure, whatever Java threw
         result.status = "FAILED"
-        message = flink_message(exc)
-        if "Connection refused" in message or "TimeoutException" in message:
-            message += (
-                f"\n  (Kafka {config.kafka_bootstrap_servers}, PostgreSQL {config.postgres_host}:"
-                f"{config.postgres_port}: are they up? `python -m workbook status`)"
-            )
-        raise ProcessorError(f"Flink job {result.job_id} failed: {message}") from None
+        raise ProcessorError(f"Flink job {result.job_id} failed: {_failure_message(r.config, exc)}") from None
     result.status = "FINISHED"
     result.net_runtime_s = execution.get_net_runtime() / 1000
     if scanning is not None:
-        count_edge_records(scanning, config, target_url, dry_run, say)
-    say(f"Flink job {result.job_id} finished in {result.seconds_total:.1f} s")
+        count_edge_records(scanning, r.config, r.target_url, o.dry_run, r.say)
+    r.say(f"Flink job {result.job_id} finished in {result.seconds_total:.1f} s")
     return result
+
+
+def _cancel(r: _Run, result: RunResult) -> RunResult:
+    """Ctrl-C while waiting: cancel the job."""
+    if result.watcher is not None:
+        result.watcher.stop()
+    r.say("stopping the job (Ctrl-C)...")
+    try:
+        result.job_client.cancel().result()
+    except Exception:  # noqa: BLE001 - the job is being stopped anyway
+        pass
+    result.status = "CANCELED"
+    result.seconds_total = time.monotonic() - r.started
+    return result
+
+
+def _failure_message(config: Config, exc: BaseException) -> str:
+    """Flink's message of a failed job; where the services are, when it could not reach one."""
+    message = flink_message(exc)
+    if "Connection refused" in message or "TimeoutException" in message:
+        message += (
+            f"\n  (Kafka {config.kafka_bootstrap_servers}, PostgreSQL {config.postgres_host}:"
+            f"{config.postgres_port}: are they up? `python -m workbook status`)"
+        )
+    return message
 
 
 def checkpoint_interval(seconds, bounded: bool) -> float | None:

@@ -12,7 +12,7 @@ Why it is fast (see bench/bench_magic.py):
   the same ones the processor finds in a one-partition topic
   (tests/test_magic.py compares both);
 - results come back as one Arrow transfer (Flink's ArrowUtils, which drops
-  retracted rows on the Java side; speedups.to_pandas, without PyFlink's
+  retracted rows on the Java side; results.to_pandas, without PyFlink's
   field-by-field schema conversion), not row by row;
 - generated code is not split (CODE_SPLITTING_OFF): Flink parses every
   generated class with ANTLR to split long methods, in the client, for every
@@ -37,7 +37,7 @@ from pathlib import Path
 
 from .. import kafka
 from ..config import Config, load_config
-from . import speedups, sql_files
+from . import pyflink_internals, results, sql_files
 from .errors import ProcessorError, flink_message
 from .flink_env import LOOPBACK_OPTIONS, create_table_env, prepare_jvm
 from .query import without_ltz
@@ -142,22 +142,7 @@ class Session:
         if self._rest is None:
             prepare_jvm(self.config.workbook_state_dir / "logs" / "magic")
             create_table_env(pipeline_name="workbook cell")  # starts the JVM with our options
-            from pyflink.java_gateway import get_gateway
-
-            jvm = get_gateway().jvm
-            conf = jvm.org.apache.flink.configuration.Configuration()
-            for key, value in {**LOOPBACK_OPTIONS, "rest.bind-port": "0", "taskmanager.numberOfTaskSlots": "4"}.items():
-                conf.setString(key, value)
-            mc_conf = (
-                jvm.org.apache.flink.runtime.minicluster.MiniClusterConfiguration.Builder()
-                .withRandomPorts()
-                .setConfiguration(conf)
-                .setNumTaskManagers(1)
-                .setNumSlotsPerTaskManager(4)
-                .build()
-            )
-            self._cluster = jvm.org.apache.flink.runtime.minicluster.MiniCluster(mc_conf)
-            self._cluster.start()
+            self._cluster = pyflink_internals.start_mini_cluster({**LOOPBACK_OPTIONS, "rest.bind-port": "0"}, slots=4)
             uri = self._cluster.getRestAddress().get()
             self._rest = f"{uri.getHost()}:{uri.getPort()}"
         return self._rest
@@ -234,7 +219,7 @@ class Session:
         stops there (the cell's own query warms up the rest). Failures are left to the cells to report."""
 
         def query():
-            speedups.to_pandas(self.env(data[0]).sql_query(sql))
+            results.to_pandas(self.env(data[0]).sql_query(sql))
 
         steps = [lambda: self.env(data[0]), query, *[lambda name=name: self.env(name) for name in data[1:]]]
 
@@ -319,7 +304,7 @@ class Session:
         def run(table):
             if changelog:
                 return self._changelog(without_ltz(table), names, limit)  # collect() needs it
-            return speedups.to_pandas(table)
+            return results.to_pandas(table)
 
         def work():
             try:

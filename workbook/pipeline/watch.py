@@ -21,6 +21,7 @@ import urllib.request
 
 from ..config import Config
 from ..kafka import KafkaUnavailable, check_broker
+from . import pyflink_internals
 from .errors import ProcessorError, flink_message
 
 START_BROKER = "`python -m workbook up`"
@@ -87,10 +88,7 @@ def rest_address(job_client) -> str | None:
     """The REST API of the MiniCluster that runs `job_client`'s job (PyFlink does not expose it:
     read from the Java MiniClusterJobClient); None for other clients."""
     try:
-        from pyflink.util.java_utils import get_field_value
-
-        mini_cluster = get_field_value(job_client._j_job_client, "miniCluster")
-        return str(mini_cluster.getRestAddress().get().toString()).rstrip("/")
+        return pyflink_internals.mini_cluster_rest_address(job_client)
     except Exception:  # noqa: BLE001 - not a MiniCluster job, or another PyFlink: status only
         return None
 

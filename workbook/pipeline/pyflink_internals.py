@@ -1,0 +1,178 @@
+"""Every use of PyFlink's private API, in one file: a PyFlink upgrade that changes it breaks only this one.
+
+PyFlink has no public way to load or compile a JSON plan, to read a table's Java schema, to collect a
+result as one Arrow stream, to reach the MiniCluster behind a job, to start a MiniCluster of our own, to
+find Flink's class path or to bind its Python-worker server to one interface. The functions below do it
+through PyFlink's private handles: the `_j_*` Java objects behind its Python ones, its Py4J gateway and
+modules of its internals. Each says which handle it uses. They raise when the handle is not there; the
+callers fall back to PyFlink's ordinary path (`results`, `plan_cache`, `class_archive`, `watch`).
+tests/test_pyflink_internals.py keeps every other module off these handles.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+def jvm():
+    """The JVM view of PyFlink's Py4J gateway (`pyflink.java_gateway.get_gateway`); it starts the JVM."""
+    from pyflink.java_gateway import get_gateway
+
+    return get_gateway().jvm
+
+
+def java_table(table):
+    """The Java Table behind a PyFlink Table (`Table._j_table`)."""
+    return table._j_table
+
+
+# --- plans: Flink's CompiledPlan, which PyFlink does not wrap ---------------------------------------
+
+
+def load_plan(t_env, json_text: str):
+    """The Java CompiledPlan of a JSON plan, in this environment (`TableEnvironment._j_tenv`, the gateway)."""
+    ref = jvm().org.apache.flink.table.api.PlanReference.fromJsonString(json_text)
+    return t_env._j_tenv.loadPlan(ref)
+
+
+def compile_plan(stmt_set):
+    """The Java CompiledPlan of a statement set (`StatementSet._j_statement_set`); its asJsonString() is the plan."""
+    return stmt_set._j_statement_set.compilePlan()
+
+
+def table_result(j_result):
+    """A Java TableResult (of CompiledPlan.execute()) as PyFlink's TableResult, whose constructor takes it."""
+    from pyflink.table.table_result import TableResult
+
+    return TableResult(j_result)
+
+
+# --- schemas and results --------------------------------------------------------------------------
+
+
+def column_type_roots(table) -> list[str]:
+    """The type root of each column ('BIGINT', 'TIMESTAMP_WITH_LOCAL_TIME_ZONE', ...), from the Java schema:
+    one call per column, where PyFlink's get_schema() converts every type to Python (`Table._j_table`)."""
+    types = java_table(table).getResolvedSchema().getColumnDataTypes()
+    return [t.getLogicalType().getTypeRoot().name() for t in types]
+
+
+def arrow_batches(table):
+    """(column names, run): `run()` executes the table's query and returns its rows as a Java iterator of
+    byte arrays, one Arrow IPC stream (Flink's ArrowUtils.collectAsPandasDataFrame, which drops retracted
+    rows on the Java side: what PyFlink's Table.to_pandas reads). Every handle is looked up here, before
+    anything runs (`Table._j_table`, the gateway)."""
+    j_table = java_table(table)
+    j = jvm()
+    arrow_utils = j.org.apache.flink.table.runtime.arrow.ArrowUtils
+    batch_size_option = j.org.apache.flink.python.PythonOptions.MAX_ARROW_BATCH_SIZE
+    names = list(j_table.getResolvedSchema().getColumnNames())
+    config = j_table.getTableEnvironment().getConfig()
+
+    def run():
+        return arrow_utils.collectAsPandasDataFrame(j_table, config.get(batch_size_option))
+
+    return names, run
+
+
+def local_time_zone(table) -> str:
+    """The id of the time zone of the table's environment (table.local-time-zone) (`Table._j_table`)."""
+    return java_table(table).getTableEnvironment().getConfig().getLocalTimeZone().getId()
+
+
+def watermark_of(t_env, table_path: str) -> tuple[str, str, str | None] | None:
+    """The first watermark of a table's schema as (rowtime column, watermark expression as Flink prints it,
+    type of the rowtime column as text, None if it is not a top-level column); None: no watermark.
+    PyFlink's schema has no watermarks (`Table._j_table`)."""
+    schema = java_table(t_env.from_path(table_path)).getResolvedSchema()
+    specs = list(schema.getWatermarkSpecs())
+    if not specs:
+        return None
+    rowtime = specs[0].getRowtimeAttribute()
+    column = schema.getColumn(rowtime)
+    column_type = str(column.get().getDataType()) if column.isPresent() else None
+    return rowtime, specs[0].getWatermarkExpression().asSummaryString(), column_type
+
+
+# --- clusters ---------------------------------------------------------------------------------------
+
+
+def start_mini_cluster(options: dict, slots: int):
+    """A started Java MiniCluster (Flink's runtime class, through the gateway) with one TaskManager of
+    `slots` slots, random ports and these Flink options; its getRestAddress(), listJobs(), cancelJob()
+    and close() are Flink's. PyFlink only starts one per job, and stops it after."""
+    j = jvm()
+    conf = j.org.apache.flink.configuration.Configuration()
+    for key, value in {**options, "taskmanager.numberOfTaskSlots": str(slots)}.items():
+        conf.setString(key, value)
+    mc_conf = (
+        j.org.apache.flink.runtime.minicluster.MiniClusterConfiguration.Builder()
+        .withRandomPorts()
+        .setConfiguration(conf)
+        .setNumTaskManagers(1)
+        .setNumSlotsPerTaskManager(slots)
+        .build()
+    )
+    cluster = j.org.apache.flink.runtime.minicluster.MiniCluster(mc_conf)
+    cluster.start()
+    return cluster
+
+
+def mini_cluster_rest_address(job_client) -> str:
+    """The REST API (http://HOST:PORT) of the MiniCluster that runs `job_client`'s job: a private field of
+    the Java MiniClusterJobClient (`JobClient._j_job_client`, `pyflink.util.java_utils.get_field_value`).
+    Raises for a job of another client (a session cluster's)."""
+    from pyflink.util.java_utils import get_field_value
+
+    mini_cluster = get_field_value(job_client._j_job_client, "miniCluster")
+    return str(mini_cluster.getRestAddress().get().toString()).rstrip("/")
+
+
+# --- the JVM and the Python workers -----------------------------------------------------------------
+
+
+def flink_classpath() -> str:
+    """The class path PyFlink starts its JVM with: Flink's jars and Hadoop's (`pyflink.pyflink_gateway_server`)."""
+    from pyflink.pyflink_gateway_server import (
+        construct_flink_classpath,
+        construct_hadoop_classpath,
+        prepare_environment_variables,
+    )
+
+    env = dict(os.environ)
+    prepare_environment_variables(env)
+    return os.pathsep.join([construct_flink_classpath(env), construct_hadoop_classpath(env)])
+
+
+def python_worker_pool_on(host: str) -> None:
+    """PyFlink starts a gRPC server for its Python workers in every local TableEnvironment
+    (pyflink/fn_execution/beam/beam_worker_pool_service.py), bound to [::]:0, every interface.
+    Its start() is replaced by one that binds `host` (one server per process, as intended).
+    Nothing to do for a PyFlink without its Beam runtime: no Python workers, no server."""
+    try:
+        from pyflink.fn_execution.beam import beam_worker_pool_service as pool
+    except ImportError:
+        return
+    cls = pool.BeamFnLoopbackWorkerPoolServicer
+    if getattr(cls, "_workbook_on_loopback", False):
+        return
+
+    def start(self):
+        if getattr(cls, "_workbook_address", None) is None:
+            import atexit
+            import functools
+
+            import grpc
+            from apache_beam.utils import thread_pool_executor
+
+            server = grpc.server(thread_pool_executor.shared_unbounded_instance())
+            port = server.add_insecure_port(f"{host}:0")
+            pool.beam_fn_api_pb2_grpc.add_BeamFnExternalWorkerPoolServicer_to_server(self, server)
+            server.start()
+            atexit.register(functools.partial(server.stop, 1))
+            cls._workbook_address = f"{host}:{port}"
+        self._worker_address = cls._workbook_address
+        return cls._workbook_address
+
+    cls.start = start
+    cls._workbook_on_loopback = True
