@@ -49,9 +49,10 @@ logs: venv
 sql: up
 	$(PY) -m workbook sql
 
-# the tiers (tests/conftest.py): unit (no JVM, no services), flink (a JVM), integration (the services), browser
+# the tiers (tests/conftest.py): unit (no JVM, no services), flink (a JVM), integration (the services), browser;
+# test-unit leaves out the slow unit tests (a real venv, a wheel): under a minute
 test-unit: venv
-	$(PY) -m pytest tests -m unit
+	$(PY) -m pytest tests -m "unit and not slow"
 test-flink: venv
 	$(PY) -m pytest tests -m flink
 test-integration: venv

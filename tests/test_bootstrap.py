@@ -137,6 +137,7 @@ def test_fake_313_first_on_path_search_picks_a_supported_python(tmp_path):
 
 
 @needs_py311
+@pytest.mark.slow  # a real venv with pip and an editable install: ~10 s
 def test_search_creates_the_venv_with_pip(tmp_path):
     fakes = _bin_dir(tmp_path, "fakes", python3=FAKE_313)
     real = _bin_dir(tmp_path, "real", python3_11=PY311)

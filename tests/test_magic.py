@@ -265,14 +265,16 @@ def test_a_query_too_big_to_compile_unsplit_is_compiled_again_with_splitting(mon
 
     monkeypatch.setattr(results, "to_pandas", counted)
 
+    # 160 such columns make a generated method over 64 KB (100 do not; 300 only took longer to compile)
+    count = 160
     columns = ",\n".join(
         f"CASE WHEN price > {i} THEN CONCAT(currency_pair, '{i}', CAST(volume * {i} AS STRING)) "
         f"WHEN volume > {i} THEN 'v{i}' ELSE UPPER(direction) END AS c{i}"
-        for i in range(300)
+        for i in range(count)
     )
     session = feedback.session()
     out = session.run_cell(f"SELECT {columns} FROM valid_trades", limit=2, timeout_s=300).frame
-    assert out.shape == (2, 300)
+    assert out.shape == (2, count)
     assert len(runs) == 2  # the unsplit run failed to compile, the split one gave the rows
     config = session.env("check").get_config()
     assert config.get(session_module.SPLIT_OPTION, "") == session_module.CODE_SPLITTING_OFF[session_module.SPLIT_OPTION]

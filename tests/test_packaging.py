@@ -5,6 +5,7 @@ stored expected outputs it ships as package data."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -24,9 +25,16 @@ def run(*argv, **kwargs):
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
-    dist = tmp_path_factory.mktemp("dist")
+    """The wheel, built from a copy of the files git tracks (what a clone has; setuptools writes its build/
+    folder there, not here)."""
+    source, dist = tmp_path_factory.mktemp("source"), tmp_path_factory.mktemp("dist")
+    tracked = run("git", "ls-files", "-z", cwd=ROOT).stdout.split("\0")
+    for rel in filter(None, tracked):
+        if (ROOT / rel).is_file():
+            (source / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / rel, source / rel)
     # no build isolation: setuptools comes from this venv (no download)
-    built = run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", dist, ROOT)
+    built = run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", dist, source)
     assert built.returncode == 0, built.stderr
     return next(dist.glob("crypto_trade_workbook-*.whl"))
 
