@@ -23,10 +23,25 @@ TIERS = ("flink", "integration", "browser")
 NOT_IN_UNIT_TESTS = ("java", "tansu", "postgres", "pg_ctl", "initdb", "start-cluster.sh")
 
 
+SERVICE_FIXTURES = ("stack", "flink_cluster")
+
+
 def pytest_collection_modifyitems(config, items):
+    unmarked = unmarked_service_users(items)
+    if unmarked:
+        raise pytest.UsageError("these tests use the embedded services: mark them integration\n" + "\n".join(unmarked))
     for item in items:
         if not any(item.get_closest_marker(tier) for tier in TIERS):
             item.add_marker(pytest.mark.unit)
+
+
+def unmarked_service_users(items) -> list[str]:
+    """The tests that use the embedded services (a fixture of SERVICE_FIXTURES) without the integration marker."""
+    return [
+        item.nodeid
+        for item in items
+        if set(getattr(item, "fixturenames", ())) & set(SERVICE_FIXTURES) and not item.get_closest_marker("integration")
+    ]
 
 
 def _started(args) -> str | None:
@@ -70,18 +85,12 @@ def config():
 
 
 @pytest.fixture(scope="session")
-def stack(config, request):
+def stack(config):
     """The embedded broker and PostgreSQL, up (idempotent: reuses what runs)."""
     if config.stack != "embedded":
         pytest.fail("the test suite runs against the embedded stack: set STACK=embedded in .env")
     stack_mod.up(config, say=lambda *_: None)
     return config
-
-
-@pytest.fixture(autouse=True)
-def _only_integration_tests_use_the_stack(request):
-    if "stack" in request.fixturenames and request.node.get_closest_marker("integration") is None:
-        pytest.fail("this test uses the embedded services (the stack fixture): mark it integration")
 
 
 @pytest.fixture(scope="session")
