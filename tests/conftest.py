@@ -4,26 +4,19 @@ Every test is in one tier, by its marker (pyproject.toml lists them): `flink` (s
 services), `integration` (the embedded services: broker, PostgreSQL, and Flink), `browser`
 (JupyterLab in Chromium); a test with none of these is `unit`: no JVM, no services, and this file
 makes sure of it (starting one fails the test, naming what it started). `slow` marks the long ones
-(`-m "not slow"` leaves them out). `make test-unit` runs the unit tier only.
+(`-m "not slow"` leaves them out). `make test-unit` runs the unit tier without the slow tests.
 """
 
 from __future__ import annotations
 
-import os
 import subprocess
 
 import pytest
+from tiers import TIERS, started, unmarked_service_users
 
 from workbook import stack as stack_mod
 from workbook.config import load_config
 from workbook.stack.flink_cluster import FlinkCluster
-
-TIERS = ("flink", "integration", "browser")
-# what a unit test may not start (the basename of a command line's word): a JVM (PyFlink's gateway too) or a service
-NOT_IN_UNIT_TESTS = ("java", "tansu", "postgres", "pg_ctl", "initdb", "start-cluster.sh")
-
-
-SERVICE_FIXTURES = ("stack", "flink_cluster")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -35,34 +28,6 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.unit)
 
 
-def unmarked_service_users(items) -> list[str]:
-    """The tests that use the embedded services (a fixture of SERVICE_FIXTURES) without the integration marker."""
-    return [
-        item.nodeid
-        for item in items
-        if set(getattr(item, "fixturenames", ())) & set(SERVICE_FIXTURES) and not item.get_closest_marker("integration")
-    ]
-
-
-def _started(args) -> str | None:
-    """What of NOT_IN_UNIT_TESTS the command line `args` starts, if anything (a test's own stand-in script,
-    such as a fake `java` that prints a version, is none of them)."""
-    words = [args] if isinstance(args, (str, bytes, os.PathLike)) else list(args)
-    for part in (part for word in words for part in os.fsdecode(word).split()):
-        name = os.path.basename(part)
-        if name in NOT_IN_UNIT_TESTS and not (name == "java" and _is_script(part)):
-            return name
-    return None
-
-
-def _is_script(path: str) -> bool:
-    try:
-        with open(path, "rb") as f:
-            return f.read(2) == b"#!"
-    except OSError:
-        return False
-
-
 @pytest.fixture(autouse=True)
 def _unit_tests_start_no_jvm_and_no_service(request, monkeypatch):
     """In a unit test, starting a JVM or a service fails the test at once (mark it flink or integration)."""
@@ -71,7 +36,7 @@ def _unit_tests_start_no_jvm_and_no_service(request, monkeypatch):
     execute = subprocess.Popen._execute_child
 
     def guarded(self, args, *rest, **kwargs):
-        what = _started(args)
+        what = started(args)
         if what is not None:
             pytest.fail(f"a unit test started {what!r}: mark the test flink (a JVM) or integration (services)")
         return execute(self, args, *rest, **kwargs)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import os
 import subprocess
 
-import conftest
 import pytest
+import tiers
 
 
 def _program(tmp_path, name: str, script: bool):
@@ -45,4 +45,4 @@ def test_a_test_of_the_services_must_be_marked_integration():
 
     items = [Item("a", ["stack"], False), Item("b", ["stack"], True), Item("c", ["tmp_path"], False)]
     items.append(Item("d", ["flink_cluster"], False))
-    assert conftest.unmarked_service_users(items) == ["a", "d"]
+    assert tiers.unmarked_service_users(items) == ["a", "d"]
