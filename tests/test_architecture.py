@@ -324,3 +324,23 @@ def test_the_registry_imports_every_check_module():
     assert set(checks.names()) == set(exercises.EXERCISES)
     imported = project_graph()["workbook.course.checks"]
     assert {m.__name__ for m in checks.CHECK_MODULES} <= imported
+
+
+def test_deferred_imports_of_project_modules_say_why():
+    """An import of a project module inside a function is a deferred heavy import, with a comment that says so
+    (on its line or the line above); any other belongs at the top of the module."""
+    unexplained = []
+    for folder in ("workbook", "producer"):
+        for path, module in modules(folder):
+            lines = path.read_text().splitlines()
+            for fn in ast.walk(ast.parse(path.read_text())):
+                if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    continue
+                for node in ast.walk(fn):
+                    local = isinstance(node, ast.ImportFrom) and (
+                        node.level or (node.module or "").startswith(("workbook", "producer"))
+                    )
+                    local |= isinstance(node, ast.Import) and any(a.name.startswith("workbook") for a in node.names)
+                    if local and "deferred" not in " ".join(lines[max(0, node.lineno - 2) : node.lineno]):
+                        unexplained.append(f"{module}:{node.lineno}")
+    assert not unexplained, unexplained
