@@ -24,9 +24,11 @@ CREATE TABLE trades (
   ts AS CASE WHEN `timestamp` <= (UNIX_TIMESTAMP() + ${MAX_AHEAD_SECONDS}) * 1000
              THEN TO_TIMESTAMP_LTZ(`timestamp`, 3) END,
   -- WATERMARK: "no trade older than this will come any more". It trails the newest
-  -- timestamp read by 5 seconds, so trades may arrive up to 5 s out of order. A window
-  -- is complete (and written) once the watermark passes its end; a trade at or behind
-  -- the watermark is LATE (counted in late_trades, not in the windows).
+  -- timestamp read by 5 seconds, so trades may arrive up to 5 s out of order. A 1-minute
+  -- window fires (its row is written) when the watermark reaches its last millisecond;
+  -- a trade that arrives after its window fired is LATE: a window aggregation drops it,
+  -- and the processor counts it in late_trades (20_checked_trades.sql). A trade behind the
+  -- watermark whose window is still open is counted as usual.
   WATERMARK FOR ts AS ts - INTERVAL '5' SECOND
 ) WITH (
   'connector' = 'kafka',

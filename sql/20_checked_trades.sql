@@ -1,9 +1,11 @@
 -- VIEW checked_trades: every record Flink could read as JSON, with what is wrong with it.
 --   problem  NULL for a good trade, else why it is rejected (counted in bad_records)
---   is_late  TRUE when the trade is at or behind the watermark when it arrives: its window
---            may already be written, so it is counted in late_trades instead
+--   is_late  TRUE when the trade's 1-minute window had already fired when it arrived: the
+--            watermark had reached the window's last millisecond (its end - 1 ms). Flink's
+--            window aggregation drops such a trade (it counts one that is behind the
+--            watermark in a window still open); the processor counts it in late_trades.
 -- CURRENT_WATERMARK(ts) is the watermark at the moment this record is processed
--- (NULL before the first watermark).
+-- (NULL before the first watermark). Windows are aligned to minutes of event time.
 CREATE TEMPORARY VIEW checked_trades AS
 SELECT
   base || ' / ' || quote AS currency_pair,   -- e.g. 'bitcoin / tether' (spaces included)
@@ -37,5 +39,6 @@ SELECT
     WHEN direction NOT IN ('buy', 'sell')
       THEN 'unknown direction'
   END AS problem,
-  COALESCE(ts <= CURRENT_WATERMARK(ts), FALSE) AS is_late
+  COALESCE(CURRENT_WATERMARK(ts) >= FLOOR(ts TO MINUTE) + INTERVAL '1' MINUTE - INTERVAL '0.001' SECOND,
+           FALSE) AS is_late
 FROM trades

@@ -1,4 +1,5 @@
--- VIEW valid_trades: the good, on-time trades: the input of the window queries.
+-- VIEW valid_trades: the good trades that are not late (their 1-minute window had not fired when
+-- they arrived): the input of the window queries, which count every one of them.
 --
 -- order_key puts the trades of a window in event-time order and carries the price, e.g.
 --   '1735689600123|100000|1000000000000004217|97312.5'

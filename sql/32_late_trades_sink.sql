@@ -1,5 +1,5 @@
 -- SINK: the PostgreSQL table late_trades: per window and pair, the trades that arrived
--- after the watermark had passed them (so they are missing from candlesticks/volumes).
+-- after their window had fired (so they are missing from candlesticks/volumes).
 CREATE TABLE late_trades (
   ts_start      TIMESTAMP(3),
   ts_end        TIMESTAMP(3),

@@ -1,6 +1,6 @@
--- LATE TRADES: trades that arrived when the watermark had already passed them, counted
--- per window and pair. A window aggregation would drop them silently, so this is a plain
--- GROUP BY on the window the trade belongs to; its rows are updated (upserts) whenever
+-- LATE TRADES: trades that arrived after their 1-minute window had fired, counted per window
+-- and pair. A window aggregation drops them (that window is written already), so this is a
+-- plain GROUP BY on the window the trade belongs to; its rows are updated (upserts) whenever
 -- another late trade of the same window arrives.
 INSERT INTO late_trades
 SELECT

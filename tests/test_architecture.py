@@ -28,8 +28,9 @@ ALLOWED = {
 }
 # course/ in layers, bottom first: a module imports only modules of lower layers (references/ is on top)
 COURSE_LAYERS = [
-    {"hints", "datasets", "release", "watermark_sim"},
-    {"exercises", "feedback"},
+    {"hints", "watermark_sim", "release"},
+    {"datasets", "exercises"},
+    {"feedback"},
     {"checks_basics", "checks_candles", "checks_windows", "checks_dashboard", "checks_watermark", "watermark_lab"},
     {"checks_stream", "checks_source"},
     {"checks"},  # the registry: every check module, checked()

@@ -4,7 +4,8 @@ records, idempotence of bounded runs, the session cluster, an idle partition.
 
 The records are built explicitly: several pairs and windows, trades exactly on window
 boundaries, same-millisecond ties that decide open/close, arrival order shuffled within
-the watermark delay, late trades (and one exactly at the watermark), bad records.
+the watermark delay, late trades (their window had fired, one in its last millisecond) and trades behind
+the watermark in a window still open (one exactly at the watermark), bad records.
 Every test writes its own topic (uuid) and its own PostgreSQL schema.
 """
 
@@ -70,17 +71,20 @@ def build_records(seed: int = 11) -> list:
         assert t["timestamp"] > newest - DELAY
         newest = max(newest, t["timestamp"])
 
-    # late trades, inserted where the watermark has passed them
+    # late trades (their window had fired) and trades behind the watermark in a window still open, inserted
+    # once the watermark has passed 12:03:55
     def position_after(ts_seen):  # first index after which a trade with timestamp >= ts_seen has been read
         return next(i for i, t in enumerate(arrival) if t["timestamp"] >= ts_seen) + 1
 
     i = position_after(T0 + 4 * MINUTE)
     wm = max(t["timestamp"] for t in arrival[:i]) - DELAY
     arrival[i:i] = [
-        trade(rng, "bitcoin", "tether", T0 + MINUTE + 30_000),  # 12:01:30, long closed
-        trade(rng, "xrp", "tether", T0 + 2 * MINUTE + 1),  # 12:02:00.001, closed
-        trade(rng, "ethereum", "euro", wm),  # exactly at the watermark: late
-        trade(rng, "ethereum", "euro", wm + 1),  # 1 ms after it: on time
+        trade(rng, "bitcoin", "tether", T0 + MINUTE + 30_000),  # 12:01:30, long closed: late
+        trade(rng, "xrp", "tether", T0 + 2 * MINUTE + 1),  # 12:02:00.001, closed: late
+        trade(rng, "xrp", "tether", T0 + 3 * MINUTE - 1),  # 12:02:59.999, the last ms of a fired window: late
+        trade(rng, "ethereum", "euro", wm),  # exactly at the watermark, [12:03, 12:04) still open: counted
+        trade(rng, "ethereum", "euro", T0 + 3 * MINUTE),  # 12:03:00.000, behind the watermark, open: counted
+        trade(rng, "ethereum", "euro", wm + 1),  # 1 ms after the watermark: counted
     ]
     # bad records, in the middle of the stream (not at the very end)
     j = len(arrival) // 2
@@ -173,7 +177,8 @@ def reference(records) -> dict:
         if problem:
             bad.append((problem, offset))
         else:
-            is_late = newest is not None and ts <= newest - DELAY
+            # late: its 1-minute window had fired (the watermark reached the window's last millisecond)
+            is_late = newest is not None and newest - DELAY >= ts // MINUTE * MINUTE + MINUTE - 1
             row = dict(
                 parsed,
                 offset=offset,
@@ -265,7 +270,7 @@ def test_dataset_has_what_the_tests_claim(dataset):
     assert valid.duplicated(["currency_pair", "timestamp"]).sum() >= 12  # same-ms ties
     ts = [r["timestamp"] for r in records if isinstance(r, dict) and isinstance(r.get("timestamp"), int)]
     assert any(b < a for a, b in zip(ts, ts[1:]))  # out of order
-    assert len(ref["late"]) == 3  # incl. the one exactly at the watermark
+    assert len(ref["late"]) == 3  # incl. the last millisecond of a fired window
     assert ref["bad_records"]["num_records"].sum() == 8
 
 

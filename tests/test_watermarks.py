@@ -30,6 +30,10 @@ def late(sim):
     return list(sim.records["late"])
 
 
+def behind(sim):
+    return list(sim.records["behind"])
+
+
 def marks(sim, col="watermark"):
     return [None if v != v or v is None else (v - T) / 1000 for v in sim.records[col]]
 
@@ -44,19 +48,20 @@ def test_settings_match_the_project_sql():
     assert delay and int(delay.group(1)) * 1000 == wm.DELAY_MS
     assert idle and float(idle.group(1)) == wm.IDLE_TIMEOUT_S
     assert "'scan.watermark.emit.strategy' = 'on-event'" in source
-    assert (
-        "COALESCE(ts <= CURRENT_WATERMARK(ts), FALSE) AS is_late"
-        in (PROJECT_ROOT / "sql" / "20_checked_trades.sql").read_text()
-    )
+    rule = "CURRENT_WATERMARK(ts) >= FLOOR(ts TO MINUTE) + INTERVAL '1' MINUTE - INTERVAL '0.001' SECOND"
+    assert rule in " ".join((PROJECT_ROOT / "sql" / "20_checked_trades.sql").read_text().split())
 
 
-def test_one_partition_late_is_at_or_behind_the_watermark_of_the_records_before():
-    sim = wm.simulate(trades((10, 0), (12, 0), (6, 0), (7, 0), (7.001, 0), (66, 0)), 5_000)
-    assert marks(sim) == [None, 5, 7, 7, 7, 7]  # the watermark in force when each record arrives
-    assert marks(sim, "watermark_after") == [5, 7, 7, 7, 7, 61]
-    assert late(sim) == [False, False, True, True, False, False]  # 7.000 exactly at the watermark: late
+def test_one_partition_behind_the_watermark_is_counted_until_the_window_fires():
+    sim = wm.simulate(trades((10, 0), (12, 0), (6, 0), (7, 0), (7.001, 0), (66, 0), (30, 0)), 5_000)
+    assert marks(sim) == [None, 5, 7, 7, 7, 7, 61]  # the watermark in force when each record arrives
+    assert marks(sim, "watermark_after") == [5, 7, 7, 7, 7, 61, 61]
+    # 6 s and 7.000 s (exactly at the watermark) are behind it, in a window still open: counted
+    assert behind(sim) == [False, False, True, True, False, False, True]
+    # 30 s arrives after [00:00, 00:01) fired (the watermark 61 >= 59.999): late, dropped
+    assert late(sim) == [False, False, False, False, False, False, True]
     w = sim.windows.set_index("window_start")
-    assert (w.loc[T, "on_time"], w.loc[T, "late"]) == (3, 2)
+    assert (w.loc[T, "on_time"], w.loc[T, "late"]) == (5, 1)
     # [00:00, 00:01) closes when the watermark reaches 00:00:59.999: after the trade at 66 s (61 >= 59.999)
     assert (w.loc[T, "closed_after"], w.loc[T, "closed_by"]) == (5, "watermark")
     assert w.loc[T + 60_000, "closed_by"] == "end of input"
@@ -72,40 +77,41 @@ def test_window_closes_exactly_when_the_watermark_reaches_its_last_millisecond()
 
 
 def test_the_watermark_is_per_partition_not_per_pair():
-    one = [dict(t, pair="fast") for t in trades((10, 0), (20, 0))] + [{"timestamp": T + 14_000, "pair": "quiet"}]
+    one = [dict(t, pair="fast") for t in trades((10, 0), (70, 0))] + [{"timestamp": T + 50_000, "pair": "quiet"}]
     assert late(wm.simulate(one, 5_000)) == [False, False, True]  # the quiet pair's first trade: late
     assert wm.per_pair_late(one, 5_000) == 0
 
 
 def test_two_partitions_the_slow_one_holds_the_watermark_back():
-    sim = wm.simulate(trades((100, 0), (50, 1), (90, 0), (44, 1), (46, 1)), 5_000)
-    assert marks(sim) == [None, None, 45, 45, 45]  # min(95, 45)
-    # 90 s is 10 s behind its partition's newest (late per partition), on time with the minimum
+    sim = wm.simulate(trades((130, 0), (70, 1), (118, 0), (50, 1), (72, 1)), 5_000)
+    assert marks(sim) == [None, None, 65, 65, 65]  # min(125, 65)
+    # 118 s is 12 s behind its partition's newest (late per partition: 125 >= 119.999), on time with the
+    # minimum; 50 s is late: [00:00, 00:01) fired when the minimum reached 65
     assert late(sim) == [False, False, False, True, False]
-    alone = wm.simulate([t for t in trades((100, 0), (90, 0))], 5_000)
+    alone = wm.simulate([t for t in trades((130, 0), (118, 0))], 5_000)
     assert late(alone) == [False, True]
 
 
 def test_a_partition_without_records_holds_the_watermark_until_idle():
-    stream = trades((10, 0), (30, 0), (12, 0))
+    stream = trades((10, 0), (70, 0), (12, 0))
     assert late(wm.simulate(stream, 5_000, partitions=2)) == [False, False, False]
     assert marks(wm.simulate(stream, 5_000, partitions=2)) == [None, None, None]
     assert late(wm.simulate(stream, 5_000)) == [False, False, True]
     # with processing times: partition 1 is idle 5 s after reading started
-    timed = trades((10, 0, 1.0), (30, 0, 4.0), (12, 0, 5.0))
+    timed = trades((10, 0, 1.0), (70, 0, 4.0), (12, 0, 5.0))
     assert late(wm.simulate(timed, 5_000, partitions=2)) == [False, False, True]
     assert late(wm.simulate(timed, 5_000, partitions=2, idle_timeout_s=6)) == [False, False, False]
 
 
 def test_an_idle_partition_returns_behind_the_watermark_and_it_does_not_go_back():
-    stream = trades((10, 0, 0.0), (9, 1, 0.1), (20, 0, 1.0), (40, 0, 7.0), (30, 1, 7.5), (31, 1, 7.6))
+    stream = trades((10, 0, 0.0), (9, 1, 0.1), (20, 0, 1.0), (70, 0, 7.0), (30, 1, 7.5), (31, 1, 7.6))
     sim = wm.simulate(stream, 5_000)
     # partition 1's first record still sees "none"; then min(5, 4). At 7.0 s both partitions have been
-    # silent for 5 s or more: all idle, the watermark stays 4; after the trade at 40 s partition 0 is
-    # active and alone (partition 1 still idle): 35
-    assert marks(sim) == [None, None, 4, 4, 35, 35]
-    assert late(sim) == [False, False, False, False, True, True]  # 30 and 31 <= 35: late
-    assert marks(sim, "watermark_after")[-1] == 35  # min(35, 26) would be 26: it never goes back
+    # silent for 5 s or more: all idle, the watermark stays 4; after the trade at 70 s partition 0 is
+    # active and alone (partition 1 still idle): 65
+    assert marks(sim) == [None, None, 4, 4, 65, 65]
+    assert late(sim) == [False, False, False, False, True, True]  # [00:00, 00:01) fired at 65: late
+    assert marks(sim, "watermark_after")[-1] == 65  # min(65, 26) would be 26: it never goes back
 
 
 def test_idle_moves_the_watermark_before_the_next_record_closes_windows():
@@ -121,14 +127,19 @@ def test_idle_moves_the_watermark_before_the_next_record_closes_windows():
 
 
 def test_the_lab_streams_show_what_the_notebook_says():
-    two = wm.simulate(wm.two_partition_stream())
-    assert two.records.groupby("partition")["late"].sum().to_dict() == {0: 0, 1: 9}
+    stream = wm.two_partition_stream()
+    two = wm.simulate(stream)
+    assert two.records.groupby("partition")["late"].sum().to_dict() == {0: 0, 1: 2}
+    alone = {p: wm.simulate([t for t in stream if t["partition"] == p]).late_count for p in (0, 1)}
+    assert alone == {0: 3, 1: 2}  # each partition with its own watermark: partition 0's stragglers late too
     idle = wm.simulate(wm.idle_partition_stream())
     assert idle.late_count == 1 and idle.records[idle.records["late"]]["partition"].tolist() == [1]
 
 
-def test_notebook_07_held_back_trades():
-    """Notebook 07: 281 trades held back 20 s, 279 late in Flink; the 2 others are at the very end."""
+def test_notebook_09_held_back_trades():
+    """Notebook 09: of 281 trades held back 20 s, 279 arrive behind the watermark (the 2 others at the very
+    end), and the 60 of the last 15 s of their minute are late: their window had fired (15 s = 20 s held back
+    minus the 5 s delay); the others are counted in their windows."""
     from workbook.course import datasets
 
     on_time = [dict(t, timestamp=t["timestamp"] + 86_400_000) for t in datasets.sample_trades(minutes=10)]
@@ -138,9 +149,13 @@ def test_notebook_07_held_back_trades():
         at = next((i for i, u in enumerate(stream) if u["timestamp"] > t["timestamp"] + 20_000), len(stream))
         stream.insert(at, t)
     sim = wm.simulate(stream)
-    held = {id(t) for t in held_back}
-    not_late = [i for i, t in enumerate(stream) if id(t) in held and not sim.records["late"].iloc[i]]
-    assert sim.late_count == 279 and not_late == [len(stream) - 2, len(stream) - 1]
+    held = [i for i, t in enumerate(stream) if any(t is h for h in held_back)]
+    records = sim.records.iloc[held]
+    assert len(held) == 281 and int(records["behind"].sum()) == 279
+    assert [i for i in held if not sim.records["behind"].iloc[i]] == [len(stream) - 2, len(stream) - 1]
+    assert sim.late_count == int(records["late"].sum()) == 60
+    late_seconds = [(stream[i]["timestamp"] % 60_000) / 1000 for i in held if sim.records["late"].iloc[i]]
+    assert min(late_seconds) >= 45
 
 
 def test_simulate_rejects_bad_input():
@@ -189,7 +204,7 @@ def test_solution_passes_and_skeleton_fails():
         (6.5, "whole number of seconds"),
         (6000, "milliseconds"),
         (5, "more than 1 %"),
-        (2, "per PARTITION"),
+        (0, "per PARTITION"),
         (7, "not the smallest"),
         (30, "not the smallest"),
     ],
@@ -204,8 +219,8 @@ def test_check_names_the_mistake(wrong, says):
 
 def test_check_shows_an_example_and_does_not_raise():
     result = checks_watermark.check_watermark_delay(5)
-    assert (result.got, result.expected) == ({"delay": "5 s: 7.5 % late"}, {"delay": "at most 1 % late"})
-    assert "7.5 % late" in result._repr_html_() and "not yet" in str(result)
+    assert (result.got, result.expected) == ({"delay": "5 s: 1.3 % late"}, {"delay": "at most 1 % late"})
+    assert "1.3 % late" in result._repr_html_() and "not yet" in str(result)
     assert 'hint("watermark_delay", 1) (levels 1 to 3)' in result.text()
 
 
@@ -213,7 +228,7 @@ def test_check_result_is_the_course_check_result():
     result = checks.run_check("watermark_delay", 6)
     assert isinstance(result, checks.CheckResult) and result.exercise == "watermark_delay"
     assert result.text() == (
-        "\u2705 watermark delay: correct. 6 s: 10 of 1105 trades late (0.90 %); 5 s would make more than 1 % late."
+        "\u2705 watermark delay: correct. 6 s: 4 of 1105 trades late (0.36 %); 5 s would make more than 1 % late."
     )
 
 
@@ -241,3 +256,11 @@ def test_the_notebook_check_raises_on_a_failing_answer_only_in_the_solution_run(
     with pytest.raises(checks.CheckFailed, match="watermark_delay"):
         checks.checked("watermark_delay", 5)
     assert checks.checked("watermark_delay", checks_watermark.answer(None))
+
+
+@pytest.mark.parametrize("answer", [7, 8, 30])
+def test_a_delay_too_big_does_not_name_a_smaller_one(answer):
+    """The feedback cannot be walked down one second at a time to the answer."""
+    text = checks_watermark.check_watermark_delay(answer).text()
+    assert "not the smallest" in text
+    assert not any(re.search(rf"\b{n} s\b", text) for n in range(0, answer)), text

@@ -4,7 +4,7 @@ event-time column ts and a 5-second WATERMARK.
 The check defines the student's table over the probe dataset (datasets.probe_trades: one pair, a
 trade a second, and stragglers of known lags behind the newest trade) in a scratch table of the
 kernel's session, reads the table's watermark declaration from Flink's schema, then reads every
-probe trade through it with CURRENT_WATERMARK: which stragglers come late tells the delay. It names
+probe trade through it with CURRENT_WATERMARK: which stragglers are behind the watermark tells the delay. It names
 the usual mistakes: no WATERMARK, a watermark on the BIGINT `timestamp`, milliseconds read as seconds
 (or the milliseconds lost), the wrong delay.
 """
@@ -40,7 +40,7 @@ def check_source_table(sql, timeout_s: float | None = None) -> CheckResult:
         t_env.execute_sql(f"DROP TEMPORARY TABLE IF EXISTS {_SCRATCH}")
     exp = expected(EXERCISE)
     _timestamps(frame, exp)
-    _lateness(frame, exp, wm_expr)
+    _delay(frame, exp, wm_expr)
     return passed(EXERCISE, f"correct: ts is the event time (rowtime) and the watermark trails it by 5 s ({wm_expr}).")
 
 
@@ -105,11 +105,11 @@ def _watermark(t_env) -> str:
 
 def _read_probe(timeout_s: float | None) -> pd.DataFrame:
     """Each probe trade through the scratch table, in arrival order: its `timestamp`, ts as text and whether it
-    was late (at or behind the watermark)."""
+    was behind the watermark (at or behind it) when it arrived."""
     # ts as text: a year beyond 9999 (seconds read as milliseconds) does not fit a Python datetime
     query = (
         f"SELECT `timestamp` AS ms, CAST(ts AS STRING) AS ts, "
-        f"COALESCE(ts <= CURRENT_WATERMARK(ts), FALSE) AS late FROM {_SCRATCH}"
+        f"COALESCE(ts <= CURRENT_WATERMARK(ts), FALSE) AS behind FROM {_SCRATCH}"
     )
     try:
         return run_basics(query, data="check", changelog=True, timeout_s=timeout_s)  # arrival order
@@ -157,38 +157,38 @@ def _timestamps(frame: pd.DataFrame, exp: dict) -> None:
     )
 
 
-def _probe_delay(late_by_lag: dict[int, bool]) -> str:
-    late = sorted(lag for lag, is_late in late_by_lag.items() if is_late)
-    on_time = sorted(lag for lag, is_late in late_by_lag.items() if not is_late)
-    if not late:
-        return f"more than {max(on_time) / 1000:g} s"
-    low = max([lag for lag in on_time if lag < late[0]], default=0)
-    return f"between {low / 1000:g} and {late[0] / 1000:g} s"
+def _probe_delay(behind_by_lag: dict[int, bool]) -> str:
+    behind = sorted(lag for lag, is_behind in behind_by_lag.items() if is_behind)
+    ahead = sorted(lag for lag, is_behind in behind_by_lag.items() if not is_behind)
+    if not behind:
+        return f"more than {max(ahead) / 1000:g} s"
+    low = max([lag for lag in ahead if lag < behind[0]], default=0)
+    return f"between {low / 1000:g} and {behind[0] / 1000:g} s"
 
 
-def _lateness(frame: pd.DataFrame, exp: dict, wm_expr: str) -> None:
-    """Wrong unless exactly the stragglers 5 s or more behind the newest trade came late."""
-    late_by_lag = {
-        lag: bool(frame["late"].iloc[i]) for lag, i in zip(exp["lags_ms"], exp["straggler_rows"], strict=True)
+def _delay(frame: pd.DataFrame, exp: dict, wm_expr: str) -> None:
+    """Wrong unless exactly the stragglers 5 s or more behind the newest trade were behind the watermark."""
+    behind_by_lag = {
+        lag: bool(frame["behind"].iloc[i]) for lag, i in zip(exp["lags_ms"], exp["straggler_rows"], strict=True)
     }
-    want = {int(k): v for k, v in exp["late_by_lag"].items()}
-    if late_by_lag == want:
+    want = {int(k): v for k, v in exp["behind_by_lag"].items()}
+    if behind_by_lag == want:
         return
     problem = (
-        f"the watermark trails the newest event time by {_probe_delay(late_by_lag)} (judged by which trades of a "
-        f"test stream come late), expected exactly 5 s: a trade 5 s or more behind the newest one "
-        f"is late, one 4.999 s behind is not. Your watermark: {wm_expr}."
+        f"the watermark trails the newest event time by {_probe_delay(behind_by_lag)} (judged by which trades "
+        f"of a test stream arrive behind it), expected exactly 5 s: a trade 5 s or more behind the newest one "
+        f"is behind the watermark, one 4.999 s behind is not. Your watermark: {wm_expr}."
     )
-    if all(late_by_lag.values()):
+    if all(behind_by_lag.values()):
         problem = (
-            f"a watermark of 0 s: every trade behind the newest one is late. Let it trail the newest "
-            f"event time by 5 seconds. Your watermark: {wm_expr}."
+            f"a watermark of 0 s: every trade behind the newest one is behind the watermark. Let it trail the "
+            f"newest event time by 5 seconds. Your watermark: {wm_expr}."
         )
-    wrong = next(lag for lag in sorted(want) if late_by_lag[lag] != want[lag])
+    wrong = next(lag for lag in sorted(want) if behind_by_lag[lag] != want[lag])
     raise Wrong(
         problem,
-        {"behind the newest": f"{wrong} ms", "late": late_by_lag[wrong]},
-        {"behind the newest": f"{wrong} ms", "late": want[wrong]},
+        {"behind the newest": f"{wrong} ms", "behind the watermark": behind_by_lag[wrong]},
+        {"behind the newest": f"{wrong} ms", "behind the watermark": want[wrong]},
     )
 
 

@@ -4,7 +4,8 @@ stored, and moving them in and out of Kafka topics with kafka-python.
 - `sample_trades`: the synthetic market's first half hour, the same on every machine (notebooks 02, 07, 09);
 - `check_trades`: the exercises' check dataset, out of order within the watermark delay, with
   same-millisecond ties, so that open/close by arrival order is caught;
-- `basics_records`: three minutes of it with bad records and late trades put in (the checks of part L1);
+- `basics_records`: three minutes of it with bad records, late trades (their window had fired) and trades
+  behind the watermark in a window still open (good ones) put in (the checks of part L1);
 - `probe_trades`: one pair with stragglers of known lags (the source_table check reads the watermark off it).
 """
 
@@ -18,6 +19,7 @@ from producer.synthetic import generate_trades
 
 from .. import kafka
 from ..config import Config
+from .watermark_sim import DELAY_MS
 
 SAMPLE_SEED = 42
 SAMPLE_START_MS = 1_735_689_600_000  # 2025-01-01 00:00:00 UTC
@@ -87,29 +89,46 @@ def _check_trades(minutes: int, max_disorder_ms: int, seed: int) -> tuple:
     return tuple(delayed)
 
 
+BEHIND = "behind the watermark"  # a good trade: its window is still open, Flink counts it
+
+
 def injected(trades: list[dict]) -> dict[int, str]:
-    """Where basics_trades puts its bad and late records: arrival index -> what is wrong."""
+    """Where basics_trades puts its bad records, late trades and trades behind the watermark: arrival index ->
+    what it is."""
     n = len(trades)
     return {
         n // 8: "negative price",
         n // 4: "unknown direction",
         3 * n // 8: "volume 0",
         n // 2: "missing base",
+        9 * n // 16: BEHIND,
         5 * n // 8: "late",
+        11 * n // 16: BEHIND,
         3 * n // 4: "late",
         7 * n // 8: "late",
     }
 
 
+def straggler_time(newest: int, late: bool) -> int:
+    """The event time of a trade arriving when the newest one read is `newest` (so the watermark of the 5-second
+    delay is newest - 5 s): late, in the minute before the watermark's (that window has fired); or behind the
+    watermark in the watermark's own minute (a window still open)."""
+    watermark = newest - DELAY_MS
+    minute = watermark // WINDOW_MS * WINDOW_MS
+    if late:
+        return minute - 20_000
+    assert watermark < minute + WINDOW_MS - 1, "the watermark's own window must still be open"
+    return max(minute, watermark - 1_500)
+
+
 def basics_records() -> list[tuple[dict, str | None]]:
-    """Three minutes of the check market (arrival order, disorder up to 2 s, same-ms ties), with bad records
-    and trades 12 s behind the newest one (late with a 5-second watermark) put in at fixed places: each
-    record with what is wrong with it (None for a good one)."""
+    """Three minutes of the check market (arrival order, disorder up to 2 s, same-ms ties), with bad records,
+    late trades and trades behind the watermark put in at fixed places: each record with what is wrong with it
+    (None for a good one, those behind the watermark included)."""
     trades = check_trades(minutes=3)
     out = [(dict(t), None) for t in trades]
     for i, what in sorted(injected(trades).items(), reverse=True):
         base = dict(trades[i])
-        newest = max(t["timestamp"] for t in trades[: i + 1])
         if what == "negative price":
             base["price"] = -base["price"]
         elif what == "unknown direction":
@@ -118,16 +137,17 @@ def basics_records() -> list[tuple[dict, str | None]]:
             base["volume"] = 0.0
         elif what == "missing base":
             base["base"] = None
-        else:  # late: a valid bitcoin / tether trade 12 s behind the newest trade read
+        else:  # a valid bitcoin / tether trade, late or behind the watermark
+            newest = max(t["timestamp"] for t in trades[: i + 1])
             base.update(
                 base="bitcoin",
                 quote="tether",
                 price=93_000.5 + i % 7,
                 volume=0.5,
-                timestamp=newest - 12_000,
-                direction="sell",
+                timestamp=straggler_time(newest, what == "late"),
+                direction="sell" if what == "late" else "buy",
             )
-        out.insert(i + 1, (base, what))
+        out.insert(i + 1, (base, None if what == BEHIND else what))
     return out
 
 

@@ -17,12 +17,13 @@ What Flink does with the source of sql/10_trades.sql (Flink 2.0, Kafka source,
   (its split is finished), which this simulation does not model: end every
   partition with a trade far ahead to make bounded runs and `simulate` agree.
 - Flink emits each record BEFORE the watermark moves on it, so a record is checked
-  against the watermark of the records before it. The processor's rule
-  (sql/20_checked_trades.sql): a trade is late when `ts <= CURRENT_WATERMARK(ts)`;
-  late trades go to `late_trades`, the others to the windows.
+  against the watermark of the records before it (CURRENT_WATERMARK(ts) in SQL).
 - A 1-minute window [start, end) fires when the watermark reaches end - 1 ms (its
-  last millisecond); every later trade of it is then at or behind the watermark,
-  so late. At the end of a bounded run every open window fires.
+  last millisecond). A trade BEHIND the watermark (`ts <= watermark`) whose window
+  has not fired yet is counted as usual; a trade whose window HAS fired is LATE:
+  Flink's window aggregation drops it. The processor's rule
+  (sql/20_checked_trades.sql) is Flink's: late trades go to `late_trades`, the
+  others to the windows. At the end of a bounded run every open window fires.
 
 A parallel job (parallelism > 1) has one reader per subtask: each subtask's watermark
 is the minimum over its own partitions, and a window operator takes the minimum over
@@ -51,7 +52,7 @@ class Simulation:
 
     delay_ms: int
     partitions: list
-    records: pd.DataFrame  # arrival, partition, pair, timestamp, at, watermark, watermark_after, late, window_start
+    records: pd.DataFrame  # RECORD_COLUMNS: behind (ts <= watermark), late (its window had fired)
     windows: pd.DataFrame  # window_start, window_end, trades, on_time, late, closed_after, closed_by
     partition_watermarks: pd.DataFrame = field(repr=False)  # one column per partition (None while idle)
 
@@ -71,11 +72,18 @@ class Simulation:
         """What the processor counts in candlesticks.num_trades: on-time trades per window and pair."""
         return _count_by_window_and_pair(self.records[~self.records["late"]])
 
+    @property
+    def behind_count(self) -> int:
+        """Trades behind the watermark when they arrived, late ones included."""
+        return int(self.records["behind"].sum())
+
     def summary(self) -> str:
         closed = self.windows.dropna(subset=["closed_after"])
+        counted = self.behind_count - self.late_count
         return (
             f"delay {self.delay_ms / 1000:g} s: {self.late_count} of {len(self.records)} trades late "
-            f"({100 * self.late_fraction:.1f} %), {len(closed)} of {len(self.windows)} windows closed"
+            f"({100 * self.late_fraction:.1f} %; {counted} more behind the watermark, in windows still open, "
+            f"counted), {len(closed)} of {len(self.windows)} windows closed"
         )
 
 
@@ -125,7 +133,7 @@ def simulate(
     parts = sorted(set(parts) | {r[1] for r in rows})
     out, per_partition = _replay(rows, parts, delay_ms, idle_timeout_s, window_ms)
     records = pd.DataFrame(out, columns=RECORD_COLUMNS)
-    records["late"] = records["late"].astype(bool)
+    records[["behind", "late"]] = records[["behind", "late"]].astype(bool)
     windows = _windows(records, window_ms, bounded)
     return Simulation(delay_ms, parts, records, windows, pd.DataFrame(per_partition, columns=parts))
 
@@ -138,6 +146,7 @@ RECORD_COLUMNS = [
     "at",
     "watermark",
     "watermark_after",
+    "behind",
     "late",
     "window_start",
 ]
@@ -179,7 +188,9 @@ def _replay(rows: list[tuple], parts: list, delay_ms: int, idle_timeout_s: float
                 idle[q] = at - last_at[q] >= idle_timeout_s
         wm = combined(wm)
         in_force = wm
-        late = in_force is not None and ts <= in_force
+        window_start = ts // window_ms * window_ms
+        behind = in_force is not None and ts <= in_force
+        late = in_force is not None and in_force >= window_start + window_ms - 1  # its window has fired
         newest[p] = ts if newest[p] is None else max(newest[p], ts)
         if at is not None:
             last_at[p] = at
@@ -194,8 +205,9 @@ def _replay(rows: list[tuple], parts: list, delay_ms: int, idle_timeout_s: float
                 "at": at,
                 "watermark": in_force,
                 "watermark_after": wm,
+                "behind": behind,
                 "late": late,
-                "window_start": ts // window_ms * window_ms,
+                "window_start": window_start,
             }
         )
         per_partition.append({q: (None if idle[q] or newest[q] is None else newest[q] - delay_ms) for q in parts})
@@ -236,12 +248,14 @@ def _windows(records: pd.DataFrame, window_ms: int, bounded: bool) -> pd.DataFra
     )
 
 
-def per_pair_late(trades, delay_ms: int) -> int:
-    """How many trades a (wrong) per-pair watermark would call late: what the cluster notebook (09) used to suggest."""
+def per_pair_late(trades, delay_ms: int, window_ms: int = WINDOW_MS) -> int:
+    """How many trades a (wrong) per-pair watermark would call late (their window fired by their own pair's
+    watermark): what the cluster notebook (09) used to suggest."""
     newest, late = {}, 0
     for t in trades:
         key = (t.get("partition", 0), pair_of(t))
-        if key in newest and t["timestamp"] <= newest[key] - delay_ms:
+        window_end = (t["timestamp"] // window_ms + 1) * window_ms
+        if key in newest and newest[key] - delay_ms >= window_end - 1:
             late += 1
         newest[key] = max(newest.get(key, t["timestamp"]), t["timestamp"])
     return late
@@ -275,7 +289,7 @@ def lab_stream(seed: int = 2025, minutes: int = 6, per_second: float = 3.0) -> l
     """The exercise's disordered stream: one Kafka partition, three pairs, in arrival order.
 
     Each trade reaches Flink after a network delay: mostly a few hundred milliseconds, now and
-    then seconds; `xrp / euro` comes from a slower exchange feed (5 s behind), so it is in
+    then seconds; `xrp / euro` comes from a slower exchange feed (7 s behind), so it is in
     order within its pair but behind the others in the partition."""
     rng = random.Random(seed)
     trades = []
@@ -290,7 +304,7 @@ def lab_stream(seed: int = 2025, minutes: int = 6, per_second: float = 3.0) -> l
         if rng.random() < 0.02:
             lag += rng.uniform(1_000, 4_000)  # a slow network path now and then
         if pair == "xrp / euro":
-            lag += 5_000
+            lag += 7_000
         trades.append((t + lag, _trade(pair, t, price=round(rng.uniform(90, 110), 2))))
     trades.sort(key=lambda x: x[0])
     return [trade for _, trade in trades]
@@ -298,37 +312,29 @@ def lab_stream(seed: int = 2025, minutes: int = 6, per_second: float = 3.0) -> l
 
 def two_partition_stream(seed: int = 7, minutes: int = 3) -> list[dict]:
     """Two partitions read by one reader, interleaved as they happen: partition 1 (`xrp / euro`)
-    is 20 s behind partition 0 (`bitcoin / tether`). Each partition has a few trades 8-10 s
-    behind its own newest one: late by its partition's own watermark, but only partition 1's
-    are late by the source's watermark (the minimum: partition 1 holds it back)."""
+    is 20 s behind partition 0 (`bitcoin / tether`). Ten seconds into each minute, each partition
+    has a straggler from the minute before: late by its partition's own watermark (that window has
+    fired there), but only partition 1's are late by the source's watermark (the minimum:
+    partition 1 holds it back, so partition 0's last minute is still open)."""
     rng = random.Random(seed)
     out = []
-    for k in range(minutes * 30):  # a trade every 2 s in each partition
+    for k in range(minutes * 30 + 15):  # a trade every 2 s in each partition
         ts = LAB_START_MS + 2_000 * k
-        out.append(
-            _trade(
-                "bitcoin / tether",
-                ts - 10_000 if k % 7 == 6 else ts + rng.randrange(-900, 0),
-                0,
-                price=round(rng.uniform(90, 110), 2),
-            )
-        )
+        out.append(_trade("bitcoin / tether", ts + rng.randrange(-900, 0), 0, price=round(rng.uniform(90, 110), 2)))
+        if (ts - LAB_START_MS) % WINDOW_MS == 10_000 and ts - LAB_START_MS > WINDOW_MS:
+            out.append(_trade("bitcoin / tether", ts - 12_000, 0, price=round(rng.uniform(90, 110), 2)))
         if k >= 10:
             slow = ts - 20_000
-            out.append(
-                _trade(
-                    "xrp / euro",
-                    slow - 10_000 if k % 9 == 8 else slow + rng.randrange(-900, 0),
-                    1,
-                    price=round(rng.uniform(0.5, 0.7), 4),
-                )
-            )
+            out.append(_trade("xrp / euro", slow + rng.randrange(-900, 0), 1, price=round(rng.uniform(0.5, 0.7), 4)))
+            if (slow - LAB_START_MS) % WINDOW_MS == 10_000 and slow - LAB_START_MS > WINDOW_MS:
+                out.append(_trade("xrp / euro", slow - 12_000, 1, price=round(rng.uniform(0.5, 0.7), 4)))
     return out
 
 
 def idle_partition_stream(minutes: int = 3) -> list[dict]:
     """Two partitions, with arrival times: partition 1 falls silent for 20 s (a quiet market),
-    is marked idle after 5 s, and comes back with a trade that partition 0's watermark passed."""
+    is marked idle after 5 s, and comes back with a trade of a minute whose window partition 0's
+    watermark has fired meanwhile: late."""
     out, at = [], 0.0
     for k in range(minutes * 30):
         ts = LAB_START_MS + 2_000 * k
@@ -337,6 +343,6 @@ def idle_partition_stream(minutes: int = 3) -> list[dict]:
         quiet = 40 <= k < 80  # partition 1 sends nothing for 40 rounds (20 s of processing time)
         if k % 2 == 0 and not quiet:
             out.append(_trade("xrp / euro", ts - 1_000, 1, at=at + 0.1))
-        if k == 80:  # back, with a trade from the quiet time
-            out.append(_trade("xrp / euro", LAB_START_MS + 2_000 * 70, 1, at=at + 0.2))
+        if k == 80:  # back, with a trade from the quiet time, of a minute that has fired
+            out.append(_trade("xrp / euro", LAB_START_MS + 2_000 * 55, 1, at=at + 0.2))
     return out

@@ -147,6 +147,11 @@ class Session:
             self._rest = f"{uri.getHost()}:{uri.getPort()}"
         return self._rest
 
+    @property
+    def running(self) -> bool:
+        """Whether the session's MiniCluster is up (a first query starts it: a JVM and a cluster, ~10-20 s)."""
+        return self._rest is not None
+
     def defined(self) -> list[str]:
         """The datasets whose tables are defined in this session, in the order they were."""
         return list(self._envs)

@@ -50,14 +50,14 @@ def stream_counts() -> dict:
 
 def source_table() -> dict:
     trades = probe_trades()
-    late = simulate(trades, DELAY_MS).records["late"].tolist()
+    behind = simulate(trades, DELAY_MS).records["behind"].tolist()
     rows = [i for i, t in enumerate(trades) if t["direction"] == "sell"]  # the stragglers
     assert len(rows) == len(PROBE_LAGS_MS)
     return {
         "timestamps": [t["timestamp"] for t in trades],
         "lags_ms": list(PROBE_LAGS_MS),
         "straggler_rows": rows,
-        "late_by_lag": {str(lag): bool(late[i]) for lag, i in zip(PROBE_LAGS_MS, rows, strict=True)},
+        "behind_by_lag": {str(lag): bool(behind[i]) for lag, i in zip(PROBE_LAGS_MS, rows, strict=True)},
     }
 
 
