@@ -169,7 +169,8 @@ def test_timeline_figure_has_the_watermark_late_trades_and_closing_windows():
     fig = watermark_lab.timeline(wm.lab_stream(minutes=2), delay_s=5)
     names = [t.name for t in fig.data]
     assert "watermark" in names and "window closes" in names and "on-time trade" in names
-    assert any(n.startswith("late trade (") for n in names)
+    assert any(n.startswith("late trade, its window had fired: dropped (") for n in names)
+    assert any(n.startswith("behind the watermark, window open: counted (") for n in names)
     two = watermark_lab.timeline(wm.two_partition_stream(), delay_s=5)
     names = [t.name for t in two.data]
     assert {"partition 0 watermark", "partition 1 watermark", "watermark (min over partitions)"} <= set(names)

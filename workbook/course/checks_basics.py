@@ -20,7 +20,7 @@ import json
 import pandas as pd
 
 from .datasets import EXPECTED_DIR, basics_records, basics_trades, probe_trades
-from .feedback import CheckResult, Wrong, close, judged, passed, run_answer, session
+from .feedback import CheckResult, Wrong, close, judged, passed, require_windowed, run_answer, session
 
 BASICS = "basics"  # the dataset of the SQL checks
 PROBE = "source_probe"  # the dataset of the source_table check: one pair, stragglers of known lags
@@ -278,6 +278,7 @@ def check_tumble_counts(sql, timeout_s: float | None = None) -> CheckResult:
             )
         row = {k: r[k] for k in key}
         raise Wrong(problem, dict(row, num_trades=r["num_trades_got"]), dict(row, num_trades=r["num_trades"]))
+    require_windowed(sql, "TUMBLE(TABLE valid_trades, DESCRIPTOR(ts), INTERVAL '1' MINUTE)", data=BASICS)
     return passed(
         name,
         f"correct: {len(exp)} rows ({exp['currency_pair'].nunique()} pairs x {exp['window_start'].nunique()} minutes).",

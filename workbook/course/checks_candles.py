@@ -18,7 +18,7 @@ import json
 import pandas as pd
 
 from .datasets import EXPECTED_DIR, check_trades
-from .feedback import CheckResult, Wrong, close, judged, passed, run_answer
+from .feedback import CheckResult, Wrong, close, judged, passed, require_windowed, run_answer
 
 CANDLE_COLUMNS = [
     "ts_start",
@@ -449,6 +449,7 @@ def check(name: str, sql: str, timeout_s: float | None = None) -> CheckResult:
         except Exception:  # noqa: BLE001 -- an example row is a courtesy: the problems say what is wrong
             got, exp = None, None
         raise Wrong(problems, got, exp)
+    require_windowed(sql, "TUMBLE(TABLE valid_trades, DESCRIPTOR(ts), INTERVAL '1' MINUTE)", hint_level=1)
     pairs = result["currency_pair"].nunique()
     todo = (
         " Now delete the TODO line of the file: the processor skips a file that still has one."

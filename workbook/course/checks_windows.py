@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from .datasets import EXPECTED_DIR
-from .feedback import CheckResult, Wrong, close, judged, passed, run_answer
+from .feedback import CheckResult, Wrong, close, judged, passed, require_windowed, run_answer
 
 HOP_SIZE, HOP_SLIDE = 5, 1  # minutes
 CUMULATE_MAX, CUMULATE_STEP = 60, 1  # minutes
@@ -31,6 +31,13 @@ COLUMNS = {
     "top_pairs": KEY + ["volume", "pair_rank"],
 }
 MINUTE = pd.Timedelta(minutes=1)
+# the window table function of each exercise, as the message about an updating aggregation names it
+WINDOWS = {
+    "hop_vwap": "HOP(TABLE valid_trades, DESCRIPTOR(ts), INTERVAL '1' MINUTE, INTERVAL '5' MINUTES)",
+    "cumulate_volume": "CUMULATE(TABLE valid_trades, DESCRIPTOR(ts), INTERVAL '1' MINUTE, INTERVAL '1' HOUR)",
+    "top_pairs": "TUMBLE(TABLE valid_trades, DESCRIPTOR(ts), INTERVAL '1' MINUTE), ranked with ROW_NUMBER() OVER "
+    "(PARTITION BY window_start, window_end ...) (a window Top-N)",
+}
 
 
 def expected_path(name: str) -> Path:
@@ -322,6 +329,7 @@ def _check(name: str, sql: str, timeout_s: float | None = None) -> CheckResult:
     expected = load_expected(name)
     got = _shape(name, frame.copy(), expected)
     _RULES[name](got, expected)
+    require_windowed(sql, WINDOWS[name])
     if name == "top_pairs":
         expected = expected[expected["pair_rank"] <= TOP_N]
     windows = len(expected[["window_start", "window_end"]].drop_duplicates())

@@ -233,3 +233,36 @@ def run_answer(
             summary="there is no query (SELECT ...) to check yet.",
         )
     return cell.frame
+
+
+def last_query(sql: str) -> str | None:
+    """The last query of an answer (a SELECT, WITH ..., or the query of an INSERT INTO), or None."""
+    queries = [
+        text
+        for _, text in sql_files.split_statements(answer_sql(sql if isinstance(sql, str) else ""))
+        if sql_files.code_of(text).split()[0].upper().startswith(("SELECT", "WITH", "INSERT", "VALUES", "("))
+    ]
+    return queries[-1] if queries else None
+
+
+def require_windowed(sql: str, window: str, data: str = "check", hint_level: int = 2) -> None:
+    """Wrong when the answer, which ran, is an updating aggregation instead of a windowed one: its plan (Flink's
+    EXPLAIN, nothing runs) has a result that updates its rows. `window`: the window table function to use,
+    as the message shows it; `hint_level`: the exercise's hint that shows it."""
+    query = last_query(sql)
+    plan = session().plan(query, data) if query else None
+    if plan is None or not plan.updating:
+        return
+    operators = ", ".join(dict.fromkeys(op for op in plan.operators if op not in ("Calc", "Exchange")))
+    raise Wrong(
+        [
+            "your query is an updating aggregation, not a windowed one (Flink's plan: "
+            f"{operators}; its result updates rows: {','.join(sorted(plan.kinds))}). A GROUP BY without a "
+            "window table function never closes a window: it rewrites a row of its result with every trade, "
+            "keeps state for every group forever (a minute that is over is still kept), and in the processor "
+            "it would rewrite PostgreSQL rows on every trade. Its final rows can look right: its stream is not. "
+            f"Group by window_start and window_end of {window} instead."
+        ],
+        summary="an updating aggregation, not a window.",
+        hint_level=hint_level,
+    )

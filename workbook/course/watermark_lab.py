@@ -12,6 +12,7 @@ from . import feedback
 from .watermark_sim import DELAY_MS, Simulation, simulate
 
 LATE_COLOUR = "#d62728"
+BEHIND_COLOUR = "#e377c2"
 PARTITION_COLOURS = ("#1f77b4", "#2ca02c", "#9467bd", "#8c564b")
 
 
@@ -42,11 +43,12 @@ def timeline_figure(sim: Simulation, title: str | None = None, height: int = 460
 
 
 def _add_trades(fig, sim: Simulation) -> None:
-    """The on-time trades, one trace per partition when there are several, and the late ones."""
+    """The trades ahead of the watermark, one trace per partition when there are several; those behind it
+    whose window was still open (counted); the late ones (their window had fired: dropped)."""
     r = sim.records
     several = len(sim.partitions) > 1
     for k, p in enumerate(sim.partitions):
-        ok = r[(r["partition"] == p) & ~r["late"]]
+        ok = r[(r["partition"] == p) & ~r["behind"]]
         fig.add_trace(
             go.Scatter(
                 x=ok["arrival"],
@@ -58,16 +60,28 @@ def _add_trades(fig, sim: Simulation) -> None:
                 hovertemplate="arrival %{x}<br>%{y|%H:%M:%S.%L}<br>%{customdata[0]}",
             )
         )
+    behind = r[r["behind"] & ~r["late"]]
+    fig.add_trace(
+        go.Scatter(
+            x=behind["arrival"],
+            y=_time(behind["timestamp"]),
+            mode="markers",
+            name=f"behind the watermark, window open: counted ({len(behind)})",
+            marker=dict(size=8, color=BEHIND_COLOUR, symbol="circle-open", line=dict(width=2)),
+            customdata=behind[["pair", "partition"]],
+            hovertemplate="behind the watermark, counted: arrival %{x}<br>%{y|%H:%M:%S.%L}<br>%{customdata[0]}",
+        )
+    )
     late = r[r["late"]]
     fig.add_trace(
         go.Scatter(
             x=late["arrival"],
             y=_time(late["timestamp"]),
             mode="markers",
-            name=f"late trade ({len(late)})",
+            name=f"late trade, its window had fired: dropped ({len(late)})",
             marker=dict(size=10, color=LATE_COLOUR, symbol="x", line=dict(width=1)),
             customdata=late[["pair", "partition"]],
-            hovertemplate="LATE: arrival %{x}<br>%{y|%H:%M:%S.%L}<br>%{customdata[0]}, partition %{customdata[1]}",
+            hovertemplate="LATE, dropped: arrival %{x}<br>%{y|%H:%M:%S.%L}<br>%{customdata[0]}, partition %{customdata[1]}",
         )
     )
 

@@ -88,6 +88,30 @@ class QueryTimeout(ProcessorError):
 
 
 @dataclass
+class Plan:
+    """Flink's optimized physical plan of a query, each operator with the kinds of rows it emits."""
+
+    text: str
+    operators: list  # the operators' names, from the query's result down to its sources
+    kinds: set  # the kinds of rows of the result: {"I"} append-only; with "UA", "UB" or "D" updating
+
+    @property
+    def updating(self) -> bool:
+        return bool(self.kinds - {"I"})
+
+
+_PLAN_NODE = re.compile(r"^[\s+\-:|]*(\w+)\(.*?changelogMode=\[([A-Z,]*)\]")
+
+
+def physical_plan(explained: str) -> Plan:
+    """The Plan of EXPLAIN CHANGELOG_MODE's output (its "Optimized Physical Plan" section)."""
+    section = explained.split("== Optimized Physical Plan ==", 1)[-1].split("\n\n", 1)[0].strip("\n")
+    nodes = [m.groups() for m in map(_PLAN_NODE.match, section.splitlines()) if m]
+    kinds = set(nodes[0][1].split(",")) if nodes else set()
+    return Plan(section, [name for name, _ in nodes], kinds)
+
+
+@dataclass
 class CellResult:
     frame: object = None  # pandas DataFrame of the last query, or None (only DDL)
     executed: list = field(default_factory=list)  # 'CREATE VIEW x', ... in cell order
@@ -291,6 +315,16 @@ class Session:
                     raise SqlError(message, cell, line, column) from None
         out.seconds = time.perf_counter() - started
         return out
+
+    def plan(self, query: str, data: str = "check") -> Plan:
+        """The physical plan of `query` (a SELECT, or an INSERT INTO whose query is taken) over a dataset, with
+        the changelog mode of each operator: planned only, nothing runs. The cells' DDL is in effect."""
+        from pyflink.table.explain_detail import ExplainDetail  # PyFlink's table API: imported when first needed
+
+        m = sql_files.INSERT_PREFIX.match(query)
+        text = sql_files.strip_sql(query[m.end() :] if m else query)
+        with self._lock:
+            return physical_plan(self.env(data).explain_sql(text, ExplainDetail.CHANGELOG_MODE))
 
     def _collect_result(self, result):
         import pandas as pd
