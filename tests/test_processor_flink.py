@@ -11,6 +11,7 @@ Every test writes its own topic (uuid) and its own PostgreSQL schema.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import random
@@ -389,6 +390,30 @@ def test_dry_run_writes_nothing_and_the_skeleton_is_reported(stack, dataset):
         assert any("41_volumes.sql" in w and "gets no rows" in w for w in result.warnings)
         assert any("40_candlesticks.sql" in w for w in result.warnings)
         assert all(len(df) == 0 for df in snapshot(stack, schema).values())
+
+
+def test_a_statement_the_table_cannot_take_names_its_file_and_column(stack, dataset, monkeypatch):
+    """A candlesticks statement with a BIGINT num_trades (a plain COUNT(*)): the processor says which file and
+    which column, and what the table wants (Flink's own message says only that the types do not match)."""
+    from workbook.pipeline import runner, statements
+
+    topic, _, _ = dataset
+
+    def with_bigint(solutions=False):
+        out = statements.load_statements(solutions=True)
+        return [
+            dataclasses.replace(s, text=s.text.replace("CAST(COUNT(*) AS INT)", "COUNT(*)"))
+            if s.name == "candlesticks" and s.kind == "insert"
+            else s
+            for s in out
+        ]
+
+    monkeypatch.setattr(runner, "load_statements", with_bigint)
+    with scratch_schema(stack) as schema, pytest.raises(pipeline.ProcessorError) as err:
+        run_bounded(stack, topic, schema, dry_run=True)
+    text = str(err.value)
+    assert text.startswith("sql/40_candlesticks.sql: ") or "40_candlesticks.sql: " in text, text
+    assert "num_trades (column 10) is BIGINT, the table candlesticks wants INT: CAST(... AS INT)" in text, text
 
 
 # --- where the job runs ----------------------------------------------------------------------------

@@ -173,3 +173,28 @@ def test_command_line_help():
     assert out.returncode == 0
     for flag in ("--bounded", "--dry-run", "--solutions", "--jobmanager", "--parallelism", "--checkpoint-interval"):
         assert flag in out.stdout
+
+
+FLINK_SINK_MISMATCH = """An error occurred while calling o139.explainSql.
+: org.apache.flink.table.api.ValidationException: Column types of query result and sink for \
+'default_catalog.default_database.candlesticks' do not match.
+Cause: Incompatible types for sink column 'num_trades' at position 9.
+
+Query schema: [window_start: TIMESTAMP(3) NOT NULL, window_end: TIMESTAMP(3) NOT NULL, currency_pair: STRING, \
+EXPR$3: DECIMAL(10, 2), EXPR$4: DOUBLE, EXPR$5: DOUBLE, EXPR$6: DOUBLE, EXPR$7: DOUBLE, EXPR$8: DOUBLE, \
+EXPR$9: BIGINT NOT NULL]
+Sink schema:  [ts_start: TIMESTAMP(3), ts_end: TIMESTAMP(3), currency_pair: STRING, price_avg: DOUBLE, \
+price_open: DOUBLE, price_min: DOUBLE, price_max: DOUBLE, price_close: DOUBLE, volume: DOUBLE, num_trades: INT]
+\tat org.apache.flink.table.planner..."""
+
+
+def test_a_sink_mismatch_names_the_column_and_the_cast():
+    from workbook.pipeline.errors import flink_message, mismatched_sink, sink_mismatch
+
+    assert mismatched_sink(FLINK_SINK_MISMATCH) == "candlesticks"
+    said = "num_trades (column 10) is BIGINT, the table candlesticks wants INT: CAST(... AS INT) AS num_trades"
+    assert sink_mismatch(FLINK_SINK_MISMATCH) == said
+    assert said in flink_message(Exception(FLINK_SINK_MISMATCH))  # the processor's message says it too
+    fewer = FLINK_SINK_MISMATCH.replace("Incompatible types for sink column 'num_trades' at position 9", "Different")
+    assert sink_mismatch(fewer).startswith("your query has 10 columns, the table candlesticks has 10: ts_start")
+    assert sink_mismatch("Column 'x' not found") is None and mismatched_sink("Column 'x' not found") is None

@@ -81,3 +81,13 @@ def test_changelog_counts_still_wants_the_updating_result():
     )
     assert COUNT_COLUMNS == ["currency_pair", "num_trades"]
     assert not checks.run_check("changelog_counts", windowed)
+
+
+def test_a_column_the_processor_table_cannot_take_is_named():
+    """What the check accepts, the processor runs: the file exercises' INSERT is planned against the processor's
+    table. A plain COUNT(*) (BIGINT) for the INT num_trades is named, with the CAST that fixes it."""
+    solution = exercises.solution("candlesticks")
+    result = checks.run_check("candlesticks", solution.replace("CAST(COUNT(*) AS INT)", "COUNT(*)"))
+    assert not result and "the table candlesticks would not take your rows" in result.summary
+    assert "num_trades (column 10) is BIGINT, the table candlesticks wants INT: CAST(... AS INT)" in result.text()
+    assert checks.run_check("candlesticks", solution)  # the solution's own INT

@@ -18,7 +18,8 @@ import json
 import pandas as pd
 
 from .datasets import EXPECTED_DIR, check_trades
-from .feedback import CheckResult, Wrong, close, judged, passed, require_windowed, run_answer
+from .exercises import get
+from .feedback import CheckResult, Wrong, close, judged, passed, require_sink_columns, require_windowed, run_answer
 
 CANDLE_COLUMNS = [
     "ts_start",
@@ -36,6 +37,7 @@ VOLUME_COLUMNS = ["ts_start", "ts_end", "currency_pair", "volume_buy", "volume_s
 KEY = ["ts_start", "ts_end", "currency_pair"]
 STATS_COLUMNS = ["ts_start", "ts_end", "currency_pair", "price_min", "price_max", "price_avg", "volume", "num_trades"]
 COLUMNS = {"candle_stats": STATS_COLUMNS, "candlesticks": CANDLE_COLUMNS, "volumes": VOLUME_COLUMNS}
+SINKS = ("candlesticks", "volumes")  # the exercises whose statement the processor runs: INSERT INTO <name>
 MINUTE = pd.Timedelta(minutes=1)
 _WINDOW = "one-minute tumbling windows: FROM TABLE(TUMBLE(TABLE valid_trades, DESCRIPTOR(ts), INTERVAL '1' MINUTE))"
 
@@ -407,10 +409,11 @@ def compare(name: str, actual: pd.DataFrame, expected: pd.DataFrame | None = Non
 _LAST: dict = {}
 
 
-def _outcome(sql: str, timeout_s: float | None = None):
+def _outcome(name: str, sql: str, timeout_s: float | None = None):
     """run_answer's frame, or the Wrong it raised."""
+    exercise = get(name)
     try:
-        return run_answer(sql, timeout_s)
+        return run_answer(sql, timeout_s, source=None if exercise.in_cell else exercise.student)
     except Wrong as wrong:
         return wrong
 
@@ -420,7 +423,7 @@ def answer_frame(name: str, sql: str) -> pd.DataFrame:
     ran on this SQL, else the query's result now. An answer that does not run yet, or lacks the exercise's
     columns, gives the expected output instead, with a line saying so: the cells after an unfinished
     exercise still run (Run All goes on to the next exercise)."""
-    outcome = _LAST[name][1] if name in _LAST and _LAST[name][0] == sql else _outcome(sql)
+    outcome = _LAST[name][1] if name in _LAST and _LAST[name][0] == sql else _outcome(name, sql)
     if isinstance(outcome, Wrong):
         why = outcome.problems[0].splitlines()[0]
     else:
@@ -436,7 +439,7 @@ def answer_frame(name: str, sql: str) -> pd.DataFrame:
 
 
 def check(name: str, sql: str, timeout_s: float | None = None) -> CheckResult:
-    outcome = _outcome(sql, timeout_s)
+    outcome = _outcome(name, sql, timeout_s)
     _LAST[name] = (sql, outcome)
     if isinstance(outcome, Wrong):
         raise outcome
@@ -449,6 +452,8 @@ def check(name: str, sql: str, timeout_s: float | None = None) -> CheckResult:
         except Exception:  # noqa: BLE001 -- an example row is a courtesy: the problems say what is wrong
             got, exp = None, None
         raise Wrong(problems, got, exp)
+    if name in SINKS:
+        require_sink_columns(sql, name)
     require_windowed(sql, "TUMBLE(TABLE valid_trades, DESCRIPTOR(ts), INTERVAL '1' MINUTE)", hint_level=1)
     pairs = result["currency_pair"].nunique()
     todo = (

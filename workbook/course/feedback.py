@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from ..pipeline import ProcessorError, SqlFileError, sql_files
+from ..pipeline.errors import SinkMismatch
 from ..pipeline.session import QueryTimeout, Session, SqlError
 from .datasets import check_trades, sample_trades
 from .hints import levels
@@ -206,10 +207,12 @@ def run_answer(
     changelog: bool = False,
     limit: int | None = None,
     known_errors=(),
+    source: str | None = None,
 ) -> pd.DataFrame:
     """The result frame of the student's answer on a dataset, run in the kernel's session; Wrong when it does
     not run. `known_errors`: (words of Flink's message, summary, problem) triples that name the mistake behind
-    an error. Every check runs answers through here."""
+    an error; `source`: the file the answer is written in (the messages name it). Every check runs answers
+    through here."""
     try:
         cell = session().run_cell(
             answer_sql(sql if isinstance(sql, str) else ""),
@@ -228,9 +231,10 @@ def run_answer(
     except ProcessorError as exc:
         raise Wrong([str(exc)], summary="your query did not run.") from None
     if cell.frame is None:
+        where = f" in {source}" if source else ""
         raise Wrong(
-            ["write the query of the exercise (comments and CREATE statements alone return no rows)"],
-            summary="there is no query (SELECT ...) to check yet.",
+            [f"write the query of the exercise{where} (comments and CREATE statements alone return no rows)"],
+            summary=f"there is no query (SELECT ...){where} to check yet.",
         )
     return cell.frame
 
@@ -266,3 +270,20 @@ def require_windowed(sql: str, window: str, data: str = "check", hint_level: int
         summary="an updating aggregation, not a window.",
         hint_level=hint_level,
     )
+
+
+def require_sink_columns(sql: str, table: str, data: str = "check") -> None:
+    """Wrong when the processor's job would refuse the answer as `INSERT INTO table`: a column of a type the
+    table cannot take (a BIGINT COUNT(*) for the INT num_trades), or another number of columns. Planned
+    against a table with the sink's columns and types, in the kernel's session: nothing runs."""
+    query = last_query(sql)
+    if query is None:
+        return
+    try:
+        session().plan_insert(table, query, data)
+    except SinkMismatch as exc:
+        problem = f"the processor would refuse it: {exc}."
+        raise Wrong([problem], summary=f"the table {table} would not take your rows.") from None
+    except ProcessorError as exc:
+        problem = f"Flink cannot plan it as INSERT INTO {table}: {exc}"
+        raise Wrong([problem], summary="your statement does not plan.") from None

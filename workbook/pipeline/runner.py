@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from ..config import Config, load_config
 from ..kafka import true_end_offsets
 from . import edges, plan_cache
-from .errors import ProcessorError, flink_message
+from .errors import ProcessorError, flink_message, mismatched_sink
 from .flink_env import DEFAULT_CHECKPOINT_INTERVAL, RESTART_OPTIONS, create_table_env
 from .statements import define, load_statements, skeleton_warnings, sql_values
 from .watch import JobWatcher, check_jobmanager, check_kafka
@@ -215,7 +215,10 @@ def _plan_and_execute(r: _Run, t_env, statements, values: dict, bounds: dict | N
     try:
         return plan_cache.compile_and_execute(stmt_set, path)
     except Exception as exc:  # noqa: BLE001 - Py4J raises Flink errors as plain Exceptions
-        raise ProcessorError(f"the job could not start: {flink_message(exc)}") from None
+        # a statement whose columns do not fit its table is found only now: name its file
+        table = mismatched_sink(str(exc))
+        where = next((st.label for st, _ in inserts if st.name == table), "the job could not start")
+        raise ProcessorError(f"{where}: {flink_message(exc)}") from None
 
 
 def _report_start(r: _Run, table_result, end_offsets: dict | None, warnings: list) -> RunResult:

@@ -38,7 +38,7 @@ from pathlib import Path
 from .. import kafka
 from ..config import Config, load_config
 from . import pyflink_internals, results, sql_files
-from .errors import ProcessorError, flink_message
+from .errors import ProcessorError, SinkMismatch, flink_message, sink_mismatch
 from .flink_env import LOOPBACK_OPTIONS, create_table_env, prepare_jvm
 from .query import without_ltz
 from .statements import SOURCE_TABLE, define, load_statements, sql_values
@@ -231,7 +231,12 @@ class Session:
         """The processor's source and views (statements.define), the source reading the dataset's file
         instead of Kafka, or the topic bounded at its true end offsets (--data topic)."""
         topic = self.config.kafka_topic
-        statements = [s for s in load_statements() if s.kind == "create" and not s.is_sink]
+        # the sinks with their columns and types, writing nothing: an INSERT of a cell is planned against them
+        statements = [
+            dataclasses.replace(s, text=sql_files.as_blackhole_sink(s.text, s.name)) if s.is_sink else s
+            for s in load_statements()
+            if s.kind == "create"
+        ]
         if data != TOPIC:
             path = str(self.dataset_file(data))
             statements = [
@@ -325,6 +330,23 @@ class Session:
         text = sql_files.strip_sql(query[m.end() :] if m else query)
         with self._lock:
             return physical_plan(self.env(data).explain_sql(text, ExplainDetail.CHANGELOG_MODE))
+
+    def plan_insert(self, table: str, query: str, data: str = "check") -> Plan:
+        """The plan of `INSERT INTO table <query>` (the query of `query` if it is an INSERT itself) against the
+        processor's sink `table`: its columns, their order and types as the processor's job has them. Raises
+        SinkMismatch naming the column the table cannot take, ProcessorError for another of Flink's reasons."""
+        from pyflink.table.explain_detail import ExplainDetail  # PyFlink's table API: imported when first needed
+
+        m = sql_files.INSERT_PREFIX.match(query)
+        select = sql_files.strip_sql(query[m.end() :] if m else query)
+        with self._lock:
+            t_env = self.env(data)
+            try:
+                explained = t_env.explain_sql(f"INSERT INTO {table}\n{select}", ExplainDetail.CHANGELOG_MODE)
+            except Exception as exc:  # noqa: BLE001 (Py4J raises plain exceptions)
+                mismatch = sink_mismatch(str(exc))
+                raise (SinkMismatch(mismatch) if mismatch else ProcessorError(flink_message(exc))) from None
+        return physical_plan(explained)
 
     def _collect_result(self, result):
         import pandas as pd

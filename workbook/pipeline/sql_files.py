@@ -144,11 +144,21 @@ def with_options(ddl: str) -> dict:
 def as_print_sink(ddl: str, identifier: str) -> str:
     """The same CREATE TABLE with its connector replaced by 'print' (--dry-run):
     rows are printed to standard output instead of written to PostgreSQL."""
+    return _with_connector(ddl, identifier, f"'connector' = 'print', 'print-identifier' = '{identifier}'")
+
+
+def as_blackhole_sink(ddl: str, identifier: str) -> str:
+    """The same CREATE TABLE with its connector replaced by 'blackhole': the same columns and types, nothing
+    written (the SQL cells' session plans students' INSERTs against it)."""
+    return _with_connector(ddl, identifier, "'connector' = 'blackhole'")
+
+
+def _with_connector(ddl: str, identifier: str, options: str) -> str:
     text = strip_comments(ddl)
     m = _WITH.search(text)
     if not m:
         raise SqlFileError(f"cannot find the WITH (...) options of sink {identifier!r}")
-    return text[: m.start()] + f") WITH ('connector' = 'print', 'print-identifier' = '{identifier}')"
+    return text[: m.start()] + f") WITH ({options})"
 
 
 def table_name(ddl: str) -> str:
