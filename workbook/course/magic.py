@@ -33,6 +33,7 @@ from ..pipeline.session import DEFAULT_TIMEOUT_S, QueryTimeout, SqlError
 from . import checks, exercises, feedback
 
 DATA = ("check", "sample", "topic")
+CHANGELOG_SHOWN = 100  # rows of a changelog shown without --limit (--out NAME keeps them all)
 
 
 def _more_than_zero(cast):
@@ -115,6 +116,10 @@ def run(line: str, cell: str | None, shell=None):
     if result.frame is None:  # only DDL: say what is now defined
         print("done: " + (", ".join(result.executed) or "nothing to run"))
         return None
+    if opts.changelog and opts.limit is None and len(result.frame) > CHANGELOG_SHOWN:
+        keep = f"--out NAME keeps all {len(result.frame)}" if not opts.out else f"{opts.out} has them all"
+        print(f"the first {CHANGELOG_SHOWN} of {len(result.frame)} changelog rows (--limit N shows N; {keep})")
+        return result.frame.head(CHANGELOG_SHOWN)
     return result.frame
 
 

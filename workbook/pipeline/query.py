@@ -65,8 +65,7 @@ def query(
 
 
 def without_ltz(table):
-    """TIMESTAMP_LTZ columns cast to TIMESTAMP(3) (UTC): naive timestamps for query(), and PyFlink's collect()
-    (the session's --changelog) cannot pickle LTZ values."""
+    """TIMESTAMP_LTZ columns cast to TIMESTAMP(3) (UTC): query()'s naive timestamps."""
     from pyflink.table import DataTypes
     from pyflink.table.expressions import col
 

@@ -24,7 +24,6 @@ def to_pandas(table):
         names, collect = pyflink_internals.arrow_batches(table)
     except Exception:  # noqa: BLE001 - another PyFlink: its own way (before anything ran)
         return table.to_pandas()
-    ltz = ltz_columns(table)
     import pandas as pd
     import pyarrow as pa
 
@@ -32,8 +31,74 @@ def to_pandas(table):
     if not batches.hasNext():
         return pd.DataFrame.from_records([], columns=names)
     frame = pa.ipc.open_stream(io.BufferedReader(_JavaBytes(batches))).read_all().to_pandas()
+    return _localized(frame, names, table)
+
+
+KINDS = {0: "+I", 1: "-U", 2: "+U", 3: "-D"}  # RowKind's byte, as the changelog column `op` shows it
+
+
+def changelog_to_pandas(table, limit: int | None = None, progress: dict | None = None):
+    """The query's update stream as a DataFrame, in arrival order, its row kind first (`op`: +I, -U, +U, -D):
+    Arrow batches of Flink's rows with their kinds (pyflink_internals.changelog_arrow), TIMESTAMP_LTZ columns
+    localized as to_pandas does. `limit`: the first rows only (then the job is cancelled); `progress["rows"]`
+    counts the rows that have come back (a query stopped at its time limit says how many)."""
+    import pyarrow as pa
+
+    progress = progress if progress is not None else {}
+    if not enabled("WORKBOOK_ARROW_COLLECT"):
+        return _changelog_row_by_row(table, limit, progress)
+    try:
+        names, chunks = pyflink_internals.changelog_arrow(table)
+    except Exception:  # noqa: BLE001 - another PyFlink: its own way (before anything ran)
+        return _changelog_row_by_row(table, limit, progress)
+    progress["rows"], schema, batches = 0, None, []
+    for chunk in chunks:
+        stream = pa.BufferReader(pa.py_buffer(chunk))
+        if schema is None:  # the first chunk: the stream's schema, then a batch
+            reader = pa.ipc.open_stream(stream)
+            schema, new = reader.schema, list(reader)
+        else:
+            new = [pa.ipc.read_record_batch(pa.ipc.read_message(stream), schema)]
+        batches += new
+        progress["rows"] += sum(b.num_rows for b in new)
+        if limit is not None and progress["rows"] >= limit:
+            chunks.close()  # closes Flink's result iterator: the job is cancelled
+            break
+    if schema is None:
+        import pandas as pd
+
+        return pd.DataFrame(columns=["op", *names])
+    frame = pa.Table.from_batches(batches, schema).to_pandas()
+    frame["op"] = frame["op"].map(KINDS)
+    return _localized(frame.head(limit) if limit is not None else frame, names, table)
+
+
+def _changelog_row_by_row(table, limit: int | None, progress: dict):
+    """PyFlink's collect(): three Py4J calls a row (the way when the Arrow batches cannot be had)."""
+    import pandas as pd
+    from pyflink.table import DataTypes
+    from pyflink.table.expressions import col
+
+    names = table.get_schema().get_field_names()
+    ltz = ltz_columns(table)
+    if any(ltz):  # collect() cannot pickle TIMESTAMP_LTZ values: as TIMESTAMP(3) in UTC
+        table = table.select(
+            *[(col(n).cast(DataTypes.TIMESTAMP(3)) if z else col(n)).alias(n) for n, z in zip(names, ltz)]
+        )
+    rows = []
+    with table.execute().collect() as results:
+        for row in results:
+            rows.append([KINDS[row.get_row_kind().value], *row])
+            progress["rows"] = len(rows)
+            if limit is not None and len(rows) >= limit:
+                break  # closing the iterator cancels the job
+    return pd.DataFrame(rows, columns=["op", *names])
+
+
+def _localized(frame, names: list, table):
+    """TIMESTAMP_LTZ columns in the session's time zone, as PyFlink's to_pandas gives them."""
     zone = None
-    for name, is_ltz in zip(names, ltz):
+    for name, is_ltz in zip(names, ltz_columns(table)):
         if is_ltz:
             if zone is None:
                 import pytz

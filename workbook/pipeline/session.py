@@ -40,7 +40,6 @@ from ..config import Config, load_config
 from . import pyflink_internals, results, sql_files
 from .errors import ProcessorError, SinkMismatch, flink_message, sink_mismatch
 from .flink_env import LOOPBACK_OPTIONS, create_table_env, prepare_jvm
-from .query import without_ltz
 from .statements import SOURCE_TABLE, define, load_statements, sql_values
 
 DEFAULT_TIMEOUT_S = 60.0
@@ -48,7 +47,6 @@ FIXED = "fixed"  # the datasets given as lists of trades
 TOPIC = "topic"
 
 _WHERE = re.compile(r"(?:at |From )line (\d+), column (\d+)(?: to line \d+, column \d+)?", re.IGNORECASE)
-_KINDS = {"INSERT": "+I", "UPDATE_BEFORE": "-U", "UPDATE_AFTER": "+U", "DELETE": "-D"}
 _QUERY_WORDS = ("SELECT", "WITH", "VALUES", "INSERT", "(")
 # Code splitting only pays off for methods near the JVM's 64 KB limit; a cell's query seldom has one,
 # and splitting costs ~0.2 s of a 0.5 s check. Flink skips it for code shorter than this length.
@@ -99,8 +97,20 @@ class Plan:
     def updating(self) -> bool:
         return bool(self.kinds - {"I"})
 
+    @property
+    def joins_without_key(self) -> list[str]:
+        """The joins with no equality between the two sides: each pairs every row with every other one."""
+        return [line.strip(" +-|") for line in self.text.splitlines() if "Join(" in line and "=(" not in line]
+
 
 _PLAN_NODE = re.compile(r"^[\s+\-:|]*(\w+)\(.*?changelogMode=\[([A-Z,]*)\]")
+
+
+def _changelog_detail():
+    """EXPLAIN's detail that shows each operator's changelog mode."""
+    from pyflink.table.explain_detail import ExplainDetail  # PyFlink's table API: imported when first needed
+
+    return ExplainDetail.CHANGELOG_MODE
 
 
 def physical_plan(explained: str) -> Plan:
@@ -324,25 +334,21 @@ class Session:
     def plan(self, query: str, data: str = "check") -> Plan:
         """The physical plan of `query` (a SELECT, or an INSERT INTO whose query is taken) over a dataset, with
         the changelog mode of each operator: planned only, nothing runs. The cells' DDL is in effect."""
-        from pyflink.table.explain_detail import ExplainDetail  # PyFlink's table API: imported when first needed
-
         m = sql_files.INSERT_PREFIX.match(query)
         text = sql_files.strip_sql(query[m.end() :] if m else query)
         with self._lock:
-            return physical_plan(self.env(data).explain_sql(text, ExplainDetail.CHANGELOG_MODE))
+            return physical_plan(self.env(data).explain_sql(text, _changelog_detail()))
 
     def plan_insert(self, table: str, query: str, data: str = "check") -> Plan:
         """The plan of `INSERT INTO table <query>` (the query of `query` if it is an INSERT itself) against the
         processor's sink `table`: its columns, their order and types as the processor's job has them. Raises
         SinkMismatch naming the column the table cannot take, ProcessorError for another of Flink's reasons."""
-        from pyflink.table.explain_detail import ExplainDetail  # PyFlink's table API: imported when first needed
-
         m = sql_files.INSERT_PREFIX.match(query)
         select = sql_files.strip_sql(query[m.end() :] if m else query)
         with self._lock:
             t_env = self.env(data)
             try:
-                explained = t_env.explain_sql(f"INSERT INTO {table}\n{select}", ExplainDetail.CHANGELOG_MODE)
+                explained = t_env.explain_sql(f"INSERT INTO {table}\n{select}", _changelog_detail())
             except Exception as exc:  # noqa: BLE001 (Py4J raises plain exceptions)
                 mismatch = sink_mismatch(str(exc))
                 raise (SinkMismatch(mismatch) if mismatch else ProcessorError(flink_message(exc))) from None
@@ -364,7 +370,7 @@ class Session:
 
         def run(table):
             if changelog:
-                return self._changelog(without_ltz(table), names, limit)  # collect() needs it
+                return results.changelog_to_pandas(table, limit, box)
             return results.to_pandas(table)
 
         def work():
@@ -379,12 +385,7 @@ class Session:
         if thread.is_alive():
             self.cancel_jobs()
             thread.join(10)
-            raise QueryTimeout(
-                f"stopped after {timeout_s:g} s: the query was still running. A query over a fixed dataset "
-                "normally takes about a second; one this slow multiplies rows (a join without a condition, "
-                "e.g. a cross join, pairs every trade with every other). Add a join condition, or give it "
-                "more time with --timeout SECONDS."
-            )
+            raise QueryTimeout(self._stopped(t_env, text, timeout_s, box.get("rows")))
         if "error" in box:
             raise box["error"]
         frame = box["frame"]
@@ -411,16 +412,24 @@ class Session:
         finally:
             config.set(SPLIT_OPTION, CODE_SPLITTING_OFF[SPLIT_OPTION])
 
-    def _changelog(self, table, names, limit):
-        import pandas as pd
-
-        rows = []
-        with table.execute().collect() as results:
-            for row in results:
-                rows.append([_KINDS.get(row.get_row_kind().name, "?"), *row])
-                if limit is not None and len(rows) >= limit:
-                    break  # closing the iterator cancels the job
-        return pd.DataFrame(rows, columns=["op", *names])
+    def _stopped(self, t_env, text: str, timeout_s: float, rows: int | None) -> str:
+        """What a query stopped at its time limit was doing, and a join without a key if its plan has one."""
+        what = f"{rows} changelog rows had come back" if rows is not None else "its result had not come back yet"
+        said = f"stopped after {timeout_s:g} s: the query was still running ({what}). "
+        try:
+            joins = physical_plan(t_env.explain_sql(text, _changelog_detail())).joins_without_key
+        except Exception:  # noqa: BLE001 (Py4J raises plain exceptions) - then without the plan's word
+            joins = []
+        if joins:
+            return said + (
+                "Its plan has a join without an equality between its two sides (a cross join, or one ON a comparison "
+                f"only), which pairs every row with every other one: {joins[0][:160]}. Join ON a key (e.g. the "
+                "pair), or give it more time with --timeout SECONDS."
+            )
+        return said + (
+            "A query over a fixed dataset normally takes a second or two; give it more time with --timeout "
+            "SECONDS, or --limit N to see the first rows."
+        )
 
     def cancel_jobs(self) -> None:
         """Cancel every running job of the session's cluster."""
