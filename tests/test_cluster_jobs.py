@@ -87,6 +87,7 @@ def test_two_submitters_started_together_leave_one_job(stack, flink_cluster):
     topic = f"test-race-{uuid.uuid4().hex[:10]}"
     kafka.write_records(stack.kafka_bootstrap_servers, topic, [])
     argv = [sys.executable, "-m", "workbook.processor", "--jobmanager", address, "--topic", topic]
+    before = {j["jid"] for j in cluster_jobs.jobs(address)}  # earlier tests' cancelled jobs stay listed
     try:
         submitters = [
             subprocess.Popen(argv, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -100,7 +101,8 @@ def test_two_submitters_started_together_leave_one_job(stack, flink_cluster):
         assert sum(f"Flink job {running[0]['jid']} on session cluster" in out for out in stdout) == 1, stdout
         assert sum("not submitting a second one" in out for out in stdout) == 1, stdout
         assert any("is under way" in out and ": waiting" in out for out in stdout), "the second did not wait"
-        assert len([j for j in cluster_jobs.jobs(address) if j.get("name") == NAME]) == 1, "a second job was made"
+        made = [j for j in cluster_jobs.jobs(address) if j.get("name") == NAME and j["jid"] not in before]
+        assert len(made) == 1, f"a second job was made: {made}"
     finally:
         active = [j["jid"] for j in cluster_jobs.active_jobs(address, NAME)]
         for jid in active:
