@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: lab test venv lint format up down status logs sql test-unit test-flink test-integration test-notebooks test-browser release bench clean
+.PHONY: lab test venv lock lint format up down status logs sql test-unit test-flink test-integration test-notebooks test-browser release bench clean
 
 # JUPYTER_ARGS: extra `jupyter lab` options (the browser test passes its port and token).
 JUPYTER_ARGS ?=
@@ -21,13 +21,20 @@ test: venv
 	$(MAKE) test-notebooks
 	$(MAKE) test-browser
 
-# The venv is rebuilt only when requirements.txt changes. scripts/bootstrap_venv.py (any python3 runs it)
-# picks the Python 3.11 PyFlink and the pins need: PYTHON if set, else python3.11 on the PATH, else uv's;
-# then installs requirements.txt (with uv, else pip) and the project, printing its progress.
+# The venv is rebuilt only when requirements.txt or a lock changes. scripts/bootstrap_venv.py (any python3 runs
+# it) picks the Python 3.11 PyFlink and the pins need: PYTHON if set, else python3.11 on the PATH, else uv's;
+# then installs this platform's lock, locks/host-*.txt, with hashes (with uv, else pip) and the project.
 venv: $(STAMP)
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt pyproject.toml $(wildcard locks/host-*.txt)
 	@$(or $(PYTHON),python3) scripts/bootstrap_venv.py --venv $(VENV)
 	touch $(STAMP)
+
+# After editing requirements.txt: resolve it again into locks/ (every transitive package, every file's hash), for
+# the host venv and the images (scripts/lock.py; uv from the venv, .state/bootstrap or the PATH). Versions already
+# locked are kept; `make lock LOCK_ARGS=--upgrade` takes the newest the pins allow.
+LOCK_ARGS ?=
+lock:
+	@$(or $(PYTHON),python3) scripts/lock.py $(LOCK_ARGS)
 
 # ruff: lint and formatting, pinned in requirements.txt
 lint: venv

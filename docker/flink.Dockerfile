@@ -1,27 +1,28 @@
 # The Flink image of the Docker stack (profile "flink"): the JobManager, the
 # TaskManager(s) and the client container that submits the processor all run it.
 #
-#   flink:2.0.0                        the cluster, same Flink version as the embedded stack
-#   + apache-flink==2.0.0              PyFlink (client and Python UDF workers)
-#   + shigawire-apache-flink-libraries the Kafka and JDBC connector jars and the PostgreSQL
-#                                      driver, from PyPI (no Maven Central), copied into
-#                                      /opt/flink/lib so JobManager and TaskManagers load them
-#   + python-dotenv                    workbook/config.py
-#   + kafka-python                     the processor's --bounded runs and query helpers (workbook/kafka_offsets.py)
-# The versions are read from requirements.txt, so the image and the embedded
-# stack cannot drift apart. Build context: the project root.
+#   flink:2.0.1                        the cluster: Flink 2.0's last patch release that the connector
+#                                      jars below are known to fit (2.0.2 breaks jobs with them, see
+#                                      requirements.txt); PyFlink's client is 2.0.0, the same minor
+#   + locks/flink-image.txt            PyFlink 2.0.0 (client), shigawire-apache-flink-libraries (the Kafka
+#                                      4.0.1-2.0 and JDBC 4.0.0-2.0 connector jars and the PostgreSQL driver,
+#                                      from PyPI: no Maven Central), python-dotenv, kafka-python,
+#                                      psycopg2-binary and every package they pull in, each file checked
+#                                      against its sha256 (make lock writes the lock from requirements.txt)
+# The connector jars are copied into /opt/flink/lib so JobManager and TaskManagers load them.
+# Build context: the project root. docs/docker.md has the whole story.
 #
-# arm64 (Apple silicon, Docker Desktop's default there): PyPI has no linux-aarch64 wheels of
-# apache-flink nor of pemja (its dependency), so pip compiles them (and any other dependency
-# without such a wheel), which needs a C compiler and a JDK's headers (installed below; the base
-# image has a JRE only). Expect the first build to take a long time (tens of minutes) and more
-# disk; later builds reuse the cached layer. If it fails, set FLINK_PLATFORM=linux/amd64 in .env:
-# the x86_64 image, installed from wheels and run under Docker Desktop's emulation (Rosetta or
-# QEMU): a quicker build, slower jobs. Not tested on arm64 (README.md, "Apple silicon").
-FROM flink:2.0.0
+# Platform: docker-compose.yml builds and runs this image as linux/amd64 by default (FLINK_PLATFORM):
+# on Apple silicon it runs emulated (Rosetta or QEMU), because PyPI has no linux-aarch64 wheels of
+# apache-flink 2.0.0 nor of pemja. FLINK_PLATFORM=linux/arm64 builds natively: pip then compiles both
+# from their sdists (the lock has their hashes), with the compiler and JDK headers installed below;
+# tens of minutes, and not tested (docs/docker.md, "Apple silicon").
+FROM flink:2.0.1
+
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 
 # Python 3.10 of Ubuntu 22.04 (the base image's OS): the workbook code must stay 3.10-compatible
-# (tests/test_compose.py parses it with Python 3.10's grammar).
+# (tests/test_compose.py parses it with Python 3.10's grammar; the lock is resolved for 3.10).
 # Not amd64: the compiler and JDK headers for building apache-flink and pemja (see above).
 RUN set -eux; \
     apt-get update; \
@@ -33,16 +34,13 @@ RUN set -eux; \
     ln -sf /usr/bin/python3 /usr/bin/python
 
 WORKDIR /opt/app
-COPY requirements.txt /opt/app/requirements.txt
+COPY locks/flink-image.txt /opt/app/locks/flink-image.txt
 RUN set -eux; \
-    grep -E '^(apache-flink|shigawire-apache-flink-libraries|python-dotenv|kafka-python|psycopg2-binary)==' requirements.txt \
-        | sed -e 's/[[:space:]]*#.*$//' > /tmp/flink-requirements.txt; \
-    cat /tmp/flink-requirements.txt; \
-    test "$(wc -l < /tmp/flink-requirements.txt)" -eq 5; \
     if [ "$(dpkg --print-architecture)" != "amd64" ]; then \
-        export JAVA_HOME="/usr/lib/jvm/java-17-openjdk-$(dpkg --print-architecture)"; \
+        JAVA_HOME="/usr/lib/jvm/java-17-openjdk-$(dpkg --print-architecture)"; \
+        export JAVA_HOME; \
     fi; \
-    pip3 install --no-cache-dir -r /tmp/flink-requirements.txt; \
+    pip3 install --no-cache-dir --require-hashes -r locks/flink-image.txt; \
     pyflink_lib="$(python3 -c 'import os, pyflink; print(os.path.join(os.path.dirname(pyflink.__file__), "lib"))')"; \
     for jar in flink-connector-kafka.jar kafka-clients.jar flink-connector-jdbc-core.jar \
                flink-connector-jdbc-postgres.jar postgresql.jar; do \

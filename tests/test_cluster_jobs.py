@@ -78,6 +78,68 @@ def test_second_submission_leaves_one_job_and_replace_swaps_it(stack, flink_clus
         kafka.delete_topic(stack.kafka_bootstrap_servers, topic)
 
 
+@pytest.mark.integration
+@pytest.mark.slow  # two processor JVMs at once on 2 cores, ~1 min
+def test_two_submitters_started_together_leave_one_job(stack, flink_cluster):
+    """Both check the cluster at once; without the submission lock both found no job and both submitted."""
+    address = flink_cluster.address
+    assert not cluster_jobs.active_jobs(address, NAME), f"a processor streaming job already runs on {address}"
+    topic = f"test-race-{uuid.uuid4().hex[:10]}"
+    kafka.write_records(stack.kafka_bootstrap_servers, topic, [])
+    argv = [sys.executable, "-m", "workbook.processor", "--jobmanager", address, "--topic", topic]
+    before = {j["jid"] for j in cluster_jobs.jobs(address)}  # earlier tests' cancelled jobs stay listed
+    try:
+        submitters = [
+            subprocess.Popen(argv, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(2)
+        ]
+        outs = [p.communicate(timeout=300) for p in submitters]
+        assert [p.returncode for p in submitters] == [0, 0], outs
+        running = _wait_running(address)
+        assert len(running) == 1 and running[0]["state"] == "RUNNING", running
+        stdout = [out for out, _ in outs]
+        assert sum(f"Flink job {running[0]['jid']} on session cluster" in out for out in stdout) == 1, stdout
+        assert sum("not submitting a second one" in out for out in stdout) == 1, stdout
+        assert any("is under way" in out and ": waiting" in out for out in stdout), "the second did not wait"
+        made = [j for j in cluster_jobs.jobs(address) if j.get("name") == NAME and j["jid"] not in before]
+        assert len(made) == 1, f"a second job was made: {made}"
+    finally:
+        active = [j["jid"] for j in cluster_jobs.active_jobs(address, NAME)]
+        for jid in active:
+            cluster_jobs.cancel(address, jid)
+        cluster_jobs.wait_until_gone(address, active)
+        kafka.delete_topic(stack.kafka_bootstrap_servers, topic)
+
+
+def test_submission_lock_makes_the_second_holder_wait(tmp_path):
+    """A holder in another process (its pid in the lock file): the second waits, says so, and gets it after."""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\n"
+            "from workbook.pipeline.cluster_jobs import submission_lock\n"
+            f"with submission_lock({str(tmp_path)!r}, '127.0.0.1:1'):\n"
+            "    print('held', flush=True); time.sleep(1.5)\n",
+        ],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout.readline().strip() == "held"
+    said, t0 = [], time.monotonic()
+    with cluster_jobs.submission_lock(tmp_path, "127.0.0.1:1", say=said.append) as path:
+        waited = time.monotonic() - t0
+        assert path.read_text().strip() == str(os.getpid())
+    holder.wait(timeout=30)
+    assert waited > 0.5, "the lock did not wait for its holder"
+    assert said == [f"another submission to http://127.0.0.1:1 is under way (pid {holder.pid}): waiting"]
+    with pytest.raises(cluster_jobs.ClusterJobsError, match="held for 0 s"):
+        with cluster_jobs.submission_lock(tmp_path, "127.0.0.1:2"):
+            with cluster_jobs.submission_lock(tmp_path, "127.0.0.1:2", timeout=0, say=lambda *_: None):
+                pass
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

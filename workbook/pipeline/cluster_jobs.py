@@ -8,14 +8,25 @@ time, and without this check every `up` would add another copy of the same job
     active_jobs(address, name)       jobs of that name that are running, or about to
     cancel(address, job_id)          PATCH /jobs/<id>?mode=cancel
     wait_until_gone(address, ids)    until those jobs are CANCELED (or otherwise ended)
+    submission_lock(state_dir, address)  one submitter at a time per cluster on this machine
+
+The check and the submission are 10-30 s apart (the JVM starts, the job is planned): two submitters
+started together would both find no job and both submit. submission_lock makes the second one wait
+until the first has submitted (then its check finds the job): an exclusive lock (flock) on a file in
+the state folder, which holds the pid of the submitter that has it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
+import os
+import re
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 # Flink's JobStatus values of a job that has not ended: a second copy would run beside it.
 # (CANCELLING is left out: that job is on its way out.)
@@ -98,6 +109,38 @@ def submit_once(address: str, name: str, replace: bool = False, say=print) -> bo
         cancel(address, jid)
     wait_until_gone(address, ids)
     return True
+
+
+@contextlib.contextmanager
+def submission_lock(state_dir, address: str, timeout: float = 600, say=print):
+    """Hold the submission lock of the cluster at `address` (waiting up to `timeout` s for another holder)."""
+    path = Path(state_dir) / "locks" / f"submit-{re.sub(r'[^A-Za-z0-9.-]', '_', address)}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as f:
+        deadline, said = time.monotonic() + timeout, False
+        while True:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if not said:
+                    f.seek(0)
+                    say(
+                        f"another submission to {_url(address, '')} is under way (pid {f.read().strip() or '?'}): waiting"
+                    )
+                    said = True
+                if time.monotonic() > deadline:
+                    raise ClusterJobsError(f"the submission lock {path} was held for {timeout:.0f} s") from None
+                time.sleep(0.2)
+        f.seek(0)
+        f.truncate()
+        f.write(f"{os.getpid()}\n")
+        f.flush()
+        try:
+            yield path
+        finally:
+            f.truncate(0)
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def job(address: str, job_id: str) -> dict:

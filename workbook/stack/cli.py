@@ -15,7 +15,9 @@ from .services import ServiceError
 
 def add_commands(sub) -> None:
     """The stack's subcommands (up, down, status, logs) on an argparse subparsers object."""
-    p_up = sub.add_parser("up", help="start the broker and PostgreSQL (idempotent)")
+    p_up = sub.add_parser(
+        "up", help="start the broker and PostgreSQL (idempotent); STACK=docker: check the Docker stack"
+    )
     p_up.add_argument("--flink", action="store_true", help="also start a Flink standalone session cluster")
     p_up.add_argument("--stream", action="store_true", help="also start the producer's trade stream into Kafka")
     p_down = sub.add_parser("down", help="stop everything `up` started (PostgreSQL data is kept)")
@@ -35,7 +37,8 @@ def run(args) -> int:
         if args.command == "up":
             rows = stack.up(config, flink=args.flink, stream=args.stream)
             print(stack.format_status(rows))
-            return 0 if all(r.healthy for r in rows) else 1
+            # STACK=docker: a report, never a failure (`make lab` opens JupyterLab; notebook 1 says the rest)
+            return 0 if config.stack == "docker" or all(r.healthy for r in rows) else 1
         if args.command == "down":
             stack.down(config, wipe_db=args.wipe_db)
             return 0

@@ -6,6 +6,7 @@ import time
 
 from ..config import Config, load_config
 from ..java import find_java
+from . import docker
 from .broker import Broker
 from .flink_cluster import FlinkCluster
 from .postgres import Postgres
@@ -19,18 +20,12 @@ def services(config: Config) -> list[Service]:
     return [Broker(config), Postgres(config), FlinkCluster(config), Stream(config)]
 
 
-def _docker_guard(config: Config, action: str) -> None:
-    if config.stack == "docker":
-        raise ServiceError(
-            f"STACK=docker in .env: the Docker stack is managed by Docker Compose, not `workbook {action}`. "
-            "Use `docker compose up -d` / `docker compose down`, or set STACK=embedded."
-        )
-
-
 def up(config: Config | None = None, flink: bool = False, stream: bool = False, say=print) -> list[Status]:
-    """Start what is not running yet (idempotent) and return the statuses."""
+    """Start what is not running yet (idempotent) and return the statuses. STACK=docker: Docker Compose runs the
+    services; their statuses say which answer (stack/docker.py), and nothing is started."""
     config = config or load_config()
-    _docker_guard(config, "up")
+    if config.stack == "docker":
+        return docker.check(config, flink=flink, stream=stream, say=say)
     say(f"Java: {find_java().describe()}")
     wanted = [Broker(config), Postgres(config)]
     if flink:
@@ -56,8 +51,11 @@ def up(config: Config | None = None, flink: bool = False, stream: bool = False, 
 
 
 def down(config: Config | None = None, wipe_db: bool = False, say=print) -> None:
+    """Stop what `up` started (by its pid files), also under STACK=docker: the embedded services hold the
+    ports the Docker stack publishes, so they are stopped before switching."""
     config = config or load_config()
-    _docker_guard(config, "down")
+    if config.stack == "docker":
+        say("STACK=docker: Docker Compose stops the Docker stack (`docker compose down`); stopping the embedded one")
     for svc in reversed(services(config)):
         if svc.pid() is not None:
             say(f"{svc.name}: stopping (pid {svc.pid()})")
@@ -73,6 +71,8 @@ def down(config: Config | None = None, wipe_db: bool = False, say=print) -> None
 
 def status(config: Config | None = None) -> list[Status]:
     config = config or load_config()
+    if config.stack == "docker":
+        return docker.status(config, flink=True)
     return [svc.status() for svc in services(config)]
 
 
@@ -81,18 +81,22 @@ def health_frame(rows: list[Status]):
     import pandas as pd
 
     return pd.DataFrame(
-        [{"service": s.name, "address": s.address, "running": s.pid is not None, "healthy": s.healthy} for s in rows]
+        # running: a process of ours, or (STACK=docker) a service that answers
+        [
+            {"service": s.name, "address": s.address, "running": s.pid is not None or s.healthy, "healthy": s.healthy}
+            for s in rows
+        ]
     ).set_index("service")
 
 
 def format_status(rows: list[Status]) -> str:
     lines = [f"{'service':<9} {'state':<9} {'pid':>7} {'RSS MiB':>8}  address / detail"]
     for s in rows:
-        state = "stopped" if s.pid is None else ("healthy" if s.healthy else "UNHEALTHY")
+        state = "healthy" if s.healthy else ("stopped" if s.pid is None else "UNHEALTHY")
         pid = str(s.pid) if s.pid else "-"
         rss = f"{s.rss_mb:.0f}" if s.pid else "-"
         lines.append(f"{s.name:<9} {state:<9} {pid:>7} {rss:>8}  {s.address}")
-        if s.pid:
+        if s.pid or s.detail != "stopped":  # the Docker stack's rows have no pid, and a detail
             lines.append(f"{'':<37}{s.detail}")
     total = sum(s.rss_mb for s in rows)
     lines.append(f"total RSS of running services: {total:.0f} MiB")

@@ -48,7 +48,7 @@ def cluster_config(rest_port: int, python: str, log_dir: Path, pid_dir: Path, sl
             "table.local-time-zone: UTC",
             f"env.log.dir: {log_dir}",
             f"env.pid.dir: {pid_dir}",
-            # The wheel's default JVM options (module opens Flink needs on Java 17), and UTC: the
+            # The wheel's default JVM options (module opens Flink needs on Java 17 and 21), and UTC: the
             # JDBC sink converts timestamps in the JVM's zone (windows would shift on a non-UTC laptop).
             "env.java.opts.all: -Duser.timezone=UTC " + _default_java_opts(),
             "",
