@@ -187,12 +187,21 @@ def test_expected_answer_is_up_to_date():
     )
 
 
+def returns(value):
+    """A student's function that returns `value` whatever the stream."""
+    return lambda stream: value
+
+
 def test_solution_passes_and_skeleton_fails():
-    solution = json.loads(exercises.solution(checks_watermark.EXERCISE))
+    solution = exercises.solution(checks_watermark.EXERCISE)  # the code of the cell's function
     assert checks_watermark.check_watermark_delay(solution).passed
-    assert solution == checks_watermark.load_expected()["delay_s"]
-    skeleton = checks_watermark.check_watermark_delay(...)
-    assert not skeleton.passed and "not a number" in skeleton.problems[0]
+    namespace = {"simulate": wm.simulate}
+    exec(solution, namespace)
+    assert namespace["watermark_delay"](wm.lab_stream()) == checks_watermark.load_expected()["delay_s"]
+    skeleton = checks_watermark.check_watermark_delay("def watermark_delay(stream):\n    ...  # your code\n")
+    assert not skeleton.passed and "returns None, not a number" in skeleton.problems[0]
+    assert "not defined yet" in checks_watermark.check_watermark_delay(None).problems[0]
+    assert "not a function" in checks_watermark.check_watermark_delay(6).problems[0]
 
 
 @pytest.mark.parametrize(
@@ -211,7 +220,7 @@ def test_solution_passes_and_skeleton_fails():
     ],
 )
 def test_check_names_the_mistake(wrong, says):
-    result = checks_watermark.check_watermark_delay(wrong)
+    result = checks_watermark.check_watermark_delay(returns(wrong))
     assert not result.passed and says in " ".join(result.problems), result.problems
     assert result.hint == "watermark_delay"
     box = result._repr_html_()
@@ -219,17 +228,18 @@ def test_check_names_the_mistake(wrong, says):
 
 
 def test_check_shows_an_example_and_does_not_raise():
-    result = checks_watermark.check_watermark_delay(5)
+    result = checks_watermark.check_watermark_delay(returns(5))
     assert (result.got, result.expected) == ({"delay": "5 s: 1.3 % late"}, {"delay": "at most 1 % late"})
     assert "1.3 % late" in result._repr_html_() and "not yet" in str(result)
     assert 'hint("watermark_delay", 1) (levels 1 to 3)' in result.text()
 
 
 def test_check_result_is_the_course_check_result():
-    result = checks.run_check("watermark_delay", 6)
+    result = checks.run_check("watermark_delay", returns(6))
     assert isinstance(result, checks.CheckResult) and result.exercise == "watermark_delay"
     assert result.text() == (
-        "\u2705 watermark delay: correct. 6 s: 4 of 1105 trades late (0.36 %); 5 s would make more than 1 % late."
+        "\u2705 watermark delay: correct. watermark_delay(stream) gives 6 s: 4 of 1105 trades late (0.36 %); "
+        "5 s would make more than 1 % late."
     )
 
 
@@ -245,23 +255,23 @@ def test_the_notebook_skeleton_does_not_give_the_answer_away():
     nb = json.loads((PROJECT_ROOT / "notebooks" / "04_watermark_lab.ipynb").read_text())
     answer = checks_watermark.load_expected()["delay_s"]
     sources = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
-    assert any("WATERMARK_DELAY_S = ...  #" in s for s in sources)
-    assert not any(re.search(rf"WATERMARK_DELAY_S\s*=\s*{answer}\b", s) for s in sources)
+    (cell,) = [s for s in sources if "def watermark_delay(stream)" in s]
+    assert "...  # ✏️" in cell and not re.search(rf"return\s+{answer}\b", cell) and "simulate(stream" not in cell
 
 
 def test_the_notebook_check_raises_on_a_failing_answer_only_in_the_solution_run(monkeypatch):
     """Notebook 04 checks through checks.checked, like every exercise cell: CI's solution run fails loudly."""
     monkeypatch.delenv("WORKBOOK_SOLUTIONS", raising=False)
-    assert not checks.checked("watermark_delay", 5)  # a box, no exception
+    assert not checks.checked("watermark_delay", returns(5))  # a box, no exception
     monkeypatch.setenv("WORKBOOK_SOLUTIONS", "1")
     with pytest.raises(checks.CheckFailed, match="watermark_delay"):
-        checks.checked("watermark_delay", 5)
-    assert checks.checked("watermark_delay", checks_watermark.answer(None))
+        checks.checked("watermark_delay", returns(5))
+    assert checks.checked("watermark_delay", exercises.solution("watermark_delay"))
 
 
 @pytest.mark.parametrize("answer", [7, 8, 30])
 def test_a_delay_too_big_does_not_name_a_smaller_one(answer):
     """The feedback cannot be walked down one second at a time to the answer."""
-    text = checks_watermark.check_watermark_delay(answer).text()
+    text = checks_watermark.check_watermark_delay(returns(answer)).text()
     assert "not the smallest" in text
     assert not any(re.search(rf"\b{n} s\b", text) for n in range(0, answer)), text

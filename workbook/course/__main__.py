@@ -3,6 +3,8 @@
     python -m workbook.course list [--json]            every exercise: name, notebook, what the student writes
     python -m workbook.course check NAME FILE          run exercise NAME's check on the answer in FILE
     python -m workbook.course check NAME --solution    ... on the instructor's solution
+    python -m workbook.course check NAME FILE --grading on the held-out grading data (instructors: the
+                                                       student release has none)
 
 `check` exits 0 when the answer passes, 1 when it does not (the feedback is printed), 2 on bad usage.
 A SQL answer may keep its `INSERT INTO table` line.
@@ -16,7 +18,7 @@ import sys
 from pathlib import Path
 
 from ..paths import PROJECT_ROOT
-from . import exercises
+from . import datasets, exercises
 
 
 def _rel(path: Path) -> str:
@@ -33,18 +35,6 @@ def listing() -> list[dict]:
     ]
 
 
-def answer_of(name: str, text: str):
-    """The answer as the check takes it: a number for numeric exercises, else the file's text."""
-    kind = exercises.get(name).answer
-    if kind == "number":
-        try:
-            value = float(text.strip())
-        except ValueError:
-            return text.strip()  # the check says what is wrong with it
-        return int(value) if value.is_integer() else value
-    return text  # SQL: the session strips an INSERT INTO itself, as for the magic's --file
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m workbook.course", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -54,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     p_check.add_argument("name")
     p_check.add_argument("file", nargs="?", type=Path)
     p_check.add_argument("--solution", action="store_true", help="check the instructor's solution")
+    p_check.add_argument(
+        "--grading", action="store_true", help="on the held-out grading data (instructor-only), not the practice data"
+    )
     args = parser.parse_args(argv)
 
     if args.command == "list":
@@ -80,9 +73,21 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, exercises.SolutionsMissing) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    data = datasets.PRACTICE
+    if args.grading:
+        try:
+            from .grading import GRADING  # deferred on purpose: instructor-only, not in the student release
+        except ImportError:
+            print(
+                "error: --grading needs the held-out grading data, which the student release does not have",
+                file=sys.stderr,
+            )
+            return 2
+        data = GRADING
     from . import checks  # deferred on purpose: the checks import pandas and the Flink pipeline, `list` needs none
 
-    result = checks.run_check(args.name, answer_of(args.name, text))
+    with datasets.using(data):  # SQL answers may keep their INSERT INTO line: the session strips it
+        result = checks.run_check(args.name, text)
     print(result.text())
     return 0 if result else 1
 

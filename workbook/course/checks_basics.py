@@ -19,33 +19,25 @@ import json
 
 import pandas as pd
 
-from .datasets import EXPECTED_DIR, basics_records, basics_trades, probe_trades
-from .feedback import CheckResult, Wrong, close, judged, passed, require_windowed, run_answer, session
+from .datasets import expected_path, records
+from .feedback import CheckResult, Wrong, close, judged, passed, require_windowed, run_answer
 
 BASICS = "basics"  # the dataset of the SQL checks
-PROBE = "source_probe"  # the dataset of the source_table check: one pair, stragglers of known lags
+PROBE = "probe"  # the dataset of the source_table check: one pair, stragglers of known lags
 PAIR = "bitcoin / tether"  # the pair of filter_project
 
 # --- shared by the checks of part L1 ---------------------------------------------------------------
 
 
-def basics_session():
-    """The kernel's session, with the datasets of part L1's checks."""
-    found = session()
-    found.datasets.setdefault(BASICS, basics_trades)
-    found.datasets.setdefault(PROBE, probe_trades)
-    return found
-
-
 def expected(name: str) -> dict:
-    return json.loads((EXPECTED_DIR / f"{name}.json").read_text())
+    """The stored expected output of exercise `name` (of the practice data, or the grading data when graded)."""
+    return json.loads(expected_path(f"{name}.json").read_text())
 
 
 def run_basics(
     sql: str, data: str = BASICS, changelog: bool = False, limit: int | None = None, timeout_s: float | None = None
 ) -> pd.DataFrame:
     """The student's query's rows on a dataset of part L1 (Wrong when it does not run: feedback.run_answer)."""
-    basics_session()  # the basics' datasets are registered
     return run_answer(sql, timeout_s, data=data, changelog=changelog, limit=limit)
 
 
@@ -124,8 +116,7 @@ def check_filter_project(sql, timeout_s: float | None = None) -> CheckResult:
         return df[key].astype(str).apply("|".join, axis=1)
 
     got_keys, exp_keys = keyset(got), keyset(rows)
-    records = basics_records()
-    every = pd.DataFrame([dict(t, problem=what) for t, what in records])
+    every = pd.DataFrame([dict(t, problem=what) for t, what in records("basics_records")])
     every["pair"] = every["base"].fillna("") + " / " + every["quote"].fillna("")
     every["ts"] = times(pd.to_datetime(every["timestamp"], unit="ms"))
     lookup = dict(zip(keyset(every), zip(every["pair"], every["problem"], strict=True), strict=True))

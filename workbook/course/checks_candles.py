@@ -17,7 +17,7 @@ import json
 
 import pandas as pd
 
-from .datasets import EXPECTED_DIR, check_trades
+from .datasets import EXPECTED_DIR, check_trades, expected_path
 from .exercises import get
 from .feedback import CheckResult, Wrong, close, judged, passed, require_sink_columns, require_windowed, run_answer
 
@@ -54,7 +54,7 @@ def expected_frame(name: str = "candlesticks", data: str = "check") -> pd.DataFr
     """The stored expected output of exercise `name` on a dataset ('check', or 'sample' for the
     candlesticks), with the extra columns the checks use to name mistakes."""
     stored = "candlesticks" if name == "candle_stats" else name
-    return frame_of(json.loads((EXPECTED_DIR / f"{stored}{'' if data == 'check' else '_' + data}.json").read_text()))
+    return frame_of(json.loads(expected_path(f"{stored}{'' if data == 'check' else '_' + data}.json").read_text()))
 
 
 def frame_of(doc: dict) -> pd.DataFrame:

@@ -19,7 +19,7 @@ import pandas as pd
 from ..config import load_config
 from ..dashboard import grafana
 from ..pipeline import sql_files
-from .datasets import EXPECTED_DIR
+from .datasets import EXPECTED_DIR, active, expected_path
 from .feedback import CheckResult, Wrong, close, judged, passed
 
 EXERCISE = "panel_sql"
@@ -27,13 +27,18 @@ PANEL_TITLE = "Price range per minute"
 PAIR = "bitcoin / tether"
 # a part of the sample's half hour (00:00-00:30): a query without a time filter returns more minutes
 CHECK_FROM, CHECK_TO = "2025-01-01T00:05:00Z", "2025-01-01T00:20:00Z"
-EXPECTED_PATH = EXPECTED_DIR / "panel_sql.json"
+EXPECTED_PATH = EXPECTED_DIR / "panel_sql.json"  # the practice data's; graded: another pair and range
 _TIME_FILTER = re.compile(r"\$__timeFilter\s*\(\s*ts_start\s*\)")
 _PAIR_VARIABLE = re.compile(r"\$\{?currency_pair\b|\[\[currency_pair")
 
 
+def panel_params() -> dict:
+    """The pair and the time range the panel is checked for: the practice ones, or the grading data's."""
+    return active().params.get(EXERCISE, {"pair": PAIR, "time_from": CHECK_FROM, "time_to": CHECK_TO})
+
+
 def load_expected() -> dict:
-    return json.loads(EXPECTED_PATH.read_text())
+    return json.loads(expected_path("panel_sql.json").read_text())
 
 
 def _engine():
@@ -46,12 +51,14 @@ def run_panel(
     sql: str,
     engine=None,
     schema: str | None = None,
-    pair: str = PAIR,
-    time_from: str = CHECK_FROM,
-    time_to: str = CHECK_TO,
+    pair: str | None = None,
+    time_from: str | None = None,
+    time_to: str | None = None,
 ) -> pd.DataFrame:
     """The panel's data as Grafana gets it: macros and variables expanded, run on PostgreSQL
-    (in `schema` when given, as the tests do; else the processor's tables)."""
+    (in `schema` when given, as the tests do; else the processor's tables); by default for panel_params()."""
+    p = panel_params()
+    pair, time_from, time_to = pair or p["pair"], time_from or p["time_from"], time_to or p["time_to"]
     expanded = grafana.expand(sql, time_from, time_to, {grafana.PAIR_VARIABLE: pair})
     engine = engine if engine is not None else _engine()
     raw = engine.raw_connection()
@@ -80,7 +87,8 @@ def check_panel_sql(
     _shape(got, exp["columns"], first)
     values = _minutes(got, rows, first)
     _values(values, rows)
-    return passed(EXERCISE, f"correct: {len(rows)} minutes of {PAIR}'s price range match the candles in PostgreSQL.")
+    pair = panel_params()["pair"]
+    return passed(EXERCISE, f"correct: {len(rows)} minutes of {pair}'s price range match the candles in PostgreSQL.")
 
 
 def _macros_used(code: str) -> None:
@@ -141,10 +149,11 @@ def _minutes(got: pd.DataFrame, rows: list, first: dict) -> list[float]:
     """The panel's value of each expected minute; Wrong when rows are missing, extra, doubled or not numbers."""
     expected_times = [pd.Timestamp(r["time"]) for r in rows]
     times = list(got["time"])
+    p = panel_params()
     if len(got) == 0:
         raise Wrong(
-            "your query returns no rows for bitcoin / tether between "
-            f"{CHECK_FROM} and {CHECK_TO}; expected {len(rows)} (one per minute). If the cell that "
+            f"your query returns no rows for {p['pair']} between "
+            f"{p['time_from']} and {p['time_to']}; expected {len(rows)} (one per minute). If the cell that "
             "runs the processor did not run yet, run it first.",
             None,
             first,
@@ -153,7 +162,7 @@ def _minutes(got: pd.DataFrame, rows: list, first: dict) -> list[float]:
     if min(times) < expected_times[0] or max(times) > expected_times[-1]:
         raise Wrong(
             f"your query returns {len(got)} rows from {min(times)} to "
-            f"{max(times)}, but the dashboard's range is {CHECK_FROM} to {CHECK_TO}: "
+            f"{max(times)}, but the dashboard's range is {p['time_from']} to {p['time_to']}: "
             "filter with $__timeFilter(ts_start) on the candle's time.",
             None,
             first,

@@ -18,8 +18,8 @@ import pandas as pd
 from ..pipeline import SqlFileError, sql_files
 from ..pipeline.pyflink_internals import watermark_of
 from ..pipeline.session import short_message
-from .checks_basics import PROBE, basics_session, expected, run_basics
-from .feedback import CheckResult, Wrong, judged, passed
+from .checks_basics import PROBE, expected, run_basics
+from .feedback import CheckResult, Wrong, data_key, judged, passed, session
 
 EXERCISE = "source_table"
 _CREATE = re.compile(r"CREATE\s+(?:TEMPORARY\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(`[^`]+`|[\w.]+)", re.IGNORECASE)
@@ -62,16 +62,16 @@ def _ddl(sql) -> str:
 
 def _create_scratch(ddl: str):
     """The student's table, over the probe dataset, as the scratch table of the check session's environment."""
-    session = basics_session()
     try:
         text = sql_files.as_file_source(
-            _CREATE.sub(f"CREATE TEMPORARY TABLE {_SCRATCH}", ddl, count=1), str(session.dataset_file(PROBE))
+            _CREATE.sub(f"CREATE TEMPORARY TABLE {_SCRATCH}", ddl, count=1),
+            str(session().dataset_file(data_key(PROBE))),
         )
     except SqlFileError:
         raise Wrong(
             "cannot find the WITH (...) options of your table: keep the connector options of the skeleton."
         ) from None
-    t_env = session.env("check")
+    t_env = session().env(data_key("check"))
     t_env.execute_sql(f"DROP TEMPORARY TABLE IF EXISTS {_SCRATCH}")
     try:
         t_env.execute_sql(text)

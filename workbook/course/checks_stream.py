@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .checks_basics import expected, pair_problems, require_columns
-from .datasets import sample_trades
+from .datasets import records
 from .feedback import CheckResult, Wrong, close, judged, passed
 
 EXERCISE = "stream_counts"
@@ -20,7 +20,7 @@ KEY = ["currency_pair", "direction"]
 def stream_frame(answer):
     """The student's DataFrame: given as it is, or the code of the cell run on the sample's records."""
     if isinstance(answer, str):
-        namespace = {"pd": pd, "records": sample_trades()}
+        namespace = {"pd": pd, "records": records("sample")}
         exec(compile(answer, "<stream_counts>", "exec"), namespace)  # noqa: S102 (the student's own cell)
         return namespace.get("stream_counts")
     return answer

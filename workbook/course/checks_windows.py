@@ -14,11 +14,10 @@ smallest first; duplicate rows.
 from __future__ import annotations
 
 import functools
-from pathlib import Path
 
 import pandas as pd
 
-from .datasets import EXPECTED_DIR
+from .datasets import active
 from .feedback import CheckResult, Wrong, close, judged, passed, require_windowed, run_answer
 
 HOP_SIZE, HOP_SLIDE = 5, 1  # minutes
@@ -40,12 +39,9 @@ WINDOWS = {
 }
 
 
-def expected_path(name: str) -> Path:
-    return EXPECTED_DIR / f"{name}.csv"
-
-
 def load_expected(name: str) -> pd.DataFrame:
-    frame = pd.read_csv(expected_path(name), parse_dates=["window_start", "window_end"])
+    """The stored expected output of exercise `name` (of the practice data, or the grading data when graded)."""
+    frame = pd.read_csv(active().expected_dir / f"{name}.csv", parse_dates=["window_start", "window_end"])
     for col in ("window_start", "window_end"):
         frame[col] = frame[col].astype("datetime64[ms]")
     return frame

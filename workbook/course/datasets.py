@@ -11,15 +11,19 @@ stored, and moving them in and out of Kafka topics with kafka-python.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from producer.synthetic import generate_trades
 
 from .. import kafka
 from ..config import Config
-from .watermark_sim import DELAY_MS
+from .watermark_sim import DELAY_MS, lab_stream
 
 SAMPLE_SEED = 42
 SAMPLE_START_MS = 1_735_689_600_000  # 2025-01-01 00:00:00 UTC
@@ -121,13 +125,14 @@ def straggler_time(newest: int, late: bool) -> int:
     return max(minute, watermark - 1_500)
 
 
-def basics_records() -> list[tuple[dict, str | None]]:
+def basics_records(trades: list[dict] | None = None, where: dict | None = None) -> list[tuple[dict, str | None]]:
     """Three minutes of the check market (arrival order, disorder up to 2 s, same-ms ties), with bad records,
     late trades and trades behind the watermark put in at fixed places: each record with what is wrong with it
-    (None for a good one, those behind the watermark included)."""
-    trades = check_trades(minutes=3)
+    (None for a good one, those behind the watermark included). `trades` and `where` (arrival index -> what,
+    as `injected` gives them) make the same of other trades (the grading data)."""
+    trades = check_trades(minutes=3) if trades is None else trades
     out = [(dict(t), None) for t in trades]
-    for i, what in sorted(injected(trades).items(), reverse=True):
+    for i, what in sorted((injected(trades) if where is None else where).items(), reverse=True):
         base = dict(trades[i])
         if what == "negative price":
             base["price"] = -base["price"]
@@ -155,13 +160,13 @@ def basics_trades() -> list[dict]:
     return [t for t, _ in basics_records()]
 
 
-def probe_trades() -> list[dict]:
-    """One pair, a trade a second, and after every 8th one a straggler PROBE_LAGS_MS behind the newest:
-    which stragglers are late tells the watermark's delay."""
-    out, newest = [], PROBE_START_MS
-    lags = list(PROBE_LAGS_MS)
+def probe_trades(lags_ms: tuple = PROBE_LAGS_MS, start_ms: int = PROBE_START_MS) -> list[dict]:
+    """One pair, a trade a second, and after every 8th one a straggler lags_ms behind the newest (its price
+    is its lag): which stragglers are behind the watermark tells the watermark's delay."""
+    out, newest = [], start_ms
+    lags = list(lags_ms)
     for k in range(8 * len(lags) + 80):
-        newest = PROBE_START_MS + 1_000 * k + 123
+        newest = start_ms + 1_000 * k + 123
         out.append(
             {
                 "base": "bitcoin",
@@ -196,3 +201,63 @@ def fill_topic(config: Config, topic: str, trades: list[dict], partitions: int =
 def read_topic(config: Config, topic: str, limit: int | None = None, idle_ms: int = 1000) -> list[dict]:
     """Every record of `topic` (or the first `limit`), decoded from JSON."""
     return kafka.read_topic(config.kafka_bootstrap_servers, topic, limit, idle_ms)
+
+
+# --- practice and grading: which datasets and stored expected outputs the checks use ------------------
+
+
+@dataclass(frozen=True)
+class Data:
+    """The datasets a check runs an answer on and the expected outputs it compares with: the PRACTICE ones
+    (public: the students' feedback, with example rows) or held-out ones for grading (instructor-only,
+    workbook/course/grading/, not in the student release: an answer tuned to the public rows fails there)."""
+
+    name: str
+    datasets: dict  # "check", "sample", "basics", "basics_records", "probe", "lab" -> a function giving its records
+    expected_dir: Path
+    params: dict = field(default_factory=dict)  # exercise -> its parameters here (e.g. panel_sql's pair and range)
+
+
+PRACTICE = Data(
+    "practice",
+    {
+        "check": check_trades,
+        "sample": sample_trades,
+        "basics": basics_trades,
+        "basics_records": basics_records,
+        "probe": probe_trades,
+        "lab": lab_stream,
+    },
+    EXPECTED_DIR,
+)
+_ACTIVE: contextvars.ContextVar = contextvars.ContextVar("workbook_check_data", default=PRACTICE)
+
+
+@contextlib.contextmanager
+def using(data: Data):
+    """Run the checks inside the block on `data` (the grading command: `with using(GRADING): ...`)."""
+    token = _ACTIVE.set(data)
+    try:
+        yield data
+    finally:
+        _ACTIVE.reset(token)
+
+
+def active() -> Data:
+    """The data the checks use now (PRACTICE unless `using` says otherwise)."""
+    return _ACTIVE.get()
+
+
+def records(name: str) -> list:
+    """The records of dataset `name` in the active data."""
+    return active().datasets[name]()
+
+
+def dataset(name: str) -> Callable[[], list]:
+    """The function giving dataset `name`'s records in the active data."""
+    return active().datasets[name]
+
+
+def expected_path(filename: str) -> Path:
+    """Where a stored expected output of the active data is."""
+    return active().expected_dir / filename

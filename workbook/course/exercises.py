@@ -33,7 +33,7 @@ class Exercise:
     notebook: str  # where it is taught, relative to the project
     student: str  # the file the student edits, relative to the project: a sql/ file or the notebook itself
     writes: str  # what the student writes, in a few words
-    answer: str = "sql"  # what the answer is: "sql", "python" (code of a cell) or "number"
+    answer: str = "sql"  # what the answer is: "sql" or "python" (the code of a cell)
 
     @property
     def in_cell(self) -> bool:
@@ -42,7 +42,7 @@ class Exercise:
     @property
     def solution(self) -> Path:
         path = solution_of(self.student, self.name if self.in_cell else None)
-        return path.with_suffix({"sql": ".sql", "python": ".py", "number": ".txt"}[self.answer])
+        return path.with_suffix({"sql": ".sql", "python": ".py"}[self.answer])
 
     @property
     def student_path(self) -> Path:
@@ -90,8 +90,8 @@ EXERCISES = {
             "watermark_delay",
             "notebooks/04_watermark_lab.ipynb",
             "notebooks/04_watermark_lab.ipynb",
-            "the smallest watermark delay that leaves at most 1 % of a disordered stream late",
-            "number",
+            "a function: the smallest watermark delay that leaves at most 1 % of a disordered stream late",
+            "python",
         ),
         # part L2: candlesticks and volumes (checks in checks_candles.py)
         Exercise(

@@ -17,7 +17,7 @@ import pandas as pd
 from ..pipeline import ProcessorError, SqlFileError, sql_files
 from ..pipeline.errors import SinkMismatch
 from ..pipeline.session import QueryTimeout, Session, SqlError
-from .datasets import check_trades, sample_trades
+from .datasets import active, check_trades, dataset, sample_trades
 from .hints import levels
 
 # --- the verdict ---------------------------------------------------------------------------------
@@ -182,6 +182,13 @@ def session() -> Session:
     return _SESSION
 
 
+def data_key(name: str) -> str:
+    """The session's name of dataset `name` of the active data (PRACTICE's keep theirs), defined on first use."""
+    key = name if active().name == "practice" else f"{active().name}-{name}"
+    session().datasets.setdefault(key, dataset(name))
+    return key
+
+
 def answer_sql(sql: str) -> str:
     """The student's answer as SQL: a statement file's name ('41_volumes') is that file's text."""
     words = sql_files.code_of(sql).split()
@@ -216,7 +223,7 @@ def run_answer(
     try:
         cell = session().run_cell(
             answer_sql(sql if isinstance(sql, str) else ""),
-            data=data,
+            data=data_key(data),
             changelog=changelog,
             limit=limit,
             timeout_s=timeout_s,
@@ -254,7 +261,7 @@ def require_windowed(sql: str, window: str, data: str = "check", hint_level: int
     EXPLAIN, nothing runs) has a result that updates its rows. `window`: the window table function to use,
     as the message shows it; `hint_level`: the exercise's hint that shows it."""
     query = last_query(sql)
-    plan = session().plan(query, data) if query else None
+    plan = session().plan(query, data_key(data)) if query else None
     if plan is None or not plan.updating:
         return
     operators = ", ".join(dict.fromkeys(op for op in plan.operators if op not in ("Calc", "Exchange")))
@@ -280,7 +287,7 @@ def require_sink_columns(sql: str, table: str, data: str = "check") -> None:
     if query is None:
         return
     try:
-        session().plan_insert(table, query, data)
+        session().plan_insert(table, query, data_key(data))
     except SinkMismatch as exc:
         problem = f"the processor would refuse it: {exc}."
         raise Wrong([problem], summary=f"the table {table} would not take your rows.") from None

@@ -31,7 +31,15 @@ from ..paths import PROJECT_ROOT
 
 # workbook/course/references/: the pandas references that compute the expected answers (the checks ship
 # only their stored outputs, workbook/course/expected/)
-EXCLUDED = ("solutions/", "tests/", ".ci/", "bench/", "docs/instructors.md", "workbook/course/references/")
+EXCLUDED = (
+    "solutions/",
+    "tests/",
+    ".ci/",
+    "bench/",
+    "docs/instructors.md",
+    "workbook/course/references/",
+    "workbook/course/grading/",  # the held-out grading data and its expected outputs
+)
 INSTRUCTOR_TAG = "instructor-only"  # a notebook cell's tag
 _BLOCK = re.compile(r"^<!-- instructor-only -->\n.*?^<!-- /instructor-only -->\n?", re.DOTALL | re.MULTILINE)
 _SPAN = re.compile(r"<!-- instructor-only -->.*?<!-- /instructor-only -->", re.DOTALL)

@@ -11,26 +11,15 @@ from __future__ import annotations
 import pandas as pd
 
 from ..checks_basics import PAIR
-from ..datasets import EXPECTED_DIR, PROBE_LAGS_MS, basics_trades, probe_trades, sample_trades
+from ..datasets import expected_path, records
 from ..watermark_sim import DELAY_MS, simulate
-from . import write_json
+from . import main, problem_of, write_json
 
 NAMES = ("stream_counts", "source_table", "filter_project", "changelog_counts", "tumble_counts")
 
 
-def problem_of(t: dict) -> str | None:
-    """sql/20_checked_trades.sql's rules, as far as the basics dataset needs them."""
-    if any(t.get(k) is None for k in ("base", "quote", "direction", "price", "volume", "timestamp")):
-        return "missing field"
-    if t["price"] <= 0 or t["volume"] <= 0:
-        return "price or volume not positive"
-    if t["direction"] not in ("buy", "sell"):
-        return "unknown direction"
-    return None
-
-
 def basics_frame() -> pd.DataFrame:
-    trades = basics_trades()
+    trades = records("basics")
     df = pd.DataFrame(trades)
     df["pair"] = df["base"].fillna("") + " / " + df["quote"].fillna("")
     df["problem"] = [problem_of(t) for t in trades]
@@ -40,7 +29,7 @@ def basics_frame() -> pd.DataFrame:
 
 
 def stream_counts() -> dict:
-    df = pd.DataFrame(sample_trades())
+    df = pd.DataFrame(records("sample"))
     df["currency_pair"] = df["base"] + " / " + df["quote"]
     out = (
         df.groupby(["currency_pair", "direction"]).agg(trades=("price", "size"), volume=("volume", "sum")).reset_index()
@@ -49,15 +38,15 @@ def stream_counts() -> dict:
 
 
 def source_table() -> dict:
-    trades = probe_trades()
+    trades = records("probe")
     behind = simulate(trades, DELAY_MS).records["behind"].tolist()
-    rows = [i for i, t in enumerate(trades) if t["direction"] == "sell"]  # the stragglers
-    assert len(rows) == len(PROBE_LAGS_MS)
+    rows = [i for i, t in enumerate(trades) if t["direction"] == "sell"]  # the stragglers, each its lag as price
+    lags = [int(trades[i]["price"]) for i in rows]
     return {
         "timestamps": [t["timestamp"] for t in trades],
-        "lags_ms": list(PROBE_LAGS_MS),
+        "lags_ms": lags,
         "straggler_rows": rows,
-        "behind_by_lag": {str(lag): bool(behind[i]) for lag, i in zip(PROBE_LAGS_MS, rows, strict=True)},
+        "behind_by_lag": {str(lag): bool(behind[i]) for lag, i in zip(lags, rows, strict=True)},
     }
 
 
@@ -91,10 +80,12 @@ def expected() -> dict:
 def write_expected() -> dict:
     values = expected()
     for name, value in values.items():
-        write_json(EXPECTED_DIR / f"{name}.json", value, separators=(",", ":"))
+        write_json(expected_path(f"{name}.json"), value, separators=(",", ":"))
     return values
 
 
 if __name__ == "__main__":
-    for name, value in write_expected().items():
-        print(name, {k: len(v) for k, v in value.items() if isinstance(v, list)})
+    main(
+        write_expected,
+        lambda values: {n: {k: len(v) for k, v in d.items() if isinstance(v, list)} for n, d in values.items()},
+    )

@@ -11,13 +11,13 @@ from __future__ import annotations
 import pandas as pd
 
 from ..checks_candles import CANDLE_COLUMNS, KEY, VOLUME_COLUMNS, fingerprint
-from ..datasets import EXPECTED_DIR, WINDOW_MS, check_trades, sample_trades
-from . import write_json
+from ..datasets import WINDOW_MS, active, expected_path, records
+from . import main, valid, write_json
 
 
 def _frame(trades: list[dict]) -> pd.DataFrame:
     df = pd.DataFrame(trades)
-    df["arrival"] = range(len(df))  # Kafka offset order: the deterministic tie-break
+    df["arrival"] = range(len(df))  # Kafka offset order (of the valid trades: the same order): the tie-break
     df["currency_pair"] = df["base"] + " / " + df["quote"]
     start = df["timestamp"] // WINDOW_MS * WINDOW_MS
     df["ts_start"] = pd.to_datetime(start, unit="ms")
@@ -73,31 +73,31 @@ def _rows(df: pd.DataFrame) -> list[dict]:
 
 
 def expected_candlesticks(trades: list[dict], variants: bool = True) -> dict:
-    ref = reference_candlesticks(trades)
+    """The candles of a dataset's valid trades (its fingerprint is of the whole dataset, bad records included)."""
+    good = valid(trades)
+    ref = reference_candlesticks(good)
     if variants:
-        arrival = reference_candlesticks(trades, by_arrival=True)
+        arrival = reference_candlesticks(good, by_arrival=True)
         ref = ref.assign(open_arrival=arrival["price_open"], close_arrival=arrival["price_close"])
-        ref = ref.merge(_edge_prices(trades), on=KEY)
+        ref = ref.merge(_edge_prices(good), on=KEY)
     return {"columns": CANDLE_COLUMNS, "fingerprint": fingerprint(trades), "rows": _rows(ref)}
 
 
 def expected_volumes(trades: list[dict]) -> dict:
-    ref = reference_volumes(trades)
+    ref = reference_volumes(valid(trades))
     ref["volume"] = ref["volume_buy"] + ref["volume_sell"]  # to name 'every trade counted'
     return {"columns": VOLUME_COLUMNS, "fingerprint": fingerprint(trades), "rows": _rows(ref)}
 
 
 def write_expected() -> dict:
-    trades = check_trades()
-    files = {
-        "candlesticks": expected_candlesticks(trades),
-        "volumes": expected_volumes(trades),
-        "candlesticks_sample": expected_candlesticks(sample_trades(), variants=False),
-    }
+    trades = records("check")
+    files = {"candlesticks": expected_candlesticks(trades), "volumes": expected_volumes(trades)}
+    if active().name == "practice":  # the notebooks' sample (notebook 09 compares the cluster's candles)
+        files["candlesticks_sample"] = expected_candlesticks(records("sample"), variants=False)
     for name, values in files.items():
-        write_json(EXPECTED_DIR / f"{name}.json", values, indent=1)
+        write_json(expected_path(f"{name}.json"), values, indent=1)
     return {name: len(v["rows"]) for name, v in files.items()}
 
 
 if __name__ == "__main__":
-    print(write_expected())
+    main(write_expected)

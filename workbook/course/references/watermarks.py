@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import math
 
-from ..checks_watermark import EXPECTED_PATH, MAX_LATE_FRACTION, fingerprint
-from ..watermark_sim import lab_stream, per_pair_late, simulate
-from . import write_json
+from ..checks_watermark import MAX_LATE_FRACTION, fingerprint
+from ..datasets import expected_path, records
+from ..watermark_sim import per_pair_late, simulate
+from . import main, write_json
 
 
 def smallest_delay_s(trades, max_late_fraction: float = MAX_LATE_FRACTION, **options) -> int:
@@ -46,7 +47,7 @@ def smallest_per_pair_delay_s(trades, max_late_fraction: float = MAX_LATE_FRACTI
 
 
 def expected() -> dict:
-    trades = lab_stream()
+    trades = records("lab")
     return {
         "exercise": "watermark_delay",
         "fingerprint": fingerprint(trades),
@@ -58,8 +59,8 @@ def expected() -> dict:
 
 
 def write_expected() -> dict:
-    return write_json(EXPECTED_PATH, expected(), indent=2)
+    return write_json(expected_path("watermark_delay.json"), expected(), indent=2)
 
 
 if __name__ == "__main__":
-    print(json.dumps(write_expected(), indent=2))
+    main(write_expected, lambda values: json.dumps(values, indent=2))

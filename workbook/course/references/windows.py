@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..checks_windows import CUMULATE_MAX, CUMULATE_STEP, HOP_SIZE, HOP_SLIDE, TOP_N, expected_path
-from ..datasets import check_trades
+from ..checks_windows import CUMULATE_MAX, CUMULATE_STEP, HOP_SIZE, HOP_SLIDE, TOP_N
+from ..datasets import expected_path, records
+from . import main, valid
 
 MINUTE = 60_000
 
 
 def _trades() -> pd.DataFrame:
-    df = pd.DataFrame(check_trades())
+    df = pd.DataFrame(valid(records("check")))
     df["currency_pair"] = df["base"] + " / " + df["quote"]
     return df[["currency_pair", "timestamp", "price", "volume"]]
 
@@ -90,7 +91,7 @@ def write_expected() -> dict:
     written = {}
     for name, make in REFERENCES.items():
         frame = make()
-        path = expected_path(name)
+        path = expected_path(f"{name}.csv")
         path.parent.mkdir(parents=True, exist_ok=True)
         frame.to_csv(path, index=False, float_format="%.15g", date_format="%Y-%m-%d %H:%M:%S")
         written[name] = len(frame)
@@ -98,4 +99,4 @@ def write_expected() -> dict:
 
 
 if __name__ == "__main__":
-    print(write_expected())
+    main(write_expected)
