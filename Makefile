@@ -4,15 +4,19 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: lab test venv lock lint format up down status logs sql test-unit test-flink test-integration test-notebooks test-browser release bench clean
+.PHONY: lab test venv lock lint format up down status logs sql test-unit test-flink test-integration test-notebooks test-browser release notebook-outputs bench clean
 
 # JUPYTER_ARGS: extra `jupyter lab` options (the browser test passes its port and token).
 JUPYTER_ARGS ?=
+# JupyterLab serves the project's root (the file browser shows sql/ beside notebooks/) and opens notebook 01;
+# no news feed or update check (their pop-up covers the notebook, and there is no internet in class).
+LAB_QUIET := --LabApp.news_url=None --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate
 # Jupyter refuses to run as root unless told; CI and some lab machines are root.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 lab: venv
 	$(PY) -m workbook up --stream
-	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --notebook-dir=notebooks $(ALLOW_ROOT) $(JUPYTER_ARGS)
+	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --ServerApp.root_dir=. $(LAB_QUIET) $(ALLOW_ROOT) $(JUPYTER_ARGS) \
+		notebooks/01_setup.ipynb
 
 test: venv
 	$(MAKE) lint
@@ -43,6 +47,14 @@ lint: venv
 format: venv
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+# The student release, build/student-release/: no solutions/, no instructor-only text or cells, no grading data
+release: venv
+	$(PY) -m workbook.course.release $(RELEASE_ARGS)
+# The notebooks' committed outputs are a student's run (scripts/student_run.py), never the solutions'
+notebook-outputs: venv
+	$(PY) -m workbook up
+	$(PY) scripts/student_run.py
 
 up: venv
 	$(PY) -m workbook up

@@ -231,9 +231,11 @@ def installed_uv(env: dict, bootstrap: Path, venv: Path) -> Optional[str]:
     return None
 
 
-def bootstrap_uv(bootstrap: Path, pythons: list[str]) -> tuple[Optional[str], str]:
-    """Install uv==UV_VERSION from PyPI into `bootstrap`; (path, "") or (None, why not)."""
-    say(f"installing uv {UV_VERSION} (a fast installer that can also provide Python {PREFERRED}) into {bootstrap}")
+def bootstrap_uv(bootstrap: Path, pythons: list[str], for_python: bool = False) -> tuple[Optional[str], str]:
+    """Install uv==UV_VERSION from PyPI into `bootstrap`; (path, "") or (None, why not). `for_python`: no
+    Python PREFERRED was found, uv is to provide it too (the log says why uv is installed)."""
+    why_uv = f"to install the packages and Python {PREFERRED}" if for_python else "to install the packages, fast"
+    say(f"installing uv {UV_VERSION} into {bootstrap} ({why_uv})")
     why = []
     for python in dict.fromkeys(pythons):  # each interpreter once, in order
         shutil.rmtree(bootstrap, ignore_errors=True)
@@ -471,7 +473,7 @@ def _setup(args, env: dict, venv: Path) -> int:
             say(f"uv: not installed; would install uv {UV_VERSION} into {args.bootstrap_dir}")
         elif uv is None:
             pythons = [sys.executable] + ([interpreter.executable] if interpreter else [])
-            uv, why = bootstrap_uv(args.bootstrap_dir, pythons)
+            uv, why = bootstrap_uv(args.bootstrap_dir, pythons, for_python=interpreter is None)
             if uv is None and interpreter is None:
                 raise SetupError(no_interpreter_message(seen, f"could not be installed ({why})"))
             if uv is None:

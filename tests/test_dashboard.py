@@ -269,3 +269,16 @@ def test_a_query_error_is_shown_in_its_panel():
     frames = {"Candlesticks": RuntimeError('relation "candlesticks" does not exist')}
     fig, _ = charts.dashboard_figure(frames, {"currency_pair": PAIR}, t0, t0 + timedelta(minutes=30))
     assert 'query error: relation "candlesticks" does not exist' in [a.text for a in fig.layout.annotations]
+
+
+def test_an_unfinished_panel_query_says_no_query_yet_not_a_database_error():
+    """notebook 07 after an unanswered panel_sql: the panel's SQL is only the skeleton's comments."""
+    from workbook.course.checks_dashboard import PANEL_TITLE, panel_dashboard
+
+    skeleton = "-- ✏️ TODO: the panel's query\n-- columns: time, price_range\n"
+    dash = {"panels": [p for p in panel_dashboard(skeleton)["panels"] if p["title"] == PANEL_TITLE]}
+    t0 = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    frames = charts.query_panels(None, {"currency_pair": "bitcoin / tether"}, t0, t0 + timedelta(minutes=5), dash)
+    assert isinstance(frames[PANEL_TITLE], charts.NoQuery)
+    rendered = charts.Rendered(None, frames, [], {}, t0, t0)
+    assert rendered.summary(PANEL_TITLE) == f"{PANEL_TITLE}: no query yet (its SQL is empty: write the query first)"

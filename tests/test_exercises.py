@@ -48,3 +48,16 @@ def test_sql_that_does_not_compile_is_reported(stack):
     result = checks.check("volumes", "SELECT nonsense FROM valid_trades")
     assert not result and result.summary == "volumes: your query did not run."
     assert "Column 'nonsense' not found" in result.problems[0] and "(line 1, column 8)" in result.problems[0]
+
+
+def test_answer_gives_the_cells_after_an_exercise_its_answer_even_after_a_kernel_restart(capsys, monkeypatch):
+    """notebooks 03, 05, 06, 07: the cells after an exercise ask `answer(NAME)`; no variable to lose."""
+    from workbook.course import exercises as ex
+
+    monkeypatch.delenv("WORKBOOK_SOLUTIONS", raising=False)
+    monkeypatch.setattr(ex, "_ANSWERS", {})  # a fresh kernel
+    assert ex.answer("candlesticks") == (ex.PROJECT_ROOT / "sql" / "40_candlesticks.sql").read_text()
+    assert ex.answer("changelog_counts") is None
+    assert "run the exercise cell of changelog_counts above first" in capsys.readouterr().out
+    ex.exercise("changelog_counts", "SELECT 1")
+    assert ex.answer("changelog_counts") == "SELECT 1"

@@ -36,3 +36,15 @@ def test_a_wrong_option_is_a_usage_block(line, says):
     out = magic.run(line, "SELECT 1")
     assert isinstance(out, magic.ErrorBlock) and out.title == "Usage"
     assert says in out.body and out.body.startswith("%%flinksql: "), out.body
+
+
+def test_a_cell_that_would_wait_for_flink_says_so(capsys, monkeypatch):
+    """A wait over 5 s says what it waits for: a kernel whose Flink has not started yet (a fresh session)."""
+    from workbook.course import feedback
+    from workbook.pipeline.session import Session
+
+    fresh = Session({})
+    monkeypatch.setattr(feedback, "session", lambda: fresh)
+    assert not fresh.running and fresh.starting
+    magic.say_if_flink_is_starting()
+    assert capsys.readouterr().out == magic.STARTING + "\n"

@@ -229,7 +229,7 @@ def test_release_make_lab_dry_run_needs_only_what_the_release_has(release):
             if re.fullmatch(r"[\w.-]+(/[\w.-]+)*/?", word) and word.split("/")[0] in top:
                 used.add(word.rstrip("/"))
         used |= {m.replace(".", "/") for m in re.findall(r"-m (workbook[\w.]*)", line)}
-    assert {"scripts/bootstrap_venv.py", "notebooks", "workbook"} <= used, used
+    assert {"scripts/bootstrap_venv.py", "notebooks/01_setup.ipynb", "workbook"} <= used, used
     used |= {"requirements.txt", "pyproject.toml"}  # what scripts/bootstrap_venv.py installs
     for path in sorted(used):
         assert (out / path).exists() or (out / f"{path}.py").exists(), f"`make lab` uses {path}: not in the release"

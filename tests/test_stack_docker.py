@@ -161,5 +161,6 @@ def test_make_lab_under_docker_checks_the_services_then_opens_jupyterlab(docker_
     )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "kafka: up" in out.stdout and "postgres: up" in out.stdout
-    assert "JUPYTER STARTED: lab --ip=127.0.0.1 --notebook-dir=notebooks" in out.stdout
+    assert "JUPYTER STARTED: lab --ip=127.0.0.1 --ServerApp.root_dir=." in out.stdout
+    assert out.stdout.rstrip().endswith("notebooks/01_setup.ipynb")  # JupyterLab opens the first notebook
     assert out.stdout.index("postgres: up") < out.stdout.index("JUPYTER STARTED")

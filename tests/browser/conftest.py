@@ -110,6 +110,7 @@ class Lab:
     base_url: str
     token: str
     log: Path
+    served_from: Path = ROOT / "notebooks"  # the server's root: `make lab` serves the project's
     artifacts: Path = ARTIFACTS  # test-artifacts/browser/: the logs and the screenshots
 
     def log_tail(self, lines: int = 40) -> str:
@@ -128,7 +129,7 @@ class Lab:
             "--token",
             self.token,
             "--notebook",
-            self.notebook.name,
+            self.notebook.relative_to(self.served_from).as_posix(),
             "--screenshot",
             str(screenshot),
             "--run-timeout",
@@ -169,15 +170,17 @@ class Lab:
 
 @pytest.fixture
 def start_lab(tmp_path):
-    """start_lab(notebook, command, log, timeout, what, **env) -> Lab: checks Chromium,
+    """start_lab(notebook, command, log, timeout, what, served_from=notebooks/, **env) -> Lab: checks Chromium,
     playwright-core and notebooks/<notebook>, then runs `command(port, token)` (`what`: a
-    JupyterLab serving notebooks/ on 127.0.0.1:port with that token) from the project's root
+    JupyterLab serving `served_from` on 127.0.0.1:port with that token) from the project's root
     in a session of its own, with a fresh JupyterLab profile and `env` added to the environment,
     its output into `log` (a file in test-artifacts/browser/); returns once JupyterLab answers
     (within `timeout` s). Stopped at the end of the test."""
     started = []
 
-    def start(notebook: str, command, log: str, timeout: int, what: str, **env: str) -> Lab:
+    def start(
+        notebook: str, command, log: str, timeout: int, what: str, served_from: Path = ROOT / "notebooks", **env: str
+    ) -> Lab:
         if not os.access(CHROMIUM, os.X_OK):
             pytest.fail(
                 f"no Chromium at {CHROMIUM}: `make test-browser` installs Debian's chromium (apt-get install -y chromium)"
@@ -226,7 +229,7 @@ def start_lab(tmp_path):
             if time.monotonic() > deadline:
                 pytest.fail(f"JupyterLab did not answer on {base_url} within {timeout}s; {log}:\n{tail(log)}")
             time.sleep(1)
-        return Lab(path, base_url, token, log)
+        return Lab(path, base_url, token, log, served_from)
 
     yield start
     for proc in started:

@@ -15,10 +15,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import urllib.request
+from pathlib import Path
 
 import pytest
 
-NOTEBOOK = "07_dashboard.ipynb"  # in notebooks/, the folder `make lab` serves
+NOTEBOOK = "07_dashboard.ipynb"  # in notebooks/
+ROOT = Path(__file__).resolve().parents[2]  # the folder `make lab` serves
 RUN_TIMEOUT = 420  # s for Run All Cells (the bounded Flink job takes 30-60 s, 2 min on a busy machine)
 LAB_START_TIMEOUT = 300  # s for `make lab` to answer (services, maybe the venv)
 SCREENSHOT = "dashboard.png"  # in test-artifacts/browser/, as the log
@@ -40,7 +43,28 @@ def lab(start_lab):
 
     # The instructor's queries fill the tables (as in nbval): this test is about drawing the dashboard,
     # not about the state of the checkout's exercise files or what an earlier test left in PostgreSQL.
-    return start_lab(NOTEBOOK, make_lab, LAB_LOG, LAB_START_TIMEOUT, "`make lab`", WORKBOOK_SOLUTIONS="1")
+    return start_lab(
+        NOTEBOOK, make_lab, LAB_LOG, LAB_START_TIMEOUT, "`make lab`", served_from=ROOT, WORKBOOK_SOLUTIONS="1"
+    )
+
+
+def _contents(lab, path: str, content: int = 0) -> dict:
+    """JupyterLab's Contents API: the file or folder at `path` of the served root."""
+    url = f"{lab.base_url}/api/contents/{path}?content={content}"
+    req = urllib.request.Request(url, headers={"Authorization": f"token {lab.token}"})
+    with urllib.request.urlopen(req, timeout=10) as reply:
+        return json.loads(reply.read())
+
+
+def test_make_lab_serves_the_project_root_and_opens_notebook_01(lab):
+    """The file browser shows sql/ beside notebooks/ (the notebooks link to the exercise files); the
+    notebook `make lab` opens (tests/test_makefile.py) is there."""
+    assert {"notebooks", "sql"} <= {item["name"] for item in _contents(lab, "", content=1)["content"]}
+    assert _contents(lab, "sql/40_candlesticks.sql")["type"] == "file"
+    assert _contents(lab, "notebooks/01_setup.ipynb")["type"] == "notebook"
+    log = lab.log.read_text()
+    assert f"Serving notebooks from local directory: {ROOT}" in log, lab.log_tail(20)
+    assert "01_setup.ipynb" not in log or "does not exist" not in log, lab.log_tail(20)
 
 
 def test_dashboard_candlestick_in_browser(lab):

@@ -272,7 +272,8 @@ def check_tumble_counts(sql, timeout_s: float | None = None) -> CheckResult:
     require_windowed(sql, "TUMBLE(TABLE valid_trades, DESCRIPTOR(ts), INTERVAL '1' MINUTE)", data=BASICS)
     return passed(
         name,
-        f"correct: {len(exp)} rows ({exp['currency_pair'].nunique()} pairs x {exp['window_start'].nunique()} minutes).",
+        f"correct: {len(exp)} rows, one per pair and minute with trades "
+        f"({exp['currency_pair'].nunique()} pairs over {exp['window_start'].nunique()} minutes).",
     )
 
 

@@ -418,11 +418,13 @@ def _outcome(name: str, sql: str, timeout_s: float | None = None):
         return wrong
 
 
-def answer_frame(name: str, sql: str) -> pd.DataFrame:
-    """The result of `sql` (exercise `name`'s answer) on the check dataset: the one its check got, when the check
-    ran on this SQL, else the query's result now. An answer that does not run yet, or lacks the exercise's
-    columns, gives the expected output instead, with a line saying so: the cells after an unfinished
-    exercise still run (Run All goes on to the next exercise)."""
+def answer_frame(name: str, sql: str | None) -> pd.DataFrame:
+    """The result of `sql` (exercise `name`'s answer, e.g. `exercises.answer(name)`) on the check dataset: the
+    one its check got, when the check ran on this SQL, else the query's result now. An answer that does not
+    run yet, or lacks the exercise's columns, gives no rows (the exercise's columns), with a line saying so:
+    the cells after an unfinished exercise still run, and show nothing of the expected output."""
+    if sql is None:
+        return pd.DataFrame(columns=COLUMNS[name])
     outcome = _LAST[name][1] if name in _LAST and _LAST[name][0] == sql else _outcome(name, sql)
     if isinstance(outcome, Wrong):
         why = outcome.problems[0].splitlines()[0]
@@ -431,11 +433,8 @@ def answer_frame(name: str, sql: str) -> pd.DataFrame:
         if list(frame.columns) == COLUMNS[name]:
             return frame
         why = f"its columns are {list(frame.columns)}"
-    print(
-        f"\u2139\ufe0f {name}: your answer has no usable result yet ({why}).\n"
-        f"   The rows below are the EXPECTED output; finish the exercise above to see yours."
-    )
-    return expected_result(name)
+    print(f"\u2139\ufe0f {name}: your answer has no usable result yet ({why}): no rows until it has.")
+    return pd.DataFrame(columns=COLUMNS[name])
 
 
 def check(name: str, sql: str, timeout_s: float | None = None) -> CheckResult:

@@ -172,12 +172,29 @@ def solution(name: str) -> str:
     return solution_path(name).read_text()
 
 
+_ANSWERS: dict[str, str] = {}  # exercise -> the answer its cell last gave in this kernel
+
+
 def exercise(name: str, student_sql: str) -> str:
-    """The student's SQL of an exercise cell, or the instructor solution when WORKBOOK_SOLUTIONS=1."""
+    """The student's SQL of an exercise cell, or the instructor solution when WORKBOOK_SOLUTIONS=1; kept for
+    `answer(name)`."""
     if solutions_enabled():
         print(f"WORKBOOK_SOLUTIONS=1: using the instructor solution {solution_path(name).relative_to(PROJECT_ROOT)}")
-        return solution(name)
+        student_sql = solution(name)
+    _ANSWERS[name] = student_sql
     return student_sql
+
+
+def answer(name: str) -> str | None:
+    """Exercise `name`'s answer, for the cells after it: a file exercise's file (as saved now), an exercise
+    cell's SQL as it last ran in this kernel; None, with a line saying what to run, when the cell has not
+    run since the kernel started."""
+    if not get(name).in_cell:
+        return exercise_file(name)
+    if name not in _ANSWERS:
+        print(f"\u2139\ufe0f {name}: run the exercise cell of {name} above first (this kernel has not run it yet).")
+        return None
+    return _ANSWERS[name]
 
 
 def exercise_file(name: str) -> str:

@@ -71,20 +71,21 @@ class CheckResult:
         )
         rows = ""
         if self.got is not None or self.expected is not None:
-            cols = list((self.expected or self.got or {}).keys())
-            head = "".join(f"<th>{html.escape(str(c))}</th>" for c in cols)
+            # one line per column (a candle has ten): the box stays narrow, the values side by side
+            got, expected = self.got or {}, self.expected or {}
+            cols = list(dict.fromkeys([*expected, *got]))
 
-            def row(label, values):
-                values = values or {}
-                return (
-                    f"<tr><th>{label}</th>"
-                    + "".join(f"<td>{html.escape(str(values.get(c, '')))}</td>" for c in cols)
-                    + "</tr>"
-                )
+            def line(c) -> str:
+                a, b = got.get(c, ""), expected.get(c, "")
+                mark = " style='color:#cf222e;font-weight:bold'" if str(a) != str(b) else ""
+                cells = f"<td{mark}>{html.escape(str(a))}</td><td>{html.escape(str(b))}</td>"
+                return f"<tr><th style='text-align:left'>{html.escape(str(c))}</th>{cells}</tr>"
 
             rows = (
-                f"<p>An example row:</p><table><tr><th></th>{head}</tr>{row('got', self.got)}"
-                f"{row('expected', self.expected)}</table>"
+                "<p>An example row:</p><div style='overflow-x:auto'><table>"
+                "<tr><th>column</th><th>got</th><th>expected</th></tr>"
+                + "".join(line(c) for c in cols)
+                + "</table></div>"
             )
         hint = ""
         if self.hint:

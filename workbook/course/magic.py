@@ -97,6 +97,7 @@ def run(line: str, cell: str | None, shell=None):
         opts = parse_args(line)
     except UsageError as exc:
         return ErrorBlock("Usage", f"%%flinksql: {exc}")
+    say_if_flink_is_starting()
     if opts.exercise:
         return run_exercise(opts, cell, shell)
     if not (cell or "").strip():
@@ -121,6 +122,17 @@ def run(line: str, cell: str | None, shell=None):
         print(f"the first {CHANGELOG_SHOWN} of {len(result.frame)} changelog rows (--limit N shows N; {keep})")
         return result.frame.head(CHANGELOG_SHOWN)
     return result.frame
+
+
+STARTING = (
+    "\u23f3 Flink is starting in this kernel (a JVM and a MiniCluster: about 20 s); this cell runs when it is ready."
+)
+
+
+def say_if_flink_is_starting() -> None:
+    """A wait over 5 s says what it waits for: the first cells of a kernel wait for its Flink."""
+    if feedback.session().starting:
+        print(STARTING, flush=True)
 
 
 def run_exercise(opts: argparse.Namespace, cell: str | None, shell=None):

@@ -146,9 +146,17 @@ def timeline(trades, delay_s: float = DELAY_MS / 1000, **kwargs):
 
 
 def delay_slider(trades, value: float = DELAY_MS / 1000, max_s: float = 15, step: float = 0.5, **kwargs):
-    """The timeline with the delay on a slider (ipywidgets; in JupyterLab)."""
-    import ipywidgets as widgets  # deferred on purpose: only the notebook's slider needs them
+    """The timeline with the delay on a slider (ipywidgets; in JupyterLab). WORKBOOK_STATIC_WIDGETS=1 (the
+    stored notebooks' run, scripts/student_run.py): the timeline alone, as a stored notebook shows it."""
+    import os
+
     from IPython.display import display
+
+    if os.environ.get("WORKBOOK_STATIC_WIDGETS") == "1":
+        print(f"(a slider of the delay, 0 to {max_s:g} s, stands here in JupyterLab; run the cell)")
+        timeline(trades, value, **kwargs).show()
+        return None
+    import ipywidgets as widgets  # deferred on purpose: only the notebook's slider needs them
 
     slider = widgets.FloatSlider(
         value=value,

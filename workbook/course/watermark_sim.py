@@ -16,6 +16,11 @@ What Flink does with the source of sql/10_trades.sql (Flink 2.0, Kafka source,
   there; but a partition whose records have all been read stops counting too
   (its split is finished), which this simulation does not model: end every
   partition with a trade far ahead to make bounded runs and `simulate` agree.
+  A partition with no records at all: Flink 2.0's source operator registers every
+  split's watermark at once, so it holds the watermark at "none" (in a streaming job
+  until it is idle); in a bounded run the Kafka source finishes its empty split with
+  the first fetch, and only the records of that fetch see no watermark
+  (tests/test_watermarks_flink.py).
 - Flink emits each record BEFORE the watermark moves on it, so a record is checked
   against the watermark of the records before it (CURRENT_WATERMARK(ts) in SQL).
 - A 1-minute window [start, end) fires when the watermark reaches end - 1 ms (its

@@ -19,6 +19,7 @@ Grafana draws it grey).
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -112,6 +113,14 @@ def grafana_color(name: str | None, default: str = "#8E8E8E") -> str:
     return NAMED_COLORS.get(name, name)
 
 
+class NoQuery(Exception):
+    """A panel whose SQL is only comments or blank: nothing to run yet (an unfinished exercise)."""
+
+
+def _has_code(sql: str) -> bool:
+    return bool(re.sub(r"--[^\n]*|/\*.*?\*/", "", sql, flags=re.S).strip())
+
+
 @dataclass(frozen=True)
 class GridPanel:
     """One panel of the dashboard JSON as the renderer sees it."""
@@ -147,6 +156,8 @@ class Rendered:
         frame = self.frames.get(title)
         if frame is None:
             return f"{title}: not queried (no SQL, or a panel type the notebook does not draw)"
+        if isinstance(frame, NoQuery):
+            return f"{title}: no query yet ({frame})"
         if isinstance(frame, Exception):
             message = (str(frame).strip().splitlines() or [type(frame).__name__])[0]
             return f"{title}: query error: {message}"
@@ -223,6 +234,9 @@ def query_panels(
     out = {}
     for p in dashboard_panels(dashboard):
         if p.sql is None or p.type not in DRAWN_TYPES:
+            continue
+        if not _has_code(p.sql):
+            out[p.title] = NoQuery("its SQL is empty: write the query first")
             continue
         try:
             out[p.title] = grafana.run_sql(engine, grafana.expand(p.sql, t_from, t_to, variables))
@@ -593,7 +607,8 @@ def _draw_panel(sheet: _Sheet, n: int, p: GridPanel, frame, variables: Mapping[s
     )
     if isinstance(frame, Exception) or frame is None:
         message = str(frame) if frame is not None else "no data was queried for this panel"
-        sheet.annotations.append(_panel_note(f"query error: {message[:160]}", at.x_dom, at.y_dom, {"color": "#F2495C"}))
+        note = f"no query yet: {message}" if isinstance(frame, NoQuery) else f"query error: {message[:160]}"
+        sheet.annotations.append(_panel_note(note, at.x_dom, at.y_dom, {"color": "#F2495C"}))
         return
     if p.type == "stat":
         try:

@@ -16,14 +16,14 @@ _LTZ_ROOT = "TIMESTAMP_WITH_LOCAL_TIME_ZONE"
 
 def to_pandas(table):
     """table.to_pandas(), the same frame (dtypes included), without converting the schema to
-    Python types: one Arrow stream from Flink's ArrowUtils, TIMESTAMP_LTZ columns localized
-    to the session's time zone as PyFlink does."""
+    Python types: one Arrow stream from Flink's ArrowUtils, TIMESTAMP_LTZ columns as instants shown in
+    the session's time zone."""
     if not enabled("WORKBOOK_ARROW_COLLECT"):
-        return table.to_pandas()
+        return _pyflink_to_pandas(table)
     try:
         names, collect = pyflink_internals.arrow_batches(table)
     except Exception:  # noqa: BLE001 - another PyFlink: its own way (before anything ran)
-        return table.to_pandas()
+        return _pyflink_to_pandas(table)
     import pandas as pd
     import pyarrow as pa
 
@@ -81,7 +81,8 @@ def _changelog_row_by_row(table, limit: int | None, progress: dict):
 
     names = table.get_schema().get_field_names()
     ltz = ltz_columns(table)
-    if any(ltz):  # collect() cannot pickle TIMESTAMP_LTZ values: as TIMESTAMP(3) in UTC
+    zone = pyflink_internals.local_time_zone(table) if any(ltz) else None
+    if any(ltz):  # collect() cannot pickle TIMESTAMP_LTZ values: as TIMESTAMP(3), the session zone's wall time
         table = table.select(
             *[(col(n).cast(DataTypes.TIMESTAMP(3)) if z else col(n)).alias(n) for n, z in zip(names, ltz)]
         )
@@ -92,11 +93,27 @@ def _changelog_row_by_row(table, limit: int | None, progress: dict):
             progress["rows"] = len(rows)
             if limit is not None and len(rows) >= limit:
                 break  # closing the iterator cancels the job
-    return pd.DataFrame(rows, columns=["op", *names])
+    frame = pd.DataFrame(rows, columns=["op", *names])
+    for name, is_ltz in zip(names, ltz):
+        if is_ltz:
+            frame[name] = pd.to_datetime(frame[name]).dt.tz_localize(zone)
+    return frame
+
+
+def _pyflink_to_pandas(table):
+    """PyFlink's own to_pandas, its TIMESTAMP_LTZ columns mended: PyFlink 2.0 reads the UTC time of the
+    instant as a wall time of the session's zone (00:00Z comes back as 00:00-05:00 in America/New_York)."""
+    frame = table.to_pandas()
+    names = list(frame.columns)
+    for name, is_ltz in zip(names, ltz_columns(table)):
+        if is_ltz:
+            frame[name] = frame[name].dt.tz_localize(None)
+    return _localized(frame, names, table)
 
 
 def _localized(frame, names: list, table):
-    """TIMESTAMP_LTZ columns in the session's time zone, as PyFlink's to_pandas gives them."""
+    """TIMESTAMP_LTZ columns as instants in the session's time zone (`table.local-time-zone`); Arrow gives
+    their UTC time (epoch based)."""
     zone = None
     for name, is_ltz in zip(names, ltz_columns(table)):
         if is_ltz:
@@ -104,7 +121,7 @@ def _localized(frame, names: list, table):
                 import pytz
 
                 zone = pytz.timezone(pyflink_internals.local_time_zone(table))
-            frame[name] = frame[name].dt.tz_localize(zone)
+            frame[name] = frame[name].dt.tz_localize("UTC").dt.tz_convert(zone)
     return frame
 
 

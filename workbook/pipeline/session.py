@@ -39,7 +39,7 @@ from .. import kafka
 from ..config import Config, load_config
 from . import pyflink_internals, results, sql_files
 from .errors import ProcessorError, SinkMismatch, flink_message, sink_mismatch
-from .flink_env import LOOPBACK_OPTIONS, create_table_env, prepare_jvm
+from .flink_env import BASE_OPTIONS, LOOPBACK_OPTIONS, create_table_env, prepare_jvm
 from .statements import SOURCE_TABLE, define, load_statements, sql_values
 
 DEFAULT_TIMEOUT_S = 60.0
@@ -148,6 +148,30 @@ def short_message(exc: BaseException) -> str:
     return msg.replace("org.apache.flink.table.api.", "").strip()
 
 
+_SET = re.compile(r"^\s*SET\s+'([^']+)'\s*=\s*'([^']*)'\s*;?\s*$", re.I | re.S)
+_RESET = re.compile(r"^\s*RESET\s+'([^']+)'\s*;?\s*$", re.I | re.S)
+
+
+def execute_ddl(t_env, text: str) -> None:
+    """A cell's DDL statement. `SET 'key' = 'value'` and `RESET 'key'` (the SQL client's syntax, which
+    the Table API's execute_sql refuses) change the environment's configuration, e.g.
+    `SET 'table.local-time-zone' = 'America/New_York'`; RESET goes back to the workbook's setting."""
+    code = sql_files.code_of(text)
+    m = _SET.match(code)
+    if m:
+        t_env.get_config().set(m.group(1), m.group(2))
+        return
+    m = _RESET.match(code)
+    if m:
+        if m.group(1) not in BASE_OPTIONS:
+            raise ValueError(
+                f"RESET '{m.group(1)}': only these settings have a workbook default: {sorted(BASE_OPTIONS)}"
+            )
+        t_env.get_config().set(m.group(1), BASE_OPTIONS[m.group(1)])
+        return
+    t_env.execute_sql(text)
+
+
 class Session:
     """Table environments over a running MiniCluster, one per dataset; the DDL of the
     cells is replayed in each, so a view created in one cell is there in the next."""
@@ -185,6 +209,11 @@ class Session:
     def running(self) -> bool:
         """Whether the session's MiniCluster is up (a first query starts it: a JVM and a cluster, ~10-20 s)."""
         return self._rest is not None
+
+    @property
+    def starting(self) -> bool:
+        """Whether a cell now would wait for the MiniCluster to start (or for the warm-up's current step)."""
+        return not self.running or (self.warming is not None and self.warming.is_alive())
 
     def defined(self) -> list[str]:
         """The datasets whose tables are defined in this session, in the order they were."""
@@ -231,7 +260,7 @@ class Session:
         t_env, applied = self._envs[data]
         for stmt in self.ddl[applied:]:
             try:
-                t_env.execute_sql(stmt)
+                execute_ddl(t_env, stmt)
             except Exception:  # noqa: BLE001 (Py4J raises plain exceptions)
                 pass  # it failed where it was first run and was reported there
         self._envs[data] = (t_env, len(self.ddl))
@@ -306,7 +335,7 @@ class Session:
                 first = words[0].upper() if words else ""
                 try:
                     if kind == "create" or first in ("DROP", "ALTER", "USE", "SET", "RESET"):
-                        t_env.execute_sql(text)
+                        execute_ddl(t_env, text)
                         self.ddl.append(text)
                         out.executed.append(" ".join(words[:3]))
                     elif not first.startswith(_QUERY_WORDS):  # SHOW, DESCRIBE, EXPLAIN, or a typo
