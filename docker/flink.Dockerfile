@@ -52,8 +52,10 @@ RUN set -eux; \
 # The processor and the configuration it reads (workbook/config.py). Not sql/ nor solutions/:
 # docker-compose.yml mounts them into the processor container, so an edit needs no rebuild.
 COPY workbook/ /opt/app/workbook/
-# The entrypoint runs every command as the user flink.
-RUN chown -R flink:flink /opt/app
+# The entrypoint runs every command as the user flink. /opt/app/.state, the state folder, is where
+# docker-compose.yml mounts the processor containers' shared volume: a new volume takes this folder's owner.
+RUN mkdir -p /opt/app/.state \
+    && chown -R flink:flink /opt/app
 
 # ENTRYPOINT and CMD stay flink's: `jobmanager`, `taskmanager`, or any other command
 # (the processor client: `python -m workbook.processor --jobmanager jobmanager:8081`).

@@ -408,6 +408,24 @@ def test_flink_services_behind_profile_share_one_image():
     assert env_of(svcs["processor"])["FLINK_JOBMANAGER"] == "jobmanager:8081"
 
 
+def test_processor_containers_share_one_state_folder():
+    """The submission lock (workbook/pipeline/cluster_jobs.py) is a file in the state folder: every processor
+    container (`up`, `run --rm processor ... --replace`) mounts one named volume there, at WORKBOOK_STATE_DIR's
+    default under the image's project folder, and the image makes that folder the flink user's (a new volume
+    takes the owner of the folder it is mounted on)."""
+    svc = services()["processor"]
+    assert "WORKBOOK_STATE_DIR" not in env_of(svc) and DEFAULTS["WORKBOOK_STATE_DIR"] == ".state"
+    mounts = [v for v in svc["volumes"] if isinstance(v, str) and v.split(":")[1] == "/opt/app/.state"]
+    assert len(mounts) == 1, svc["volumes"]
+    volume = mounts[0].split(":")[0]
+    assert not volume.startswith((".", "/")) and volume in load_compose()["volumes"], "a named volume"
+    for name in ("jobmanager", "taskmanager", "jupyter"):
+        assert not any(str(v).startswith(f"{volume}:") for v in services()[name].get("volumes", [])), name
+    runs = [args for word, args in dockerfile_instructions(ROOT / "docker" / "flink.Dockerfile") if word == "RUN"]
+    made = [r for r in runs if "mkdir -p /opt/app/.state" in r]
+    assert made and re.search(r"mkdir -p /opt/app/\.state.*chown -R flink:flink /opt/app\b", made[0]), made
+
+
 def test_flink_properties_survive_the_image_entrypoint():
     """flink's docker-entrypoint.sh deletes every whitespace character of each FLINK_PROPERTIES line."""
     for n in FLINK_SERVICES:
