@@ -34,13 +34,25 @@ RUN set -eux; \
     ln -sf /usr/bin/python3 /usr/bin/python
 
 WORKDIR /opt/app
-COPY locks/flink-image.txt /opt/app/locks/flink-image.txt
+COPY locks/build.txt locks/flink-image.txt /opt/app/locks/
+# pip, setuptools and wheel from locks/build.txt first (hashes checked; the pip of Ubuntu 22.04 has no
+# --build-constraint), then the lock with them as build constraints: apache-flink-libraries, crcmod, dill,
+# docopt and hdfs have no wheels and are built here with the locked setuptools, hash-checked. Not amd64:
+# apache-flink and pemja are built too, and their other build requirements (apache-beam, Cython, fastavro,
+# numpy) are not in locks/build.txt: pip would refuse them unhashed, so there the versions of locks/build.txt
+# are constraints without their hashes, and those others are not locked (docs/docker.md, "Apple silicon").
 RUN set -eux; \
-    if [ "$(dpkg --print-architecture)" != "amd64" ]; then \
-        JAVA_HOME="/usr/lib/jvm/java-17-openjdk-$(dpkg --print-architecture)"; \
+    arch="$(dpkg --print-architecture)"; \
+    build_constraints=locks/build.txt; \
+    if [ "${arch}" != "amd64" ]; then \
+        JAVA_HOME="/usr/lib/jvm/java-17-openjdk-${arch}"; \
         export JAVA_HOME; \
+        sed -n 's/^\([A-Za-z0-9._-]*==[^ ]*\).*/\1/p' locks/build.txt > /tmp/build-versions.txt; \
+        build_constraints=/tmp/build-versions.txt; \
     fi; \
-    pip3 install --no-cache-dir --require-hashes -r locks/flink-image.txt; \
+    pip3 install --no-cache-dir --require-hashes -r locks/build.txt; \
+    python3 -m pip install --no-cache-dir --require-hashes --build-constraint "${build_constraints}" \
+        -r locks/flink-image.txt; \
     pyflink_lib="$(python3 -c 'import os, pyflink; print(os.path.join(os.path.dirname(pyflink.__file__), "lib"))')"; \
     for jar in flink-connector-kafka.jar kafka-clients.jar flink-connector-jdbc-core.jar \
                flink-connector-jdbc-postgres.jar postgresql.jar; do \

