@@ -1,9 +1,13 @@
 # The Flink image of the Docker stack (profile "flink"): the JobManager, the
 # TaskManager(s) and the client container that submits the processor all run it.
 #
-#   flink:2.0.1                        the cluster: Flink 2.0's last patch release that the connector
-#                                      jars below are known to fit (2.0.2 breaks jobs with them, see
-#                                      requirements.txt); PyFlink's client is 2.0.0, the same minor
+#   flink:2.0.1                        the cluster (Java 17, on Ubuntu 22.04 with its Python 3.10); PyFlink's
+#                                      client is 2.0.0, the same minor. Run without Docker before it was
+#                                      chosen: a Flink 2.0.1 session cluster from the apache-flink 2.0.1
+#                                      wheels (their lib/ holds the distribution's jars) on Java 17, with the
+#                                      jars this file copies into lib/ below, ran the processor submitted from
+#                                      the 2.0.0 client, with the MiniCluster's results (docs/docker.md, "What
+#                                      is validated here"). tests/test_compose.py holds the tag (FLINK_IMAGE).
 #   + locks/flink-image.txt            PyFlink 2.0.0 (client), shigawire-apache-flink-libraries (the Kafka
 #                                      4.0.1-2.0 and JDBC 4.0.0-2.0 connector jars and the PostgreSQL driver,
 #                                      from PyPI: no Maven Central), python-dotenv, kafka-python,
