@@ -609,3 +609,17 @@ def test_flink_image_builds_with_the_build_lock_hashed_on_amd64():
     assert "build_constraints=locks/build.txt;" in runs
     arm = runs.split('if [ "${arch}" != "amd64" ]; then', 1)[1].split("fi;", 1)[0]
     assert "build_constraints=/tmp/build-versions.txt" in arm and "locks/build.txt > /tmp/build-versions.txt" in arm
+
+
+def test_grafana_url_follows_grafana_port(tmp_path, monkeypatch):
+    """.env.example derives GRAFANA_URL from GRAFANA_PORT (python-dotenv and Compose both expand ${VAR} in .env):
+    a student who moves Grafana's port edits one line."""
+    from workbook.config import load_config
+
+    assert ENV_EXAMPLE.read_text().count("23000") == 2  # the port, and the comment's URL; not GRAFANA_URL
+    env = tmp_path / ".env"
+    env.write_text(re.sub(r"^GRAFANA_PORT=23000$", "GRAFANA_PORT=23999", ENV_EXAMPLE.read_text(), flags=re.MULTILINE))
+    for name in ("GRAFANA_URL", "GRAFANA_PORT"):
+        monkeypatch.delenv(name, raising=False)
+    assert load_config(env_file=env).grafana_url == "http://127.0.0.1:23999"
+    assert load_config(env_file=ENV_EXAMPLE).grafana_url == DEFAULTS["GRAFANA_URL"] == "http://127.0.0.1:23000"
