@@ -39,7 +39,7 @@ RUN set -eux; \
 
 WORKDIR /opt/app
 COPY locks/build.txt locks/flink-image.txt /opt/app/locks/
-# pip, setuptools and wheel from locks/build.txt first (hashes checked; the pip of Ubuntu 22.04 has no
+# pip, setuptools, wheel and poetry-core from locks/build.txt first (hashes checked; the pip of Ubuntu 22.04 has no
 # --build-constraint), then the lock with them as build constraints: apache-flink-libraries, crcmod, dill,
 # docopt and hdfs have no wheels and are built here with the locked setuptools, hash-checked. Not amd64:
 # apache-flink and pemja are built too, and their other build requirements (apache-beam, Cython, fastavro,

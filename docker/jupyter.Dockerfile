@@ -21,7 +21,7 @@ ENV PYTHONUNBUFFERED=1 \
     HOME=/home/lab
 
 COPY locks/build.txt locks/jupyter-image.txt /tmp/locks/
-# pip, setuptools and wheel from locks/build.txt first, then the lock with them as build constraints (the
+# pip, setuptools, wheel and poetry-core from locks/build.txt first, then the lock with them as build constraints (the
 # sdist-only packages apache-flink-libraries, crcmod, dill, docopt and hdfs are built with the locked
 # setuptools, hash-checked). HOME is writable for any uid: Jupyter and IPython keep their runtime files there.
 RUN pip install --require-hashes -r /tmp/locks/build.txt \

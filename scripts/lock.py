@@ -12,8 +12,8 @@ Each lock is for one installer, one Python and one platform:
     locks/jupyter-image.txt       docker/jupyter.Dockerfile: the notebooks' packages, no embedded services, no tests
     locks/flink-image.txt         docker/flink.Dockerfile: PyFlink and the processor's packages, the image's Python 3.10
     locks/producer-image.txt      docker/producer.Dockerfile: the producer's packages (x86_64 and arm64)
-    locks/build.txt               pip, setuptools and wheel: installed first (the venv, the images), and the build
-                                    constraints of every install (the sdist-only packages are built with them)
+    locks/build.txt               pip, setuptools, wheel and poetry-core: installed first (the venv, the images), and
+                                    the build constraints of every install (packages built from sources use them)
 
 The image locks take their direct pins from requirements.txt (by name, below), and the 3.11 ones the versions of
 the Linux host lock (as constraints), so an image and the host venv cannot drift apart. A lock holds the sha256
@@ -65,7 +65,7 @@ JUPYTER_IMAGE = (
 FLINK_IMAGE = ("apache-flink", "shigawire-apache-flink-libraries", "python-dotenv", "kafka-python", "psycopg2-binary")
 PRODUCER_IMAGE = ("kafka-python", "confluent-kafka", "websocket-client", "python-dotenv", "numpy", "orjson")
 # the install and build tools (pure Python: one lock for every platform and for Python 3.10 and 3.11)
-BUILD_TOOLS = ("pip", "setuptools", "wheel")
+BUILD_TOOLS = ("pip", "setuptools", "wheel", "poetry-core")
 
 
 @dataclass(frozen=True)

@@ -398,7 +398,7 @@ def test_the_venv_has_the_locked_tools_builds_with_them_and_drops_what_the_lock_
     """locks/build.txt: the venv's pip, setuptools and wheel are its versions (not the newest), a package that PyPI
     has as sources only (crcmod, docopt) is built with its setuptools (the wheel's Generator says which), and a
     package the requirements no longer have is removed on the next run (uv pip sync; pip: uninstalled)."""
-    assert set(BUILD) == {"pip", "setuptools", "wheel"}
+    assert set(BUILD) == {"pip", "setuptools", "wheel", "poetry-core"}
     real = _bin_dir(tmp_path, "real", python3_11=PY311, **({"uv": UV} if installer == "uv" else {}))
     args = () if installer == "uv" else ("--uv", "never")
     # a wheel of crcmod and docopt built with another setuptools, in the pip cache the user has: not taken

@@ -450,7 +450,7 @@ def locked(lock: str) -> dict[str, str]:
 
 
 def installs_lock(dockerfile: Path, lock: str) -> bool:
-    """The Dockerfile copies locks/build.txt and locks/<lock>; installs locks/build.txt (pip, setuptools, wheel) first
+    """The Dockerfile copies locks/build.txt and locks/<lock>; installs locks/build.txt (pip, setuptools, wheel, poetry-core) first
     with --require-hashes, then the lock, and only it, with --require-hashes and build constraints (locks/build.txt,
     or on the Flink image's arm64 path the versions of it: a variable naming one of them)."""
     instructions = dockerfile_instructions(dockerfile)

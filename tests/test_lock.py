@@ -229,10 +229,10 @@ def test_an_extras_requirement_counts_and_a_marker_limits_it_to_its_platform():
 
 
 def test_the_build_lock_is_the_projects_own_build_system():
-    """locks/build.txt (pip, setuptools, wheel) builds the sdist-only packages and the project itself: its setuptools
+    """locks/build.txt (pip, setuptools, wheel, poetry-core) builds the packages installed from sources and the project itself: its setuptools
     is the one pyproject.toml's [build-system] pins (uv and pip fail on a build constraint that contradicts it)."""
     build = lock.locked_versions(lock.BUILD.file)
-    assert set(build) == {"pip", "setuptools", "wheel"}
+    assert set(build) == {"pip", "setuptools", "wheel", "poetry-core"}
     requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["build-system"]["requires"]
     assert requires == [build["setuptools"]], (requires, build["setuptools"])
     for each in lock.HOST_LOCKS.values():  # the venv holds the same versions (make venv installs both)
