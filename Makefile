@@ -27,9 +27,11 @@ test: venv
 
 # The venv is rebuilt only when requirements.txt or a lock changes. scripts/bootstrap_venv.py (any python3 runs
 # it) picks the Python 3.11 PyFlink and the pins need: PYTHON if set, else python3.11 on the PATH, else uv's;
-# then installs this platform's lock, locks/host-*.txt, with hashes (with uv, else pip) and the project.
+# then makes the venv hold this platform's lock, locks/host-*.txt, with hashes (uv pip install + sync, else pip;
+# what the lock does not have is removed), and the project; locks/build.txt (pip, setuptools, wheel, poetry-core) is
+# installed too and is the build constraints of the sdist-only packages. WORKBOOK_UV=never: pip only.
 venv: $(STAMP)
-$(STAMP): requirements.txt pyproject.toml $(wildcard locks/host-*.txt)
+$(STAMP): requirements.txt pyproject.toml locks/build.txt $(wildcard locks/host-*.txt)
 	@$(or $(PYTHON),python3) scripts/bootstrap_venv.py --venv $(VENV)
 	touch $(STAMP)
 

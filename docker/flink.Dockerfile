@@ -1,9 +1,13 @@
 # The Flink image of the Docker stack (profile "flink"): the JobManager, the
 # TaskManager(s) and the client container that submits the processor all run it.
 #
-#   flink:2.0.1                        the cluster: Flink 2.0's last patch release that the connector
-#                                      jars below are known to fit (2.0.2 breaks jobs with them, see
-#                                      requirements.txt); PyFlink's client is 2.0.0, the same minor
+#   flink:2.0.1                        the cluster (Java 17, on Ubuntu 22.04 with its Python 3.10); PyFlink's
+#                                      client is 2.0.0, the same minor. Run without Docker before it was
+#                                      chosen: a Flink 2.0.1 session cluster from the apache-flink 2.0.1
+#                                      wheels (their lib/ holds the distribution's jars) on Java 17, with the
+#                                      jars this file copies into lib/ below, ran the processor submitted from
+#                                      the 2.0.0 client, with the MiniCluster's results (docs/docker.md, "What
+#                                      is validated here"). tests/test_compose.py holds the tag (FLINK_IMAGE).
 #   + locks/flink-image.txt            PyFlink 2.0.0 (client), shigawire-apache-flink-libraries (the Kafka
 #                                      4.0.1-2.0 and JDBC 4.0.0-2.0 connector jars and the PostgreSQL driver,
 #                                      from PyPI: no Maven Central), python-dotenv, kafka-python,
@@ -34,13 +38,25 @@ RUN set -eux; \
     ln -sf /usr/bin/python3 /usr/bin/python
 
 WORKDIR /opt/app
-COPY locks/flink-image.txt /opt/app/locks/flink-image.txt
+COPY locks/build.txt locks/flink-image.txt /opt/app/locks/
+# pip, setuptools, wheel and poetry-core from locks/build.txt first (hashes checked; the pip of Ubuntu 22.04 has no
+# --build-constraint), then the lock with them as build constraints: apache-flink-libraries, crcmod, dill,
+# docopt and hdfs have no wheels and are built here with the locked setuptools, hash-checked. Not amd64:
+# apache-flink and pemja are built too, and their other build requirements (apache-beam, Cython, fastavro,
+# numpy) are not in locks/build.txt: pip would refuse them unhashed, so there the versions of locks/build.txt
+# are constraints without their hashes, and those others are not locked (docs/docker.md, "Apple silicon").
 RUN set -eux; \
-    if [ "$(dpkg --print-architecture)" != "amd64" ]; then \
-        JAVA_HOME="/usr/lib/jvm/java-17-openjdk-$(dpkg --print-architecture)"; \
+    arch="$(dpkg --print-architecture)"; \
+    build_constraints=locks/build.txt; \
+    if [ "${arch}" != "amd64" ]; then \
+        JAVA_HOME="/usr/lib/jvm/java-17-openjdk-${arch}"; \
         export JAVA_HOME; \
+        sed -n 's/^\([A-Za-z0-9._-]*==[^ ]*\).*/\1/p' locks/build.txt > /tmp/build-versions.txt; \
+        build_constraints=/tmp/build-versions.txt; \
     fi; \
-    pip3 install --no-cache-dir --require-hashes -r locks/flink-image.txt; \
+    pip3 install --no-cache-dir --require-hashes -r locks/build.txt; \
+    python3 -m pip install --no-cache-dir --require-hashes --build-constraint "${build_constraints}" \
+        -r locks/flink-image.txt; \
     pyflink_lib="$(python3 -c 'import os, pyflink; print(os.path.join(os.path.dirname(pyflink.__file__), "lib"))')"; \
     for jar in flink-connector-kafka.jar kafka-clients.jar flink-connector-jdbc-core.jar \
                flink-connector-jdbc-postgres.jar postgresql.jar; do \
@@ -52,8 +68,10 @@ RUN set -eux; \
 # The processor and the configuration it reads (workbook/config.py). Not sql/ nor solutions/:
 # docker-compose.yml mounts them into the processor container, so an edit needs no rebuild.
 COPY workbook/ /opt/app/workbook/
-# The entrypoint runs every command as the user flink.
-RUN chown -R flink:flink /opt/app
+# The entrypoint runs every command as the user flink. /opt/app/.state, the state folder, is where
+# docker-compose.yml mounts the processor containers' shared volume: a new volume takes this folder's owner.
+RUN mkdir -p /opt/app/.state \
+    && chown -R flink:flink /opt/app
 
 # ENTRYPOINT and CMD stay flink's: `jobmanager`, `taskmanager`, or any other command
 # (the processor client: `python -m workbook.processor --jobmanager jobmanager:8081`).

@@ -20,9 +20,12 @@ ENV PYTHONUNBUFFERED=1 \
     PYTHONPATH=/opt/app \
     HOME=/home/lab
 
-COPY locks/jupyter-image.txt /tmp/jupyter-image.txt
-# HOME is writable for any uid: Jupyter and IPython keep their runtime files and history there.
-RUN pip install --require-hashes -r /tmp/jupyter-image.txt \
+COPY locks/build.txt locks/jupyter-image.txt /tmp/locks/
+# pip, setuptools, wheel and poetry-core from locks/build.txt first, then the lock with them as build constraints (the
+# sdist-only packages apache-flink-libraries, crcmod, dill, docopt and hdfs are built with the locked
+# setuptools, hash-checked). HOME is writable for any uid: Jupyter and IPython keep their runtime files there.
+RUN pip install --require-hashes -r /tmp/locks/build.txt \
+    && pip install --require-hashes --build-constraint /tmp/locks/build.txt -r /tmp/locks/jupyter-image.txt \
     && mkdir -p /home/lab \
     && chmod 1777 /home/lab
 

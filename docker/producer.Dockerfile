@@ -11,8 +11,11 @@ ENV PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 WORKDIR /opt/app
-COPY locks/producer-image.txt /opt/app/locks/producer-image.txt
-RUN pip install --require-hashes -r locks/producer-image.txt \
+COPY locks/build.txt locks/producer-image.txt /opt/app/locks/
+# pip, setuptools, wheel and poetry-core from locks/build.txt first; nothing of this lock is built from sources (every package
+# has wheels), and were one, it would be built with them
+RUN pip install --require-hashes -r locks/build.txt \
+    && pip install --require-hashes --build-constraint locks/build.txt -r locks/producer-image.txt \
     && useradd --system --uid 10001 --home-dir /opt/app producer
 
 COPY producer/ /opt/app/producer/

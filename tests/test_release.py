@@ -314,6 +314,7 @@ def test_release_docker_doc_names_no_left_out_folder(release):
     student, project = (out / "docs" / "docker.md").read_text(), (ROOT / "docs" / "docker.md").read_text()
     assert not LEFT_OUT.findall(student), LEFT_OUT.findall(student)
     assert "instructor-only" not in student
+    assert "make test" not in student, "the release has no tests to run"
     assert LEFT_OUT.search(project) and "<!-- instructor-only -->" in project  # the markers did it
     # what students need of it is still there
     assert "## What is validated here, and what is not" in student and "Untested" in student

@@ -9,6 +9,7 @@ processor between the embedded stack and the Docker one.
 from __future__ import annotations
 
 import os
+import urllib.parse
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -83,6 +84,16 @@ class Config:
     def jdbc_url(self) -> str:
         return f"jdbc:postgresql://{self.postgres_host}:{self.postgres_port}/{self.postgres_db}"
 
+    @property
+    def jobmanager_address(self) -> str:
+        """HOST:PORT of the Flink session cluster's REST API that `workbook up --flink` starts (embedded) or
+        checks (STACK=docker): FLINK_JOBMANAGER when it is set under STACK=docker (the jupyter container: the
+        JobManager's service name), else 127.0.0.1:FLINK_REST_PORT (the embedded cluster; the Docker
+        JobManager's port published on the host)."""
+        if self.stack == "docker" and self.flink_jobmanager:
+            return self.flink_jobmanager
+        return f"127.0.0.1:{self.flink_rest_port}"
+
     def psycopg2_kwargs(self) -> dict:
         return dict(
             host=self.postgres_host,
@@ -91,6 +102,34 @@ class Config:
             user=self.postgres_user,
             password=self.postgres_password,
         )
+
+
+LOOPBACK_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback", "::1")
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` names this machine's loopback interface (127.0.0.0/8, ::1, localhost): an address that
+    means another machine, or another container, everywhere else."""
+    host = host.strip().strip("[]").lower()
+    return host in LOOPBACK_NAMES or host.startswith("127.") or host == "0.0.0.0"
+
+
+def host_port(address: str, default_port: int) -> tuple[str, int]:
+    """An address as (host, port): 'HOST:PORT', 'HOST' or a URL ('http://HOST:PORT/'); scheme and path dropped,
+    the host lower-case, this machine's loopback names (localhost, ::1, 127.0.0.1) as 127.0.0.1, `default_port`
+    when none is given. ValueError if the port is not a number."""
+    text = address.strip()
+    parsed = urllib.parse.urlsplit(text if "://" in text else f"//{text}")
+    try:
+        port = parsed.port
+    except ValueError:
+        raise ValueError(f"{address!r}: the port is not a number") from None
+    host = (parsed.hostname or "").lower()
+    if not host:
+        raise ValueError(f"{address!r}: no host name")
+    if host in LOOPBACK_NAMES or host == "127.0.0.1":
+        host = "127.0.0.1"
+    return host, port if port is not None else default_port
 
 
 def load_config(env_file: Path | str | None = None, **overrides: str) -> Config:

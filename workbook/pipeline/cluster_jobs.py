@@ -8,12 +8,16 @@ time, and without this check every `up` would add another copy of the same job
     active_jobs(address, name)       jobs of that name that are running, or about to
     cancel(address, job_id)          PATCH /jobs/<id>?mode=cancel
     wait_until_gone(address, ids)    until those jobs are CANCELED (or otherwise ended)
-    submission_lock(state_dir, address)  one submitter at a time per cluster on this machine
+    submission_lock(state_dir, address)  one submitter at a time per cluster and state folder
 
 The check and the submission are 10-30 s apart (the JVM starts, the job is planned): two submitters
 started together would both find no job and both submit. submission_lock makes the second one wait
 until the first has submitted (then its check finds the job): an exclusive lock (flock) on a file in
-the state folder, which holds the pid of the submitter that has it.
+the state folder, which holds the pid of the submitter that has it. The file is named after the cluster's
+address as `lock_key` normalises it (localhost, ::1 and 127.0.0.1 are one host; no port is Flink's 8081), so
+`--jobmanager localhost:8081` and `127.0.0.1:8081` take turns too. It works between processes that share the
+state folder: on one machine, the project's .state; in the Docker stack, the processor containers' named
+volume (docker-compose.yml).
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+from ..config import host_port
 
 # Flink's JobStatus values of a job that has not ended: a second copy would run beside it.
 # (CANCELLING is left out: that job is on its way out.)
@@ -111,10 +117,23 @@ def submit_once(address: str, name: str, replace: bool = False, say=print) -> bo
     return True
 
 
+REST_PORT = 8081  # Flink's rest.port when an address names none
+
+
+def lock_key(address: str) -> str:
+    """The cluster's address as one name for the submission lock: 'http://localhost:8081/', 'localhost',
+    '[::1]:8081' and '127.0.0.1:8081' are all '127.0.0.1:8081' (ClusterJobsError for an address that is none)."""
+    try:
+        host, port = host_port(address, REST_PORT)
+    except ValueError as exc:
+        raise ClusterJobsError(f"--jobmanager / FLINK_JOBMANAGER {exc}: expected HOST:PORT") from None
+    return f"{host}:{port}"
+
+
 @contextlib.contextmanager
 def submission_lock(state_dir, address: str, timeout: float = 600, say=print):
     """Hold the submission lock of the cluster at `address` (waiting up to `timeout` s for another holder)."""
-    path = Path(state_dir) / "locks" / f"submit-{re.sub(r'[^A-Za-z0-9.-]', '_', address)}.lock"
+    path = Path(state_dir) / "locks" / f"submit-{re.sub(r'[^A-Za-z0-9.-]', '_', lock_key(address))}.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+") as f:
         deadline, said = time.monotonic() + timeout, False

@@ -1,7 +1,8 @@
 """The switches of the speed-ups of Flink jobs and of collecting their results, all behind one setting.
 
 - compiled plans (`plan_cache`): planning the SQL takes ~1.5 s of every start;
-- a class-data-sharing archive of the classes Flink loads (`class_archive`): ~2 s of every JVM start;
+- a class-data-sharing archive of the classes Flink loads (`class_archive`): ~2 s of every JVM start, on Java 17
+  only (on Java 21 a mapped archive broke Flink's code generation; Java 11 writes none);
 - results as one Arrow stream (`results.to_pandas`): PyFlink's Table.to_pandas takes ~0.7 s of a 0.5 s query;
 - a warm-up: `%load_ext workbook` starts the kernel's session in the background
   (JVM, MiniCluster, one query), while the student reads on (course.magic).

@@ -13,13 +13,14 @@ console within seconds instead of in a Flink log file.
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 import time
 import urllib.parse
 import urllib.request
 
-from ..config import Config
+from ..config import Config, is_loopback
 from ..kafka import KafkaUnavailable, check_broker
 from . import pyflink_internals
 from .errors import ProcessorError, flink_message
@@ -51,6 +52,56 @@ def check_jobmanager(address: str, timeout_s: float = 5.0) -> None:
             "`docker compose --profile flink up -d`), or leave FLINK_JOBMANAGER empty (or pass --local) to run "
             "in this process."
         ) from None
+
+
+def taskmanager_hosts(address: str, timeout_s: float = 5.0) -> list[str]:
+    """The hosts of the session cluster's TaskManagers, from its REST API (GET /taskmanagers: each one's RPC path,
+    'pekko.tcp://flink@HOST:PORT/user/rpc/...'); [] when the API does not say."""
+    base = address if address.startswith(("http://", "https://")) else f"http://{address}"
+    try:
+        with urllib.request.urlopen(base.rstrip("/") + "/taskmanagers", timeout=timeout_s) as r:
+            found = json.loads(r.read() or b"{}").get("taskmanagers", [])
+    except (OSError, ValueError, AttributeError):
+        return []
+    hosts = []
+    for tm in found if isinstance(found, list) else []:
+        m = re.search(r"@(\[[^\]]+\]|[^:/]+):\d+", str(tm.get("path", "")))
+        if m:
+            hosts.append(m.group(1).strip("[]"))
+    return hosts
+
+
+def check_cluster_reaches_services(
+    jobmanager: str, config: Config, jdbc_url: str | None = None, dry_run: bool = False
+) -> None:
+    """ProcessorError, at once, when a job for the session cluster at `jobmanager` would run where the Kafka and
+    PostgreSQL addresses of the configuration mean something else: a loopback address (127.0.0.1, localhost) in a
+    TaskManager of the Docker stack (STACK=docker), or of any cluster whose TaskManagers are not on this machine,
+    is that TaskManager itself. Without this, the job would wait for them and never read a trade."""
+    kafka = [a.strip() for a in config.kafka_bootstrap_servers.split(",") if a.strip()]
+    local = [f"{a} (KAFKA_BOOTSTRAP_SERVERS)" for a in kafka if is_loopback(a.rpartition(":")[0] or a)]
+    if not dry_run:
+        host, port, _ = postgres_address(jdbc_url or config.jdbc_url)
+        if is_loopback(host):
+            local.append(f"{host}:{port} (POSTGRES_HOST/POSTGRES_PORT)")
+    if not local:
+        return
+    if config.stack == "docker":
+        where = f"the Docker stack's TaskManager containers (STACK=docker; the cluster at http://{jobmanager})"
+    else:
+        remote = sorted({h for h in taskmanager_hosts(jobmanager) if not is_loopback(h)})
+        if not remote:
+            return  # the embedded session cluster: its TaskManagers are on this machine
+        where = f"TaskManagers at {', '.join(remote)}, not on this machine (the cluster at http://{jobmanager})"
+    raise ProcessorError(
+        f"not submitting: the job would run in {where}, and there {' and '.join(local)} is the TaskManager itself, "
+        "not Kafka or PostgreSQL: the job would wait for them and never read a trade. Either run it in this process "
+        "(no --jobmanager: leave FLINK_JOBMANAGER empty, or pass --local; it reads and writes the ports the Docker "
+        "stack publishes), or run it where the settings are the container addresses, as the Docker stack's "
+        "JupyterLab does (`docker compose --profile flink --profile jupyter up -d`: KAFKA_BOOTSTRAP_SERVERS="
+        "kafka:9092, POSTGRES_HOST=postgres, POSTGRES_PORT=5432, FLINK_JOBMANAGER=jobmanager:8081), or use the "
+        "embedded stack (STACK=embedded in .env, `python -m workbook up --flink`)."
+    )
 
 
 def postgres_address(jdbc_url: str) -> tuple:

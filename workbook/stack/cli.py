@@ -8,7 +8,7 @@ import sys
 from ..config import load_config
 from ..java import JavaError
 from . import control as stack
-from . import procs
+from . import docker, procs
 from .ports import PortInUse
 from .services import ServiceError
 
@@ -36,7 +36,8 @@ def run(args) -> int:
         config = load_config()
         if args.command == "up":
             rows = stack.up(config, flink=args.flink, stream=args.stream)
-            print(stack.format_status(rows))
+            if config.stack != "docker":  # STACK=docker: up() said each service already (stack/docker.py)
+                print(stack.format_status(rows))
             # STACK=docker: a report, never a failure (`make lab` opens JupyterLab; notebook 1 says the rest)
             return 0 if config.stack == "docker" or all(r.healthy for r in rows) else 1
         if args.command == "down":
@@ -44,8 +45,12 @@ def run(args) -> int:
             return 0
         if args.command == "status":
             rows = stack.status(config)
+            warning = docker.embedded_warning(config) if config.stack == "docker" else None
+            if warning:
+                print(warning)
             print(stack.format_status(rows))
-            core = [r for r in rows if r.name in ("broker", "postgres")]
+            # what the notebooks need: the embedded broker and PostgreSQL, or the Docker stack's Kafka and PostgreSQL
+            core = [r for r in rows if r.name in ("broker", "postgres", *docker.CORE)]
             return 0 if all(r.healthy for r in core) else 3
         if args.command == "logs":
             for svc in stack.services(config):

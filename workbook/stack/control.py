@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 
 from ..config import Config, load_config
@@ -77,22 +78,49 @@ def status(config: Config | None = None) -> list[Status]:
 
 
 def health_frame(rows: list[Status]):
-    """Statuses as a small pandas table (no pids or paths: the same on every machine)."""
-    import pandas as pd
+    """Statuses as a small pandas table (no pids or paths: the same on every machine). When a service is not
+    healthy, a `detail` column says why and what to do (shown whole, not cut at pandas' 50 characters); when all
+    are healthy the table has no such column."""
+    import pandas as pd  # deferred on purpose: `python -m workbook up` runs without importing pandas
 
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         # running: a process of ours, or (STACK=docker) a service that answers
         [
             {"service": s.name, "address": s.address, "running": s.pid is not None or s.healthy, "healthy": s.healthy}
             for s in rows
         ]
     ).set_index("service")
+    if all(s.healthy for s in rows):
+        return frame
+    frame["detail"] = [s.detail for s in rows]
+    return _whole_text_frame(pd)(frame)
+
+
+@functools.cache
+def _whole_text_frame(pd):
+    """A DataFrame class that shows its text columns whole (notebook HTML and text)."""
+
+    class WholeTextFrame(pd.DataFrame):
+        @property
+        def _constructor(self):
+            return WholeTextFrame
+
+        def _repr_html_(self):
+            with pd.option_context("display.max_colwidth", None):
+                return super()._repr_html_()
+
+        def __repr__(self):
+            with pd.option_context("display.max_colwidth", None):
+                return super().__repr__()
+
+    return WholeTextFrame
 
 
 def format_status(rows: list[Status]) -> str:
     lines = [f"{'service':<9} {'state':<9} {'pid':>7} {'RSS MiB':>8}  address / detail"]
     for s in rows:
-        state = "healthy" if s.healthy else ("stopped" if s.pid is None else "UNHEALTHY")
+        # stopped: an embedded service not running; a Docker service (no pid of ours) that fails its check: UNHEALTHY
+        state = "healthy" if s.healthy else ("stopped" if s.pid is None and s.detail == "stopped" else "UNHEALTHY")
         pid = str(s.pid) if s.pid else "-"
         rss = f"{s.rss_mb:.0f}" if s.pid else "-"
         lines.append(f"{s.name:<9} {state:<9} {pid:>7} {rss:>8}  {s.address}")

@@ -66,10 +66,23 @@ def _default_java_opts() -> str:
 
 class FlinkCluster(Service):
     name = "flink"
+    setting = "FLINK_REST_PORT"
+    what_moving_keeps = " (with --flink)"
 
     @property
     def address(self) -> str:
-        return f"127.0.0.1:{self.config.flink_rest_port}"
+        """Where its REST API answers: 127.0.0.1:FLINK_REST_PORT for the embedded cluster; under STACK=docker the
+        Docker JobManager, FLINK_JOBMANAGER if set (Config.jobmanager_address)."""
+        return self.config.jobmanager_address
+
+    def running_address(self) -> str | None:
+        """The REST address the running embedded cluster was started with (its `masters` file)."""
+        if self.pid() is None:
+            return None
+        try:
+            return (self.conf_dir / "masters").read_text().split()[0]
+        except (OSError, IndexError):
+            return None
 
     @property
     def conf_dir(self) -> Path:
