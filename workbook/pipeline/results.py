@@ -103,10 +103,12 @@ def _changelog_row_by_row(table, limit: int | None, progress: dict):
 def _pyflink_to_pandas(table):
     """PyFlink's own to_pandas, its TIMESTAMP_LTZ columns mended: PyFlink 2.0 reads the UTC time of the
     instant as a wall time of the session's zone (00:00Z comes back as 00:00-05:00 in America/New_York)."""
+    import pandas as pd
+
     frame = table.to_pandas()
     names = list(frame.columns)
     for name, is_ltz in zip(names, ltz_columns(table)):
-        if is_ltz:
+        if is_ltz and pd.api.types.is_datetime64_any_dtype(frame[name]):  # no rows: an object column
             frame[name] = frame[name].dt.tz_localize(None)
     return _localized(frame, names, table)
 
@@ -114,9 +116,11 @@ def _pyflink_to_pandas(table):
 def _localized(frame, names: list, table):
     """TIMESTAMP_LTZ columns as instants in the session's time zone (`table.local-time-zone`); Arrow gives
     their UTC time (epoch based)."""
+    import pandas as pd
+
     zone = None
     for name, is_ltz in zip(names, ltz_columns(table)):
-        if is_ltz:
+        if is_ltz and pd.api.types.is_datetime64_any_dtype(frame[name]):  # no rows: an object column
             if zone is None:
                 import pytz
 
