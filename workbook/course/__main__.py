@@ -6,6 +6,11 @@
     python -m workbook.course check NAME FILE --grading on the held-out grading data (instructors: the
                                                        student release has none)
 
+    python -m workbook.course submit [--student ID]    pack submission-ID.zip: notebooks, sql/, manifest.json
+    python -m workbook.course grade SUBMISSIONS/ --out grades/
+                                                       grade a folder of submissions on the grading data
+                                                       (instructors; docs/instructors.md, "Running a class")
+
 `check` exits 0 when the answer passes, 1 when it does not (the feedback is printed), 2 on bad usage.
 A SQL answer may keep its `INSERT INTO table` line.
 """
@@ -13,12 +18,14 @@ A SQL answer may keep its `INSERT INTO table` line.
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import sys
+import zipfile
 from pathlib import Path
 
 from ..paths import PROJECT_ROOT
-from . import datasets, exercises
+from . import datasets, exercises, submission
 
 
 def _rel(path: Path) -> str:
@@ -35,6 +42,19 @@ def listing() -> list[dict]:
     ]
 
 
+def submit_command(args) -> int:
+    student = args.student or getpass.getuser()
+    try:
+        path = submission.submit(student, out=args.out)
+    except submission.NothingToSubmit as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    with zipfile.ZipFile(path) as zf:
+        count = len(zf.namelist()) - 1
+    print(f"wrote {_rel(path)}: {count} files and manifest.json (student {submission.safe_id(student)}); hand it in")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m workbook.course", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -47,8 +67,13 @@ def main(argv: list[str] | None = None) -> int:
     p_check.add_argument(
         "--grading", action="store_true", help="on the held-out grading data (instructor-only), not the practice data"
     )
+    p_submit = sub.add_parser("submit", help="pack your work as submission-ID.zip to hand in")
+    p_submit.add_argument("--student", help="your student id (default: your user name)")
+    p_submit.add_argument("--out", type=Path, help="where to write the zip (default: the workbook's folder)")
     args = parser.parse_args(argv)
 
+    if args.command == "submit":
+        return submit_command(args)
     if args.command == "list":
         rows = listing()
         if args.json:
