@@ -34,6 +34,8 @@ COURSE_LAYERS = [
     {"checks_basics", "checks_candles", "checks_windows", "checks_dashboard", "checks_watermark", "watermark_lab"},
     {"checks_stream", "checks_source"},
     {"checks"},  # the registry: every check module, checked()
+    {"sandbox", "grade_report"},  # grading a class (instructor-only): a Python answer's process, the reports
+    {"grader"},  # grading a class: submissions on the grading data
     {"magic", "__main__", "references"},
 ]
 MAX_FUNCTION_LINES = 80

@@ -221,3 +221,34 @@ def project_files(root: Path = PROJECT_ROOT) -> dict:
 def same_answer(a: str | None, b: str | None) -> bool:
     """Whether two answers are the same but for blank space (an untouched skeleton)."""
     return a is not None and b is not None and a.split() == b.split()
+
+
+def with_answers(files: dict, new: dict) -> dict:
+    """A copy of a submission's files with the answers `new` (exercise -> text) written where a student writes
+    them: the last cell with the exercise's id (after its `%%flinksql` line; a Python cell keeps its check
+    call), or the exercise's file. For dry runs of the grader and its tests."""
+    files = dict(files)
+    for name, text in new.items():
+        ex = exercises.get(name)
+        if not ex.in_cell:
+            files[ex.student] = text.encode()
+            continue
+        nb = json.loads(files[ex.student])
+        cell = [c for c in nb["cells"] if cell_exercise(c) == name][-1]
+        if ex.answer == "sql":
+            source = f"%%flinksql --exercise {name}\n{text}"
+        else:
+            source = f'{text}\npython_exercise("{name}", globals())\n'
+        cell["source"] = source.splitlines(keepends=True)
+        files[ex.student] = (json.dumps(nb, indent=1, ensure_ascii=False) + "\n").encode()
+    return files
+
+
+def write_zip(files: dict, path: Path, manifest_data: dict) -> Path:
+    """A submission zip of `files` (relative path -> bytes) and its manifest."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(MANIFEST, json.dumps(manifest_data, indent=1) + "\n")
+        for rel in sorted(files):
+            if rel != MANIFEST:
+                zf.writestr(rel, files[rel])
+    return path
