@@ -17,6 +17,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import re
+import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,6 +97,8 @@ class StudentGrades:
     graded: list = field(default_factory=list)
     notes: list = field(default_factory=list)  # about the whole submission
     hint_levels: dict = field(default_factory=dict)  # exercise -> the levels the manifest lists
+    seconds: float = 0.0  # how long grading took (not in the reports: they are the same each time) ...
+    worker: int = 0  # ... in which process (bench/bench_grade.py)
 
     @property
     def score(self) -> float:
@@ -145,6 +148,7 @@ def grade_exercise(name: str, answer: submission.Answer, skeleton: submission.An
 
 def grade_submission(path: Path, scheme: Scheme, skeletons: dict | None = None) -> StudentGrades:
     """One submission, every exercise; never raises. Leaves the worker's session as it found it."""
+    started = time.perf_counter()
     sub = submission.read(path)
     out = StudentGrades(sub.student, sub.source)
     manifest = sub.manifest if isinstance(sub.manifest, dict) else {}
@@ -169,6 +173,7 @@ def grade_submission(path: Path, scheme: Scheme, skeletons: dict | None = None) 
     session = feedback.session()
     if session.ddl:  # this student's CREATE/DROP/SET must not reach the next student
         session.forget_cells()
+    out.seconds, out.worker = time.perf_counter() - started, os.getpid()
     return out
 
 
