@@ -121,3 +121,18 @@ def test_the_same_folder_graded_twice_gives_the_same_files(graded):
             a, b = ([line for line in t.split("<p class='small'>generated at")] for t in (a, b))
             a, b = a[0] + a[1].split("</p>", 1)[1], b[0] + b[1].split("</p>", 1)[1]
         assert a == b, rel
+
+
+def test_one_students_ddl_never_reaches_the_next(tmp_path):
+    """In one process, as in a worker: a student who drops the view valid_trades, then one whose answer needs it."""
+    from workbook.course import feedback
+
+    solutions = gradekit.correct()
+    eve = gradekit.write(tmp_path, "eve", {"filter_project": "DROP VIEW valid_trades;\n" + solutions["filter_project"]})
+    fay = gradekit.write(tmp_path, "fay", {"filter_project": solutions["filter_project"]})
+    scheme = grader.load_table()
+    first = {g.exercise: g for g in grader.grade_submission(eve, scheme).graded}
+    assert first["filter_project"].status == "failed"
+    assert feedback.session().ddl == []  # forgotten after eve
+    second = {g.exercise: g for g in grader.grade_submission(fay, scheme).graded}
+    assert second["filter_project"].status == "passed", second["filter_project"].summary

@@ -94,3 +94,20 @@ def test_a_python_answer_is_checked_on_the_grading_data():
     assert out["passed"], out
     practice = json.loads((Path(exercises.__file__).parent / "expected" / "stream_counts.json").read_text())
     assert f"{sum(r[2] for r in practice['rows'])} trades" not in out["summary"]  # not the practice data
+
+
+def test_a_named_mistake_is_the_verdict_or_else_its_first_problem():
+    assert Graded("x", "failed", 0, 1, "x: wrong windows.", ["more"]).mistake == "wrong windows."
+    raised = Graded("x", "failed", 0, 1, "x: not yet.", ["your code raised ValueError: boom"])
+    assert raised.mistake == "your code raised ValueError"
+    columns = Graded("x", "failed", 0, 1, "x: not yet.", ["columns: your query returns ['EXPR$0'] (...)"])
+    assert columns.mistake == "columns"
+    assert Graded("x", "passed", 1, 1, "x: correct.").mistake is None
+
+
+def test_sql_that_would_run_code_in_the_grader_is_refused_before_it_runs():
+    scheme = grader.load_table()
+    for sql in ("CREATE TEMPORARY FUNCTION f AS 'os.system' LANGUAGE PYTHON", "ADD JAR '/tmp/x.jar'"):
+        ok, summary, problems = grader.run_answer("tumble_counts", sql, scheme)
+        assert not ok and "refuses" in summary and "not allowed" in problems[0]
+    assert grader.FORBIDDEN_SQL.search(grader.feedback_code("-- no CREATE FUNCTION here\nSELECT 1")) is None

@@ -27,6 +27,7 @@ import tomllib
 from . import checks, datasets, exercises, feedback, sandbox, submission
 from .grading import GRADING
 
+GENERIC = {"not yet"}  # a verdict that names no mistake: its first problem does
 TABLE_PATH = Path(__file__).resolve().parent / "grading" / "points.toml"
 # SQL an answer never needs, refused before it runs: it would run code or load classes in the grader
 FORBIDDEN_SQL = re.compile(r"\b(CREATE\s+(?:TEMPORARY\s+)?(?:SYSTEM\s+)?FUNCTION|ADD\s+JAR|LOAD\s+MODULE)\b", re.I)
@@ -85,7 +86,10 @@ class Graded:
         """The named problem of a failed answer: the verdict without its `<exercise>: ` title."""
         if self.status != "failed":
             return None
-        return self.summary.split(": ", 1)[1] if ": " in self.summary else self.summary
+        said = self.summary.split(": ", 1)[1] if ": " in self.summary else self.summary
+        if said.strip(" .") in GENERIC and self.problems:  # "not yet.": the first problem names it
+            said = str(self.problems[0]).split(": ", 1)[0].split(" (")[0].strip()
+        return said if len(said) <= 90 else said[:87] + "..."
 
 
 @dataclass
