@@ -111,3 +111,36 @@ def test_sql_that_would_run_code_in_the_grader_is_refused_before_it_runs():
         ok, summary, problems = grader.run_answer("tumble_counts", sql, scheme)
         assert not ok and "refuses" in summary and "not allowed" in problems[0]
     assert grader.FORBIDDEN_SQL.search(grader.feedback_code("-- no CREATE FUNCTION here\nSELECT 1")) is None
+
+
+def _zip(tmp_path: Path, student: str, version: str | None = None) -> Path:
+    from workbook.course import submission
+
+    manifest = submission.manifest(student, {})
+    if version:
+        manifest["course_version"] = version
+    path = tmp_path / f"submission-{student}.zip"
+    return submission.write_zip(submission.project_files(), path, manifest)
+
+
+def test_a_skeleton_another_version_and_a_corrupt_zip_grade_without_running_anything(tmp_path):
+    scheme = grader.load_table()
+    skeleton = grader.grade_submission(_zip(tmp_path, "bob"), scheme)
+    assert skeleton.score == 0 and skeleton.notes == []
+    assert {g.status for g in skeleton.graded} == {"not attempted", "not graded"}
+    old = grader.grade_submission(_zip(tmp_path, "old", version="0.0.1"), scheme)
+    assert "made with course version 0.0.1" in old.notes[0]
+    bad = tmp_path / "submission-dan.zip"
+    bad.write_bytes(b"PK\x03\x04 nope")
+    corrupt = grader.grade_submission(bad, scheme)
+    assert corrupt.student == "dan" and "could not read" in corrupt.notes[0]
+    assert {g.status for g in corrupt.graded} == {"missing", "not graded"}
+
+
+def test_the_grading_jvm_gets_the_tables_heap(monkeypatch):
+    monkeypatch.setenv("JVM_ARGS", "-Dx=1")
+    grader.limit_flink_heap(grader.load_table())
+    assert grader.os.environ["JVM_ARGS"] == "-Dx=1 -Xmx1536m"
+    monkeypatch.setenv("JVM_ARGS", "-Xmx4g")
+    grader.limit_flink_heap(grader.load_table())
+    assert grader.os.environ["JVM_ARGS"] == "-Xmx4g"

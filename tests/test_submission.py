@@ -157,3 +157,12 @@ def test_a_corrupt_zip_and_a_folder_are_read_without_raising(tmp_path):
     folder = _project(tmp_path) / ".."
     sub = submission.read(folder.resolve() / "work")
     assert sub.error is None and "sql/40_candlesticks.sql" in sub.files and ".venv/bin/python" not in sub.files
+
+
+def test_a_file_too_big_unpacked_makes_the_submission_unreadable(tmp_path, monkeypatch):
+    path = tmp_path / "submission-zed.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("notebooks/02_trade_stream.ipynb", "0" * 100)
+    monkeypatch.setattr(submission, "MAX_FILE_BYTES", 50)
+    sub = submission.read(path)
+    assert "notebooks/02_trade_stream.ipynb is larger than" in sub.error and sub.files == {}

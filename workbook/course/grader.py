@@ -42,6 +42,7 @@ class Scheme:
     not_graded: dict  # exercise -> why
     sql_timeout_s: float = 60.0
     python_timeout_s: float = 30.0
+    flink_heap_mb: int = 1536  # the heap of each worker's Flink JVM (-Xmx)
 
     @property
     def max_score(self) -> float:
@@ -66,6 +67,7 @@ def load_table(path: Path = TABLE_PATH) -> Scheme:
         {name: str(why or "0 points in the grading table") for name, why in not_graded.items()},
         float(limits.get("sql_timeout_s", 60)),
         float(limits.get("python_timeout_s", 30)),
+        int(limits.get("flink_heap_mb", 1536)),
     )
 
 
@@ -184,10 +186,18 @@ def grade_submission(path: Path, scheme: Scheme, skeletons: dict | None = None) 
 _WORKER: dict = {}
 
 
+def limit_flink_heap(scheme: Scheme) -> None:
+    """The worker's JVM (started by its first query) gets at most the table's heap, unless JVM_ARGS sets one."""
+    args = os.environ.get("JVM_ARGS", "")
+    if "-Xmx" not in args:
+        os.environ["JVM_ARGS"] = f"{args} -Xmx{scheme.flink_heap_mb}m".strip()
+
+
 def _grade_in_worker(path: str, table: str) -> StudentGrades:
     if "scheme" not in _WORKER:
         _WORKER["scheme"] = load_table(Path(table))
         _WORKER["skeletons"] = submission.answers(submission.project_files())
+        limit_flink_heap(_WORKER["scheme"])
     return grade_submission(Path(path), _WORKER["scheme"], _WORKER["skeletons"])
 
 

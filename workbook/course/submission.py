@@ -28,6 +28,7 @@ from . import exercises, progress
 
 METADATA_KEY = "workbook"  # a cell's metadata: {"workbook": {"exercise": NAME}}
 MANIFEST = "manifest.json"
+MAX_FILE_BYTES = 64 * 1024**2  # a file of a submission, unpacked: more is no notebook (a zip bomb?)
 PACKAGE = "crypto-trade-workbook"
 _ID = re.compile(r"[^A-Za-z0-9_.-]+")
 
@@ -125,12 +126,16 @@ def read(path: Path) -> Submission:
             }
         else:
             with zipfile.ZipFile(path) as zf:
-                sub.files = {
-                    info.filename: zf.read(info)
+                wanted = [
+                    info
                     for info in zf.infolist()
                     if not info.is_dir()
                     and (info.filename == MANIFEST or info.filename.startswith(("notebooks/", "sql/")))
-                }
+                ]
+                big = [i.filename for i in wanted if i.file_size > MAX_FILE_BYTES]
+                if big:
+                    raise ValueError(f"{big[0]} is larger than {MAX_FILE_BYTES // 1024**2} MiB unpacked")
+                sub.files = {info.filename: zf.read(info) for info in wanted}
     except (OSError, zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, RuntimeError) as exc:
         sub.error = f"could not read {path.name}: {type(exc).__name__}: {exc}"
         return sub
