@@ -140,7 +140,7 @@ def test_a_skeleton_another_version_and_a_corrupt_zip_grade_without_running_anyt
 def test_the_grading_jvm_gets_the_tables_heap(monkeypatch):
     monkeypatch.setenv("JVM_ARGS", "-Dx=1")
     grader.limit_flink_heap(grader.load_table())
-    assert grader.os.environ["JVM_ARGS"] == "-Dx=1 -Xmx1536m"
+    assert grader.os.environ["JVM_ARGS"] == "-Dx=1 -Xmx3072m"
     monkeypatch.setenv("JVM_ARGS", "-Xmx4g")
     grader.limit_flink_heap(grader.load_table())
     assert grader.os.environ["JVM_ARGS"] == "-Xmx4g"

@@ -18,7 +18,7 @@ import multiprocessing
 import os
 import re
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,7 +42,7 @@ class Scheme:
     not_graded: dict  # exercise -> why
     sql_timeout_s: float = 60.0
     python_timeout_s: float = 30.0
-    flink_heap_mb: int = 1536  # the heap of each worker's Flink JVM (-Xmx)
+    flink_heap_mb: int = 3072  # the heap of each worker's Flink JVM (-Xmx)
 
     @property
     def max_score(self) -> float:
@@ -67,7 +67,7 @@ def load_table(path: Path = TABLE_PATH) -> Scheme:
         {name: str(why or "0 points in the grading table") for name, why in not_graded.items()},
         float(limits.get("sql_timeout_s", 60)),
         float(limits.get("python_timeout_s", 30)),
-        int(limits.get("flink_heap_mb", 1536)),
+        int(limits.get("flink_heap_mb", 3072)),
     )
 
 
@@ -152,6 +152,24 @@ def grade_exercise(name: str, answer: submission.Answer, skeleton: submission.An
     return Graded(name, "passed" if ok else "failed", points, full, summary, problems, notes)
 
 
+def grade_all(found: dict, skeletons: dict, scheme: Scheme, unread: str) -> list:
+    """Every exercise, in the registry's order: the Python answers in their own processes (two threads wait for
+    them) while the SQL answers run one after the other in the session."""
+    answers = {name: found.get(name) or submission.Answer(None, unread) for name in exercises.EXERCISES}
+    graded = {}
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        waiting = {
+            name: pool.submit(grade_exercise, name, answers[name], skeletons[name], scheme)
+            for name in exercises.EXERCISES
+            if exercises.get(name).answer == "python"
+        }
+        for name in exercises.EXERCISES:
+            if name not in waiting:
+                graded[name] = grade_exercise(name, answers[name], skeletons[name], scheme)
+        graded.update({name: future.result() for name, future in waiting.items()})
+    return [graded[name] for name in exercises.EXERCISES]
+
+
 def grade_submission(path: Path, scheme: Scheme, skeletons: dict | None = None) -> StudentGrades:
     """One submission, every exercise; never raises. Leaves the worker's session as it found it."""
     started = time.perf_counter()
@@ -173,9 +191,7 @@ def grade_submission(path: Path, scheme: Scheme, skeletons: dict | None = None) 
     out.hint_levels = {n: list(e.get("hint_levels", [])) for n, e in per_exercise.items() if isinstance(e, dict)}
     skeletons = skeletons if skeletons is not None else submission.answers(submission.project_files())
     found = submission.answers(sub.files) if not sub.error else {}
-    for name in exercises.EXERCISES:
-        answer = found.get(name) or submission.Answer(None, sub.error or "the submission could not be read")
-        out.graded.append(grade_exercise(name, answer, skeletons[name], scheme))
+    out.graded = grade_all(found, skeletons, scheme, sub.error or "the submission could not be read")
     session = feedback.session()
     if session.ddl:  # this student's CREATE/DROP/SET must not reach the next student
         session.forget_cells()
