@@ -44,6 +44,13 @@ def _unit_tests_start_no_jvm_and_no_service(request, monkeypatch):
     monkeypatch.setattr(subprocess.Popen, "_execute_child", guarded)
 
 
+@pytest.fixture(autouse=True)
+def _progress_in_a_scratch_file(tmp_path_factory, monkeypatch):
+    """The checks and hints a test runs record the student's progress (workbook/course/progress.py): in a
+    scratch file, never the project's .state/progress.json."""
+    monkeypatch.setenv("WORKBOOK_PROGRESS_FILE", str(tmp_path_factory.getbasetemp() / "progress.json"))
+
+
 @pytest.fixture(scope="session")
 def config():
     return load_config()

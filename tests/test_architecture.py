@@ -28,12 +28,14 @@ ALLOWED = {
 }
 # course/ in layers, bottom first: a module imports only modules of lower layers (references/ is on top)
 COURSE_LAYERS = [
-    {"hints", "watermark_sim", "release"},
+    {"hints", "watermark_sim", "release", "progress"},
     {"datasets", "exercises"},
-    {"feedback", "grading"},  # grading: the held-out data (instructor-only, as references/ is)
+    {"feedback", "grading", "submission"},  # grading: the held-out data (instructor-only, as references/ is)
     {"checks_basics", "checks_candles", "checks_windows", "checks_dashboard", "checks_watermark", "watermark_lab"},
     {"checks_stream", "checks_source"},
     {"checks"},  # the registry: every check module, checked()
+    {"sandbox", "grade_report"},  # grading a class (instructor-only): a Python answer's process, the reports
+    {"grader"},  # grading a class: submissions on the grading data
     {"magic", "__main__", "references"},
 ]
 MAX_FUNCTION_LINES = 80

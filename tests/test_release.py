@@ -318,3 +318,29 @@ def test_release_docker_doc_names_no_left_out_folder(release):
     assert LEFT_OUT.search(project) and "<!-- instructor-only -->" in project  # the markers did it
     # what students need of it is still there
     assert "## What is validated here, and what is not" in student and "Untested" in student
+
+
+def test_release_students_submit_and_cannot_grade(release, tmp_path):
+    """The release keeps the exercise cells' ids (the grader finds answers by them) and `submit`; it has no
+    grading data, no grading table and no grader: `grade` says so."""
+    out, files = release
+    assert not any(f.startswith("workbook/course/grad") or f.endswith("sandbox.py") for f in files), files
+    ids = [
+        c["metadata"]["workbook"]["exercise"]
+        for nb in sorted((out / "notebooks").glob("*.ipynb"))
+        for c in json.loads(nb.read_text())["cells"]
+        if "workbook" in c.get("metadata", {})
+    ]
+    assert len(ids) == 11 and "stream_counts" in ids
+    env = dict(os.environ, PYTHONPATH=str(out), WORKBOOK_PROGRESS_FILE=str(tmp_path / "p.json"))
+
+    def course(*argv):
+        return subprocess.run(
+            [sys.executable, "-m", "workbook.course", *argv], cwd=out, env=env, capture_output=True, text=True
+        )
+
+    submitted = course("submit", "--student", "s1", "--out", str(tmp_path))
+    assert submitted.returncode == 0, submitted.stderr
+    assert (tmp_path / "submission-s1.zip").exists()
+    graded = course("grade", str(tmp_path), "--out", str(tmp_path / "grades"))
+    assert graded.returncode == 2 and "grading data" in graded.stderr

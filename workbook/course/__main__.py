@@ -6,6 +6,11 @@
     python -m workbook.course check NAME FILE --grading on the held-out grading data (instructors: the
                                                        student release has none)
 
+    python -m workbook.course submit [--student ID]    pack submission-ID.zip: notebooks, sql/, manifest.json
+    python -m workbook.course grade SUBMISSIONS/ --out grades/
+                                                       grade a folder of submissions on the grading data
+                                                       (instructors; docs/instructors.md, "Running a class")
+
 `check` exits 0 when the answer passes, 1 when it does not (the feedback is printed), 2 on bad usage.
 A SQL answer may keep its `INSERT INTO table` line.
 """
@@ -13,12 +18,16 @@ A SQL answer may keep its `INSERT INTO table` line.
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import sys
+import time
+import zipfile
+from datetime import datetime, timezone
 from pathlib import Path
 
 from ..paths import PROJECT_ROOT
-from . import datasets, exercises
+from . import datasets, exercises, submission
 
 
 def _rel(path: Path) -> str:
@@ -35,6 +44,46 @@ def listing() -> list[dict]:
     ]
 
 
+def submit_command(args) -> int:
+    student = args.student or getpass.getuser()
+    try:
+        path = submission.submit(student, out=args.out)
+    except submission.NothingToSubmit as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    with zipfile.ZipFile(path) as zf:
+        count = len(zf.namelist()) - 1
+    print(f"wrote {_rel(path)}: {count} files and manifest.json (student {submission.safe_id(student)}); hand it in")
+    return 0
+
+
+def grade_command(args) -> int:
+    if not args.submissions.is_dir():
+        print(f"error: {args.submissions} is not a folder of submissions", file=sys.stderr)
+        return 2
+    try:  # deferred on purpose: instructor-only (the grading data is not in the student release), and heavy
+        from . import grade_report, grader
+    except ImportError:
+        print(
+            "error: grading needs the held-out grading data, which the student release does not have", file=sys.stderr
+        )
+        return 2
+    table = args.table or grader.TABLE_PATH
+    try:
+        scheme = grader.load_table(table)
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"error: the grading table {table}: {exc}", file=sys.stderr)
+        return 2
+    started = time.perf_counter()
+    results = grader.grade_folder(args.submissions, table, workers=args.workers)
+    names = list(exercises.EXERCISES)
+    generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    grade_report.write_reports(results, names, scheme.max_score, args.out, generated)
+    took = time.perf_counter() - started
+    print(f"graded {len(results)} submissions in {took:.0f} s: {_rel(args.out.resolve())}/class.html, grades.csv")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m workbook.course", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -47,8 +96,21 @@ def main(argv: list[str] | None = None) -> int:
     p_check.add_argument(
         "--grading", action="store_true", help="on the held-out grading data (instructor-only), not the practice data"
     )
+    p_submit = sub.add_parser("submit", help="pack your work as submission-ID.zip to hand in")
+    p_submit.add_argument("--student", help="your student id (default: your user name)")
+    p_submit.add_argument("--out", type=Path, help="where to write the zip (default: the workbook's folder)")
+    p_grade = sub.add_parser("grade", help="grade a folder of submissions on the held-out grading data (instructors)")
+    p_grade.add_argument("submissions", type=Path, help="a folder of submission zips or unpacked folders")
+    p_grade.add_argument("--out", type=Path, default=Path("grades"), help="where the reports go (default: grades/)")
+    p_grade.add_argument("--table", type=Path, help="the grading table (default: workbook/course/grading/points.toml)")
+    p_grade.add_argument("--workers", type=int, help="grading processes (default: one per core, at most 2)")
     args = parser.parse_args(argv)
 
+    if args.command == "grade":
+        return grade_command(args)
+
+    if args.command == "submit":
+        return submit_command(args)
     if args.command == "list":
         rows = listing()
         if args.json:

@@ -21,6 +21,7 @@ from . import (
     checks_stream,
     checks_watermark,
     checks_windows,
+    progress,
 )
 from .exercises import get, solution, solution_path, solutions_enabled
 from .feedback import CheckResult
@@ -67,6 +68,8 @@ def checked(name: str, answer, timeout_s: float | None = None) -> CheckResult:
     """Run exercise `name`'s check on `answer`: its CheckResult. With WORKBOOK_SOLUTIONS=1 (the instructor's and
     CI's run) a failing check raises CheckFailed instead: every solution must pass. Every exercise cell ends here."""
     result = run_check(name, answer, timeout_s=timeout_s)
+    if not solutions_enabled():
+        progress.record_check(name, bool(result))  # the submission's manifest (never raises)
     if solutions_enabled() and not result:
         raise CheckFailed(f"the solution of {name!r} fails its check:\n{result.text()}")
     return result

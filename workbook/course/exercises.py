@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..paths import PROJECT_ROOT, SOLUTIONS_DIR, has_solutions, solution_of
-from . import hints
+from . import hints, progress
 
 
 class SolutionsMissing(RuntimeError):
@@ -211,7 +211,10 @@ def hint(name: str, level: int | None = None) -> None:
     """Print a hint for exercise `name`: the next level each time you ask (1: a nudge ... 3: nearly the
     answer), or the `level` you ask for. The texts are workbook/course/hints/<name>.md."""
     get(name)
-    print(hints.hint(name, level))
+    text = hints.hint(name, level)
+    if hints.levels(name) and not solutions_enabled():
+        progress.record_hint(name, level or hints.asked(name))
+    print(text)
 
 
 def reveal(name: str):

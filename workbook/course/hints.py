@@ -21,6 +21,11 @@ def levels(name: str) -> list[str]:
     return [part.strip() for part in path.read_text().split("\n---\n") if part.strip()]
 
 
+def asked(name: str) -> int:
+    """The highest level of `name`'s hints shown in this kernel (0: none)."""
+    return _ASKED.get(name, 0)
+
+
 def hint(name: str, level: int | None = None) -> str:
     texts = levels(name)
     if not texts:

@@ -38,7 +38,11 @@ EXCLUDED = (
     "bench/",
     "docs/instructors.md",
     "workbook/course/references/",
-    "workbook/course/grading/",  # the held-out grading data and its expected outputs
+    "workbook/course/grading/",  # the held-out grading data, its expected outputs and the grading table
+    # grading a class (python -m workbook.course grade): instructor commands over the grading data
+    "workbook/course/grader.py",
+    "workbook/course/grade_report.py",
+    "workbook/course/sandbox.py",
 )
 INSTRUCTOR_TAG = "instructor-only"  # a notebook cell's tag
 _BLOCK = re.compile(r"^<!-- instructor-only -->\n.*?^<!-- /instructor-only -->\n?", re.DOTALL | re.MULTILINE)

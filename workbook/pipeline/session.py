@@ -310,6 +310,14 @@ class Session:
         self.warming.start()
         return self.warming
 
+    def forget_cells(self) -> None:
+        """Forget the cells' CREATE/DROP/SET statements: the next query runs in new environments (the processor's
+        tables and views only) over the same warm cluster. The grader calls it between two students, so one
+        student's DDL never reaches the next."""
+        with self._lock:
+            self.ddl.clear()
+            self._envs.clear()
+
     # --- running a cell -------------------------------------------------------------------------
 
     def run_cell(
