@@ -19,6 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from workbook.config import load_config
 from workbook.course import exercises, grade_report, grader, submission
 from workbook.paths import PROJECT_ROOT
 
@@ -73,11 +74,15 @@ def main() -> None:
     shutil.rmtree(base / "submissions", ignore_errors=True)
     (base / "submissions").mkdir(parents=True)
     make_class(base / "submissions", args.students)
-    started = time.perf_counter()
-    results = grader.grade_folder(base / "submissions", workers=args.workers, say=lambda *_: None)
-    wall = time.perf_counter() - started
     scheme = grader.load_table()
-    grade_report.write_reports(results, list(exercises.EXERCISES), scheme.max_score, base / "grades", "bench")
+    started = time.perf_counter()
+    with grader.panel_db(
+        scheme, load_config().postgres_url
+    ) as panel:  # panel_sql on the configured PostgreSQL, as the grade command does
+        results = grader.grade_folder(base / "submissions", workers=args.workers, say=lambda *_: None, panel=panel)
+    wall = time.perf_counter() - started
+    max_score = grader.max_score(scheme, panel)
+    grade_report.write_reports(results, list(exercises.EXERCISES), max_score, base / "grades", "bench")
     workers = args.workers or min(2, os.cpu_count() or 1)
     per = [r.seconds for r in results]
     firsts = {r.worker: id(r) for r in reversed(results)}  # each worker's first submission: a cold JVM

@@ -21,8 +21,12 @@ NAMES = list(exercises.EXERCISES)
 def test_the_grading_table_gives_points_partial_credit_and_what_is_not_graded(tmp_path):
     scheme = grader.load_table()
     assert set(scheme.points) == set(NAMES)
-    assert "panel_sql" in scheme.not_graded
-    assert scheme.max_score == sum(p for n, p in scheme.points.items() if n != "panel_sql") == 21
+    assert not scheme.not_graded and scheme.max_score == sum(scheme.points.values()) == 23
+    # no PostgreSQL for panel_sql: left out of the grade, and of its maximum, with the reason
+    assert grader.max_score(scheme, None) == 21 and grader.max_score(scheme, grader.PanelDb("u", "s")) == 23
+    skeleton = grader.submission.Answer("-- TODO")
+    left_out = grader.grade_exercise("panel_sql", grader.submission.Answer("SELECT 1"), skeleton, scheme, None)
+    assert left_out.status == "not graded" and "python -m workbook up" in left_out.summary
     words = "volumes: the table volumes would not take your rows. the processor would refuse it"
     assert grader.points_for(scheme, "volumes", False, words) == 2
     assert grader.points_for(scheme, "volumes", False, "volumes: not yet. wrong values") == 0
@@ -144,3 +148,21 @@ def test_the_grading_jvm_gets_the_tables_heap(monkeypatch):
     monkeypatch.setenv("JVM_ARGS", "-Xmx4g")
     grader.limit_flink_heap(grader.load_table())
     assert grader.os.environ["JVM_ARGS"] == "-Xmx4g"
+
+
+def test_grading_without_postgresql_warns_and_leaves_panel_sql_out(capsys):
+    with grader.panel_db(
+        grader.load_table(), "postgresql+psycopg2://nobody@127.0.0.1:9/none"
+    ) as panel:  # nothing there
+        assert panel is None
+    said = capsys.readouterr().out
+    assert (
+        said.startswith("WARNING: panel_sql is not graded: PostgreSQL did not answer (") and grader.NO_PANEL_DB in said
+    )
+
+
+def test_a_panel_answer_that_is_more_than_one_select_is_refused_before_it_runs():
+    panel = grader.PanelDb("postgresql+psycopg2://nobody@127.0.0.1:9/none", "s")  # never reached
+    for sql in ("SELECT 1; DROP SCHEMA s CASCADE", "COMMIT; SELECT 1", "DELETE FROM candlesticks"):
+        ok, summary, problems = grader.run_answer("panel_sql", sql, grader.load_table(), panel)
+        assert not ok and summary == "panel_sql: a statement grading refuses.", (sql, summary)

@@ -82,11 +82,21 @@ def test_submit_packs_notebooks_sql_and_the_manifest_only(tmp_path, monkeypatch)
 def test_submit_refuses_when_there_is_nothing_to_submit(tmp_path, capsys, monkeypatch):
     with pytest.raises(submission.NothingToSubmit, match="nothing to submit"):
         submission.submit("ada", root=tmp_path)
-    monkeypatch.setattr(submission, "PROJECT_ROOT", tmp_path)
-    monkeypatch.setattr(submission.submit, "__defaults__", (tmp_path, None))
+    monkeypatch.setattr(submission, "PROJECT_ROOT", tmp_path)  # the command packs the project it runs in
     assert main(["submit", "--student", "ada", "--out", str(tmp_path)]) == 2
     assert "nothing to submit" in capsys.readouterr().err
     assert not list(tmp_path.glob("*.zip"))
+
+
+def test_the_notebooks_last_cell_hands_in_and_says_where(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv(progress.ENV_FILE, str(tmp_path / "p.json"))
+    root = _project(tmp_path)
+    submission.hand_in("ada l", root=root)
+    said = capsys.readouterr().out
+    assert said.startswith("wrote submission-ada-l.zip in the workbook's folder:") and "(student ada-l)" in said
+    assert zipfile.ZipFile(root / "submission-ada-l.zip").testzip() is None
+    submission.hand_in("", root=tmp_path / "empty")  # nothing there: said, not raised
+    assert capsys.readouterr().out.startswith("nothing handed in: nothing to submit")
 
 
 def test_the_submit_command_writes_the_zip(tmp_path):

@@ -26,6 +26,7 @@ import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
 
+from ..config import load_config
 from ..paths import PROJECT_ROOT
 from . import datasets, exercises, submission
 
@@ -75,10 +76,11 @@ def grade_command(args) -> int:
         print(f"error: the grading table {table}: {exc}", file=sys.stderr)
         return 2
     started = time.perf_counter()
-    results = grader.grade_folder(args.submissions, table, workers=args.workers)
+    with grader.panel_db(scheme, load_config().postgres_url) as panel:
+        results = grader.grade_folder(args.submissions, table, workers=args.workers, panel=panel)
     names = list(exercises.EXERCISES)
     generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-    grade_report.write_reports(results, names, scheme.max_score, args.out, generated)
+    grade_report.write_reports(results, names, grader.max_score(scheme, panel), args.out, generated)
     took = time.perf_counter() - started
     print(f"graded {len(results)} submissions in {took:.0f} s: {_rel(args.out.resolve())}/class.html, grades.csv")
     return 0

@@ -18,19 +18,108 @@ import multiprocessing
 import os
 import re
 import time
+import uuid
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import tomllib
 
-from . import checks, datasets, exercises, feedback, sandbox, submission
+from . import checks, checks_candles, checks_dashboard, datasets, exercises, feedback, sandbox, submission
 from .grading import GRADING
 
 GENERIC = {"not yet"}  # a verdict that names no mistake: its first problem does
 TABLE_PATH = Path(__file__).resolve().parent / "grading" / "points.toml"
 # SQL an answer never needs, refused before it runs: it would run code or load classes in the grader
 FORBIDDEN_SQL = re.compile(r"\b(CREATE\s+(?:TEMPORARY\s+)?(?:SYSTEM\s+)?FUNCTION|ADD\s+JAR|LOAD\s+MODULE)\b", re.I)
+
+
+@dataclass(frozen=True)
+class PanelDb:
+    """Where panel_sql's answers run: a PostgreSQL (`url`) and a schema holding the candles its check reads
+    (references.dashboard.candles_schema, made by the grade command)."""
+
+    url: object  # config.postgres_url: a SQLAlchemy URL (its str() hides the password)
+    schema: str
+
+
+PANEL_COLUMNS = ["ts_start", "ts_end", "currency_pair", "price_avg", "price_min", "price_max", "volume", "num_trades"]
+NO_PANEL_DB = "no PostgreSQL to run the panel's query on: start it (`python -m workbook up`) and grade again"
+# one SELECT (or WITH ... SELECT): nothing else may run on the instructor's PostgreSQL
+_ONE_SELECT = re.compile(r"^\s*(SELECT|WITH)\b[^;]*;?\s*$", re.I | re.S)
+
+
+@contextmanager
+def panel_db(scheme: Scheme, url) -> Iterator[PanelDb | None]:
+    """The PostgreSQL at `url` with a scratch schema of the candles panel_sql's check reads (dropped afterwards);
+    None, and a warning, when it does not answer (panel_sql is then not graded) or the table leaves it out."""
+    if checks_dashboard.EXERCISE in scheme.not_graded:
+        yield None
+        return
+    import sqlalchemy  # deferred on purpose: only panel_sql needs PostgreSQL
+
+    engine = sqlalchemy.create_engine(url)
+    name = f"workbook_grading_{uuid.uuid4().hex[:8]}"
+    try:
+        fill_candles(engine, name)
+    except sqlalchemy.exc.OperationalError as exc:
+        reason = str(exc.orig or exc).strip().splitlines()[0]
+        print(f"WARNING: panel_sql is not graded: PostgreSQL did not answer ({reason}). {NO_PANEL_DB}.")
+        engine.dispose()
+        yield None
+        return
+    try:
+        yield PanelDb(url, name)
+    finally:
+        try:
+            with engine.begin() as conn:
+                conn.execute(sqlalchemy.text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+        except sqlalchemy.exc.OperationalError as exc:
+            print(f"note: the scratch schema {name} could not be dropped ({exc.orig}): drop it by hand")
+        engine.dispose()
+
+
+def fill_candles(engine, schema: str) -> None:
+    """`schema`.candlesticks: the sample's candles (what the notebook's processor run writes; panel_sql's
+    grading pair and range are of these) and the same a day later, which a query without a time filter reads."""
+    import pandas as pd
+    import sqlalchemy  # deferred on purpose: only panel_sql needs PostgreSQL
+
+    with datasets.using(datasets.PRACTICE):  # the sample's candles are shipped with the practice data
+        candles = checks_candles.expected_frame("candlesticks", data="sample")
+    candles = candles[[c for c in PANEL_COLUMNS if c in candles]]
+    day = pd.Timedelta(days=1)
+    rows = pd.concat([candles, candles.assign(ts_start=candles.ts_start + day, ts_end=candles.ts_end + day)])
+    for col in ("ts_start", "ts_end"):
+        rows[col] = rows[col].dt.tz_localize("UTC")  # TIMESTAMPTZ, as the processor's table
+    with engine.begin() as conn:
+        conn.execute(sqlalchemy.text(f'CREATE SCHEMA "{schema}"'))
+        rows.to_sql("candlesticks", conn, schema=schema, index=False)
+
+
+def panel_engine(panel: PanelDb):
+    """A read-only engine with a 10 s statement limit and a new connection per check (no pool: a student's
+    session settings never reach the next student)."""
+    import sqlalchemy  # deferred on purpose: only panel_sql needs PostgreSQL
+    from sqlalchemy.pool import NullPool
+
+    options = "-c default_transaction_read_only=on -c statement_timeout=10000"
+    return sqlalchemy.create_engine(panel.url, poolclass=NullPool, connect_args={"options": options})
+
+
+def run_panel_answer(text: str, panel: PanelDb) -> tuple[bool, str, list]:
+    code = feedback_code(text)
+    if code.strip() and not _ONE_SELECT.match(code):
+        return False, "panel_sql: a statement grading refuses.", ["a panel's query is one SELECT, nothing else"]
+    engine = panel_engine(panel)
+    try:
+        with datasets.using(GRADING):
+            result = checks_dashboard.check_panel_sql(text, engine=engine, schema=panel.schema)
+    finally:
+        engine.dispose()
+    return result.passed, result.summary, [str(p) for p in result.problems]
 
 
 @dataclass(frozen=True)
@@ -117,8 +206,13 @@ def points_for(scheme: Scheme, name: str, passed: bool, words: str) -> float:
     return next((p for needle, p in scheme.partial.get(name, []) if needle in words), 0.0)
 
 
-def run_answer(name: str, text: str, scheme: Scheme) -> tuple[bool, str, list]:
+def run_answer(name: str, text: str, scheme: Scheme, panel: PanelDb | None = None) -> tuple[bool, str, list]:
     """The verdict of an answer on the grading data: (passed, summary, problems). Never raises."""
+    if name == checks_dashboard.EXERCISE:
+        try:
+            return run_panel_answer(text, panel)
+        except Exception as exc:  # noqa: BLE001 (PostgreSQL gone mid-grading: a failed exercise, said so)
+            return False, f"{name}: the check could not run your answer.", [f"{type(exc).__name__}: {exc}"]
     if exercises.get(name).answer == "python":
         out = sandbox.run(name, text, scheme.python_timeout_s)
         return bool(out["passed"]), str(out["summary"]), list(out["problems"])
@@ -138,39 +232,55 @@ def feedback_code(text: str) -> str:
     return re.sub(r"--[^\n]*|/\*.*?\*/", " ", text, flags=re.S)
 
 
-def grade_exercise(name: str, answer: submission.Answer, skeleton: submission.Answer, scheme: Scheme) -> Graded:
+def not_graded(scheme: Scheme, panel: PanelDb | None) -> dict:
+    """The exercises left out, and why: the table's, and panel_sql when there is no PostgreSQL for it."""
+    if panel is None and checks_dashboard.EXERCISE not in scheme.not_graded:
+        return {**scheme.not_graded, checks_dashboard.EXERCISE: NO_PANEL_DB}
+    return dict(scheme.not_graded)
+
+
+def max_score(scheme: Scheme, panel: PanelDb | None) -> float:
+    return sum(p for name, p in scheme.points.items() if name not in not_graded(scheme, panel))
+
+
+def grade_exercise(
+    name: str, answer: submission.Answer, skeleton: submission.Answer, scheme: Scheme, panel: PanelDb | None = None
+) -> Graded:
     notes = [answer.note] if answer.note else []
     full = scheme.points[name]
-    if name in scheme.not_graded:
-        return Graded(name, "not graded", 0.0, 0.0, f"{name}: not graded ({scheme.not_graded[name]}).", notes=notes)
+    left_out = not_graded(scheme, panel)
+    if name in left_out:
+        return Graded(name, "not graded", 0.0, 0.0, f"{name}: not graded ({left_out[name]}).", notes=notes)
     if answer.text is None:
         return Graded(name, "missing", 0.0, full, f"{name}: no answer found.", [answer.problem or "missing"], notes)
     if submission.same_answer(answer.text, skeleton.text):
         return Graded(name, "not attempted", 0.0, full, f"{name}: not attempted (as handed out).", notes=notes)
-    ok, summary, problems = run_answer(name, answer.text, scheme)
+    ok, summary, problems = run_answer(name, answer.text, scheme, panel)
     points = points_for(scheme, name, ok, " ".join([summary, *problems]))
     return Graded(name, "passed" if ok else "failed", points, full, summary, problems, notes)
 
 
-def grade_all(found: dict, skeletons: dict, scheme: Scheme, unread: str) -> list:
+def grade_all(found: dict, skeletons: dict, scheme: Scheme, unread: str, panel: PanelDb | None = None) -> list:
     """Every exercise, in the registry's order: the Python answers in their own processes (two threads wait for
     them) while the SQL answers run one after the other in the session."""
     answers = {name: found.get(name) or submission.Answer(None, unread) for name in exercises.EXERCISES}
     graded = {}
     with ThreadPoolExecutor(max_workers=2) as pool:
         waiting = {
-            name: pool.submit(grade_exercise, name, answers[name], skeletons[name], scheme)
+            name: pool.submit(grade_exercise, name, answers[name], skeletons[name], scheme, panel)
             for name in exercises.EXERCISES
             if exercises.get(name).answer == "python"
         }
         for name in exercises.EXERCISES:
             if name not in waiting:
-                graded[name] = grade_exercise(name, answers[name], skeletons[name], scheme)
+                graded[name] = grade_exercise(name, answers[name], skeletons[name], scheme, panel)
         graded.update({name: future.result() for name, future in waiting.items()})
     return [graded[name] for name in exercises.EXERCISES]
 
 
-def grade_submission(path: Path, scheme: Scheme, skeletons: dict | None = None) -> StudentGrades:
+def grade_submission(
+    path: Path, scheme: Scheme, skeletons: dict | None = None, panel: PanelDb | None = None
+) -> StudentGrades:
     """One submission, every exercise; never raises. Leaves the worker's session as it found it."""
     started = time.perf_counter()
     sub = submission.read(path)
@@ -191,7 +301,7 @@ def grade_submission(path: Path, scheme: Scheme, skeletons: dict | None = None) 
     out.hint_levels = {n: list(e.get("hint_levels", [])) for n, e in per_exercise.items() if isinstance(e, dict)}
     skeletons = skeletons if skeletons is not None else submission.answers(submission.project_files())
     found = submission.answers(sub.files) if not sub.error else {}
-    out.graded = grade_all(found, skeletons, scheme, sub.error or "the submission could not be read")
+    out.graded = grade_all(found, skeletons, scheme, sub.error or "the submission could not be read", panel)
     session = feedback.session()
     if session.ddl:  # this student's CREATE/DROP/SET must not reach the next student
         session.forget_cells()
@@ -209,12 +319,12 @@ def limit_flink_heap(scheme: Scheme) -> None:
         os.environ["JVM_ARGS"] = f"{args} -Xmx{scheme.flink_heap_mb}m".strip()
 
 
-def _grade_in_worker(path: str, table: str) -> StudentGrades:
+def _grade_in_worker(path: str, table: str, panel: PanelDb | None) -> StudentGrades:
     if "scheme" not in _WORKER:
         _WORKER["scheme"] = load_table(Path(table))
         _WORKER["skeletons"] = submission.answers(submission.project_files())
         limit_flink_heap(_WORKER["scheme"])
-    return grade_submission(Path(path), _WORKER["scheme"], _WORKER["skeletons"])
+    return grade_submission(Path(path), _WORKER["scheme"], _WORKER["skeletons"], panel)
 
 
 def submissions_in(folder: Path) -> list[Path]:
@@ -222,15 +332,17 @@ def submissions_in(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if (p.is_dir() or p.suffix == ".zip") and not p.name.startswith("."))
 
 
-def grade_folder(folder: Path, table: Path = TABLE_PATH, workers: int | None = None, say=print) -> list:
+def grade_folder(
+    folder: Path, table: Path = TABLE_PATH, workers: int | None = None, say=print, panel: PanelDb | None = None
+) -> list:
     """Every submission of `folder`, graded in `workers` processes (default: one per core, at most 2); the
-    results in the submissions' order."""
+    results in the submissions' order. panel_sql is graded on `panel` (none: not graded, said in every row)."""
     paths = submissions_in(folder)
     workers = max(1, min(workers or min(2, os.cpu_count() or 1), len(paths) or 1))
     context = multiprocessing.get_context("spawn")  # a fresh interpreter: its own JVM and warm session
     results = []
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        futures = [pool.submit(_grade_in_worker, str(p), str(table)) for p in paths]
+        futures = [pool.submit(_grade_in_worker, str(p), str(table), panel) for p in paths]
         for path, future in zip(paths, futures, strict=True):
             try:
                 result = future.result()

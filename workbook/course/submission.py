@@ -15,6 +15,7 @@ file exercise is found by its path.
 
 from __future__ import annotations
 
+import getpass
 import json
 import re
 import zipfile
@@ -74,9 +75,10 @@ def manifest(student: str, progress_data: dict) -> dict:
     }
 
 
-def submit(student: str, root: Path = PROJECT_ROOT, out: Path | None = None) -> Path:
-    """Write submission-<student>.zip (in `out`, the project by default); NothingToSubmit when there are no
-    notebooks and no exercise file."""
+def submit(student: str, root: Path | None = None, out: Path | None = None) -> Path:
+    """Write submission-<student>.zip of the workbook at `root` (the project by default) in `out` (`root` by
+    default); NothingToSubmit when there are no notebooks and no exercise file."""
+    root = root or PROJECT_ROOT
     student = safe_id(student)
     files = submitted_files(root)
     has_exercise_file = any(e.student in files for e in exercises.EXERCISES.values() if not e.in_cell)
@@ -95,6 +97,20 @@ def submit(student: str, root: Path = PROJECT_ROOT, out: Path | None = None) -> 
             zf.write(root / rel, rel)
     tmp.replace(path)
     return path
+
+
+def hand_in(student: str = "", root: Path | None = None) -> None:
+    """The final notebook's last cell: submit(), then say what was written (the id defaults to the user name)."""
+    student = safe_id(student or getpass.getuser())
+    try:
+        path = submit(student, root=root)
+    except NothingToSubmit as exc:
+        print(f"nothing handed in: {exc}")
+        return
+    with zipfile.ZipFile(path) as zf:
+        count = len(zf.namelist()) - 1
+    print(f"wrote {path.name} in the workbook's folder: {count} files and manifest.json (student {student}).")
+    print("Hand that file in as your instructor asked; run this cell again after changing an answer.")
 
 
 # --- reading a submission back (the grader) ------------------------------------------------------------
