@@ -166,3 +166,51 @@ def test_a_panel_answer_that_is_more_than_one_select_is_refused_before_it_runs()
     for sql in ("SELECT 1; DROP SCHEMA s CASCADE", "COMMIT; SELECT 1", "DELETE FROM candlesticks"):
         ok, summary, problems = grader.run_answer("panel_sql", sql, grader.load_table(), panel)
         assert not ok and summary == "panel_sql: a statement grading refuses.", (sql, summary)
+
+
+WATERMARK_ANSWERS = [
+    "def watermark_delay(stream):\n    return '6'\n",
+    "def watermark_delay(stream):\n    return 6000\n",
+    "def watermark_delay(stream):\n    return None\n",
+    "def watermark_delay(stream):\n    return float('nan')\n",
+    "def watermark_delay(stream):\n    return 1 / 0\n",
+    "import numpy\ndef watermark_delay(stream):\n    return numpy.int64(3)\n",
+    "watermark_delay = 3\n",
+    "x = 1\n",
+    "raise KeyError('nope')\n",
+]
+STREAM_ANSWERS = [
+    "stream_counts = pd.DataFrame(records).groupby('currency_pair').size()\n",
+    "df = pd.DataFrame(records)\nstream_counts = df.groupby(['currency_pair', 'direction']).agg("
+    "trades=('price', 'size'), volume=('volume', 'sum'))\n",  # its index made columns by the check
+    "stream_counts = [1, 2]\n",
+]
+
+
+@pytest.mark.parametrize("code", WATERMARK_ANSWERS + STREAM_ANSWERS)
+def test_the_sandboxed_verdict_is_the_checks_own_on_the_grading_data(code):
+    """The answer's process gives only what the answer gave; the check judges it here, in the same words as the
+    check run directly on the grading data."""
+    from workbook.course import checks, datasets
+    from workbook.course.grading import GRADING
+
+    name = "watermark_delay" if "watermark_delay" in code or "raise" in code or code == "x = 1\n" else "stream_counts"
+    with datasets.using(GRADING):
+        direct = checks.run_check(name, code)
+    out = sandbox.run(name, code, timeout_s=30)
+    assert (out["passed"], out["summary"], out["problems"]) == (
+        direct.passed,
+        direct.summary,
+        [str(p) for p in direct.problems],
+    )
+
+
+def test_an_answer_cannot_read_the_expected_outputs_or_change_its_verdict():
+    from workbook.course.grading import EXPECTED_DIR
+
+    peek = f"stream_counts = open({str(EXPECTED_DIR / 'stream_counts.json')!r}).read()\n"
+    out = sandbox.run("stream_counts", peek, timeout_s=10)
+    assert not out["passed"] and "the workbook's own files" in " ".join(out["problems"])
+    forge = "import workbook.course.checks as c\nc.run_check = lambda *a, **k: 'passed'\nstream_counts = None\n"
+    out = sandbox.run("stream_counts", forge, timeout_s=10)
+    assert not out["passed"]

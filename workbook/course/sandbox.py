@@ -6,14 +6,24 @@
 The process limits itself as it starts: memory (RLIMIT_AS), CPU seconds, the size of any file it writes (its
 prints go to a file: megabytes of them stop there), and the parent (`run`) kills it after the time limit. Inside,
 before the student's code runs, an audit hook refuses what an answer never needs: starting programs
-(os.system, subprocess, exec, fork), the network (sockets), and writing files; the verdict then fails and names
-what was refused, whatever the code did with the exception. The verdict comes back as JSON in RESULT_FILE.
+(os.system, subprocess, exec, fork), the network (sockets), writing files, and reading the workbook's own files
+(the expected outputs, the grading data's module, the solutions); the verdict then fails and names what was
+refused, whatever the code did with the exception.
+
+The process only runs the answer on the grading data's input (the records of `stream_counts`, the stream of
+`watermark_delay`: what the check passes in) and writes what it gave (a DataFrame as JSON, a number, what it
+raised) to RESULT_FILE. The expected outputs never enter it: the parent (`run`) judges that output with the
+exercise's own check, so the verdict's words are the practice feedback's, and nothing the answer does in its
+process can change them.
 """
 
 from __future__ import annotations
 
+import io
 import json
+import math
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -91,16 +101,96 @@ def run(name: str, code: str, timeout_s: float = 30.0) -> dict:
         if printed >= OUTPUT_BYTES:
             return failed(f"{name}: your code printed too much.", f"it printed more than {OUTPUT_BYTES // 1024} KiB")
         try:
-            return json.loads(result.read_text())
+            out = json.loads(result.read_text())
         except (OSError, ValueError):
             tail = output.read_bytes()[-300:].decode("utf-8", errors="replace").strip().splitlines()
             why = f"exit status {proc.returncode}" + (f": {tail[-1]}" if tail else "")
             if proc.returncode in (-9, -24, 137):
                 why = "it used more CPU time or memory than allowed"
             return failed(f"{name}: your code stopped the check.", f"the check's process ended ({why})")
+    return judge(name, out)
+
+
+def judge(name: str, out: dict) -> dict:
+    """The verdict of exercise `name`'s check, in this process, on what the answer gave in its own."""
+    from . import checks, datasets  # deferred on purpose: the grading data is instructor-only
+    from .grading import GRADING
+
+    if "refused" in out:
+        return failed(
+            f"{name}: your code did something grading does not allow.",
+            f"it used {out['refused']}, which grading refuses",
+        )
+    with datasets.using(GRADING):
+        verdict = checks.run_check(name, replayed(name, out))
+    return {"passed": verdict.passed, "summary": verdict.summary, "problems": [str(p) for p in verdict.problems]}
+
+
+def _raising_code(error: list) -> str:
+    """Code that raises what the answer raised (its exception's name and message), for the check's words."""
+    kind = error[0] if re.fullmatch(r"[A-Za-z_]\w{0,80}", str(error[0])) else "Exception"
+    return f"class {kind}(Exception):\n    pass\nraise {kind}({str(error[1])!r})\n"
+
+
+class _Shown:
+    """A value of the answer's process, as its repr."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def _raises(error: list):
+    def function(stream):
+        namespace: dict = {}
+        exec(compile(_raising_code(error), "<answer>", "exec"), namespace)  # noqa: S102 (our own code: raises)
+
+    return function
+
+
+def replayed(name: str, out: dict):
+    """What the answer gave, as the check takes it: a frame, a value or a function giving what it returned, or
+    code that raises what it raised."""
+    if "raised" in out:
+        return _raising_code(out["raised"])
+    if name == "stream_counts":
+        if "frame" in out:
+            import pandas as pd
+
+            return pd.read_json(io.StringIO(out["frame"]), orient="table")
+        if "series" in out:
+            import pandas as pd
+
+            return pd.Series(dtype=float)
+        if "other" in out:
+            return type(str(out["other"]), (), {})()
+        return None
+    if "undefined" in out:
+        return None
+    if "not_callable" in out:
+        return _Shown(out["not_callable"])
+    if "call_raised" in out:
+        return _raises(out["call_raised"])
+    value = out.get("returned")
+    value = _Shown(value["repr"]) if isinstance(value, dict) else value
+    return lambda stream: value
+
+
+# --- in the answer's process -------------------------------------------------------------------------------
 
 
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
+
+
+def _workbook_file(path) -> bool:
+    """A file of the workbook itself (its expected outputs, grading data, solutions), not of the venv."""
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        return False
+    real = os.path.realpath(os.fsdecode(path))
+    venv = os.path.realpath(sys.prefix) + os.sep
+    return real.startswith(str(PROJECT_ROOT) + os.sep) and not real.startswith(venv)
 
 
 def _guard(refused: list) -> None:
@@ -109,7 +199,7 @@ def _guard(refused: list) -> None:
         if what is None and event == "open" and len(args) > 2:
             mode, flags = args[1], args[2]
             writes = any(m in mode for m in "wax+") if isinstance(mode, str) else bool(flags & _WRITE_FLAGS)
-            what = "file writing" if writes else None
+            what = "file writing" if writes else ("the workbook's own files" if _workbook_file(args[0]) else None)
         if what is not None:
             refused.append(what)
             raise PermissionError(f"the grader does not allow {what}")
@@ -117,24 +207,76 @@ def _guard(refused: list) -> None:
     sys.addaudithook(hook)
 
 
+def _error(exc: BaseException) -> list:
+    return [type(exc).__name__, str(exc)[:500]]
+
+
+def _value(value):
+    """A returned value as JSON takes it and the check judges it alike: None, a bool, an int, a float (NaN too),
+    else its repr (e.g. numpy's int64, which is no int for the check either)."""
+    if value is None or isinstance(value, (bool, float)):
+        return float(value) if isinstance(value, float) else value
+    if isinstance(value, int) and abs(value) <= 2**53:
+        return int(value)
+    return {"repr": repr(value)[:500]}
+
+
+def _stream_counts(code: str, records) -> dict:
+    import pandas as pd
+
+    namespace = {"pd": pd, "records": records}
+    try:
+        exec(compile(code, "<stream_counts>", "exec"), namespace)  # noqa: S102 (the answer, in its own process)
+    except Exception as exc:  # noqa: BLE001 (the answer's: said in its verdict)
+        return {"raised": _error(exc)}
+    frame = namespace.get("stream_counts")
+    if frame is None or frame is Ellipsis:
+        return {}
+    if isinstance(frame, pd.Series):
+        return {"series": True}
+    if not isinstance(frame, pd.DataFrame):
+        return {"other": type(frame).__name__}
+    return {"frame": frame.to_json(orient="table", index=True)}
+
+
+def _watermark_delay(code: str, stream) -> dict:
+    import pandas as pd
+
+    from .watermark_sim import lab_stream, simulate  # deferred on purpose: only this answer's process needs them
+
+    namespace = {"simulate": simulate, "lab_stream": lab_stream, "pd": pd, "math": math}
+    try:
+        exec(compile(code, "<watermark_delay>", "exec"), namespace)  # noqa: S102 (the answer, in its own process)
+    except Exception as exc:  # noqa: BLE001 (the answer's: said in its verdict)
+        return {"raised": _error(exc)}
+    function = namespace.get("watermark_delay")
+    if function is None or function is Ellipsis:
+        return {"undefined": True}
+    if not callable(function):
+        return {"not_callable": repr(function)[:500]}
+    try:
+        return {"returned": _value(function([dict(t) for t in stream]))}
+    except Exception as exc:  # noqa: BLE001 (the answer's: said in its verdict)
+        return {"call_raised": _error(exc)}
+
+
 def main(argv: list[str]) -> int:
     name, result_path, timeout_s = argv
     limit_myself(float(timeout_s))
     code = sys.stdin.read()
     result = open(result_path, "w")  # noqa: SIM115 (opened before the guard, which refuses writing files)
-    # deferred on purpose: imported before the guard; the grading data is instructor-only
-    from . import checks, datasets
-    from .grading import GRADING  # deferred: the grading data, instructor-only
+    # what the check passes in (the grading data's input, never its expected outputs), taken before the guard
+    from . import datasets  # deferred on purpose: the grading data is instructor-only
+    from .grading import GRADING
 
     with datasets.using(GRADING):
-        refused: list = []
-        _guard(refused)
-        verdict = checks.run_check(name, code)
-    out = {"passed": verdict.passed, "summary": verdict.summary, "problems": [str(p) for p in verdict.problems]}
+        given = datasets.records("sample" if name == "stream_counts" else "lab")
+    run_it = _stream_counts if name == "stream_counts" else _watermark_delay
+    refused: list = []
+    _guard(refused)
+    out = run_it(code, given)
     if refused:
-        out = failed(
-            f"{name}: your code did something grading does not allow.", f"it used {refused[0]}, which grading refuses"
-        )
+        out = {"refused": refused[0]}
     result.write(json.dumps(out))
     result.close()
     return 0
