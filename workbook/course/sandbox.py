@@ -25,6 +25,7 @@ import math
 import os
 import re
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
@@ -34,6 +35,9 @@ from ..paths import PROJECT_ROOT
 
 MEMORY_BYTES = 2 * 1024**3  # address space of the process (pandas and numpy need ~1 GiB of it)
 OUTPUT_BYTES = 1024**2  # what the answer may print
+# the process's start (Python, pandas, the grading input) is not the answer's time: on a busy machine it can take
+# seconds; the answer's own time limit starts when it does (an alarm), this is on top for the parent's backstop
+STARTUP_S = 30
 REFUSED = {
     "os.system": "os.system",
     "os.exec": "os.exec*",
@@ -59,7 +63,7 @@ def limit_myself(timeout_s: float) -> None:
     """The limits of the answer's process, set by the process itself as it starts (the grader's worker runs
     threads: no preexec_fn there)."""
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_BYTES, MEMORY_BYTES))
-    cpu = int(timeout_s) + 5
+    cpu = int(timeout_s) + STARTUP_S
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
     resource.setrlimit(resource.RLIMIT_FSIZE, (OUTPUT_BYTES, OUTPUT_BYTES))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -89,23 +93,25 @@ def run(name: str, code: str, timeout_s: float = 30.0) -> dict:
                         "PYTHONDONTWRITEBYTECODE": "1",
                     },
                     start_new_session=True,
-                    timeout=timeout_s,
+                    timeout=timeout_s + STARTUP_S,
                     check=False,
                 )
+                returncode = proc.returncode
             except subprocess.TimeoutExpired:
-                return failed(
-                    f"{name}: your code did not finish.",
-                    f"it ran for more than {timeout_s:g} s and was stopped (an endless loop?)",
-                )
-        printed = output.stat().st_size
-        if printed >= OUTPUT_BYTES:
+                returncode = -signal.SIGALRM  # as if its alarm had gone off
+        if output.stat().st_size >= OUTPUT_BYTES:
             return failed(f"{name}: your code printed too much.", f"it printed more than {OUTPUT_BYTES // 1024} KiB")
+        if returncode == -signal.SIGALRM:
+            return failed(
+                f"{name}: your code did not finish.",
+                f"it ran for more than {timeout_s:g} s and was stopped (an endless loop?)",
+            )
         try:
             out = json.loads(result.read_text())
         except (OSError, ValueError):
             tail = output.read_bytes()[-300:].decode("utf-8", errors="replace").strip().splitlines()
-            why = f"exit status {proc.returncode}" + (f": {tail[-1]}" if tail else "")
-            if proc.returncode in (-9, -24, 137):
+            why = f"exit status {returncode}" + (f": {tail[-1]}" if tail else "")
+            if returncode in (-9, -24, 137):
                 why = "it used more CPU time or memory than allowed"
             return failed(f"{name}: your code stopped the check.", f"the check's process ended ({why})")
     return judge(name, out)
@@ -274,7 +280,9 @@ def main(argv: list[str]) -> int:
     run_it = _stream_counts if name == "stream_counts" else _watermark_delay
     refused: list = []
     _guard(refused)
+    signal.setitimer(signal.ITIMER_REAL, float(timeout_s))  # the answer's time: SIGALRM ends the process
     out = run_it(code, given)
+    signal.setitimer(signal.ITIMER_REAL, 0)
     if refused:
         out = {"refused": refused[0]}
     result.write(json.dumps(out))
