@@ -28,6 +28,7 @@ from pathlib import Path
 
 from ..config import load_config
 from ..paths import PROJECT_ROOT
+from ..pipeline.sql_files import SqlFileError, read_sql_file
 from . import datasets, exercises, submission
 
 
@@ -133,8 +134,8 @@ def main(argv: list[str] | None = None) -> int:
         print("error: give either FILE or --solution", file=sys.stderr)
         return 2
     try:
-        text = exercises.solution(args.name) if args.solution else args.file.read_text()
-    except (OSError, exercises.SolutionsMissing) as exc:
+        text = exercises.solution(args.name) if args.solution else read_sql_file(args.file)
+    except (OSError, SqlFileError, exercises.SolutionsMissing) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     data = datasets.PRACTICE

@@ -17,9 +17,20 @@ import json
 
 import pandas as pd
 
+from ..pipeline import sql_files
 from .datasets import EXPECTED_DIR, check_trades, expected_path
 from .exercises import get
-from .feedback import CheckResult, Wrong, close, judged, passed, require_sink_columns, require_windowed, run_answer
+from .feedback import (
+    CheckResult,
+    Wrong,
+    answer_sql,
+    close,
+    judged,
+    passed,
+    require_sink_columns,
+    require_windowed,
+    run_answer,
+)
 
 CANDLE_COLUMNS = [
     "ts_start",
@@ -437,7 +448,28 @@ def answer_frame(name: str, sql: str | None) -> pd.DataFrame:
     return pd.DataFrame(columns=COLUMNS[name])
 
 
+def require_own_sink(name: str, sql: str) -> None:
+    """Wrong when the processor would refuse the exercise's file as it is (it skips a file that writes another
+    table, holds more than its one INSERT, or is no INSERT INTO its table): the same rule, sql_files.own_sink_problem.
+    A bare query (a cell's answer) is judged on its rows alone."""
+    try:
+        text = answer_sql(sql)
+    except Exception:  # noqa: BLE001 (the answer is not even SQL: the check's run says so)
+        return
+    statements = [t for _, t in sql_files.split_statements(text)]
+    if len(statements) < 2 and not any(sql_files.kind(t) == "insert" for t in statements):
+        return
+    problem = sql_files.own_sink_problem(text, name)
+    if problem:
+        raise Wrong(
+            [f"the processor would skip your file: {problem}."],
+            summary=f"the file may only write {name}, with one INSERT INTO {name} statement.",
+        )
+
+
 def check(name: str, sql: str, timeout_s: float | None = None) -> CheckResult:
+    if name in SINKS:
+        require_own_sink(name, sql)
     outcome = _outcome(name, sql, timeout_s)
     _LAST[name] = (sql, outcome)
     if isinstance(outcome, Wrong):

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..paths import PROJECT_ROOT, SOLUTIONS_DIR, has_solutions, solution_of
+from ..pipeline.sql_files import read_sql_file
 from . import hints, progress
 
 
@@ -204,7 +205,7 @@ def exercise_file(name: str) -> str:
         raise ValueError(f"exercise {name!r} is written in a cell of {ex.notebook}, not in a file")
     if solutions_enabled():
         return exercise(name, "")
-    return ex.student_path.read_text()
+    return read_sql_file(ex.student_path)  # SqlFileError names the file and its encoding problem
 
 
 def hint(name: str, level: int | None = None) -> None:

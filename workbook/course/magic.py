@@ -30,6 +30,7 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 
 from ..pipeline import switches
 from ..pipeline.session import DEFAULT_TIMEOUT_S, QueryTimeout, SqlError
+from ..pipeline.sql_files import SqlFileError
 from . import checks, exercises, feedback
 
 DATA = ("check", "sample", "topic")
@@ -144,7 +145,10 @@ def run_exercise(opts: argparse.Namespace, cell: str | None, shell=None):
     if opts.file:
         if ex.in_cell:
             return ErrorBlock("Not a file exercise", f"exercise {name!r} is written in a cell of {ex.notebook}")
-        sql = exercises.exercise_file(name)
+        try:
+            sql = exercises.exercise_file(name)
+        except (OSError, SqlFileError) as exc:
+            return ErrorBlock("Unreadable file", str(exc))
     else:
         sql = exercises.exercise(name, cell or "")
     if shell is not None:  # the answer, for the cells after the exercise

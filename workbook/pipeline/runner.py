@@ -128,10 +128,10 @@ def _load_statements(r: _Run) -> tuple[list, list]:
     statements = load_statements(r.options.solutions)
     only = r.options.only
     if only:
-        unknown = set(only) - {s.name for s in statements if s.kind in ("insert", "skeleton")}
+        unknown = set(only) - {s.name for s in statements if s.kind in ("insert", "skeleton", "refused")}
         if unknown:
             raise ProcessorError(f"only={sorted(unknown)}: no INSERT INTO such a table in sql/")
-        statements = [s for s in statements if s.kind not in ("insert", "skeleton") or s.name in only]
+        statements = [s for s in statements if s.kind not in ("insert", "skeleton", "refused") or s.name in only]
     warnings = skeleton_warnings(statements)
     for w in warnings:
         r.say(f"WARNING: {w}")

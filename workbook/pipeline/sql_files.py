@@ -45,7 +45,49 @@ def find(name: str, solutions: bool = False) -> Path:
 
 def load_sql(name: str, solutions: bool = False) -> str:
     """The text of one statement file (the solution's text when `solutions` and there is one)."""
-    return find(name, solutions).read_text()
+    return read_sql_file(find(name, solutions))
+
+
+def read_sql_file(path: Path) -> str:
+    """A SQL file's text, read as UTF-8; SqlFileError naming the file and the problem for anything else (UTF-16,
+    binary data): OSError as it comes."""
+    data = Path(path).read_bytes()
+    label = f"{Path(path).parent.name}/{Path(path).name}"
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise SqlFileError(f"{label} is UTF-16 text, not UTF-8: save it as UTF-8 (JupyterLab's editor does)")
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        raise SqlFileError(
+            f"{label} holds binary data (a NUL byte at byte {nul}), not SQL text: write the statement as UTF-8 text"
+        )
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SqlFileError(
+            f"{label} is not UTF-8 text ({exc.reason}: byte 0x{data[exc.start]:02x} at {exc.start}): "
+            "save it as UTF-8 (JupyterLab's editor does)"
+        ) from None
+
+
+MAX_EXERCISE_FILE = 64 * 1024  # an exercise file holds one statement: more is not one
+
+
+def own_sink_problem(text: str, sink: str) -> str | None:
+    """Why an exercise file cannot run as the processor's `INSERT INTO sink` (it may write only its own table,
+    and nothing else: one statement), or None."""
+    if len(text) > MAX_EXERCISE_FILE:
+        return f"it is {len(text) // 1024} KiB: an exercise file holds one statement, INSERT INTO {sink} ..."
+    statements = [t for _, t in split_statements(text)]
+    if len(statements) != 1:
+        return f"it holds {len(statements)} statements: an exercise file holds one, INSERT INTO {sink} ..."
+    (statement,) = statements
+    if kind(statement) != "insert" or code_of(statement).split()[0].upper() != "INSERT":
+        first = " ".join(code_of(statement).split()[:3])
+        return f"it is not an INSERT INTO {sink} statement (it starts {first!r}): the file may only write {sink}"
+    target = insert_target(statement).split(".")[-1]
+    if target.lower() != sink:
+        return f"it writes {target}, but this exercise file may only write its own table, {sink}"
+    return None
 
 
 def strip_sql(text: str) -> str:

@@ -14,14 +14,18 @@ from . import sql_files
 from .errors import ProcessorError, flink_message
 
 SOURCE_TABLE = "trades"
+# the exercise files of sql/ and the one table each may write (the course's file exercises; a test keeps them
+# equal): anything else in them is refused, and that file skipped
+EXERCISE_FILES = {"40_candlesticks.sql": "candlesticks", "41_volumes.sql": "volumes"}
 
 
 @dataclass(frozen=True)
 class Statement:
     path: Path
     text: str
-    kind: str  # 'create', 'insert', or 'skeleton' (an exercise file not done yet: skipped)
+    kind: str  # 'create', 'insert', 'skeleton' (an exercise file not done yet) or 'refused': both skipped
     name: str  # the table or view created, or the INSERT's target table
+    reason: str = ""  # why a 'refused' exercise file is skipped
 
     @property
     def is_sink(self) -> bool:
@@ -37,9 +41,20 @@ def load_statements(solutions: bool = False) -> list:
         raise ProcessorError("--solutions: this is a student release, it has no solutions/ folder")
     out = []
     for path in sql_files.sql_paths(solutions):
-        text = path.read_text()
+        sink = EXERCISE_FILES.get(path.name)
+        try:
+            text = sql_files.read_sql_file(path)
+        except sql_files.SqlFileError as exc:
+            if sink is None:
+                raise ProcessorError(str(exc)) from None
+            out.append(Statement(path, "", "refused", sink, "it " + str(exc).split(" ", 1)[1]))
+            continue
         if sql_files.is_skeleton(text):  # an exercise not done yet: reported and skipped, never replaced
-            out.append(Statement(path, text, "skeleton", _skeleton_target(path, text)))
+            out.append(Statement(path, text, "skeleton", sink or _skeleton_target(path, text)))
+            continue
+        problem = sql_files.own_sink_problem(text, sink) if sink else None
+        if problem:  # a student file reaching beyond its exercise: skipped, the other statements run
+            out.append(Statement(path, text, "refused", sink, problem))
             continue
         k = sql_files.kind(text)
         if k == "create":
@@ -72,6 +87,12 @@ def skeleton_warnings(statements) -> list:
         f"workbook.course check {s.name} {s.label}`, or run with --solutions."
         for s in statements
         if s.kind == "skeleton"
+    ] + [
+        f"{s.label} (exercise {s.name!r}) is refused: {s.reason}. It is skipped and the table {s.name} gets no "
+        f"rows; the other statements run. Fix it, then check it with `python -m workbook.course check {s.name} "
+        f"{s.label}`."
+        for s in statements
+        if s.kind == "refused"
     ]
 
 
