@@ -22,7 +22,6 @@ import getpass
 import json
 import sys
 import time
-import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -53,9 +52,7 @@ def submit_command(args) -> int:
     except submission.NothingToSubmit as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    with zipfile.ZipFile(path) as zf:
-        count = len(zf.namelist()) - 1
-    print(f"wrote {_rel(path)}: {count} files and manifest.json (student {submission.safe_id(student)}); hand it in")
+    print(f"wrote {_rel(path)}: {submission.packed(path)} (student {submission.safe_id(student)}); hand it in")
     return 0
 
 

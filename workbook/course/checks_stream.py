@@ -17,13 +17,16 @@ STREAM_COLUMNS = ["currency_pair", "direction", "trades", "volume"]
 KEY = ["currency_pair", "direction"]
 
 
+def cell_result(code: str, given: list):
+    """What the cell's code assigns to stream_counts, run on the records `given` (what it raises, raised)."""
+    namespace = {"pd": pd, "records": given}
+    exec(compile(code, "<stream_counts>", "exec"), namespace)  # noqa: S102 (the student's own cell)
+    return namespace.get("stream_counts")
+
+
 def stream_frame(answer):
     """The student's DataFrame: given as it is, or the code of the cell run on the sample's records."""
-    if isinstance(answer, str):
-        namespace = {"pd": pd, "records": records("sample")}
-        exec(compile(answer, "<stream_counts>", "exec"), namespace)  # noqa: S102 (the student's own cell)
-        return namespace.get("stream_counts")
-    return answer
+    return cell_result(answer, records("sample")) if isinstance(answer, str) else answer
 
 
 @judged(EXERCISE)

@@ -36,16 +36,22 @@ def fingerprint(trades) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def defined_function(code: str):
+    """What the cell's code defines as watermark_delay, run with what notebook 04's cells have imported (what it
+    raises, raised)."""
+    namespace = {"simulate": simulate, "lab_stream": lab_stream, "pd": pd, "math": math}
+    exec(compile(code, "<watermark_delay>", "exec"), namespace)  # noqa: S102 (the student's own cell)
+    return namespace.get(EXERCISE)
+
+
 def answer_function(answer):
     """The student's function: given as it is, or defined by the code of the cell (run with what notebook 04's
     cells have imported: simulate, lab_stream, pd, math). Wrong when there is none."""
     if isinstance(answer, str):
-        namespace = {"simulate": simulate, "lab_stream": lab_stream, "pd": pd, "math": math}
         try:
-            exec(compile(answer, "<watermark_delay>", "exec"), namespace)  # noqa: S102 (the student's own cell)
+            answer = defined_function(answer)
         except Exception as exc:  # noqa: BLE001 (the student's code: say what it raised)
             raise _wrong(f"your code raised {type(exc).__name__}: {exc}") from None
-        answer = namespace.get(EXERCISE)
     if answer is None or answer is Ellipsis:
         raise _wrong("watermark_delay is not defined yet: write the function watermark_delay(stream) of the cell.")
     if not callable(answer):

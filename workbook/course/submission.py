@@ -99,6 +99,12 @@ def submit(student: str, root: Path | None = None, out: Path | None = None) -> P
     return path
 
 
+def packed(path: Path) -> str:
+    """What a submission zip holds, in words."""
+    with zipfile.ZipFile(path) as zf:
+        return f"{len(zf.namelist()) - 1} files and manifest.json"
+
+
 def hand_in(student: str = "", root: Path | None = None) -> None:
     """The final notebook's last cell: submit(), then say what was written (the id defaults to the user name)."""
     student = safe_id(student or getpass.getuser())
@@ -107,9 +113,7 @@ def hand_in(student: str = "", root: Path | None = None) -> None:
     except NothingToSubmit as exc:
         print(f"nothing handed in: {exc}")
         return
-    with zipfile.ZipFile(path) as zf:
-        count = len(zf.namelist()) - 1
-    print(f"wrote {path.name} in the workbook's folder: {count} files and manifest.json (student {student}).")
+    print(f"wrote {path.name} in the workbook's folder: {packed(path)} (student {student}).")
     print("Hand that file in as your instructor asked; run this cell again after changing an answer.")
 
 

@@ -60,28 +60,34 @@ def _add_trades(fig, sim: Simulation) -> None:
                 hovertemplate="arrival %{x}<br>%{y|%H:%M:%S.%L}<br>%{customdata[0]}",
             )
         )
-    behind = r[r["behind"] & ~r["late"]]
-    fig.add_trace(
-        go.Scatter(
-            x=behind["arrival"],
-            y=_time(behind["timestamp"]),
-            mode="markers",
-            name=f"behind the watermark, window open: counted ({len(behind)})",
-            marker=dict(size=8, color=BEHIND_COLOUR, symbol="circle-open", line=dict(width=2)),
-            customdata=behind[["pair", "partition"]],
-            hovertemplate="behind the watermark, counted: arrival %{x}<br>%{y|%H:%M:%S.%L}<br>%{customdata[0]}",
-        )
+    behind, late = r[r["behind"] & ~r["late"]], r[r["late"]]
+    _marked(
+        fig,
+        behind,
+        f"behind the watermark, window open: counted ({len(behind)})",
+        dict(size=8, color=BEHIND_COLOUR, symbol="circle-open", line=dict(width=2)),
+        "behind the watermark, counted: arrival %{x}<br>%{y|%H:%M:%S.%L}<br>%{customdata[0]}",
     )
-    late = r[r["late"]]
+    _marked(
+        fig,
+        late,
+        f"late trade, its window had fired: dropped ({len(late)})",
+        dict(size=10, color=LATE_COLOUR, symbol="x", line=dict(width=1)),
+        "LATE, dropped: arrival %{x}<br>%{y|%H:%M:%S.%L}<br>%{customdata[0]}, partition %{customdata[1]}",
+    )
+
+
+def _marked(fig, trades, name: str, marker: dict, hover: str) -> None:
+    """One trace of marked trades (behind the watermark, or late): arrival against event time."""
     fig.add_trace(
         go.Scatter(
-            x=late["arrival"],
-            y=_time(late["timestamp"]),
+            x=trades["arrival"],
+            y=_time(trades["timestamp"]),
             mode="markers",
-            name=f"late trade, its window had fired: dropped ({len(late)})",
-            marker=dict(size=10, color=LATE_COLOUR, symbol="x", line=dict(width=1)),
-            customdata=late[["pair", "partition"]],
-            hovertemplate="LATE, dropped: arrival %{x}<br>%{y|%H:%M:%S.%L}<br>%{customdata[0]}, partition %{customdata[1]}",
+            name=name,
+            marker=marker,
+            customdata=trades[["pair", "partition"]],
+            hovertemplate=hover,
         )
     )
 
