@@ -1,5 +1,5 @@
 """The rooms of the code and the one direction of their dependencies (docs/architecture.md): the producer
-stands alone; in workbook/, the bottom (paths, config, kafka, java) imports no room; `stack`, `pipeline` and
+stands alone; in workbook/, the bottom (paths, config, kafka, database, java) imports no room; `stack`, `pipeline` and
 `dashboard` use only the bottom; `course` uses `pipeline` and `dashboard` (for the dashboard exercise); the
 command lines use `stack` and `pipeline`. Inside `course`, modules are in layers and import only lower ones.
 No import cycle, no module imported by name through importlib, no module importing another's private name;
@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BOTTOM = {"paths", "config", "kafka", "java"}
+BOTTOM = {"paths", "config", "kafka", "database", "java"}
 COMMANDS = {"__main__", "processor", "cli"}  # workbook/__main__.py, processor.py, cli.py: the command lines
 # room -> rooms it may import (the bottom is always allowed)
 ALLOWED = {

@@ -375,3 +375,31 @@ def test_checkpoint_interval_defaults():
     assert checkpoint_interval(None, bounded=True) is None
     assert checkpoint_interval(0, bounded=False) is None
     assert checkpoint_interval(2.5, bounded=False) == 2.5
+
+
+# --- PostgreSQL refuses the login of .env: said before anything is submitted, naming the setting ------------
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    ("mode", "setting", "value", "said"),
+    [
+        (["--bounded"], "POSTGRES_PASSWORD", "not-the-password", ["POSTGRES_PASSWORD", "down --wipe-db"]),
+        ([], "POSTGRES_PASSWORD", "not-the-password", ["POSTGRES_PASSWORD", "down --wipe-db"]),
+        ([], "POSTGRES_USER", "nobody", ["'nobody' (POSTGRES_USER)", "down --wipe-db"]),
+        ([], "POSTGRES_DB", "no_such_db", ["no database 'no_such_db' (POSTGRES_DB)", "python -m workbook up"]),
+        ([], "POSTGRES_PORT", None, ["is unreachable", "POSTGRES_HOST/POSTGRES_PORT", "python -m workbook up"]),
+    ],
+    ids=["password-bounded", "password-streaming", "user", "database", "port"],
+)
+def test_a_refused_postgres_login_is_one_message_before_any_jvm(stack, mode, setting, value, said):
+    value = value or str(closed_port())
+    out, seconds = run_processor(*mode, "--local", **{setting: value})
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert seconds < 10, f"{seconds:.1f} s: the check runs before the JVM starts"
+    assert "Flink job" not in out.stdout, "submitted anyway"
+    for part in [f"PostgreSQL at {stack.postgres_host}:", "not submitting", *said]:
+        assert part in out.stderr, (part, out.stderr)
+    if setting != "POSTGRES_PORT":
+        assert "POSTGRES_HOST" not in out.stderr, "a refused login is not an address problem"
+    assert "Traceback" not in out.stderr + out.stdout and len(out.stderr.strip().splitlines()) == 1, out.stderr

@@ -20,7 +20,8 @@ job twice leaves the same rows. Endpoints come from .env (workbook/config.py).
 A streaming job checkpoints every 10 s (--checkpoint-interval) and restarts from its
 last checkpoint after a failure, as often as needed: when PostgreSQL is down, the
 processor says so within seconds, waits, and writes the windows of the outage once
-it is back. A broker or session cluster that does not answer at start is one message.
+it is back. A broker or session cluster that does not answer at start is one message, and so is a
+PostgreSQL that does not accept the login of .env (it names POSTGRES_PASSWORD, POSTGRES_USER or POSTGRES_DB).
 
 From Python (notebooks, tests), the same through workbook.pipeline:
     pipeline.run(pipeline.RunOptions(bounded=True))   the whole job, like the command line
@@ -36,7 +37,7 @@ from .config import load_config
 from .pipeline import ProcessorError, RunOptions, SqlFileError, pipeline_name, run
 from .pipeline.cluster_jobs import ClusterJobsError, submission_lock, submit_once
 from .pipeline.runner import checkpoint_interval
-from .pipeline.watch import check_cluster_reaches_services, check_jobmanager
+from .pipeline.watch import check_cluster_reaches_services, check_jobmanager, check_postgres
 
 
 def main(argv=None) -> int:
@@ -113,6 +114,8 @@ def _submit_once(options: RunOptions, config, replace: bool) -> None:
     check_jobmanager(options.jobmanager)
     # before the lock and before --replace cancels the running job: a job that cannot run is refused first
     check_cluster_reaches_services(options.jobmanager, config, dry_run=options.dry_run)
+    if not options.dry_run:
+        check_postgres(config)
     try:
         with submission_lock(config.workbook_state_dir, options.jobmanager):
             if submit_once(options.jobmanager, pipeline_name(False), replace=replace):

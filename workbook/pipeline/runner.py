@@ -15,7 +15,7 @@ from . import edges, plan_cache
 from .errors import ProcessorError, flink_message, mismatched_sink
 from .flink_env import DEFAULT_CHECKPOINT_INTERVAL, RESTART_OPTIONS, create_table_env
 from .statements import define, load_statements, skeleton_warnings, sql_values
-from .watch import JobWatcher, check_cluster_reaches_services, check_jobmanager, check_kafka
+from .watch import JobWatcher, check_cluster_reaches_services, check_jobmanager, check_kafka, check_postgres
 
 PIPELINE_NAME = "crypto trades: candlesticks and volumes"
 
@@ -114,12 +114,14 @@ class _Run:
 
 
 def _check_services(r: _Run):
-    """The services first: a broker or a cluster that is not there is said at once, not after a
-    minute. Streaming: the broker's metadata is checked in the background (its getter is returned)."""
+    """The services first: a broker, a cluster or a PostgreSQL login that is not there is said at once, not
+    after a minute. Streaming: the broker's metadata is checked in the background (its getter is returned)."""
     if r.options.jobmanager:
         check_jobmanager(r.options.jobmanager)
         check_cluster_reaches_services(r.options.jobmanager, r.config, r.target_url, r.options.dry_run)
     check_kafka(r.config.kafka_bootstrap_servers, metadata=False)
+    if not r.options.dry_run:
+        check_postgres(r.config, r.target_url)
     return None if r.options.bounded else _in_background(check_kafka, r.config.kafka_bootstrap_servers)
 
 

@@ -2,7 +2,8 @@
 console within seconds instead of in a Flink log file.
 
 - before a run: the Kafka broker and the session cluster answer (`check_broker`,
-  `check_jobmanager`), or the run stops at once with a message that says where and what to do;
+  `check_jobmanager`) and PostgreSQL accepts the login (`check_postgres`: which setting is wrong),
+  or the run stops at once with a message that says where and what to do;
 - while a job runs in this process: `JobWatcher` probes PostgreSQL every 2 s and
   reads the job's restarts and exceptions from the MiniCluster's REST API (on
   127.0.0.1), and says when PostgreSQL goes away, when the job restarts and why,
@@ -14,19 +15,16 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import threading
 import time
 import urllib.parse
 import urllib.request
 
+from .. import database
 from ..config import Config, is_loopback
 from ..kafka import KafkaUnavailable, check_broker
 from . import pyflink_internals
 from .errors import ProcessorError, flink_message
-
-START_BROKER = "`python -m workbook up`"
-START_POSTGRES = "`python -m workbook up`"
 
 
 def check_kafka(bootstrap_servers: str, timeout_s: float = 5.0, metadata: bool = True) -> None:
@@ -110,29 +108,24 @@ def postgres_address(jdbc_url: str) -> tuple:
     return parsed.hostname or "127.0.0.1", parsed.port or 5432, parsed.path.lstrip("/") or None
 
 
+def check_postgres(config: Config, jdbc_url: str | None = None, timeout_s: float = 3.0) -> None:
+    """ProcessorError, within about `timeout_s`, unless PostgreSQL (of `jdbc_url`, default the configuration's)
+    accepts the login of the configuration: a wrong POSTGRES_PASSWORD, POSTGRES_USER or POSTGRES_DB is named
+    before a job is planned, instead of by the job's restarts."""
+    host, port, db = postgres_address(jdbc_url or config.jdbc_url)
+    try:
+        database.check_login(config, host, port, db, timeout_s)
+    except database.PostgresLoginError as exc:
+        raise ProcessorError(f"not submitting: {exc}.") from None
+
+
 def probe_postgres(host: str, port: int, config: Config, dbname: str | None = None, timeout_s: float = 3.0):
-    """None if PostgreSQL at host:port accepts a login, else the reason (a short string)."""
+    """None if PostgreSQL at host:port accepts the login of the configuration, else its PostgresLoginError."""
     try:
-        import psycopg2
-    except ImportError:  # a TCP connection then
-        try:
-            with socket.create_connection((host, port), timeout=timeout_s):
-                return None
-        except OSError as exc:
-            return exc.strerror or str(exc)
-    kwargs = dict(config.psycopg2_kwargs(), host=host, port=port, connect_timeout=max(1, int(timeout_s)))
-    if dbname:
-        kwargs["dbname"] = dbname
-    try:
-        psycopg2.connect(**kwargs).close()
-        return None
-    except psycopg2.Error as exc:
-        text = " ".join(str(exc).split())
-        if "Connection refused" in text:
-            return "connection refused"
-        if "timeout expired" in text:
-            return f"no answer within {timeout_s:.0f} s"
-        return text[:200]
+        database.check_login(config, host, port, dbname, timeout_s)
+    except database.PostgresLoginError as exc:
+        return exc
+    return None
 
 
 def rest_address(job_client) -> str | None:
@@ -184,16 +177,14 @@ class JobWatcher:
 
     def _check_postgres(self) -> None:
         host, port, db = self.postgres
-        reason = probe_postgres(host, port, self.config, db)
-        if reason and self.down_since is None:
+        problem = probe_postgres(host, port, self.config, db)
+        if problem and self.down_since is None:
             self.down_since = time.monotonic()
             self._say(
-                f"PostgreSQL at {host}:{port} is unreachable ({reason}). The job keeps its results: it "
-                "retries the writes and restarts from its last checkpoint until PostgreSQL is back, then "
-                f"writes every window of the outage. Start PostgreSQL with {START_POSTGRES} (status: "
-                "`python -m workbook status`), or fix POSTGRES_HOST/POSTGRES_PORT in .env."
+                f"{problem}. The job keeps its results: it retries the writes and restarts from its last "
+                "checkpoint until PostgreSQL takes them, then writes every window of the outage."
             )
-        elif not reason and self.down_since is not None:
+        elif not problem and self.down_since is not None:
             self._say(
                 f"PostgreSQL at {host}:{port} is reachable again (after {time.monotonic() - self.down_since:.0f} "
                 "s): the job catches up from its last checkpoint."

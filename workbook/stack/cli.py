@@ -8,7 +8,7 @@ import sys
 from ..config import load_config
 from ..java import JavaError
 from . import control as stack
-from . import docker, procs
+from . import disk, docker, procs
 from .ports import PortInUse
 from .services import ServiceError
 
@@ -32,6 +32,7 @@ def add_commands(sub) -> None:
 
 def run(args) -> int:
     """Run the stack's subcommand `args.command`: its exit status."""
+    config = None
     try:
         config = load_config()
         if args.command == "up":
@@ -63,5 +64,8 @@ def run(args) -> int:
             return 0
     except (ServiceError, PortInUse, JavaError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # the stack's own files (logs, pid files, configuration): a full disk, mostly
+        print(f"error: {disk.write_error(exc, config and config.workbook_state_dir)}", file=sys.stderr)
         return 2
     return 1

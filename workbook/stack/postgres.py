@@ -16,8 +16,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from .. import database
 from ..config import PROJECT_ROOT
-from . import procs
+from . import disk, procs
 from .ports import ensure_free, port_accepts
 from .services import Service, ServiceError
 
@@ -138,22 +139,10 @@ class Postgres(Service):
             pwfile.unlink(missing_ok=True)
 
     def connect(self, dbname: str | None = None):
-        import psycopg2
-
-        kwargs = self.config.psycopg2_kwargs()
-        if dbname:
-            kwargs["dbname"] = dbname
         try:
-            return psycopg2.connect(connect_timeout=5, **kwargs)
-        except psycopg2.OperationalError as exc:
-            text = str(exc)
-            if "password authentication failed" in text:
-                raise ServiceError(
-                    f"PostgreSQL at {self.address} rejected user {self.config.postgres_user!r} with the password "
-                    "from .env. The embedded database keeps the password it was created with: put that one back "
-                    "in .env, or wipe the embedded database (all results) with `python -m workbook down --wipe-db`."
-                ) from None
-            raise ServiceError(f"cannot connect to PostgreSQL at {self.address}: {text.strip()}") from None
+            return database.connect(self.config, dbname=dbname)
+        except database.PostgresLoginError as exc:
+            raise ServiceError(str(exc)) from None
 
     def health(self) -> tuple[bool, str]:
         if not port_accepts(self.config.postgres_host, self.config.postgres_port):
@@ -165,9 +154,15 @@ class Postgres(Service):
                     "(SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public')"
                 )
                 version, tables = cur.fetchone()
+                cannot_write = _write_problem(cur)
             conn.close()
         except ServiceError as exc:
-            return False, str(exc)
+            return False, _with_disk(str(exc), self.data_dir)
+        if cannot_write:
+            return False, _with_disk(f"PostgreSQL answers but cannot write: {cannot_write}", self.data_dir)
+        full = disk.full_note(self.data_dir)
+        if full:
+            return False, f"PostgreSQL answers, but {full}"
         return True, f"PostgreSQL {version}, database {self.config.postgres_db!r}, {tables} tables"
 
     def start(self) -> None:
@@ -202,16 +197,22 @@ class Postgres(Service):
         self.create_database_and_tables()
 
     def create_database_and_tables(self) -> None:
+        import psycopg2
+        from psycopg2 import sql
+
         conn = self.connect(dbname="postgres")
         conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (self.config.postgres_db,))
-            if cur.fetchone() is None:
-                from psycopg2 import sql
-
-                cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.config.postgres_db)))
-        conn.close()
-        apply_ddl(self.connect())
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (self.config.postgres_db,))
+                if cur.fetchone() is None:
+                    cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.config.postgres_db)))
+            apply_ddl(self.connect())
+        except psycopg2.Error as exc:  # e.g. a full disk: said with the folder, not as a traceback
+            what = f"PostgreSQL could not create the database {self.config.postgres_db!r} and its tables"
+            raise ServiceError(_with_disk(f"{what}: {' '.join(str(exc).split())}", self.data_dir)) from None
+        finally:
+            conn.close()
 
     def stop(self) -> None:
         pid = self.pid()
@@ -228,6 +229,27 @@ class Postgres(Service):
     def wipe(self) -> None:
         self.stop()
         shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+def _write_problem(cur) -> str | None:
+    """Why PostgreSQL cannot write to its disk now, or None. A sort too big for the smallest work_mem spills to a
+    temporary file (about 300 KiB, under the data folder, deleted at once): the write of a real file, as a sink's
+    writes need, in about 5 ms, and nothing is left behind."""
+    import psycopg2
+
+    try:
+        cur.execute("SET LOCAL work_mem = '64kB'")
+        cur.execute("SELECT count(*) FROM (SELECT g FROM generate_series(1, 20000) g ORDER BY g DESC) s")
+        cur.fetchone()
+    except psycopg2.Error as exc:
+        return " ".join(str(exc).split())
+    return None
+
+
+def _with_disk(message: str, data_dir: Path) -> str:
+    """The message, and that the disk of the data folder is full when it is."""
+    full = disk.full_note(data_dir)
+    return f"{message}. {full[0].upper()}{full[1:]}" if full else message
 
 
 def apply_ddl(conn, ddl_dir: Path = DDL_DIR, schema: str | None = None) -> list[str]:

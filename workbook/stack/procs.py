@@ -63,7 +63,12 @@ def start_detached(
             start_new_session=True,
             **drop,
         )
-    pid_file(state_dir, name).write_text(f"{proc.pid}\n")
+    try:
+        pid_file(state_dir, name).write_text(f"{proc.pid}\n")
+    except OSError:  # a full disk: a process without its pid file could not be found again, so none is left
+        stop_pid(proc.pid)
+        forget(state_dir, name)
+        raise
     return proc.pid
 
 

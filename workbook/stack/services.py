@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import Config
-from . import procs
+from . import disk, procs
 
 
 class ServiceError(RuntimeError):
@@ -84,4 +84,6 @@ class Service:
         return Status(self.name, self.address, pid, ok, detail, self.log_path, procs.process_rss_mb(pid))
 
     def died(self, what: str) -> ServiceError:
-        return ServiceError(f"{self.name} {what}. Last lines of {self.log_path}:\n{procs.tail(self.log_path)}")
+        full = disk.full_note(self.state_dir)  # then the log may not hold the reason: it could not be written
+        said = f"{self.name} {what}: {full}" if full else f"{self.name} {what}"
+        return ServiceError(f"{said}. Last lines of {self.log_path}:\n{procs.tail(self.log_path)}")

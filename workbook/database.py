@@ -1,0 +1,92 @@
+"""PostgreSQL logins for the whole workbook, in one place: a failed login becomes one message that names the
+setting to fix (POSTGRES_PASSWORD, POSTGRES_USER, POSTGRES_DB, POSTGRES_HOST/POSTGRES_PORT) and what to do,
+for the stack's status and the processor's check before it submits a job.
+
+PostgreSQL answers a user that does not exist as it answers a wrong password ("password authentication
+failed", so as not to tell which names exist): that message names both settings.
+"""
+
+from __future__ import annotations
+
+from .config import Config
+
+
+class PostgresLoginError(RuntimeError):
+    """PostgreSQL did not accept the login of the configuration; the message says which setting and what to do.
+    `unreachable`: nothing answered (host, port, or the server is down), as opposed to a refused login."""
+
+    def __init__(self, message: str, unreachable: bool = False):
+        super().__init__(message)
+        self.unreachable = unreachable
+
+
+def connect(config: Config, host: str | None = None, port: int | None = None, dbname: str | None = None, timeout_s=5):
+    """A psycopg2 connection with the login of the configuration (host, port and database overridable), or
+    PostgresLoginError within about `timeout_s`."""
+    import psycopg2  # deferred on purpose: `python -m workbook up` under STACK=docker never needs it
+
+    kwargs = config.psycopg2_kwargs()
+    kwargs.update({k: v for k, v in dict(host=host, port=port, dbname=dbname).items() if v is not None})
+    try:
+        return psycopg2.connect(connect_timeout=max(1, round(timeout_s)), **kwargs)
+    except psycopg2.OperationalError as exc:
+        raise login_error(config, f"{kwargs['host']}:{kwargs['port']}", kwargs["dbname"], str(exc)) from None
+
+
+def check_login(config: Config, host=None, port=None, dbname=None, timeout_s: float = 3) -> None:
+    """PostgresLoginError unless the login of the configuration is accepted."""
+    connect(config, host, port, dbname, timeout_s).close()
+
+
+def login_error(config: Config, address: str, dbname: str, text: str) -> PostgresLoginError:
+    """psycopg2's text of a failed login as the message that names the setting to fix."""
+    text = " ".join(text.split())
+    user = config.postgres_user
+    if "password authentication failed" in text:
+        return PostgresLoginError(
+            f"PostgreSQL at {address} rejected the login of user {user!r} (POSTGRES_USER) with the password of "
+            f"POSTGRES_PASSWORD: one of the two differs from the ones {_kept_by(config)}"
+        )
+    if f'role "{user}" does not exist' in text:  # trust or peer authentication names the missing role
+        return PostgresLoginError(
+            f"PostgreSQL at {address} has no user {user!r} (POSTGRES_USER): it differs from the one {_kept_by(config)}"
+        )
+    if f'database "{dbname}" does not exist' in text:
+        create = (
+            "`python -m workbook up` creates it"
+            if config.stack == "embedded"
+            else "the Docker stack creates it only with a new data volume (`docker compose down -v`, all results)"
+        )
+        return PostgresLoginError(
+            f"PostgreSQL at {address} has no database {dbname!r} (POSTGRES_DB): {create}, or set POSTGRES_DB in "
+            ".env back to the database that holds your results"
+        )
+    if "timeout expired" in text or "Connection refused" in text or "could not" in text:
+        return PostgresLoginError(
+            f"PostgreSQL at {address} is unreachable ({_reason(text)}): start it with `python -m workbook up` "
+            "(`python -m workbook status` says what runs), or set POSTGRES_HOST/POSTGRES_PORT in .env to where "
+            "it runs",
+            unreachable=True,
+        )
+    return PostgresLoginError(f"PostgreSQL at {address} refused the login of user {user!r}: {text[:300]}")
+
+
+def _kept_by(config: Config) -> str:
+    if config.stack == "embedded":
+        return (
+            "the embedded database was created with (it keeps those of its first `python -m workbook up`). Put "
+            "them back in .env, or delete the embedded database (all results) with `python -m workbook down "
+            "--wipe-db`, then `python -m workbook up`"
+        )
+    return (
+        "the Docker database was created with (it keeps those of its first start). Put them back in .env, or "
+        "delete its data volume (all results) with `docker compose down -v`"
+    )
+
+
+def _reason(text: str) -> str:
+    if "Connection refused" in text:
+        return "connection refused"
+    if "timeout expired" in text:
+        return "no answer in time"
+    return text.removeprefix("connection to server at ")[:200]
