@@ -386,7 +386,7 @@ def test_checkpoint_interval_defaults():
     [
         (["--bounded"], "POSTGRES_PASSWORD", "not-the-password", ["POSTGRES_PASSWORD", "down --wipe-db"]),
         ([], "POSTGRES_PASSWORD", "not-the-password", ["POSTGRES_PASSWORD", "down --wipe-db"]),
-        ([], "POSTGRES_USER", "nobody", ["'nobody' (POSTGRES_USER)", "down --wipe-db"]),
+        ([], "POSTGRES_USER", "nobody", ["rejected user 'nobody'", "POSTGRES_USER", "down --wipe-db"]),
         ([], "POSTGRES_DB", "no_such_db", ["no database 'no_such_db' (POSTGRES_DB)", "python -m workbook up"]),
         ([], "POSTGRES_PORT", None, ["is unreachable", "POSTGRES_HOST/POSTGRES_PORT", "python -m workbook up"]),
     ],

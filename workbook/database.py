@@ -44,8 +44,8 @@ def login_error(config: Config, address: str, dbname: str, text: str) -> Postgre
     user = config.postgres_user
     if "password authentication failed" in text:
         return PostgresLoginError(
-            f"PostgreSQL at {address} rejected the login of user {user!r} (POSTGRES_USER) with the password of "
-            f"POSTGRES_PASSWORD: one of the two differs from the ones {_kept_by(config)}"
+            f"PostgreSQL at {address} rejected user {user!r} with the password from .env: POSTGRES_PASSWORD (or "
+            f"the user name, POSTGRES_USER) differs from the one {_kept_by(config)}"
         )
     if f'role "{user}" does not exist' in text:  # trust or peer authentication names the missing role
         return PostgresLoginError(
