@@ -22,7 +22,7 @@ import signal
 import sys
 import time
 
-from . import SAMPLE_FILE
+from . import SAMPLE_FILE, envfile
 from .loop import AHEAD, Counts, LoopOptions, on_stop_signal, run
 from .record import Rejected, dumps, epoch_ms
 from .replay import Recorder, ReplayFileError, check_record_path, check_replay_file, paced, read_records
@@ -211,12 +211,25 @@ def _add_source_options(p: argparse.ArgumentParser, cfg) -> None:
     )
 
 
+def _of_kind(kind: envfile.Kind):
+    """An argparse type checking an option as its setting is checked."""
+
+    def check(text: str):
+        try:
+            return kind.check(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r}: expected {kind.expected}") from None
+
+    return check
+
+
 def _add_output_options(p: argparse.ArgumentParser, cfg) -> None:
     """Where records go (stdout or Kafka), the options in seconds (SECONDS_OPTIONS), the log level."""
     p.add_argument("--dry-run", action="store_true", help="print records to stdout instead of sending to Kafka")
     p.add_argument(
         "--bootstrap-servers",
         default=cfg.kafka_bootstrap_servers,
+        type=_of_kind(envfile.HOST_PORTS),
         metavar="HOST:PORT",
         help="Kafka brokers (default from .env KAFKA_BOOTSTRAP_SERVERS: %(default)s)",
     )
@@ -307,10 +320,7 @@ def _parse_args(argv) -> argparse.Namespace:
         print(f"producer: {e}", file=sys.stderr)
         raise _Exit(EXIT_USAGE) from None
     parser = build_parser(cfg)
-    args = parser.parse_args(argv)
-    if args.partitions < 1:  # a default from .env is not checked by argparse
-        parser.error(f"--partitions {args.partitions} (KAFKA_TOPIC_PARTITIONS): a topic needs at least one partition")
-    return args
+    return parser.parse_args(argv)
 
 
 def _configure_logging(level: str) -> None:

@@ -28,6 +28,7 @@ from IPython import get_ipython
 from IPython.core.error import UsageError
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
+from ..config import SettingsError, load_config
 from ..pipeline import switches
 from ..pipeline.session import DEFAULT_TIMEOUT_S, QueryTimeout, SqlError
 from ..pipeline.sql_files import SqlFileError
@@ -164,6 +165,10 @@ GROUP BY window_start, window_end, direction"""
 
 
 def load_ipython_extension(ipython) -> None:
+    try:  # bad settings: one message now, not a traceback from the first cell's session
+        load_config()
+    except SettingsError as exc:
+        raise UsageError(f"the workbook's settings: {exc}") from None
     # a line magic too: `%flinksql --exercise volumes --file`
     ipython.register_magic_function(flinksql, "line_cell", "flinksql")
     ipython.user_ns.setdefault("hint", exercises.hint)
