@@ -308,6 +308,7 @@ def main(argv=None) -> int:
     _stop(reason, sink, recorder, counts, args.flush_timeout)
     source_failed = _report_source_failure(args, source, sink, counts, replay_error, label)
     _report_ahead(args, counts)
+    _report_lost(sink)
     _print_counts(counts, sink, recorder)
     return _exit_status(reason, sink, source_failed)
 
@@ -469,6 +470,18 @@ def _report_ahead(args, counts: Counts) -> None:
     )
 
 
+def _report_lost(sink) -> None:
+    if sink.lost:
+        log.warning(
+            "%d of the %d trades sent (acknowledged by the broker) were lost when it restarted without them "
+            "(a memory-only broker keeps nothing across a restart): at most %d of this producer's trades are "
+            "in the topic",
+            sink.lost,
+            sink.acked,
+            sink.acked - sink.lost,
+        )
+
+
 def _print_counts(counts: Counts, sink, recorder) -> None:
     """The summary line on stderr: `counts: {...}` (JSON; scripts and tests read it)."""
     seconds = counts.seconds()
@@ -479,6 +492,7 @@ def _print_counts(counts: Counts, sink, recorder) -> None:
         "skipped_reasons": dict(counts.skipped),
         "failed": sink.failed,
         "failed_reasons": dict(sink.errors),
+        "lost": sink.lost,
         "ignored": counts.ignored,
         "warned": sum(counts.warned.values()),
         "warned_reasons": dict(counts.warned),
@@ -493,6 +507,6 @@ def _print_counts(counts: Counts, sink, recorder) -> None:
 def _exit_status(reason: str, sink, source_failed: bool) -> int:
     if reason == "stdout closed":  # `--dry-run | head`: the reader had enough
         return EXIT_OK
-    if sink.failed:
+    if sink.failed or sink.lost:
         return EXIT_FAILED
     return EXIT_SOURCE if source_failed else EXIT_OK
