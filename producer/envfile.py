@@ -121,14 +121,11 @@ SHELL_WORDS = Kind("options as on a command line, every quote closed", _shell_wo
 PATH = Kind("a folder path, not empty", _matching(r"[^\r\n\x00]+"))
 
 
-def whole(low: int | None = None, high: int | None = None, also: tuple[int, ...] = ()) -> Kind:
-    """A whole number from `low` to `high` (either open), or one of `also`."""
+def whole(low: int | None = None, high: int | None = None, also: tuple[int, ...] = (), what: str = "") -> Kind:
+    """A whole number from `low` to `high` (either open), or one of `also`; `what` says what it means."""
     span = f"{low} or more" if high is None else f"{low}-{high}" if low is not None else f"{high} or less"
-    extra = "".join(f" (or {a})" for a in also)
-    return Kind(
-        f"a whole number, {span}{extra}" if low is not None or high is not None else "a whole number",
-        _whole(low, high, also),
-    )
+    extra = "".join(f" (or {a})" for a in also) + (f": {what}" if what else "")
+    return Kind(f"a whole number, {span}{extra}", _whole(low, high, also))
 
 
 def one_of(*words: str) -> Kind:
@@ -211,8 +208,8 @@ def _file_problems(path: Path, lines: list[Line], known: dict[str, Kind] | None)
             continue
         if known is not None and ln.name not in known:
             close = difflib.get_close_matches(ln.name, known, n=1, cutoff=0.6)
-            hint = f"did you mean {close[0]}?" if close else "it is ignored (see .env.example for the settings)"
-            warnings.append(f"{_where(path, ln.number)}: {ln.name} is not a setting of this project: {hint}")
+            hint = f"did you mean {close[0]}?" if close else "see .env.example for the settings"
+            warnings.append(f"{_where(path, ln.number)}: {ln.name} is not a setting of this project (ignored): {hint}")
         if ln.name in seen and ln.value is not None:
             warnings.append(
                 f"{_where(path, ln.number)}: {ln.name} is set again (first on line {seen[ln.name]}): "

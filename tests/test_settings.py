@@ -68,7 +68,7 @@ def test_a_line_without_equals_and_an_unclosed_quote_stop_instead_of_the_default
         ("KAFKA_TOPIC_PARTITIONS=0", "a whole number, 1-10000"),
         ("KAFKA_RETENTION_MS=ten minutes", "a whole number, 1 or more (or -1)"),
         ("KAFKA_TOPIC=my topic", "a Kafka topic name"),
-        ("MAX_AHEAD_SECONDS=-5", "a whole number, 0 or more"),
+        ("MAX_AHEAD_SECONDS=-5", "a whole number, 0 or more: how many seconds ahead of the clock"),
         ("STACK=kubernetes", "one of embedded, docker"),
         ("PRODUCER_SOURCE=binanse", "one of synthetic, replay, binance"),
         ("PRODUCER_ARGS=--speed '1", "options as on a command line, every quote closed"),
@@ -112,9 +112,12 @@ def test_unknown_and_repeated_names_are_warned_with_the_closest_setting(tmp_path
     path = env_file(tmp_path, "KAFKA_TOPC=other\nPOSTGRES_PORT=5432\nPOSTGRES_PORT=5433\nMY_OWN=1\n")
     cfg = load_config(env_file=path)
     err = capsys.readouterr().err
-    assert f"warning: {path} line 1: KAFKA_TOPC is not a setting of this project: did you mean KAFKA_TOPIC?" in err
+    assert (
+        f"warning: {path} line 1: KAFKA_TOPC is not a setting of this project (ignored): did you mean KAFKA_TOPIC?"
+        in err
+    )
     assert f"{path} line 3: POSTGRES_PORT is set again (first on line 2): this line's value is used" in err
-    assert f"{path} line 4: MY_OWN is not a setting of this project: it is ignored" in err
+    assert f"{path} line 4: MY_OWN is not a setting of this project (ignored): see .env.example" in err
     assert (cfg.kafka_topic, cfg.postgres_port) == ("trades", 5433)
     load_config(env_file=path)
     assert capsys.readouterr().err == ""  # said once per process

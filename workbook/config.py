@@ -38,7 +38,7 @@ SETTINGS = {
     "FLINK_REST_PORT": ("8081", envfile.PORT),
     "GRAFANA_URL": ("http://127.0.0.1:23000", envfile.URL),  # STACK=docker: where `workbook up` looks for Grafana
     # the processor rejects trades further ahead of the clock (sql/10_trades.sql)
-    "MAX_AHEAD_SECONDS": ("60", envfile.whole(0)),
+    "MAX_AHEAD_SECONDS": ("60", envfile.whole(0, what="how many seconds ahead of the clock a trade may be")),
     "PRODUCER_SOURCE": PRODUCER_SETTINGS["PRODUCER_SOURCE"],
     "PRODUCER_ARGS": ("--speed 1 --rebase-time", envfile.SHELL_WORDS),
     "WORKBOOK_STATE_DIR": (".state", envfile.PATH),
@@ -184,6 +184,7 @@ def load_config(env_file: Path | str | None = None, **overrides: str) -> Config:
     (or the environment), the setting, and what is expected; unknown names in the file are warned about."""
     env_path = Path(env_file) if env_file else PROJECT_ROOT / ".env"
     checked = envfile.load({**SETTINGS, **COMPOSE_SETTINGS}, [env_path], all_known=True)
+    overrides = {key.lower(): value for key, value in overrides.items()}
     values = {}
     for f in fields(Config):
         value = overrides.get(f.name, checked[f.name.upper()])
