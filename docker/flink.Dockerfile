@@ -68,6 +68,8 @@ RUN set -eux; \
 # The processor and the configuration it reads (workbook/config.py). Not sql/ nor solutions/:
 # docker-compose.yml mounts them into the processor container, so an edit needs no rebuild.
 COPY workbook/ /opt/app/workbook/
+# workbook/config.py checks the settings with producer/envfile.py (and takes the producer's from producer/settings.py)
+COPY producer/ /opt/app/producer/
 # The entrypoint runs every command as the user flink. /opt/app/.state, the state folder, is where
 # docker-compose.yml mounts the processor containers' shared volume: a new volume takes this folder's owner.
 RUN mkdir -p /opt/app/.state \

@@ -22,7 +22,7 @@ import signal
 import sys
 import time
 
-from . import SAMPLE_FILE
+from . import SAMPLE_FILE, envfile
 from .loop import AHEAD, Counts, LoopOptions, on_stop_signal, run
 from .record import Rejected, dumps, epoch_ms
 from .replay import Recorder, ReplayFileError, check_record_path, check_replay_file, paced, read_records
@@ -211,12 +211,25 @@ def _add_source_options(p: argparse.ArgumentParser, cfg) -> None:
     )
 
 
+def _of_kind(kind: envfile.Kind):
+    """An argparse type checking an option as its setting is checked."""
+
+    def check(text: str):
+        try:
+            return kind.check(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r}: expected {kind.expected}") from None
+
+    return check
+
+
 def _add_output_options(p: argparse.ArgumentParser, cfg) -> None:
     """Where records go (stdout or Kafka), the options in seconds (SECONDS_OPTIONS), the log level."""
     p.add_argument("--dry-run", action="store_true", help="print records to stdout instead of sending to Kafka")
     p.add_argument(
         "--bootstrap-servers",
         default=cfg.kafka_bootstrap_servers,
+        type=_of_kind(envfile.HOST_PORTS),
         metavar="HOST:PORT",
         help="Kafka brokers (default from .env KAFKA_BOOTSTRAP_SERVERS: %(default)s)",
     )
@@ -295,6 +308,7 @@ def main(argv=None) -> int:
     _stop(reason, sink, recorder, counts, args.flush_timeout)
     source_failed = _report_source_failure(args, source, sink, counts, replay_error, label)
     _report_ahead(args, counts)
+    _report_lost(sink)
     _print_counts(counts, sink, recorder)
     return _exit_status(reason, sink, source_failed)
 
@@ -307,10 +321,7 @@ def _parse_args(argv) -> argparse.Namespace:
         print(f"producer: {e}", file=sys.stderr)
         raise _Exit(EXIT_USAGE) from None
     parser = build_parser(cfg)
-    args = parser.parse_args(argv)
-    if args.partitions < 1:  # a default from .env is not checked by argparse
-        parser.error(f"--partitions {args.partitions} (KAFKA_TOPIC_PARTITIONS): a topic needs at least one partition")
-    return args
+    return parser.parse_args(argv)
 
 
 def _configure_logging(level: str) -> None:
@@ -459,6 +470,18 @@ def _report_ahead(args, counts: Counts) -> None:
     )
 
 
+def _report_lost(sink) -> None:
+    if sink.lost:
+        log.warning(
+            "%d of the %d trades sent (acknowledged by the broker) were lost when it restarted without them "
+            "(a memory-only broker keeps nothing across a restart): at most %d of this producer's trades are "
+            "in the topic",
+            sink.lost,
+            sink.acked,
+            sink.acked - sink.lost,
+        )
+
+
 def _print_counts(counts: Counts, sink, recorder) -> None:
     """The summary line on stderr: `counts: {...}` (JSON; scripts and tests read it)."""
     seconds = counts.seconds()
@@ -469,6 +492,7 @@ def _print_counts(counts: Counts, sink, recorder) -> None:
         "skipped_reasons": dict(counts.skipped),
         "failed": sink.failed,
         "failed_reasons": dict(sink.errors),
+        "lost": sink.lost,
         "ignored": counts.ignored,
         "warned": sum(counts.warned.values()),
         "warned_reasons": dict(counts.warned),
@@ -483,6 +507,6 @@ def _print_counts(counts: Counts, sink, recorder) -> None:
 def _exit_status(reason: str, sink, source_failed: bool) -> int:
     if reason == "stdout closed":  # `--dry-run | head`: the reader had enough
         return EXIT_OK
-    if sink.failed:
+    if sink.failed or sink.lost:
         return EXIT_FAILED
     return EXIT_SOURCE if source_failed else EXIT_OK

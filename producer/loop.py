@@ -151,7 +151,8 @@ def _move(it, sink, counts: Counts, options: LoopOptions, recorder) -> None:
 
 def _progress(received: int, sink, counts: Counts, options: LoopOptions) -> float:
     """Log the progress; returns when to log it next."""
-    log.info("progress: received %d, sent %d, skipped %d", received, sink.acked, sum(counts.skipped.values()))
+    lost = f" (lost since with a broker restart: {sink.lost})" if sink.lost else ""
+    log.info("progress: received %d, sent %d%s, skipped %d", received, sink.acked, lost, sum(counts.skipped.values()))
     return time.monotonic() + options.progress_every
 
 

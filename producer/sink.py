@@ -4,7 +4,9 @@ or confluent-kafka (--client confluent, librdkafka: several times faster).
 A sink's `send(value, key)` takes bytes; it may raise BufferError when its
 queue is full: call `wait_room()` and send again. Every sink counts `acked` (sent and acknowledged; for stdout: written) and
 `failed` (delivery failed, or still unacknowledged when the final flush timed
-out). Nothing counts as sent before the broker acknowledged it.
+out). Nothing counts as sent before the broker acknowledged it. A Kafka sink also counts `lost`:
+records the broker acknowledged and then lost, because it restarted without them (the embedded broker keeps
+its topics in memory only), seen when a partition's acknowledged offsets start again lower (`Restarts`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,37 @@ class TopicNotCreated(BrokerUnreachable):
     """The broker answered but would not create the topic; the message says what to do (exit status 3 too)."""
 
 
+class Restarts:
+    """Acknowledged offsets per partition. Offsets only grow while the broker keeps its log; an offset at or
+    below the last one acknowledged means the broker restarted without the records before it (a memory-only
+    broker starts its topics empty): what this producer had sent to that partition since the last restart,
+    and the broker had acknowledged, is counted in `lost` and said once per restart. Records of other
+    producers, and records lost without a later one to show it, cannot be counted here."""
+
+    def __init__(self, label: str):
+        self.label = label  # the broker's address, in the warning
+        self.last: dict[int, int] = {}
+        self.since: collections.Counter = collections.Counter()  # acknowledged per partition since its last restart
+        self.lost = 0
+
+    def acked(self, partition: int, offset: int) -> None:
+        if offset <= self.last.get(partition, -1):
+            lost = self.since.pop(partition, 0)
+            self.lost += lost
+            log.warning(
+                "the broker at %s restarted: partition %d's offsets began again at %d (they had reached %d): the "
+                "%d trade(s) this producer had sent to it before, and the broker had acknowledged, were lost with "
+                "it (a memory-only broker keeps nothing across a restart); sending goes on",
+                self.label,
+                partition,
+                offset,
+                self.last[partition],
+                lost,
+            )
+        self.last[partition] = offset
+        self.since[partition] += 1
+
+
 class StdoutSink:
     """--dry-run: one JSON object per line on stdout."""
 
@@ -35,6 +68,7 @@ class StdoutSink:
         self.out = stream or sys.stdout.buffer
         self.acked = 0
         self.failed = 0
+        self.lost = 0  # stdout loses nothing once written
         self.errors: collections.Counter = collections.Counter()
         self._last_flush = time.monotonic()
 
@@ -89,11 +123,15 @@ class KafkaPythonSink:
             batch_size=batch_size,
             max_request_size=8 << 20,
             retries=5,
+            # one request at a time: a retried batch (the broker restarting) cannot land after a later one, so
+            # acknowledged offsets only go back when the broker lost its log (Restarts)
+            max_in_flight_requests_per_connection=1,
             delivery_timeout_ms=60_000,
             metrics_enabled=False,
             allow_auto_create_topics=False,
         )
         self.pending: collections.deque = collections.deque()
+        self.restarts = Restarts(bootstrap_servers)
         self.acked = 0
         self.failed = 0
         self.errors: collections.Counter = collections.Counter()
@@ -125,12 +163,19 @@ class KafkaPythonSink:
             log.error("delivery failed: %s", exc)
         self.errors[name] += 1
 
+    @property
+    def lost(self) -> int:
+        return self.restarts.lost
+
     def poll(self) -> None:
         pending = self.pending
+        acked = self.restarts.acked
         while pending and pending[0].is_done:
             f = pending.popleft()
             if f.succeeded():
                 self.acked += 1
+                meta = f.value
+                acked(meta.partition, meta.offset)
             else:
                 self._fail(f.exception)
 
@@ -176,6 +221,7 @@ class ConfluentSink:
                 "queue.buffering.max.messages": 1_000_000,
                 "queue.buffering.max.kbytes": 512 * 1024,
                 "message.timeout.ms": 60_000,
+                "max.in.flight.requests.per.connection": 1,  # no reordering on retries: see KafkaPythonSink
                 "allow.auto.create.topics": False,
                 "partitioner": "murmur2_random",  # same partition per key as Java and kafka-python clients
                 "error_cb": self._client_error,
@@ -184,6 +230,7 @@ class ConfluentSink:
             }
         )
         self._poll = self.producer.poll
+        self.restarts = Restarts(bootstrap_servers)
         self.acked = 0
         self.failed = 0
         self.errors: collections.Counter = collections.Counter()
@@ -198,9 +245,14 @@ class ConfluentSink:
             self._error_logged[name] = now
             log.warning("Kafka client: %s", err.str())
 
+    @property
+    def lost(self) -> int:
+        return self.restarts.lost
+
     def _delivered(self, err, msg) -> None:
         if err is None:
             self.acked += 1
+            self.restarts.acked(msg.partition(), msg.offset())
         else:
             self.failed += 1
             name = err.name()

@@ -128,12 +128,21 @@ def processor_imports() -> set[str]:
                 base = ".".join(parts[: len(parts) - node.level + 1] + ([node.module] if node.module else []))
                 todo.append(base)
                 todo += [f"{base}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module.split(".")[0] == "producer":
+                todo.append(node.module)  # workbook/config.py checks the settings with producer/envfile.py
+                todo += [f"{node.module}.{a.name}" for a in node.names]
             elif isinstance(node, ast.ImportFrom):
                 external.add(node.module.split(".")[0])
             elif isinstance(node, ast.Import):
                 external |= {a.name.split(".")[0] for a in node.names}
     assert "workbook.pipeline.cluster_jobs" in seen and "workbook.kafka" in seen
-    return external - set(sys.stdlib_module_names) - {"__future__", "workbook"}
+    return external - set(sys.stdlib_module_names) - {"__future__", "workbook", "producer"}
+
+
+def test_flink_image_copies_the_project_packages_the_processor_imports():
+    dockerfile = (ROOT / "docker" / "flink.Dockerfile").read_text()
+    assert "COPY workbook/ /opt/app/workbook/" in dockerfile
+    assert "COPY producer/ /opt/app/producer/" in dockerfile  # workbook/config.py's settings checks
 
 
 def test_flink_image_installs_every_package_the_processor_imports():

@@ -339,3 +339,56 @@ def test_load_ext_starts_the_warm_up_unless_turned_off(monkeypatch):
     monkeypatch.setenv("WORKBOOK_WARM_UP", "0")
     magic.load_ipython_extension(ip)
     assert len(started) == 1
+
+
+def _with_config(**changes):
+    """The kernel's session with other settings for one cell (its --data topic tables are defined per cell)."""
+    import contextlib
+    import dataclasses
+
+    @contextlib.contextmanager
+    def swapped():
+        session = feedback.session()
+        saved = session.config
+        session.config = dataclasses.replace(saved, **changes)
+        try:
+            yield session.config
+        finally:
+            session.config = saved
+
+    return swapped()
+
+
+def test_data_topic_says_when_the_topic_is_empty(shell, stack, capsys):
+    from workbook import kafka
+
+    topic = "magic-empty-topic"
+    kafka.delete_topic(stack.kafka_bootstrap_servers, topic)
+    kafka.create_topic(stack.kafka_bootstrap_servers, topic)
+    with _with_config(kafka_topic=topic):
+        frame = cell(shell, "--data topic", "SELECT * FROM trades")
+    assert isinstance(frame, pd.DataFrame) and frame.empty
+    out = capsys.readouterr().out
+    assert f"the topic '{topic}' on {stack.kafka_bootstrap_servers} is empty: no trades to query yet" in out
+    assert "python -m workbook up --stream" in out
+    kafka.write_records(stack.kafka_bootstrap_servers, topic, datasets.check_trades()[:3])
+    with _with_config(kafka_topic=topic):
+        frame = cell(shell, "--data topic", "SELECT * FROM trades")
+    assert len(frame) == 3 and "is empty" not in capsys.readouterr().out
+    kafka.delete_topic(stack.kafka_bootstrap_servers, topic)
+
+
+def test_data_topic_with_the_broker_unreachable_says_so_within_seconds(shell, stack):
+    import socket
+
+    with socket.socket() as s:  # a port where nothing listens
+        s.bind(("127.0.0.1", 0))
+        address = f"127.0.0.1:{s.getsockname()[1]}"
+    cell(shell, "", "SELECT 1 AS x")  # the cluster is up: only the broker's check is timed
+    with _with_config(kafka_bootstrap_servers=address):
+        t0 = time.monotonic()
+        block = cell(shell, "--data topic", "SELECT * FROM trades")
+        seconds = time.monotonic() - t0
+    assert isinstance(block, ErrorBlock) and seconds < 5, seconds
+    assert f"the Kafka broker at {address} is unreachable" in block.body
+    assert "python -m workbook up" in block.body

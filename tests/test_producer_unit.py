@@ -520,7 +520,7 @@ def test_zero_partitions_from_the_environment_is_refused():
         "--source", "synthetic", "--max-trades", 5, "--dry-run", env={**os.environ, "KAFKA_TOPIC_PARTITIONS": "0"}
     )
     assert p.returncode == 2
-    assert "--partitions 0 (KAFKA_TOPIC_PARTITIONS): a topic needs at least one partition" in p.stderr
+    assert "environment: KAFKA_TOPIC_PARTITIONS=0: expected a whole number, 1-10000" in p.stderr
     assert p.stdout == "" and "counts:" not in p.stderr
 
 

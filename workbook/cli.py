@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .config import stops_on_bad_settings
 from .stack import cli as stack_cli
 
 
@@ -28,6 +29,7 @@ def run_sql(args) -> int:
     return sql_client.run(args.file, args.topic, args.bounded)
 
 
+@stops_on_bad_settings
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     return args.run(args)

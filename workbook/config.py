@@ -8,34 +8,80 @@ processor between the embedded stack and the Docker one.
 
 from __future__ import annotations
 
-import os
+import functools
+import sys
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from dotenv import dotenv_values  # python-dotenv: parses .env the way Compose does
+from producer import envfile  # stands alone: the producer checks its settings with it too
+from producer.envfile import SettingsError
+from producer.settings import SETTINGS as PRODUCER_SETTINGS
 
 from .paths import PROJECT_ROOT
 
-DEFAULTS = {
-    "STACK": "embedded",  # embedded | docker: which stack `python -m workbook up` manages
-    "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:29092",
-    "KAFKA_TOPIC": "trades",
-    "KAFKA_TOPIC_PARTITIONS": "1",
-    "KAFKA_RETENTION_MS": "600000",  # 10 minutes, as in the original lab
-    "POSTGRES_HOST": "127.0.0.1",
-    "POSTGRES_PORT": "25432",
-    "POSTGRES_DB": "db",
-    "POSTGRES_USER": "user",
-    "POSTGRES_PASSWORD": "user",
-    "FLINK_JOBMANAGER": "",  # HOST:PORT of a session cluster; empty = in-process MiniCluster
-    "FLINK_REST_PORT": "8081",
-    "GRAFANA_URL": "http://127.0.0.1:23000",  # STACK=docker: where `workbook up` looks for Grafana
-    "MAX_AHEAD_SECONDS": "60",  # the processor rejects trades further ahead of the clock (sql/10_trades.sql)
-    "PRODUCER_SOURCE": "synthetic",
-    "PRODUCER_ARGS": "--speed 1 --rebase-time",
-    "WORKBOOK_STATE_DIR": ".state",
+__all__ = ["SETTINGS", "Config", "SettingsError", "load_config", "stops_on_bad_settings"]
+
+# name -> (default, kind): every setting the workbook reads; the producer's five come from producer/settings.py
+# (the same names, defaults and checks). A value of the wrong form stops every command (producer/envfile.py).
+SETTINGS = {
+    "STACK": ("embedded", envfile.one_of("embedded", "docker")),  # which stack `python -m workbook up` manages
+    **{name: spec for name, spec in PRODUCER_SETTINGS.items() if name != "PRODUCER_SOURCE"},
+    "POSTGRES_HOST": ("127.0.0.1", envfile.HOST),
+    "POSTGRES_PORT": ("25432", envfile.PORT),
+    "POSTGRES_DB": ("db", envfile.matching(r"[^\r\n\x00]{1,63}", "a database name, 1-63 characters")),
+    "POSTGRES_USER": ("user", envfile.matching(r"[^\r\n\x00]{1,63}", "a user name, 1-63 characters")),
+    "POSTGRES_PASSWORD": ("user", envfile.TEXT),
+    # HOST:PORT of a session cluster; empty = in-process MiniCluster
+    "FLINK_JOBMANAGER": ("", envfile.HOST_PORT_OR_EMPTY),
+    "FLINK_REST_PORT": ("8081", envfile.PORT),
+    "GRAFANA_URL": ("http://127.0.0.1:23000", envfile.URL),  # STACK=docker: where `workbook up` looks for Grafana
+    # the processor rejects trades further ahead of the clock (sql/10_trades.sql)
+    "MAX_AHEAD_SECONDS": ("60", envfile.whole(0, what="how many seconds ahead of the clock a trade may be")),
+    "PRODUCER_SOURCE": PRODUCER_SETTINGS["PRODUCER_SOURCE"],
+    "PRODUCER_ARGS": ("--speed 1 --rebase-time", envfile.SHELL_WORDS),
+    "WORKBOOK_STATE_DIR": (".state", envfile.PATH),
 }
+_IMAGE = envfile.matching(r"[\w.\-/:@]+", "an image name (e.g. apache/kafka:3.9.1)")
+_PLATFORM = envfile.matching(r"[a-z0-9]+/[a-z0-9_]+(/v\d)?", "a platform, e.g. linux/amd64 or linux/arm64")
+# read by Docker Compose only (docker-compose.yml): checked too, so a typo stops `up` before Compose trips on it
+COMPOSE_SETTINGS = {
+    "COMPOSE_PROFILES": (
+        "",
+        envfile.matching(
+            r"((flink|jupyter)(,(flink|jupyter))*)?", "flink, jupyter, both separated by a comma, or nothing"
+        ),
+    ),
+    "KAFKA_HOST_PORT": ("29092", envfile.PORT),
+    "KAFKA_UI_PORT": ("28080", envfile.PORT),
+    "KAFKA_UI_USER": ("user", envfile.TEXT),
+    "KAFKA_UI_PASSWORD": ("user", envfile.TEXT),
+    "PGADMIN_PORT": ("20080", envfile.PORT),
+    "PGADMIN_EMAIL": ("user@domain.com", envfile.matching(r"[^@\s]+@[^@\s]+", "an e-mail address")),
+    "PGADMIN_PASSWORD": ("user", envfile.TEXT),
+    "GRAFANA_PORT": ("23000", envfile.PORT),
+    "GRAFANA_ADMIN_USER": ("user", envfile.TEXT),
+    "GRAFANA_ADMIN_PASSWORD": ("user", envfile.TEXT),
+    "JUPYTER_PORT": ("28888", envfile.PORT),
+    "JUPYTER_TOKEN": ("user", envfile.TEXT),
+    "TASKMANAGER_SLOTS": ("2", envfile.whole(1, 1024)),
+    "FLINK_PLATFORM": ("linux/amd64", _PLATFORM),
+    "JUPYTER_PLATFORM": ("linux/amd64", _PLATFORM),
+    "JUPYTER_UID": ("1000", envfile.whole(0)),
+    "JUPYTER_GID": ("1000", envfile.whole(0)),
+    **{
+        name: (default, _IMAGE)
+        for name, default in (
+            ("KAFKA_IMAGE", "apache/kafka:3.9.1"),
+            ("KAFKA_UI_IMAGE", "kafbat/kafka-ui:v1.2.0"),
+            ("TIMESCALEDB_IMAGE", "timescale/timescaledb:2.17.2-pg17"),
+            ("PGADMIN_IMAGE", "dpage/pgadmin4:9.3"),
+            ("GRAFANA_IMAGE", "grafana/grafana:11.6.16"),
+        )
+    },
+}
+DEFAULTS = {name: default for name, (default, _) in SETTINGS.items()}
 
 
 @dataclass(frozen=True)
@@ -133,32 +179,32 @@ def host_port(address: str, default_port: int) -> tuple[str, int]:
 
 
 def load_config(env_file: Path | str | None = None, **overrides: str) -> Config:
-    """Read the configuration. `overrides` (lower-case field names) win over all."""
+    """Read and check the configuration. `overrides` (lower-case field names) win over all, unchecked (the
+    callers' own values). SettingsError (a ValueError) names every malformed line or value: its file and line
+    (or the environment), the setting, and what is expected; unknown names in the file are warned about."""
     env_path = Path(env_file) if env_file else PROJECT_ROOT / ".env"
-    from_file = {k: v for k, v in dotenv_values(env_path).items() if v is not None} if env_path.exists() else {}
-    raw = {}
-    for name, default in DEFAULTS.items():
-        raw[name] = os.environ.get(name, from_file.get(name, default))
-    for key, value in overrides.items():
-        raw[key.upper()] = str(value)
+    checked = envfile.load({**SETTINGS, **COMPOSE_SETTINGS}, [env_path], all_known=True)
+    overrides = {key.lower(): value for key, value in overrides.items()}
     values = {}
     for f in fields(Config):
-        text = raw[f.name.upper()]
+        value = overrides.get(f.name, checked[f.name.upper()])
         if f.type == "int":
-            try:
-                values[f.name] = int(text)
-            except ValueError:
-                raise ValueError(f"{f.name.upper()}={text!r} in the configuration is not a whole number") from None
+            value = int(value)
         elif f.type == "Path":
-            p = Path(text)
-            values[f.name] = p if p.is_absolute() else PROJECT_ROOT / p
-        else:
-            values[f.name] = text
-    if values["max_ahead_seconds"] < 0:
-        raise ValueError(
-            f"MAX_AHEAD_SECONDS={values['max_ahead_seconds']} in the configuration is negative: it is "
-            "how many seconds ahead of the clock a trade may be (default 60); use 0 or more"
-        )
-    if values["stack"] not in ("embedded", "docker"):
-        raise ValueError(f"STACK={values['stack']!r}: use 'embedded' (no Docker) or 'docker' (docker compose up)")
+            value = Path(value) if Path(value).is_absolute() else PROJECT_ROOT / value
+        values[f.name] = value
     return Config(**values)
+
+
+def stops_on_bad_settings(main: Callable[..., int]) -> Callable[..., int]:
+    """A command's main(): bad settings print their one message (no traceback) and end it with status 2."""
+
+    @functools.wraps(main)
+    def checked(*args, **kwargs) -> int:
+        try:
+            return main(*args, **kwargs)
+        except SettingsError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return envfile.EXIT_SETTINGS
+
+    return checked

@@ -24,9 +24,11 @@ import time
 
 
 def true_end_offsets(bootstrap_servers: str, topic: str, quiet_ms: int = 500, timeout_s: float = 30) -> dict:
-    """{partition: end offset} where end = offset of the last record + 1 (0 if empty)."""
+    """{partition: end offset} where end = offset of the last record + 1 (0 if empty). KafkaUnavailable at
+    once when no broker listens (the client itself would wait 30 s to say 'Unable to bootstrap')."""
     from kafka import KafkaConsumer, TopicPartition
 
+    check_broker(bootstrap_servers, timeout_s=min(5.0, timeout_s), metadata=False)
     consumer = KafkaConsumer(
         bootstrap_servers=bootstrap_servers,
         enable_auto_commit=False,

@@ -33,13 +33,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .config import load_config
+from .config import load_config, stops_on_bad_settings
 from .pipeline import ProcessorError, RunOptions, SqlFileError, pipeline_name, run
 from .pipeline.cluster_jobs import ClusterJobsError, submission_lock, submit_once
 from .pipeline.runner import checkpoint_interval
 from .pipeline.watch import check_cluster_reaches_services, check_jobmanager, check_postgres
 
 
+@stops_on_bad_settings
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m workbook.processor",

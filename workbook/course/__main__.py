@@ -25,7 +25,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..config import load_config
+from ..config import load_config, stops_on_bad_settings
 from ..paths import PROJECT_ROOT
 from ..pipeline.sql_files import SqlFileError, read_sql_file
 from . import datasets, exercises, submission
@@ -84,6 +84,7 @@ def grade_command(args) -> int:
     return 0
 
 
+@stops_on_bad_settings
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m workbook.course", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)

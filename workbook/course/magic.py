@@ -28,8 +28,9 @@ from IPython import get_ipython
 from IPython.core.error import UsageError
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
+from ..config import SettingsError, load_config
 from ..pipeline import switches
-from ..pipeline.session import DEFAULT_TIMEOUT_S, QueryTimeout, SqlError
+from ..pipeline.session import DEFAULT_TIMEOUT_S, TOPIC, QueryTimeout, SqlError
 from ..pipeline.sql_files import SqlFileError
 from . import checks, exercises, feedback
 
@@ -115,6 +116,8 @@ def run(line: str, cell: str | None, shell=None):
         return ErrorBlock("Could not run the cell", str(exc))
     if opts.out and shell is not None:
         shell.user_ns[opts.out] = result.frame
+    if opts.data == TOPIC and not any(feedback.session().topic_ends.values()):
+        print(empty_topic_note(feedback.session().config))
     if result.frame is None:  # only DDL: say what is now defined
         print("done: " + (", ".join(result.executed) or "nothing to run"))
         return None
@@ -123,6 +126,14 @@ def run(line: str, cell: str | None, shell=None):
         print(f"the first {CHANGELOG_SHOWN} of {len(result.frame)} changelog rows (--limit N shows N; {keep})")
         return result.frame.head(CHANGELOG_SHOWN)
     return result.frame
+
+
+def empty_topic_note(config) -> str:
+    return (
+        f"the topic {config.kafka_topic!r} on {config.kafka_bootstrap_servers} is empty: no trades to query yet. "
+        "Start the trade stream with `python -m workbook up --stream` (or run `python -m producer`), then run "
+        "this cell again."
+    )
 
 
 STARTING = (
@@ -164,6 +175,10 @@ GROUP BY window_start, window_end, direction"""
 
 
 def load_ipython_extension(ipython) -> None:
+    try:  # bad settings: one message now, not a traceback from the first cell's session
+        load_config()
+    except SettingsError as exc:
+        raise UsageError(f"the workbook's settings: {exc}") from None
     # a line magic too: `%flinksql --exercise volumes --file`
     ipython.register_magic_function(flinksql, "line_cell", "flinksql")
     ipython.user_ns.setdefault("hint", exercises.hint)

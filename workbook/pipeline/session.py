@@ -192,6 +192,7 @@ class Session:
         self._lock = threading.Lock()
         self.warming: threading.Thread | None = None  # the warm-up, while it runs
         self._cells_waiting = 0
+        self.topic_ends: dict[int, int] = {}  # --data topic: where its last query stopped, per partition
 
     # --- the cluster and the environments ------------------------------------------------------
 
@@ -283,6 +284,7 @@ class Session:
                 for s in statements
             ]
         ends = kafka.true_end_offsets(self.config.kafka_bootstrap_servers, topic) if data == TOPIC else None
+        self.topic_ends = ends or self.topic_ends
         define(t_env, statements, sql_values(self.config, topic), end_offsets=ends)
 
     def warm_up(self, sql: str, data: tuple = ("check",)) -> threading.Thread:

@@ -120,7 +120,9 @@ def format_status(rows: list[Status]) -> str:
     lines = [f"{'service':<9} {'state':<9} {'pid':>7} {'RSS MiB':>8}  address / detail"]
     for s in rows:
         # stopped: an embedded service not running; a Docker service (no pid of ours) that fails its check: UNHEALTHY
-        state = "healthy" if s.healthy else ("stopped" if s.pid is None and s.detail == "stopped" else "UNHEALTHY")
+        state = s.state or (
+            "healthy" if s.healthy else ("stopped" if s.pid is None and s.detail == "stopped" else "UNHEALTHY")
+        )
         pid = str(s.pid) if s.pid else "-"
         rss = f"{s.rss_mb:.0f}" if s.pid else "-"
         lines.append(f"{s.name:<9} {state:<9} {pid:>7} {rss:>8}  {s.address}")

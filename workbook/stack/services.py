@@ -23,6 +23,7 @@ class Status:
     detail: str
     log: Path
     rss_mb: float = 0.0
+    state: str | None = None  # what `status` shows instead of healthy/UNHEALTHY/stopped (the stream's "waiting")
 
 
 class Service:
@@ -66,6 +67,10 @@ class Service:
 
     what_moving_keeps = ""
 
+    def state(self, healthy: bool) -> str | None:
+        """A state of its own for `status` (None: healthy or UNHEALTHY)."""
+        return None
+
     def start(self) -> None:
         raise NotImplementedError
 
@@ -81,7 +86,8 @@ class Service:
             return Status(self.name, self.address, None, False, "stopped", self.log_path)
         moved = self.moved()
         ok, detail = (False, moved) if moved else self.health()
-        return Status(self.name, self.address, pid, ok, detail, self.log_path, procs.process_rss_mb(pid))
+        state = None if moved else self.state(ok)
+        return Status(self.name, self.address, pid, ok, detail, self.log_path, procs.process_rss_mb(pid), state)
 
     def died(self, what: str) -> ServiceError:
         full = disk.full_note(self.state_dir)  # then the log may not hold the reason: it could not be written

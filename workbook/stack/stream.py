@@ -6,6 +6,7 @@ from __future__ import annotations
 import shlex
 import sys
 
+from .. import kafka
 from ..config import PROJECT_ROOT
 from . import procs
 from .services import Service
@@ -29,7 +30,17 @@ class Stream(Service):
         ]
 
     def health(self) -> tuple[bool, str]:
+        try:  # the producer keeps running without its broker, sending nothing: say so
+            kafka.check_broker(self.config.kafka_bootstrap_servers, timeout_s=1.0, metadata=False)
+        except kafka.KafkaUnavailable:
+            return False, (
+                f"waiting for the broker at {self.config.kafka_bootstrap_servers} (unreachable): nothing is sent "
+                "until it is back; `python -m workbook up` starts it, and the stream resumes by itself"
+            )
         return True, f"running: {' '.join(self.argv()[1:])}"
+
+    def state(self, healthy: bool) -> str | None:
+        return None if healthy else "waiting"
 
     def start(self) -> None:
         pid = procs.start_detached(self.state_dir, self.name, self.argv(), self.log_path, cwd=PROJECT_ROOT)
