@@ -47,6 +47,10 @@ LOOPBACK_OPTIONS = {
     "jobmanager.bind-host": LOOPBACK,
     "taskmanager.host": LOOPBACK,
     "taskmanager.bind-host": LOOPBACK,
+    # the MiniCluster's network buffers (64 MB by default, allocated at start): 16 MB are 512 buffers, plenty for
+    # the course's jobs at parallelism 1-2 (the memory budget, as JVM_OPTIONS)
+    "taskmanager.memory.network.min": "16mb",
+    "taskmanager.memory.network.max": "16mb",
 }
 
 # Streaming jobs: a failure (PostgreSQL or Kafka unreachable, ...) restarts the job from its last
@@ -64,10 +68,28 @@ RESTART_OPTIONS = {
 
 JVM_OPTIONS = [
     "-Duser.timezone=UTC",
-    # a throughput collector: less CPU than the default G1 on a 2-core laptop
-    "-XX:+UseParallelGC",
+    # One student's memory budget (bench/bench_memory.py, docs/classroom.md): explicit sizes, as the JVM's defaults
+    # grow with the machine (a quarter of its RAM for the heap, 1/64 committed at once: 368 MB on a 23 GB server).
+    # The course's queries and the processor's state (a window per pair and minute) fit a 256 MB heap many times over.
+    "-Xms64m",
+    "-Xmx256m",
+    "-XX:MaxMetaspaceSize=192m",
+    "-XX:ReservedCodeCacheSize=64m",
+    "-XX:MaxDirectMemorySize=128m",  # network buffers (below) and Netty's
+    "-Xss512k",
+    # the serial collector: the smallest footprint, returns heap it no longer needs; one GC thread on a 2-core laptop
+    "-XX:+UseSerialGC",
 ]
 _GC_FLAGS = ("-XX:+UseG1GC", "-XX:+UseParallelGC", "-XX:+UseSerialGC", "-XX:+UseZGC", "-XX:+UseShenandoahGC")
+
+
+def _option_name(option: str) -> str:
+    """What a JVM option sets: -Xmx256m -> -Xmx, -XX:MaxMetaspaceSize=192m -> -XX:MaxMetaspaceSize,
+    -XX:+UseSerialGC -> -XX:UseSerialGC, -Dkey=value -> -Dkey."""
+    for prefix in ("-Xmx", "-Xms", "-Xss"):
+        if option.startswith(prefix):
+            return prefix
+    return option.split("=", 1)[0].replace("-XX:+", "-XX:").replace("-XX:-", "-XX:")
 
 
 def jvm_args(state_dir=None) -> str:
@@ -77,8 +99,8 @@ def jvm_args(state_dir=None) -> str:
     for opt in JVM_OPTIONS:
         if opt in _GC_FLAGS and any(a in _GC_FLAGS for a in args):
             continue  # the user chose a collector
-        if not any(a.split("=")[0] == opt.split("=")[0] for a in args):
-            args.append(opt)
+        if not any(_option_name(a) == _option_name(opt) for a in args):
+            args.append(opt)  # the user's JVM_ARGS win (e.g. JVM_ARGS=-Xmx1g for a bigger query)
     if state_dir is not None and not any("SharedArchiveFile" in a or "ArchiveClassesAtExit" in a for a in args):
         args += class_archive.jvm_options(java, state_dir)
     return " ".join(args)

@@ -188,6 +188,8 @@ class Postgres(Service):
             "fsync=off",  # a course lab: results can be recomputed from the stream
             "-c",
             "max_connections=50",
+            "-c",
+            "shared_buffers=32MB",  # a small instance (one student's memory budget): the course's tables are tiny
         ]
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         pid = procs.start_detached(self.state_dir, self.name, argv, self.log_path, user=user, cwd=self.state_dir)
