@@ -229,9 +229,21 @@ def gateway_process():
     return None
 
 
-def end_gateway(process=None) -> None:
-    """Forget PyFlink's gateway, so that the next PyFlink call starts a new JVM: its Python side is closed and
-    `process` (gateway_process() of the old JVM), if still running, killed (`pyflink.java_gateway._gateway`)."""
+def scratch_files(process) -> list[str]:
+    """The files the JVM `process` extracted and deletes only when it exits normally: Flink's planner jar
+    (flink-table-planner_<uuid>.jar in the temporary folder, 43 MB); a killed JVM leaves it behind."""
+    import psutil
+
+    try:
+        return [f.path for f in process.open_files() if os.path.basename(f.path).startswith("flink-table-planner_")]
+    except (psutil.Error, AttributeError):
+        return []
+
+
+def end_gateway(process=None, files=()) -> None:
+    """Forget PyFlink's gateway, so that the next PyFlink call starts a new JVM: its Python side is closed,
+    `process` (gateway_process() of the old JVM), if still running, killed, and its scratch `files` removed
+    (`pyflink.java_gateway._gateway`)."""
     import psutil
     from pyflink import java_gateway
 
@@ -243,6 +255,11 @@ def end_gateway(process=None) -> None:
             process.kill()
             process.wait(10)  # reaps it
         except (psutil.Error, psutil.TimeoutExpired):
+            pass
+    for path in files:
+        try:
+            os.remove(path)
+        except OSError:
             pass
     if gateway is not None:
         try:

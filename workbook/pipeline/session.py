@@ -105,6 +105,8 @@ LOST_WHILE_RUNNING = (
     "the Flink session of this kernel stopped while this cell ran (its Java process is gone): run the cell "
     "again, a new session starts (about 20 s)."
 )
+# a JVM that does not answer a trivial call in this time is taken as hung (a busy one answers in milliseconds)
+PROBE_TIMEOUT_S = 15.0
 _CHECKS_SKIP = ("USE", "SET", "RESET")  # first words of the cells' statements the checks' environments skip
 
 
@@ -217,6 +219,7 @@ class Session:
         self._cells_waiting = 0
         self._protected: dict[str, tuple] = {}  # the checks' environments, when the cells changed the workbook's
         self._jvm = None  # the JVM of the session (psutil.Process), ended when it stops answering
+        self._jvm_files: list[str] = []  # what it leaves in the temporary folder when killed
         self._notice: str | None = None  # said once by the next cell: the session was started again
         self._workbook_names: set[str] | None = None
 
@@ -230,6 +233,7 @@ class Session:
             pyflink_internals.quiet_py4j(logs / "py4j.log")
             create_table_env(pipeline_name="workbook cell")  # starts the JVM with our options
             self._jvm = pyflink_internals.gateway_process()
+            self._jvm_files = pyflink_internals.scratch_files(self._jvm)
             self._cluster = pyflink_internals.start_mini_cluster({**LOOPBACK_OPTIONS, "rest.bind-port": "0"}, slots=4)
             uri = self._cluster.getRestAddress().get()
             self._rest = f"{uri.getHost()}:{uri.getPort()}"
@@ -250,12 +254,13 @@ class Session:
     def _restart_if_lost(self) -> None:
         """When the session's JVM does not answer: end it and forget everything in it (the next use starts
         a new one), with a notice for the next cell. Called with the lock held."""
-        if self._rest is not None and not pyflink_internals.gateway_answers():
+        if self._rest is not None and not pyflink_internals.gateway_answers(PROBE_TIMEOUT_S):
             self._forget_jvm()
 
     def _forget_jvm(self) -> None:
-        pyflink_internals.end_gateway(self._jvm)
+        pyflink_internals.end_gateway(self._jvm, self._jvm_files)
         self._jvm = self._cluster = self._rest = None
+        self._jvm_files = []
         self._envs.clear()
         self._protected.clear()
         self._notice = RESTARTED
@@ -460,7 +465,7 @@ class Session:
                 except (QueryTimeout, SqlError):
                     raise
                 except Exception as exc:  # noqa: BLE001 (Py4J raises plain exceptions)
-                    if not pyflink_internals.gateway_answers():  # not the SQL: the JVM is gone
+                    if not pyflink_internals.gateway_answers(PROBE_TIMEOUT_S):  # not the SQL: the JVM is gone
                         self._forget_jvm()
                         self._notice = None  # the error says it
                         raise SessionLost(LOST_WHILE_RUNNING) from None
