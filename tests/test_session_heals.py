@@ -203,7 +203,8 @@ def test_every_workbook_table_and_view_dropped_the_checks_still_pass_and_restore
 @pytest.mark.parametrize(
     "change",
     [
-        "CREATE TEMPORARY VIEW trades AS SELECT * FROM valid_trades WHERE price < 0",  # shadows the table
+        # redefined: a view with no rows
+        "DROP TEMPORARY VIEW valid_trades; CREATE TEMPORARY VIEW valid_trades AS SELECT * FROM checked_trades WHERE 1 = 0",
         "CREATE DATABASE IF NOT EXISTS elsewhere; USE elsewhere",  # hides them all
         "SET 'table.local-time-zone' = 'Asia/Kathmandu'",  # shifts every local time
     ],

@@ -210,60 +210,26 @@ def gateway_answers(timeout_s: float = 15.0) -> bool:
     return box.get("ok", False)
 
 
-def gateway_process():
-    """The JVM of PyFlink's gateway (a psutil.Process): the child process listening on the gateway's Py4J port;
-    None if there is none (`pyflink.java_gateway._gateway`)."""
-    import psutil
+def gateway_port() -> int | None:
+    """The Py4J port of PyFlink's gateway (its JVM listens on it); None when no JVM was started
+    (`pyflink.java_gateway._gateway`)."""
     from pyflink import java_gateway
 
     gateway = java_gateway._gateway
-    if gateway is None:
-        return None
-    port = gateway.gateway_parameters.port
-    for child in psutil.Process().children(recursive=True):
-        try:
-            if any(c.laddr and c.laddr.port == port for c in child.net_connections("tcp")):
-                return child
-        except psutil.Error:
-            continue
-    return None
+    return None if gateway is None else gateway.gateway_parameters.port
 
 
-def scratch_files(process) -> list[str]:
-    """The files the JVM `process` extracted and deletes only when it exits normally: Flink's planner jar
-    (flink-table-planner_<uuid>.jar in the temporary folder, 43 MB); a killed JVM leaves it behind."""
-    import psutil
-
-    try:
-        return [f.path for f in process.open_files() if os.path.basename(f.path).startswith("flink-table-planner_")]
-    except (psutil.Error, AttributeError):
-        return []
-
-
-def end_gateway(process=None, files=()) -> None:
-    """Forget PyFlink's gateway, so that the next PyFlink call starts a new JVM: its Python side is closed,
-    `process` (gateway_process() of the old JVM), if still running, killed, and its scratch `files` removed
-    (`pyflink.java_gateway._gateway`)."""
-    import psutil
+def forget_gateway() -> None:
+    """Forget PyFlink's gateway, so that the next PyFlink call starts a new JVM; its Python side (sockets, the
+    callback server) is closed. The old JVM is the caller's to end (`pyflink.java_gateway._gateway`)."""
     from pyflink import java_gateway
 
     with java_gateway._lock:
         gateway, java_gateway._gateway = java_gateway._gateway, None
     _CHANGELOG_CLASSES.clear()  # compiled in the old JVM
-    if process is not None:
-        try:
-            process.kill()
-            process.wait(10)  # reaps it
-        except (psutil.Error, psutil.TimeoutExpired):
-            pass
-    for path in files:
-        try:
-            os.remove(path)
-        except OSError:
-            pass
     if gateway is not None:
         try:
-            gateway.close(keep_callback_server=False)  # Python side only: sockets and the callback server
+            gateway.close(keep_callback_server=False)  # Python side only
         except Exception:  # noqa: BLE001 - a half-dead gateway may fail to close; it is forgotten either way
             pass
 

@@ -21,7 +21,7 @@ Why it is fast (see bench/bench_magic.py):
 `--data topic` reads the live topic, bounded at its true end offsets.
 
 The session heals: before each use it probes its JVM (pyflink_internals.gateway_answers); a JVM that was
-killed, lost its Py4J server or hangs is ended and a new one started, the cells' DDL run again in it, and
+killed, lost its Py4J server or hangs is ended (gateway_jvm) and a new one started, the cells' DDL run again in it, and
 `take_notice()` says so once (the magic shows it). Py4J's logging goes to a log file, never the notebook.
 The checks' environments (`protected=True`) are the workbook's as sql/ defines them: the cells' statements
 that drop, change or redefine a workbook table or view, USE, SET and RESET are not run in them, so a cell
@@ -44,7 +44,7 @@ from pathlib import Path
 
 from .. import kafka
 from ..config import Config, load_config
-from . import pyflink_internals, results, sql_files
+from . import gateway_jvm, pyflink_internals, results, sql_files
 from .errors import ProcessorError, SinkMismatch, flink_message, sink_mismatch
 from .flink_env import BASE_OPTIONS, LOOPBACK_OPTIONS, create_table_env, prepare_jvm
 from .statements import SOURCE_TABLE, define, load_statements, sql_values
@@ -232,8 +232,8 @@ class Session:
             prepare_jvm(logs)
             pyflink_internals.quiet_py4j(logs / "py4j.log")
             create_table_env(pipeline_name="workbook cell")  # starts the JVM with our options
-            self._jvm = pyflink_internals.gateway_process()
-            self._jvm_files = pyflink_internals.scratch_files(self._jvm)
+            self._jvm = gateway_jvm.find(pyflink_internals.gateway_port())
+            self._jvm_files = gateway_jvm.scratch_files(self._jvm)
             self._cluster = pyflink_internals.start_mini_cluster({**LOOPBACK_OPTIONS, "rest.bind-port": "0"}, slots=4)
             uri = self._cluster.getRestAddress().get()
             self._rest = f"{uri.getHost()}:{uri.getPort()}"
@@ -258,7 +258,8 @@ class Session:
             self._forget_jvm()
 
     def _forget_jvm(self) -> None:
-        pyflink_internals.end_gateway(self._jvm, self._jvm_files)
+        pyflink_internals.forget_gateway()
+        gateway_jvm.end(self._jvm, self._jvm_files)
         self._jvm = self._cluster = self._rest = None
         self._jvm_files = []
         self._envs.clear()
