@@ -13,9 +13,11 @@ JUPYTER_ARGS ?=
 LAB_QUIET := --LabApp.news_url=None --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate
 # Jupyter refuses to run as root unless told; CI and some lab machines are root.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
+# The project's kernel (jupyter/kernels/python3/, found first through JUPYTER_PATH) loads the workbook's extension
+# itself (workbook/course/autoload.py): %%flinksql and hint() work in a restarted kernel without `%load_ext workbook`.
 lab: venv
 	$(PY) -m workbook up --stream
-	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --ServerApp.root_dir=. $(LAB_QUIET) $(ALLOW_ROOT) $(JUPYTER_ARGS) \
+	JUPYTER_PATH="$(CURDIR)/jupyter$${JUPYTER_PATH:+:$$JUPYTER_PATH}" $(VENV)/bin/jupyter lab --ip=127.0.0.1 --ServerApp.root_dir=. $(LAB_QUIET) $(ALLOW_ROOT) $(JUPYTER_ARGS) \
 		notebooks/01_setup.ipynb
 
 test: venv

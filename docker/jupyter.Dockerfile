@@ -7,7 +7,8 @@
 # SQLAlchemy, kafka-python, ...): no embedded services (no broker, no PostgreSQL binaries), no test tools.
 # tests/test_jupyter_image.py installs exactly this lock in a scratch venv and imports every module the
 # notebooks and workbook/ import. The project itself is the mounted folder, on PYTHONPATH: `import workbook`
-# and `%load_ext workbook` work from notebooks/ and always run the code of the checkout.
+# and `%load_ext workbook` work from notebooks/ and always run the code of the checkout. JUPYTER_PATH: the project's
+# kernel (jupyter/kernels/python3/), which loads the workbook's extension itself (workbook/course/autoload.py).
 #
 # Platform: linux/amd64 (JUPYTER_PLATFORM in docker-compose.yml): apache-flink 2.0.0 and pemja have no
 # linux-aarch64 wheels and this slim image has no compiler; Apple silicon runs it emulated.
@@ -18,6 +19,7 @@ ENV PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONPATH=/opt/app \
+    JUPYTER_PATH=/opt/app/jupyter \
     HOME=/home/lab
 
 COPY locks/build.txt locks/jupyter-image.txt /tmp/locks/

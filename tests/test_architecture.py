@@ -37,6 +37,7 @@ COURSE_LAYERS = [
     {"sandbox", "grade_report"},  # grading a class (instructor-only): a Python answer's process, the reports
     {"grader"},  # grading a class: submissions on the grading data
     {"magic", "__main__", "references"},
+    {"autoload"},  # the project kernel's stand-in for the magic: loads it when a cell first uses it
 ]
 MAX_FUNCTION_LINES = 80
 

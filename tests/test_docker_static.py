@@ -96,6 +96,7 @@ DISTRIBUTION = {
     "grpc": "grpcio",  # with apache-flink (Beam's worker pool serves gRPC)
     "pyarrow": "pyarrow",  # with apache-flink (results come back as Arrow: pipeline/results.py)
     "pytz": "pytz",  # with apache-flink (TIMESTAMP_LTZ columns of results: pipeline/results.py)
+    "py4j": "py4j",  # with apache-flink (its gateway to the JVM; pipeline/pyflink_internals.py quiets its logging)
 }
 
 

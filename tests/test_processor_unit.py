@@ -200,3 +200,21 @@ def test_a_sink_mismatch_names_the_column_and_the_cast():
     fewer = FLINK_SINK_MISMATCH.replace("Incompatible types for sink column 'num_trades' at position 9", "Different")
     assert sink_mismatch(fewer).startswith("your query has 10 columns, the table candlesticks has 10: ts_start")
     assert sink_mismatch("Column 'x' not found") is None and mismatched_sink("Column 'x' not found") is None
+
+
+@pytest.mark.parametrize(
+    ("statement", "target"),
+    [
+        ("DROP TEMPORARY VIEW valid_trades", "valid_trades"),
+        ("drop view if exists `Valid_Trades`;", "valid_trades"),
+        ("-- a comment\nDROP TABLE default_catalog.default_database.trades", "trades"),
+        ("CREATE OR REPLACE TEMPORARY VIEW checked_trades AS SELECT 1", "checked_trades"),
+        ("CREATE TEMPORARY TABLE IF NOT EXISTS candlesticks (a INT)", "candlesticks"),
+        ("ALTER TABLE trades SET ('scan.startup.mode' = 'latest-offset')", "trades"),
+        ("CREATE FUNCTION f AS 'x.Y'", None),
+        ("SELECT * FROM valid_trades", None),
+        ("USE other", None),
+    ],
+)
+def test_ddl_target_names_the_table_or_view_a_statement_creates_drops_or_changes(statement, target):
+    assert sql_files.ddl_target(statement) == target

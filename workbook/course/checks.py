@@ -55,8 +55,14 @@ def names() -> list[str]:
 
 
 def run_check(name: str, answer, timeout_s: float | None = None) -> CheckResult:
-    """Run exercise `name`'s check on `answer` (its SQL, code or number): a CheckResult, whatever went wrong."""
-    return find_check(name)(answer, timeout_s)
+    """Run exercise `name`'s check on `answer` (its SQL, code or number): a CheckResult, whatever went wrong
+    (a check never raises: what it did not foresee, a JVM that stopped, ..., is a failed CheckResult too)."""
+    check_function = find_check(name)
+    try:
+        return check_function(answer, timeout_s)
+    except Exception as exc:  # noqa: BLE001 - the verdict box says what happened; the notebook goes on
+        what = " ".join(str(exc).split())[:300] or type(exc).__name__
+        return CheckResult(name, False, f"{name}: the check could not run.", [f"{what} ({type(exc).__name__})"])
 
 
 def check(name: str, sql: str) -> CheckResult:

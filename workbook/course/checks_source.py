@@ -71,7 +71,7 @@ def _create_scratch(ddl: str):
         raise Wrong(
             "cannot find the WITH (...) options of your table: keep the connector options of the skeleton."
         ) from None
-    t_env = session().env(data_key("check"))
+    t_env = session().env(data_key("check"), protected=True)
     t_env.execute_sql(f"DROP TEMPORARY TABLE IF EXISTS {_SCRATCH}")
     try:
         t_env.execute_sql(text)

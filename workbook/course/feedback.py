@@ -16,7 +16,7 @@ import pandas as pd
 
 from ..pipeline import ProcessorError, SqlFileError, sql_files
 from ..pipeline.errors import SinkMismatch
-from ..pipeline.session import QueryTimeout, Session, SqlError
+from ..pipeline.session import QueryTimeout, Session, SessionLost, SqlError
 from .datasets import active, check_trades, dataset, sample_trades
 from .hints import levels
 
@@ -228,6 +228,7 @@ def run_answer(
             changelog=changelog,
             limit=limit,
             timeout_s=timeout_s,
+            protected=True,  # the workbook's tables and views as sql/ has them, whatever earlier cells did
         )
     except SqlError as exc:
         for words, summary, problem in known_errors:
@@ -236,6 +237,8 @@ def run_answer(
         raise Wrong([exc.text()], summary="your query did not run.") from None
     except QueryTimeout as exc:
         raise Wrong([str(exc)], summary="your query did not finish.") from None
+    except SessionLost as exc:
+        raise Wrong([str(exc)], summary="the check could not run: the Flink session stopped.") from None
     except ProcessorError as exc:
         raise Wrong([str(exc)], summary="your query did not run.") from None
     if cell.frame is None:

@@ -7,6 +7,7 @@
 
     %%flinksql --exercise candlesticks      (the cell is the answer; its check runs at once)
     %flinksql --exercise volumes --file     (the exercise's file of sql/ is the answer)
+    %flinksql --restore                     (the workbook's tables and views again, after a cell dropped one)
 
 The result is a pandas DataFrame, its rows sorted by every column (deterministic
 output for nbval); `--changelog` shows the update stream instead, with each
@@ -17,6 +18,9 @@ Run All goes on; a check shows a CheckResult (passed in one line, otherwise a
 box). With WORKBOOK_SOLUTIONS=1 (the instructor's and CI's run) an exercise
 cell runs the solution instead, and a failing check raises, so CI sees it.
 The options are IPython magic arguments: `%%flinksql?` lists them.
+If the kernel's Flink session stopped (its JVM killed, ...), the next cell says so in one line and runs
+in a new one; the checks use the workbook's tables and views as sql/ has them even after a cell dropped
+one, and `--restore` brings them back in the cells.
 """
 
 from __future__ import annotations
@@ -29,8 +33,8 @@ from IPython.core.error import UsageError
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
 from ..config import SettingsError, load_config
-from ..pipeline import switches
-from ..pipeline.session import DEFAULT_TIMEOUT_S, TOPIC, QueryTimeout, SqlError
+from ..pipeline import sql_files, switches
+from ..pipeline.session import DEFAULT_TIMEOUT_S, TOPIC, QueryTimeout, SessionLost, SqlError
 from ..pipeline.sql_files import SqlFileError
 from . import checks, exercises, feedback
 
@@ -60,6 +64,11 @@ def _more_than_zero(cast):
 @argument("--out", metavar="NAME", help="also store the result frame in the variable NAME")
 @argument("--exercise", metavar="NAME", help="the cell is exercise NAME's answer: its check runs at once")
 @argument("--file", action="store_true", help="with --exercise: the exercise's file of sql/ is the answer")
+@argument(
+    "--restore",
+    action="store_true",
+    help="define the workbook's tables and views again as sql/ has them (after a cell dropped or changed one)",
+)
 @argument(
     "--timeout",
     type=_more_than_zero(float),
@@ -99,6 +108,8 @@ def run(line: str, cell: str | None, shell=None):
         opts = parse_args(line)
     except UsageError as exc:
         return ErrorBlock("Usage", f"%%flinksql: {exc}")
+    if opts.restore:
+        return restore()
     say_if_flink_is_starting()
     if opts.exercise:
         return run_exercise(opts, cell, shell)
@@ -112,6 +123,8 @@ def run(line: str, cell: str | None, shell=None):
         return ErrorBlock(f"Flink SQL error: {exc.message}", exc.marked() if exc.line else exc.text())
     except QueryTimeout as exc:
         return ErrorBlock("Query stopped", str(exc))
+    except SessionLost as exc:
+        return ErrorBlock("The Flink session stopped", str(exc))
     except Exception as exc:  # noqa: BLE001 (the stack is down, a dataset is missing, ...)
         return ErrorBlock("Could not run the cell", str(exc))
     if opts.out and shell is not None:
@@ -120,6 +133,7 @@ def run(line: str, cell: str | None, shell=None):
         print(empty_topic_note(feedback.session().config))
     if result.frame is None:  # only DDL: say what is now defined
         print("done: " + (", ".join(result.executed) or "nothing to run"))
+        say_if_workbook_changed(cell)
         return None
     if opts.changelog and opts.limit is None and len(result.frame) > CHANGELOG_SHOWN:
         keep = f"--out NAME keeps all {len(result.frame)}" if not opts.out else f"{opts.out} has them all"
@@ -142,9 +156,35 @@ STARTING = (
 
 
 def say_if_flink_is_starting() -> None:
-    """A wait over 5 s says what it waits for: the first cells of a kernel wait for its Flink."""
-    if feedback.session().starting:
+    """A wait over 5 s says what it waits for: the first cells of a kernel wait for its Flink; a session that
+    had stopped (its JVM killed, ...) is said once, in one line, and started again."""
+    notice = feedback.session().take_notice()
+    if notice:
+        print(notice, flush=True)
+    elif feedback.session().starting:
         print(STARTING, flush=True)
+
+
+def say_if_workbook_changed(cell: str) -> None:
+    """After a cell that dropped, changed or redefined a workbook table or view (or USE): what it means."""
+    session = feedback.session()
+    names = [n for _, raw in sql_files.split_statements(cell) if (n := session.touches_workbook(raw))]
+    if names:
+        what = "USE changed the current catalog or database" if names[0] == "USE" else f"{names[0]} is the workbook's"
+        print(
+            f"note: {what}: the checks keep using the workbook's tables and views as sql/ has them; "
+            "%flinksql --restore brings them back in your cells."
+        )
+
+
+def restore() -> None:
+    """--restore: the workbook's tables and views again, in the cells too."""
+    forgotten = feedback.session().restore()
+    if not forgotten:
+        print("restore: nothing to do, no cell changed the workbook's tables or views.")
+        return
+    said = "; ".join(" ".join(stmt.split())[:80] for stmt in forgotten)
+    print(f"restored: the workbook's tables and views, as sql/ has them (forgotten: {said}).")
 
 
 def run_exercise(opts: argparse.Namespace, cell: str | None, shell=None):

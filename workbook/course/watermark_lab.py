@@ -213,4 +213,4 @@ def flink_windows(trades, name: str = "lab") -> pd.DataFrame:
         record.setdefault("direction", "buy")
         record.setdefault("volume", 1.0)
     session.datasets[name] = lambda: records
-    return session.run_cell(FLINK_WINDOWS_SQL, data=name).frame
+    return session.run_cell(FLINK_WINDOWS_SQL, data=name, protected=True).frame  # the workbook's checked_trades

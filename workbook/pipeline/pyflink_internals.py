@@ -2,7 +2,8 @@
 
 PyFlink has no public way to load or compile a JSON plan, to read a table's Java schema, to collect a
 result as one Arrow stream, to reach the MiniCluster behind a job, to start a MiniCluster of our own, to
-find Flink's class path or to bind its Python-worker server to one interface. The functions below do it
+find Flink's class path, to bind its Python-worker server to one interface, or to tell that its JVM is
+gone and start another one. The functions below do it
 through PyFlink's private handles: the `_j_*` Java objects behind its Python ones, its Py4J gateway and
 modules of its internals. Each says which handle it uses. They raise when the handle is not there; the
 callers fall back to PyFlink's ordinary path (`results`, `plan_cache`, `class_archive`, `watch`).
@@ -12,7 +13,10 @@ tests/test_pyflink_internals.py keeps every other module off these handles.
 from __future__ import annotations
 
 import base64
+import logging
 import os
+import threading
+import types
 
 
 def jvm():
@@ -177,6 +181,83 @@ def python_worker_pool_on(host: str) -> None:
 
     cls.start = start
     cls._workbook_on_loopback = True
+
+
+# --- the gateway's JVM: is it there, and a new one when it is not --------------------------------------
+# PyFlink starts one JVM per process (`pyflink.java_gateway._gateway`) and never notices that it died: every
+# later call fails in Py4J (a traceback logged per call). These let the caller probe it, end it and start anew.
+
+
+def gateway_answers(timeout_s: float = 15.0) -> bool:
+    """Whether PyFlink's gateway answers a trivial call within `timeout_s` (True when no JVM was started yet).
+    False for a JVM that was killed, whose Py4J server is gone, or that hangs (`pyflink.java_gateway._gateway`)."""
+    from pyflink import java_gateway
+
+    gateway = java_gateway._gateway
+    if gateway is None:
+        return True
+    box = {}
+
+    def probe():
+        try:
+            box["ok"] = gateway.jvm.java.lang.System.nanoTime() is not None
+        except Exception:  # noqa: BLE001 - Py4J raises plain exceptions: any failure is no answer
+            box["ok"] = False
+
+    thread = threading.Thread(target=probe, name="flink-gateway-probe", daemon=True)
+    thread.start()
+    thread.join(timeout_s)
+    return box.get("ok", False)
+
+
+def gateway_port() -> int | None:
+    """The Py4J port of PyFlink's gateway (its JVM listens on it); None when no JVM was started
+    (`pyflink.java_gateway._gateway`)."""
+    from pyflink import java_gateway
+
+    gateway = java_gateway._gateway
+    return None if gateway is None else gateway.gateway_parameters.port
+
+
+def forget_gateway() -> None:
+    """Forget PyFlink's gateway, so that the next PyFlink call starts a new JVM; its Python side (sockets, the
+    callback server) is closed. The old JVM is the caller's to end (`pyflink.java_gateway._gateway`)."""
+    from pyflink import java_gateway
+
+    with java_gateway._lock:
+        gateway, java_gateway._gateway = java_gateway._gateway, None
+    _CHANGELOG_CLASSES.clear()  # compiled in the old JVM
+    if gateway is not None:
+        try:
+            gateway.close(keep_callback_server=False)  # Python side only
+        except Exception:  # noqa: BLE001 - a half-dead gateway may fail to close; it is forgotten either way
+            pass
+
+
+def quiet_py4j(log_file) -> None:
+    """Py4J's log records go to `log_file`, never to the notebook (nor gRPC's INFO lines): a dead JVM makes Py4J log a traceback for
+    every call, at ERROR, some on the root logger (java_gateway's module-level `logging.exception`, which also
+    gives the root logger a stderr handler). The 'py4j' logger stops propagating and gets a file handler;
+    java_gateway's module `logging` is replaced by one whose functions log on its own logger."""
+    from py4j import java_gateway as py4j_gateway
+
+    # gRPC (PyFlink's Python-worker server) logs at INFO to the process's stderr when a new JVM is forked
+    # while its threads run ("skipping fork() handlers"); read when gRPC starts, which is later
+    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+    root = logging.getLogger("py4j")
+    if getattr(root, "_workbook_quiet", False):
+        return
+    os.makedirs(os.path.dirname(str(log_file)) or ".", exist_ok=True)
+    handler = logging.FileHandler(log_file, delay=True)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    root.propagate = False
+    own = logging.getLogger("py4j.java_gateway")
+    shim = types.SimpleNamespace(**{name: getattr(logging, name) for name in dir(logging) if not name.startswith("__")})
+    for level in ("debug", "info", "warning", "error", "exception", "critical"):
+        setattr(shim, level, getattr(own, level))
+    py4j_gateway.logging = shim
+    root._workbook_quiet = True
 
 
 # --- a changelog in batches -------------------------------------------------------------------------

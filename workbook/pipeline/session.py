@@ -19,6 +19,13 @@ Why it is fast (see bench/bench_magic.py):
   query; a class too big for the JVM is compiled again with splitting.
 
 `--data topic` reads the live topic, bounded at its true end offsets.
+
+The session heals: before each use it probes its JVM (pyflink_internals.gateway_answers); a JVM that was
+killed, lost its Py4J server or hangs is ended (gateway_jvm) and a new one started, the cells' DDL run again in it, and
+`take_notice()` says so once (the magic shows it). Py4J's logging goes to a log file, never the notebook.
+The checks' environments (`protected=True`) are the workbook's as sql/ defines them: the cells' statements
+that drop, change or redefine a workbook table or view, USE, SET and RESET are not run in them, so a cell
+that dropped `valid_trades` cannot break a check; `restore()` brings those tables and views back in the cells.
 Every listener binds to 127.0.0.1. A query that runs longer than the time limit
 is cancelled and reported (`QueryTimeout`), so no cell waits forever.
 """
@@ -37,7 +44,7 @@ from pathlib import Path
 
 from .. import kafka
 from ..config import Config, load_config
-from . import pyflink_internals, results, sql_files
+from . import gateway_jvm, pyflink_internals, results, sql_files
 from .errors import ProcessorError, SinkMismatch, flink_message, sink_mismatch
 from .flink_env import BASE_OPTIONS, LOOPBACK_OPTIONS, create_table_env, prepare_jvm
 from .statements import SOURCE_TABLE, define, load_statements, sql_values
@@ -83,6 +90,24 @@ class SqlError(ProcessorError):
 
 class QueryTimeout(ProcessorError):
     pass
+
+
+class SessionLost(ProcessorError):
+    """The session's JVM stopped while a cell ran; the next cell starts a new one."""
+
+
+RESTARTED = (
+    "\u26a0\ufe0f The Flink session of this kernel had stopped (its Java process was gone) and is started again "
+    "(about 20 s); the CREATE/DROP/SET statements of your earlier cells run again in it; a query that was "
+    "running then is lost."
+)
+LOST_WHILE_RUNNING = (
+    "the Flink session of this kernel stopped while this cell ran (its Java process is gone): run the cell "
+    "again, a new session starts (about 20 s)."
+)
+# a JVM that does not answer a trivial call in this time is taken as hung (a busy one answers in milliseconds)
+PROBE_TIMEOUT_S = 15.0
+_CHECKS_SKIP = ("USE", "SET", "RESET")  # first words of the cells' statements the checks' environments skip
 
 
 @dataclass
@@ -193,14 +218,23 @@ class Session:
         self.warming: threading.Thread | None = None  # the warm-up, while it runs
         self._cells_waiting = 0
         self.topic_ends: dict[int, int] = {}  # --data topic: where its last query stopped, per partition
+        self._protected: dict[str, tuple] = {}  # the checks' environments, when the cells changed the workbook's
+        self._jvm = None  # the JVM of the session (psutil.Process), ended when it stops answering
+        self._jvm_files: list[str] = []  # what it leaves in the temporary folder when killed
+        self._notice: str | None = None  # said once by the next cell: the session was started again
+        self._workbook_names: set[str] | None = None
 
     # --- the cluster and the environments ------------------------------------------------------
 
     def cluster_address(self) -> str:
         """Start the MiniCluster once (127.0.0.1 only); its REST address HOST:PORT."""
         if self._rest is None:
-            prepare_jvm(self.config.workbook_state_dir / "logs" / "magic")
+            logs = self.config.workbook_state_dir / "logs" / "magic"
+            prepare_jvm(logs)
+            pyflink_internals.quiet_py4j(logs / "py4j.log")
             create_table_env(pipeline_name="workbook cell")  # starts the JVM with our options
+            self._jvm = gateway_jvm.find(pyflink_internals.gateway_port())
+            self._jvm_files = gateway_jvm.scratch_files(self._jvm)
             self._cluster = pyflink_internals.start_mini_cluster({**LOOPBACK_OPTIONS, "rest.bind-port": "0"}, slots=4)
             uri = self._cluster.getRestAddress().get()
             self._rest = f"{uri.getHost()}:{uri.getPort()}"
@@ -215,6 +249,69 @@ class Session:
     def starting(self) -> bool:
         """Whether a cell now would wait for the MiniCluster to start (or for the warm-up's current step)."""
         return not self.running or (self.warming is not None and self.warming.is_alive())
+
+    # --- a JVM that stopped -----------------------------------------------------------------------
+
+    def _restart_if_lost(self) -> None:
+        """When the session's JVM does not answer: end it and forget everything in it (the next use starts
+        a new one), with a notice for the next cell. Called with the lock held."""
+        if self._rest is not None and not pyflink_internals.gateway_answers(PROBE_TIMEOUT_S):
+            self._forget_jvm()
+
+    def _forget_jvm(self) -> None:
+        pyflink_internals.forget_gateway()
+        gateway_jvm.end(self._jvm, self._jvm_files)
+        self._jvm = self._cluster = self._rest = None
+        self._jvm_files = []
+        self._envs.clear()
+        self._protected.clear()
+        self._notice = RESTARTED
+
+    def take_notice(self) -> str | None:
+        """What the next cell should say first, once: the session had stopped and is started again (a JVM
+        that stopped is found here, before the cell runs, so the notice comes before the wait)."""
+        if self.running and not (self.warming is not None and self.warming.is_alive()):  # else env() probes
+            with self._lock:
+                self._restart_if_lost()
+        notice, self._notice = self._notice, None
+        return notice
+
+    # --- the workbook's tables and views, and the cells that change them ----------------------------
+
+    def workbook_names(self) -> set[str]:
+        """The tables and views the workbook defines (sql/), lower case."""
+        if self._workbook_names is None:
+            self._workbook_names = {s.name.lower() for s in load_statements() if s.kind == "create"}
+        return self._workbook_names
+
+    def touches_workbook(self, stmt: str) -> str | None:
+        """The workbook table or view `stmt` drops, changes or redefines ('USE' for a USE statement, which
+        hides them all), else None."""
+        words = sql_files.code_of(stmt).split()
+        if words and words[0].upper() == "USE":
+            return "USE"
+        target = sql_files.ddl_target(stmt)
+        return target if target in self.workbook_names() else None
+
+    def _for_checks(self, stmt: str) -> bool:
+        """Whether the checks' environments run this statement of the cells."""
+        words = sql_files.code_of(stmt).split()
+        return not (words and words[0].upper() in _CHECKS_SKIP) and self.touches_workbook(stmt) is None
+
+    def changed_workbook(self) -> list[str]:
+        """The cells' statements in effect that drop, change or redefine a workbook table or view, or USE."""
+        return [stmt for stmt in self.ddl if self.touches_workbook(stmt)]
+
+    def restore(self) -> list[str]:
+        """Define the workbook's tables and views again as sql/ has them, in the cells too: the cells'
+        statements that dropped, changed or redefined them (and USE) are forgotten, the others run again in
+        new environments. Returns the statements forgotten."""
+        with self._lock:
+            dropped = self.changed_workbook()
+            self.ddl = [stmt for stmt in self.ddl if stmt not in dropped]
+            self._envs.clear()
+            self._protected.clear()
+        return dropped
 
     def defined(self) -> list[str]:
         """The datasets whose tables are defined in this session, in the order they were."""
@@ -250,21 +347,28 @@ class Session:
             tmp.rename(path)
         return folder
 
-    def env(self, data: str):
-        """The environment of `data` ('check', 'sample', ... or 'topic'), its DDL up to date."""
+    def env(self, data: str, protected: bool = False):
+        """The environment of `data` ('check', 'sample', ... or 'topic'), its DDL up to date. `protected` (the
+        checks'): the workbook's tables and views as sql/ defines them, whatever the cells did to them (an
+        environment of its own when the cells changed them, or USE, SET or RESET something)."""
         if data != TOPIC and data not in self.datasets:
             raise ProcessorError(f"--data {data}: unknown dataset (have: {', '.join([*self.datasets, TOPIC])})")
-        if data == TOPIC or data not in self._envs:
+        self._restart_if_lost()
+        guarded = protected and not all(map(self._for_checks, self.ddl))
+        envs = self._protected if guarded else self._envs
+        if data == TOPIC or data not in envs:
             t_env = self._new_env()
             self._define_processor_tables(t_env, data)
-            self._envs[data] = (t_env, 0)
-        t_env, applied = self._envs[data]
+            envs[data] = (t_env, 0)
+        t_env, applied = envs[data]
         for stmt in self.ddl[applied:]:
+            if guarded and not self._for_checks(stmt):
+                continue
             try:
                 execute_ddl(t_env, stmt)
             except Exception:  # noqa: BLE001 (Py4J raises plain exceptions)
                 pass  # it failed where it was first run and was reported there
-        self._envs[data] = (t_env, len(self.ddl))
+        envs[data] = (t_env, len(self.ddl))
         return t_env
 
     def _define_processor_tables(self, t_env, data: str) -> None:
@@ -319,6 +423,7 @@ class Session:
         with self._lock:
             self.ddl.clear()
             self._envs.clear()
+            self._protected.clear()
 
     # --- running a cell -------------------------------------------------------------------------
 
@@ -329,15 +434,19 @@ class Session:
         limit: int | None = None,
         changelog: bool = False,
         timeout_s: float | None = None,
+        protected: bool = False,
     ) -> CellResult:
         """Run every statement of the cell; DDL is kept for later cells. Raises SqlError
-        (with the line and column in the cell) or QueryTimeout."""
+        (with the line and column in the cell), QueryTimeout, or SessionLost when the JVM stopped meanwhile.
+        `protected`: in the checks' environment (env)."""
         started = time.perf_counter()
         out = CellResult()
         self._cells_waiting += 1  # tells a running warm-up to stop after its current step
         with self._lock:
             self._cells_waiting -= 1
-            t_env = self.env(data)
+            t_env = self.env(data, protected)
+            if protected and not all(self._for_checks(raw) for _, raw in sql_files.split_statements(cell)):
+                self._protected.pop(data, None)  # the answer changes the workbook's tables: not for the next check
             for offset, raw in sql_files.split_statements(cell):
                 text = raw.rstrip()
                 kind = sql_files.kind(text)
@@ -359,6 +468,10 @@ class Session:
                 except (QueryTimeout, SqlError):
                     raise
                 except Exception as exc:  # noqa: BLE001 (Py4J raises plain exceptions)
+                    if not pyflink_internals.gateway_answers(PROBE_TIMEOUT_S):  # not the SQL: the JVM is gone
+                        self._forget_jvm()
+                        self._notice = None  # the error says it
+                        raise SessionLost(LOST_WHILE_RUNNING) from None
                     message = short_message(exc)
                     line, column = locate(message, offset, cell)
                     if line is None:  # no place given: the statement's first word
@@ -366,9 +479,20 @@ class Session:
                         line, column = locate("at line 1, column 1", first_code, cell)
                     message = _WHERE.sub("", message).replace("  ", " ").strip(" .:,") + "."
                     message = re.sub(r"\s*\.\.$", ".", message).replace(". : ", ": ")
-                    raise SqlError(message, cell, line, column) from None
+                    raise SqlError(message + self._workbook_changed_note(message), cell, line, column) from None
         out.seconds = time.perf_counter() - started
         return out
+
+    def _workbook_changed_note(self, message: str) -> str:
+        """For an error about a missing object after the cells dropped a workbook table or view (or USE):
+        how to get them back."""
+        changed = self.changed_workbook()
+        if not changed or "not found" not in message:
+            return ""
+        return (
+            f" An earlier cell changed the workbook's own tables or views ({' '.join(changed[-1].split())[:80]}):"
+            " %flinksql --restore defines them again as sql/ has them (the checks always use those)."
+        )
 
     def plan(self, query: str, data: str = "check") -> Plan:
         """The physical plan of `query` (a SELECT, or an INSERT INTO whose query is taken) over a dataset, with
@@ -376,7 +500,7 @@ class Session:
         m = sql_files.INSERT_PREFIX.match(query)
         text = sql_files.strip_sql(query[m.end() :] if m else query)
         with self._lock:
-            return physical_plan(self.env(data).explain_sql(text, _changelog_detail()))
+            return physical_plan(self.env(data, protected=True).explain_sql(text, _changelog_detail()))
 
     def plan_insert(self, table: str, query: str, data: str = "check") -> Plan:
         """The plan of `INSERT INTO table <query>` (the query of `query` if it is an INSERT itself) against the
@@ -385,7 +509,7 @@ class Session:
         m = sql_files.INSERT_PREFIX.match(query)
         select = sql_files.strip_sql(query[m.end() :] if m else query)
         with self._lock:
-            t_env = self.env(data)
+            t_env = self.env(data, protected=True)
             try:
                 explained = t_env.explain_sql(f"INSERT INTO {table}\n{select}", _changelog_detail())
             except Exception as exc:  # noqa: BLE001 (Py4J raises plain exceptions)
@@ -480,9 +604,13 @@ class Session:
 
     def close(self) -> None:
         if self._cluster is not None:
-            self._cluster.close()
+            try:
+                self._cluster.close()
+            except Exception:  # noqa: BLE001 (Py4J raises plain exceptions) - its JVM is gone: nothing to close
+                pass
             self._cluster = self._rest = None
             self._envs.clear()
+            self._protected.clear()
 
 
 def sort_rows(frame):

@@ -212,6 +212,20 @@ def table_name(ddl: str) -> str:
     return m.group(1)
 
 
+_DDL_TARGET = re.compile(
+    r"^(CREATE|DROP|ALTER)\s+(?:OR\s+REPLACE\s+)?(?:TEMPORARY\s+)?(?:TABLE|VIEW)\s+(?:IF\s+(?:NOT\s+)?EXISTS\s+)?"
+    r"([`\w.]+)",
+    re.IGNORECASE,
+)
+
+
+def ddl_target(text: str) -> str | None:
+    """The table or view a CREATE, DROP or ALTER TABLE/VIEW statement creates or changes: its own name
+    (a qualified name's last part, lower case, without backquotes); None for any other statement."""
+    m = _DDL_TARGET.match(code_of(text).strip())
+    return m.group(2).split(".")[-1].strip("`").lower() if m else None
+
+
 # `INSERT INTO t [(columns)]` at the start of a statement, after blanks and `--` comments: what is left is its query
 INSERT_PREFIX = re.compile(
     r"^(?:\s|--[^\n]*\n)*INSERT\s+(?:INTO|OVERWRITE)\s+`?[\w.]+`?(\s*\([^)]*\))?\s*", re.IGNORECASE
