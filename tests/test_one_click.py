@@ -110,7 +110,7 @@ def _free_ports(n: int) -> list[int]:
 @pytest.mark.timeout(600)
 def test_binder_postbuild_and_start_in_a_fresh_clone():
     """A fresh clone and a fresh HOME, PATH without the project's venv: postBuild makes the venv and the
-    "python3" kernel from it; start brings the stack up on its own ports and then runs the command; the stack's
+    project's "python3" kernel on it; start brings the stack up on its own ports and then runs the command; the stack's
     processes stay within one student's memory budget."""
     # under the project's state folder: pytest's tmp folders are closed to PostgreSQL's non-root user (as root)
     (ROOT / ".state").mkdir(exist_ok=True)
@@ -143,6 +143,8 @@ def test_binder_postbuild_and_start_in_a_fresh_clone():
     assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
     spec = json.loads((prefix / "share" / "jupyter" / "kernels" / "python3" / "kernel.json").read_text())
     assert Path(spec["argv"][0]) == clone / ".venv" / "bin" / "python", spec["argv"]
+    project_kernel = json.loads((ROOT / "jupyter" / "kernels" / "python3" / "kernel.json").read_text())
+    assert spec["argv"][1:] == project_kernel["argv"][1:], "the project's kernel (it loads the workbook itself)"
     python = clone / ".venv" / "bin" / "python"
     try:
         started = subprocess.run(
