@@ -132,6 +132,14 @@ def host_port(address: str, default_port: int) -> tuple[str, int]:
     return host, port if port is not None else default_port
 
 
+def file_setting(name: str) -> str:
+    """What the project's .env (else the default) says `name` is, whatever this process's environment says:
+    what another process started here without that variable in its environment reads."""
+    env_path = PROJECT_ROOT / ".env"
+    from_file = dotenv_values(env_path) if env_path.exists() else {}
+    return from_file.get(name) or DEFAULTS[name]
+
+
 def load_config(env_file: Path | str | None = None, **overrides: str) -> Config:
     """Read the configuration. `overrides` (lower-case field names) win over all."""
     env_path = Path(env_file) if env_file else PROJECT_ROOT / ".env"
