@@ -19,7 +19,7 @@ import pytest
 
 from workbook.paths import PROJECT_ROOT
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = pytest.mark.integration
 ROUNDS = 8
 
 
@@ -101,6 +101,7 @@ def counts(found: dict[str, list[psutil.Process]]) -> dict[str, list[int]]:
     return {kind: sorted(p.pid for p in procs) for kind, procs in found.items() if procs}
 
 
+@pytest.mark.slow
 def test_two_cold_ups_at_once_start_one_stack_and_down_stops_it_all():
     t0 = time.monotonic()
     for round_ in range(1, ROUNDS + 1):
@@ -126,3 +127,82 @@ def test_two_cold_ups_at_once_start_one_stack_and_down_stops_it_all():
         finally:
             scratch.cleanup()
     print(f"{ROUNDS} rounds in {time.monotonic() - t0:.0f} s")
+
+
+def start_producer(scratch: Scratch) -> subprocess.Popen:
+    """A producer of this project sending to the scratch broker, in no pid file: one an earlier run left behind."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "producer", "--source", "synthetic", "--speed", "1"],
+        cwd=PROJECT_ROOT,
+        env=scratch.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    time.sleep(2)
+    assert proc.poll() is None, "the stand-in producer did not start"
+    return proc
+
+
+def line_of(output: str, service: str) -> str:
+    lines = output.splitlines()
+    i = next(i for i, line in enumerate(lines) if line.startswith(service))
+    return "\n".join(lines[i : i + 2])  # its row and its detail
+
+
+def test_producers_and_brokers_out_of_the_pid_files_are_found_named_and_stopped():
+    scratch = Scratch()
+    try:
+        code, out = scratch.run("up", "--stream")
+        assert code == 0, out
+        first = scratch.processes()
+        broker, producer = first["broker"][0].pid, first["producer"][0].pid
+        orphan = start_producer(scratch)
+        run = scratch.state / "run"
+        (run / "stream.pid").unlink()
+        dead = subprocess.Popen(["true"])
+        dead.wait()
+        (run / "broker.pid").write_text(f"{dead.pid}\n")  # a pid file naming a process that is gone
+
+        code, status = scratch.run("status")
+        assert code == 0, status
+        assert line_of(status, "broker").split()[:3] == ["broker", "healthy", str(broker)], status
+        stream = line_of(status, "stream")
+        assert "UNHEALTHY" in stream and f"pid {producer} " in stream and f"pid {orphan.pid} " in stream, status
+        assert "2 producers send to 'trades'" in stream and "the stream is doubled" in stream, status
+
+        code, out = scratch.run("up", "--stream")
+        assert code == 0, out
+        assert f"stream: stopping another producer sending to the same topic, pid {orphan.pid} (" in out, out
+        assert (
+            f"broker: already running at {scratch.kafka} (pid {broker}; its pid file was stale: now pid {broker})"
+            in out
+        )
+        assert (run / "broker.pid").read_text() == f"{broker}\n"
+        assert orphan.wait(10) is not None
+        assert [p.pid for p in scratch.processes()["producer"]] == [producer]
+
+        second = start_producer(scratch)
+        code, out = scratch.run("down")
+        assert code == 0, out
+        assert f"stream: stopping (pids {producer}, {second.pid})" in out, out
+        assert second.wait(10) is not None
+        assert not counts(scratch.processes()), out
+    finally:
+        scratch.cleanup()
+
+
+def test_down_racing_up_leaves_all_or_nothing_and_a_second_down_nothing():
+    scratch = Scratch()
+    try:
+        up, down = scratch.workbook("up", "--stream"), scratch.workbook("down")
+        outs = [p.communicate(timeout=240)[0] for p in (up, down)]
+        assert (up.returncode, down.returncode) == (0, 0), "\n---\n".join(outs)
+        found = scratch.processes()
+        running = [len(found[kind]) for kind in ("broker", "postgres", "producer")]
+        assert running in ([1, 1, 1], [0, 0, 0]), f"{running}\n" + "\n---\n".join(outs)
+        code, out = scratch.run("down")
+        assert code == 0, out
+        assert not counts(scratch.processes()), out
+    finally:
+        scratch.cleanup()

@@ -12,7 +12,7 @@ import psutil
 
 from .. import kafka
 from . import procs
-from .ports import ensure_free, holder_of, listening_pids, port_accepts
+from .ports import ensure_free, held_by, holder_of, listening_pids, port_accepts
 from .services import Service, ServiceError
 
 
@@ -95,7 +95,7 @@ class Broker(Service):
         if not procs.wait_until(lambda: port_accepts(host, port), timeout=20, while_alive=pid):
             procs.stop_pid(pid)
             raise self.died(f"did not start listening on {self.address}")
-        if pid not in listening_pids(port):  # another process took the port first: ours is not the broker
+        if not held_by(port, pid):  # another process took the port first: ours is not the broker
             holder = holder_of(port)
             procs.stop_pid(pid)
             raise ServiceError(f"the broker: port {port} on {host} was taken by {holder} while ours started.")

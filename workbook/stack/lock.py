@@ -76,7 +76,7 @@ def _acquire(fd: int, path: Path, say, timeout: float) -> None:
         holder = _describe(pid, command)
         if time.monotonic() >= deadline:
             raise ServiceError(
-                f"gave up after {timeout:.0f} s waiting for {holder}, which still holds the stack's lock {path}: "
+                f"gave up after {timeout:g} s waiting for {holder}, which still holds the stack's lock {path}: "
                 "let it finish (or stop it), then run the command again."
             )
         if pid is not None and holder != told:  # said once per holder (named once it has written its pid)

@@ -48,6 +48,16 @@ def listening_pids(port: int) -> list[int]:
     return pids
 
 
+def held_by(port: int, pid: int) -> bool:
+    """Whether process `pid` listens on `port`. Its children count as it: a socket shared with a child just
+    forked (PostgreSQL's) may be reported as the child's."""
+    try:
+        family = {pid, *(c.pid for c in psutil.Process(pid).children(recursive=True))}
+    except psutil.Error:
+        return False
+    return bool(family & set(listening_pids(port)))
+
+
 def _listens_on(conn, port: int) -> bool:
     return bool(conn.laddr) and conn.laddr.port == port and conn.status == psutil.CONN_LISTEN
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ..config import PROJECT_ROOT
 from . import procs
-from .ports import ensure_free, holder_of, listening_pids, port_accepts
+from .ports import ensure_free, held_by, holder_of, port_accepts
 from .services import Service, ServiceError
 
 PG_SYSTEM_USER = "workbook_pg"
@@ -213,7 +213,7 @@ class Postgres(Service):
         if not procs.wait_until(lambda: port_accepts(host, port), timeout=30, while_alive=pid):
             self.stop()
             raise self.died(f"did not start listening on {self.address}")
-        if pid not in listening_pids(port):  # another process took the port first: ours is not the server
+        if not held_by(port, pid):  # another process took the port first: ours is not the server
             holder = holder_of(port)
             self.stop()
             raise ServiceError(f"PostgreSQL: port {port} on {host} was taken by {holder} while ours started.")

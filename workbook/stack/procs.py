@@ -96,7 +96,8 @@ def describe(pid: int) -> str:
 
 
 def stop_pid(pid: int, timeout: float = 15.0) -> None:
-    """SIGTERM the process (and its children), SIGKILL what is left after timeout."""
+    """SIGTERM the process (and its children), SIGKILL what is left after timeout. A zombie counts as stopped:
+    its parent (maybe not us) reaps it."""
     try:
         proc = psutil.Process(pid)
         procs = [proc] + proc.children(recursive=True)
@@ -107,13 +108,14 @@ def stop_pid(pid: int, timeout: float = 15.0) -> None:
             p.send_signal(signal.SIGTERM)
         except psutil.Error:
             pass
-    _, alive = psutil.wait_procs(procs, timeout=timeout)
-    for p in alive:
+    wait_until(lambda: not any(is_alive(p.pid) for p in procs), timeout)
+    for p in procs:
         try:
-            p.kill()
+            if is_alive(p.pid):
+                p.kill()
         except psutil.Error:
             pass
-    psutil.wait_procs(alive, timeout=5)
+    wait_until(lambda: not any(is_alive(p.pid) for p in procs), 5)
 
 
 def forget(state_dir: Path, name: str) -> None:
