@@ -83,7 +83,10 @@ class Scratch:
             except psutil.Error:
                 continue
         for master in found["postgres"]:
-            self.postmaster_family |= {c.pid for c in master.children(recursive=True)}
+            try:
+                self.postmaster_family |= {c.pid for c in master.children(recursive=True)}
+            except psutil.Error:  # it, or a child, ended meanwhile
+                continue
         return found
 
     def cleanup(self) -> None:

@@ -45,10 +45,15 @@ class Broker(Service):
             return False
 
     def found(self) -> list[int]:
-        """The Tansu that holds the broker's port, and any other of ours started for this address."""
-        ours = [p for p in listening_pids(self.config.kafka_port) if self.owns(p)]
-        started = procs.matching(lambda p: self.url in p.cmdline() and self.owns(p.pid))
-        return list(dict.fromkeys(ours + started))
+        """The Tansu of this state folder (started in it) that holds the broker's port, and any other one of
+        this state folder started for this address."""
+
+        def of_this_state(p: psutil.Process) -> bool:
+            return self.owns(p.pid) and Path(p.cwd()) == self.state_dir.resolve()
+
+        listening = [pid for pid in listening_pids(self.config.kafka_port) if procs.matching_pid(pid, of_this_state)]
+        started = procs.matching(lambda p: self.url in p.cmdline() and of_this_state(p))
+        return list(dict.fromkeys(listening + started))
 
     @property
     def url(self) -> str:
@@ -91,7 +96,8 @@ class Broker(Service):
             "--storage-engine",
             "memory://tansu/",
         ]
-        pid = procs.start_detached(argv, self.log_path)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        pid = procs.start_detached(argv, self.log_path, cwd=self.state_dir)  # its folder tells whose it is
         if not procs.wait_until(lambda: port_accepts(host, port), timeout=20, while_alive=pid):
             procs.stop_pid(pid)
             raise self.died(f"did not start listening on {self.address}")

@@ -6,6 +6,8 @@ import socket
 
 import psutil
 
+from . import procs
+
 
 class PortInUse(RuntimeError):
     pass
@@ -52,7 +54,7 @@ def held_by(port: int, pid: int) -> bool:
     """Whether process `pid` listens on `port`. Its children count as it: a socket shared with a child just
     forked (PostgreSQL's) may be reported as the child's."""
     try:
-        family = {pid, *(c.pid for c in psutil.Process(pid).children(recursive=True))}
+        family = {pid, *(c.pid for c in procs.children(psutil.Process(pid)))}
     except psutil.Error:
         return False
     return bool(family & set(listening_pids(port)))

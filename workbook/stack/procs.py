@@ -83,6 +83,14 @@ def matching(predicate) -> list[int]:
     return pids
 
 
+def matching_pid(pid: int, predicate) -> bool:
+    """Whether process `pid` lives and predicate(psutil.Process) is true for it (errors: false)."""
+    try:
+        return is_alive(pid) and bool(predicate(psutil.Process(pid)))
+    except psutil.Error:
+        return False
+
+
 def cmdline(pid: int) -> list[str]:
     try:
         return psutil.Process(pid).cmdline()
@@ -100,9 +108,9 @@ def stop_pid(pid: int, timeout: float = 15.0) -> None:
     its parent (maybe not us) reaps it."""
     try:
         proc = psutil.Process(pid)
-        procs = [proc] + proc.children(recursive=True)
     except psutil.Error:
         return
+    procs = [proc] + children(proc)
     for p in procs:
         try:
             p.send_signal(signal.SIGTERM)
@@ -116,6 +124,16 @@ def stop_pid(pid: int, timeout: float = 15.0) -> None:
         except psutil.Error:
             pass
     wait_until(lambda: not any(is_alive(p.pid) for p in procs), 5)
+
+
+def children(proc: psutil.Process) -> list[psutil.Process]:
+    """Its children, recursively; a child that ends while they are listed makes psutil fail: listed again."""
+    for _ in range(3):
+        try:
+            return proc.children(recursive=True)
+        except psutil.Error:
+            continue
+    return []
 
 
 def forget(state_dir: Path, name: str) -> None:
@@ -146,9 +164,9 @@ def process_rss_mb(pid: int) -> float:
     """Resident memory of a process and its children, in MiB."""
     try:
         proc = psutil.Process(pid)
-        procs = [proc] + proc.children(recursive=True)
     except psutil.Error:
         return 0.0
+    procs = [proc] + children(proc)
     total = 0
     for p in procs:
         try:
