@@ -32,7 +32,7 @@ def _holder(path: Path) -> tuple[int | None, str]:
 
 
 def _describe(pid: int | None, command: str) -> str:
-    return f"pid {pid} (`{command}`)" if pid else "another command (it is just starting)"
+    return f"pid {pid} ({command})" if pid else "another command (it is just starting)"
 
 
 @contextmanager
@@ -44,8 +44,14 @@ def held(state_dir: Path, command: str, say=print, timeout: float = TIMEOUT) -> 
     if path in _held:
         yield
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise ServiceError(
+            f"cannot open the stack's lock file {path} ({exc.strerror}): WORKBOOK_STATE_DIR in .env must name a "
+            "folder you can write to."
+        ) from None
     try:
         _acquire(fd, path, say, timeout)
         pid, previous = _holder(path)
@@ -80,6 +86,6 @@ def _acquire(fd: int, path: Path, say, timeout: float) -> None:
                 "let it finish (or stop it), then run the command again."
             )
         if pid is not None and holder != told:  # said once per holder (named once it has written its pid)
-            say(f"waiting for {holder}: it is starting or stopping this stack (one `up` or `down` at a time)")
+            say(f"waiting for {holder}, which is starting or stopping this stack: one command at a time")
             told = holder
         time.sleep(0.2)
