@@ -1,4 +1,4 @@
-"""Is a TCP port free, and if not, who holds it."""
+"""Is a TCP port free, and if not, who holds it; which processes listen on it."""
 
 from __future__ import annotations
 
