@@ -178,6 +178,13 @@ def host_port(address: str, default_port: int) -> tuple[str, int]:
     return host, port if port is not None else default_port
 
 
+def file_setting(name: str) -> str:
+    """What the project's .env (else the default) says `name` is, whatever this process's environment says:
+    what another process started here without that variable in its environment reads."""
+    from_file, _ = envfile.read_env_file(PROJECT_ROOT / ".env")  # checked by load_config already
+    return from_file.get(name) or DEFAULTS[name]
+
+
 def load_config(env_file: Path | str | None = None, **overrides: str) -> Config:
     """Read and check the configuration. `overrides` (lower-case field names) win over all, unchecked (the
     callers' own values). SettingsError (a ValueError) names every malformed line or value: its file and line

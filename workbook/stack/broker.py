@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import psutil
+
 from .. import kafka
 from . import procs
-from .ports import ensure_free, port_accepts
+from .ports import ensure_free, held_by, holder_of, listening_pids, port_accepts
 from .services import Service, ServiceError
 
 
@@ -34,6 +36,24 @@ class Broker(Service):
 
     def running_address(self) -> str | None:
         return procs.option_of(self.pid(), "--listener-url", strip="tcp://")
+
+    def owns(self, pid: int) -> bool:
+        """A Tansu of this project's venv (another venv's broker on the port is another project's)."""
+        try:
+            return Path(psutil.Process(pid).exe()).resolve() == tansu_binary().resolve()
+        except psutil.Error:
+            return False
+
+    def found(self) -> list[int]:
+        """The Tansu of this state folder (started in it) that holds the broker's port, and any other one of
+        this state folder started for this address."""
+
+        def of_this_state(p: psutil.Process) -> bool:
+            return self.owns(p.pid) and Path(p.cwd()) == self.state_dir.resolve()
+
+        listening = [pid for pid in listening_pids(self.config.kafka_port) if procs.matching_pid(pid, of_this_state)]
+        started = procs.matching(lambda p: self.url in p.cmdline() and of_this_state(p))
+        return list(dict.fromkeys(listening + started))
 
     @property
     def url(self) -> str:
@@ -76,9 +96,14 @@ class Broker(Service):
             "--storage-engine",
             "memory://tansu/",
         ]
-        pid = procs.start_detached(self.state_dir, self.name, argv, self.log_path)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        pid = procs.start_detached(argv, self.log_path, cwd=self.state_dir)  # its folder tells whose it is
         if not procs.wait_until(lambda: port_accepts(host, port), timeout=20, while_alive=pid):
             procs.stop_pid(pid)
-            procs.forget(self.state_dir, self.name)
             raise self.died(f"did not start listening on {self.address}")
+        if not held_by(port, pid):  # another process took the port first: ours is not the broker
+            holder = holder_of(port)
+            procs.stop_pid(pid)
+            raise ServiceError(f"the broker: port {port} on {host} was taken by {holder} while ours started.")
+        procs.record(self.state_dir, self.name, pid)
         self.create_topic(self.config.kafka_topic, self.config.kafka_topic_partitions, self.config.kafka_retention_ms)

@@ -7,7 +7,7 @@ import time
 
 from ..config import Config, load_config
 from ..java import find_java
-from . import docker
+from . import docker, lock, procs
 from .broker import Broker
 from .flink_cluster import FlinkCluster
 from .postgres import Postgres
@@ -22,8 +22,9 @@ def services(config: Config) -> list[Service]:
 
 
 def up(config: Config | None = None, flink: bool = False, stream: bool = False, say=print) -> list[Status]:
-    """Start what is not running yet (idempotent) and return the statuses. STACK=docker: Docker Compose runs the
-    services; their statuses say which answer (stack/docker.py), and nothing is started."""
+    """Start what is not running yet (idempotent) and return the statuses. One `up` or `down` at a time per
+    state folder (stack/lock.py): a second one waits, then finds the services running. STACK=docker: Docker
+    Compose runs the services; their statuses say which answer (stack/docker.py), and nothing is started."""
     config = config or load_config()
     if config.stack == "docker":
         return docker.check(config, flink=flink, stream=stream, say=say)
@@ -33,41 +34,57 @@ def up(config: Config | None = None, flink: bool = False, stream: bool = False, 
         wanted.append(FlinkCluster(config))
     if stream:
         wanted.append(Stream(config))
-    for svc in wanted:
-        if svc.pid() is not None:
-            moved = svc.moved()
-            if moved:  # the pid file found a server on another port than .env says: say so, do not wait on it
-                raise ServiceError(moved)
-            say(f"{svc.name}: already running at {svc.address} (pid {svc.pid()})")
-            if isinstance(svc, (Broker, Postgres)):  # make sure topic/tables exist after a manual change
-                svc.create_topic(
-                    config.kafka_topic, config.kafka_topic_partitions, config.kafka_retention_ms
-                ) if isinstance(svc, Broker) else svc.create_database_and_tables()
-            continue
-        t0 = time.monotonic()
-        say(f"{svc.name}: starting at {svc.address} ...")
-        svc.start()
-        say(f"{svc.name}: up in {time.monotonic() - t0:.1f}s (pid {svc.pid()}, log {svc.log_path})")
-    return [s.status() for s in wanted]
+    command = " ".join(["python -m workbook up", *(["--flink"] if flink else []), *(["--stream"] if stream else [])])
+    with lock.held(config.workbook_state_dir, command, say):
+        for svc in wanted:
+            if svc.pid() is not None:
+                _already_running(svc, config, say)
+                continue
+            t0 = time.monotonic()
+            say(f"{svc.name}: starting at {svc.address} ...")
+            svc.start()
+            say(f"{svc.name}: up in {time.monotonic() - t0:.1f}s (pid {svc.pid()}, log {svc.log_path})")
+        return [s.status() for s in wanted]
+
+
+def _already_running(svc: Service, config: Config, say) -> None:
+    moved = svc.moved()
+    if moved:  # the pid file found a server on another port than .env says: say so, do not wait on it
+        raise ServiceError(moved)
+    pids = svc.pids()
+    if isinstance(svc, Stream) and len(pids) > 1:  # one stream: a second producer would double it
+        for extra in pids[1:]:
+            say(f"stream: stopping another producer sending to the same topic, {procs.describe(extra)}")
+            procs.stop_pid(extra)
+    adopted = svc.adopt()
+    say(f"{svc.name}: already running at {svc.address} (pid {svc.pid()}{f'; {adopted}' if adopted else ''})")
+    if isinstance(svc, Broker):  # make sure topic/tables exist after a manual change
+        svc.create_topic(config.kafka_topic, config.kafka_topic_partitions, config.kafka_retention_ms)
+    elif isinstance(svc, Postgres):
+        svc.create_database_and_tables()
 
 
 def down(config: Config | None = None, wipe_db: bool = False, say=print) -> None:
-    """Stop what `up` started (by its pid files), also under STACK=docker: the embedded services hold the
-    ports the Docker stack publishes, so they are stopped before switching."""
+    """Stop every process of the stack: those `up` recorded, and those found by their port or command line
+    (a stale pid file stops nothing else). Also under STACK=docker: the embedded services hold the ports the
+    Docker stack publishes, so they are stopped before switching. Waits for a running `up` to finish first."""
     config = config or load_config()
     if config.stack == "docker":
         say("STACK=docker: Docker Compose stops the Docker stack (`docker compose down`); stopping the embedded one")
-    for svc in reversed(services(config)):
-        if svc.pid() is not None:
-            say(f"{svc.name}: stopping (pid {svc.pid()})")
-            svc.stop()
-        elif isinstance(svc, FlinkCluster):
-            svc.stop()  # also clears stale pid files
-    if wipe_db:
-        Postgres(config).wipe()
-        say("postgres: data directory deleted")
-    else:
-        say(f"stopped; PostgreSQL data kept in {Postgres(config).data_dir}")
+    command = "python -m workbook down" + (" --wipe-db" if wipe_db else "")
+    with lock.held(config.workbook_state_dir, command, say):
+        for svc in reversed(services(config)):
+            pids = svc.pids()
+            if pids:
+                say(f"{svc.name}: stopping (pid{'s' if len(pids) > 1 else ''} {', '.join(map(str, pids))})")
+                svc.stop()
+            elif isinstance(svc, FlinkCluster):
+                svc.stop()  # also clears stale pid files
+        if wipe_db:
+            Postgres(config).wipe()
+            say("postgres: data directory deleted")
+        else:
+            say(f"stopped; PostgreSQL data kept in {Postgres(config).data_dir}")
 
 
 def status(config: Config | None = None) -> list[Status]:

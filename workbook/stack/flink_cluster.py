@@ -105,17 +105,26 @@ class FlinkCluster(Service):
         env.update(FLINK_HOME=str(flink_home()), FLINK_CONF_DIR=str(self.conf_dir), FLINK_LOG_DIR=str(self.log_dir))
         return env
 
-    def _pids(self) -> list[int]:
+    def found(self) -> list[int]:
+        """The JobManager and TaskManager: by the pid files Flink's scripts write, and by the configuration folder
+        on their command lines (a killed `up` may have left them without pid files)."""
         pids = []
         for f in self.pid_dir.glob("*.pid"):
             for line in f.read_text().split():
                 if line.isdigit() and procs.is_alive(int(line)):
                     pids.append(int(line))
-        return pids
+        conf = str(self.conf_dir)
+        started = procs.matching(lambda p: procs.option_of(p.pid, "--configDir") == conf)
+        return sorted(set(pids + started))
 
-    def pid(self) -> int | None:
-        pids = self._pids()
-        return min(pids) if pids else None
+    def recorded_pid(self) -> int | None:
+        return None  # Flink's own pid files are read by `found`
+
+    def adopt(self) -> str | None:
+        return None
+
+    def too_many(self, pids: list[int]) -> str | None:
+        return None  # a JobManager and TaskManagers: several by design
 
     def overview(self) -> dict:
         with urllib.request.urlopen(f"http://{self.address}/overview", timeout=3) as r:
@@ -131,11 +140,6 @@ class FlinkCluster(Service):
             f"{ov.get('taskmanagers')} TaskManager(s), {ov.get('slots-available')}/{ov.get('slots-total')} "
             f"slots free, {ov.get('jobs-running')} job(s) running; web UI http://{self.address}"
         )
-
-    def status(self):
-        st = super().status()
-        st.rss_mb = sum(procs.process_rss_mb(p) for p in self._pids())
-        return st
 
     def start(self) -> None:
         ensure_free("127.0.0.1", self.config.flink_rest_port, "the Flink cluster", "FLINK_REST_PORT")
@@ -177,7 +181,7 @@ class FlinkCluster(Service):
                 text=True,
                 timeout=120,
             )
-        for pid in self._pids():  # whatever stop-cluster.sh did not stop
+        for pid in self.found():  # whatever stop-cluster.sh did not stop
             procs.stop_pid(pid)
         for f in self.pid_dir.glob("*.pid"):
             f.unlink()

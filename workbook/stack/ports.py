@@ -1,10 +1,12 @@
-"""Is a TCP port free, and if not, who holds it."""
+"""Is a TCP port free, and if not, who holds it; which processes listen on it."""
 
 from __future__ import annotations
 
 import socket
 
 import psutil
+
+from . import procs
 
 
 class PortInUse(RuntimeError):
@@ -29,6 +31,39 @@ def port_accepts(host: str, port: int, timeout: float = 0.5) -> bool:
         return False
 
 
+def listening_pids(port: int) -> list[int]:
+    """The pids of the processes listening on TCP `port` that this user can see (on macOS, where only root
+    sees every socket, this user's own processes)."""
+    try:
+        return sorted({c.pid for c in psutil.net_connections(kind="tcp") if c.pid and _listens_on(c, port)})
+    except psutil.AccessDenied:
+        pass
+    except psutil.Error:
+        return []
+    pids = []
+    for p in psutil.process_iter():
+        try:
+            if any(_listens_on(c, port) for c in p.net_connections(kind="tcp")):
+                pids.append(p.pid)
+        except psutil.Error:
+            continue
+    return pids
+
+
+def held_by(port: int, pid: int) -> bool:
+    """Whether process `pid` listens on `port`. Its children count as it: a socket shared with a child just
+    forked (PostgreSQL's) may be reported as the child's."""
+    try:
+        family = {pid, *(c.pid for c in procs.children(psutil.Process(pid)))}
+    except psutil.Error:
+        return False
+    return bool(family & set(listening_pids(port)))
+
+
+def _listens_on(conn, port: int) -> bool:
+    return bool(conn.laddr) and conn.laddr.port == port and conn.status == psutil.CONN_LISTEN
+
+
 def holder_of(port: int) -> str:
     """A human description of the process listening on `port`, as far as we can see."""
     try:
@@ -38,7 +73,7 @@ def holder_of(port: int) -> str:
     except psutil.Error:
         conns = []
     for c in conns:
-        if c.laddr and c.laddr.port == port and c.status == psutil.CONN_LISTEN:
+        if _listens_on(c, port):
             if c.pid is None:
                 return "a process this user cannot see"
             try:

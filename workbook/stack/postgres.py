@@ -19,7 +19,7 @@ from pathlib import Path
 from .. import database
 from ..config import PROJECT_ROOT
 from . import disk, procs
-from .ports import ensure_free, port_accepts
+from .ports import ensure_free, held_by, holder_of, port_accepts
 from .services import Service, ServiceError
 
 PG_SYSTEM_USER = "workbook_pg"
@@ -90,6 +90,20 @@ class Postgres(Service):
     @property
     def data_dir(self) -> Path:
         return self.state_dir / "pgdata"
+
+    def owns(self, pid: int) -> bool:
+        """A postmaster of our data folder (its command line names it; its children's do not)."""
+        argv = procs.cmdline(pid)
+        return bool(argv) and Path(argv[0]).name == "postgres" and str(self.data_dir) in argv
+
+    def found(self) -> list[int]:
+        """The postmaster that PostgreSQL's own postmaster.pid names, and any other one of our data folder."""
+        try:
+            named = [int((self.data_dir / "postmaster.pid").read_text().split()[0])]
+        except (OSError, ValueError, IndexError):
+            named = []
+        others = procs.matching(lambda p: self.owns(p.pid))
+        return [p for p in dict.fromkeys(named + others) if procs.is_alive(p) and self.owns(p)]
 
     def running_address(self) -> str | None:
         """From postmaster.pid: line 4 is the port, line 6 the listen address."""
@@ -192,11 +206,25 @@ class Postgres(Service):
             "shared_buffers=32MB",  # a small instance (one student's memory budget): the course's tables are tiny
         ]
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        pid = procs.start_detached(self.state_dir, self.name, argv, self.log_path, user=user, cwd=self.state_dir)
+        pid = procs.start_detached(argv, self.log_path, user=user, cwd=self.state_dir)
         if not procs.wait_until(lambda: port_accepts(host, port), timeout=30, while_alive=pid):
             self.stop()
             raise self.died(f"did not start listening on {self.address}")
+        if not held_by(port, pid):  # another process took the port first: ours is not the server
+            holder = holder_of(port)
+            self.stop()
+            raise ServiceError(f"PostgreSQL: port {port} on {host} was taken by {holder} while ours started.")
+        procs.record(self.state_dir, self.name, pid)
+        # It accepts connections before it accepts logins ("the database system is starting up").
+        procs.wait_until(self._past_start_up, timeout=30, while_alive=pid)
         self.create_database_and_tables()
+
+    def _past_start_up(self) -> bool:
+        try:
+            self.connect(dbname="postgres").close()
+        except ServiceError as exc:
+            return "starting up" not in str(exc)  # another problem: create_database_and_tables says it
+        return True
 
     def create_database_and_tables(self) -> None:
         import psycopg2
@@ -217,14 +245,13 @@ class Postgres(Service):
             conn.close()
 
     def stop(self) -> None:
-        pid = self.pid()
-        if pid:
+        for pid in self.pids():
             # SIGINT = PostgreSQL's "fast" shutdown (SIGTERM would wait for clients to leave).
             try:
                 os.kill(pid, signal.SIGINT)
             except OSError:
                 pass
-            if not procs.wait_until(lambda: not procs.is_alive(pid), timeout=20):
+            if not procs.wait_until(lambda pid=pid: not procs.is_alive(pid), timeout=20):
                 procs.stop_pid(pid)
         procs.forget(self.state_dir, self.name)
 

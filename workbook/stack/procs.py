@@ -1,5 +1,6 @@
-"""Background processes of the embedded stack: start detached with a log file
-and a pid file under the state folder, find them again, stop them."""
+"""Background processes of the embedded stack: start detached with a log file,
+record them in a pid file under the state folder, find them again (by pid file
+or by what they are), stop them."""
 
 from __future__ import annotations
 
@@ -34,8 +35,6 @@ def is_alive(pid: int) -> bool:
 
 
 def start_detached(
-    state_dir: Path,
-    name: str,
     argv: list[str],
     log_path: Path,
     env: dict | None = None,
@@ -43,7 +42,8 @@ def start_detached(
     user: str | None = None,
 ) -> int:
     """Start argv in its own session (it outlives this Python process), output to log_path;
-    as `user` (with that user's group only) when given."""
+    as `user` (with that user's group only) when given. The caller records the pid (`record`) once the
+    process does its job (holds its port): a pid file never names a process that lost a race for it."""
     drop = {}
     if user:
         import pwd
@@ -51,7 +51,6 @@ def start_detached(
         ids = pwd.getpwnam(user)
         drop = dict(user=ids.pw_uid, group=ids.pw_gid, extra_groups=[])
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    pid_file(state_dir, name).parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
             argv,
@@ -63,34 +62,83 @@ def start_detached(
             start_new_session=True,
             **drop,
         )
-    try:
-        pid_file(state_dir, name).write_text(f"{proc.pid}\n")
-    except OSError:  # a full disk: a process without its pid file could not be found again, so none is left
-        stop_pid(proc.pid)
-        forget(state_dir, name)
-        raise
     return proc.pid
 
 
+def record(state_dir: Path, name: str, pid: int) -> None:
+    path = pid_file(state_dir, name)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"{pid}\n")
+    except OSError:  # a full disk: the process is stopped rather than left running unrecorded
+        stop_pid(pid)
+        path.unlink(missing_ok=True)
+        raise
+
+
+def matching(predicate) -> list[int]:
+    """The pids of the live processes for which predicate(psutil.Process) is true (errors: not matching)."""
+    pids = []
+    for p in psutil.process_iter():
+        try:
+            if p.status() != psutil.STATUS_ZOMBIE and predicate(p):
+                pids.append(p.pid)
+        except psutil.Error:
+            continue
+    return pids
+
+
+def matching_pid(pid: int, predicate) -> bool:
+    """Whether process `pid` lives and predicate(psutil.Process) is true for it (errors: false)."""
+    try:
+        return is_alive(pid) and bool(predicate(psutil.Process(pid)))
+    except psutil.Error:
+        return False
+
+
+def cmdline(pid: int) -> list[str]:
+    try:
+        return psutil.Process(pid).cmdline()
+    except psutil.Error:
+        return []
+
+
+def describe(pid: int) -> str:
+    """`pid N (command line)`, the command line cut at 100 characters."""
+    return f"pid {pid} ({' '.join(cmdline(pid))[:100]})"
+
+
 def stop_pid(pid: int, timeout: float = 15.0) -> None:
-    """SIGTERM the process (and its children), SIGKILL what is left after timeout."""
+    """SIGTERM the process (and its children), SIGKILL what is left after timeout. A zombie counts as stopped:
+    its parent (maybe not us) reaps it."""
     try:
         proc = psutil.Process(pid)
-        procs = [proc] + proc.children(recursive=True)
     except psutil.Error:
         return
+    procs = [proc] + children(proc)
     for p in procs:
         try:
             p.send_signal(signal.SIGTERM)
         except psutil.Error:
             pass
-    _, alive = psutil.wait_procs(procs, timeout=timeout)
-    for p in alive:
+    wait_until(lambda: not any(is_alive(p.pid) for p in procs), timeout)
+    for p in procs:
         try:
-            p.kill()
+            if is_alive(p.pid):
+                p.kill()
         except psutil.Error:
             pass
-    psutil.wait_procs(alive, timeout=5)
+    wait_until(lambda: not any(is_alive(p.pid) for p in procs), 5)
+
+
+def children(proc: psutil.Process) -> list[psutil.Process]:
+    """Its children, recursively; a child that ends while they are listed makes psutil fail: listed again."""
+    for _ in range(3):
+        try:
+            return proc.children(recursive=True)
+        except psutil.Error:
+            continue
+    return []
 
 
 def forget(state_dir: Path, name: str) -> None:
@@ -121,9 +169,9 @@ def process_rss_mb(pid: int) -> float:
     """Resident memory of a process and its children, in MiB."""
     try:
         proc = psutil.Process(pid)
-        procs = [proc] + proc.children(recursive=True)
     except psutil.Error:
         return 0.0
+    procs = [proc] + children(proc)
     total = 0
     for p in procs:
         try:

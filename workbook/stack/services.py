@@ -1,5 +1,7 @@
-"""What the embedded services have in common: a name, an address, a pid, a
-log, a health check, and the error raised when one fails to start."""
+"""What the embedded services have in common: a name, an address, its
+processes (by pid file, and found by what they are: the port they hold, their
+command line), a log, a health check, and the error raised when one fails to
+start."""
 
 from __future__ import annotations
 
@@ -42,8 +44,43 @@ class Service:
     def address(self) -> str:
         raise NotImplementedError
 
+    def owns(self, pid: int) -> bool:
+        """Whether process `pid` is one of this service's (a pid file's pid may since name another program)."""
+        return True
+
+    def found(self) -> list[int]:
+        """This project's processes of this service found by what they are (the port they hold, their command
+        line), whatever the pid files say: a pid file can be stale, or lost to a race."""
+        return []
+
+    def recorded_pid(self) -> int | None:
+        pid = procs.read_pid(self.state_dir, self.name)
+        return pid if pid is not None and self.owns(pid) else None
+
+    def pids(self) -> list[int]:
+        """Its processes: the recorded one first, then those found."""
+        return list(dict.fromkeys(p for p in (self.recorded_pid(), *self.found()) if p is not None))
+
     def pid(self) -> int | None:
-        return procs.read_pid(self.state_dir, self.name)
+        pids = self.pids()
+        return pids[0] if pids else None
+
+    def adopt(self) -> str | None:
+        """Record the running process in the pid file when the file lost it; what was done, or None."""
+        pid, recorded = self.pid(), self.recorded_pid()
+        if pid is None or pid == recorded:
+            return None
+        procs.record(self.state_dir, self.name, pid)
+        return f"its pid file {'was stale' if recorded is None else f'named pid {recorded}'}: now pid {pid}"
+
+    def too_many(self, pids: list[int]) -> str | None:
+        """Why more than one process of this service is wrong; None if it is not."""
+        if len(pids) < 2:
+            return None
+        return (
+            f"{len(pids)} {self.name} processes of this project run ({', '.join(map(procs.describe, pids))}): "
+            f"`python -m workbook down` stops them all, then `python -m workbook up` starts one"
+        )
 
     def health(self) -> tuple[bool, str]:
         raise NotImplementedError
@@ -75,19 +112,19 @@ class Service:
         raise NotImplementedError
 
     def stop(self) -> None:
-        pid = self.pid()
-        if pid:
+        for pid in self.pids():
             procs.stop_pid(pid)
         procs.forget(self.state_dir, self.name)
 
     def status(self) -> Status:
-        pid = self.pid()
-        if pid is None:
+        pids = self.pids()
+        if not pids:
             return Status(self.name, self.address, None, False, "stopped", self.log_path)
-        moved = self.moved()
-        ok, detail = (False, moved) if moved else self.health()
-        state = None if moved else self.state(ok)
-        return Status(self.name, self.address, pid, ok, detail, self.log_path, procs.process_rss_mb(pid), state)
+        problem = self.moved() or self.too_many(pids)
+        ok, detail = (False, problem) if problem else self.health()
+        state = None if problem else self.state(ok)
+        rss = sum(procs.process_rss_mb(p) for p in pids)
+        return Status(self.name, self.address, pids[0], ok, detail, self.log_path, rss, state)
 
     def died(self, what: str) -> ServiceError:
         full = disk.full_note(self.state_dir)  # then the log may not hold the reason: it could not be written

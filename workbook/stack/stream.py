@@ -1,13 +1,18 @@
 """The background trade stream of `make lab`: `python -m producer` feeding the
-broker, started and stopped like the other embedded services."""
+broker, started and stopped like the other embedded services. Its processes
+are every producer of this project sending to the broker of the configuration,
+whoever started them: one left behind would double the stream."""
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 
+import psutil
+
 from .. import kafka
-from ..config import PROJECT_ROOT
+from ..config import PROJECT_ROOT, file_setting, host_port
 from . import procs
 from .services import Service
 
@@ -29,6 +34,29 @@ class Stream(Service):
             *shlex.split(self.config.producer_args),
         ]
 
+    def owns(self, pid: int) -> bool:
+        return procs.cmdline(pid)[1:3] == ["-m", "producer"]
+
+    def found(self) -> list[int]:
+        return procs.matching(self._sends_here)
+
+    def _sends_here(self, p: psutil.Process) -> bool:
+        """A producer of this project (its program or its working folder in it) sending to our broker."""
+        argv = p.cmdline()
+        if argv[1:3] != ["-m", "producer"] or "--dry-run" in argv:
+            return False
+        program = argv[0] if os.path.isabs(argv[0]) else None  # a bare `python` says nothing of where
+        inside = any(_within(path) for path in (program, p.cwd()) if path)
+        return inside and _first_server(_target(p, argv)) == _first_server(self.config.kafka_bootstrap_servers)
+
+    def too_many(self, pids: list[int]) -> str | None:
+        if len(pids) < 2:
+            return None
+        return (
+            f"{len(pids)} producers send to {self.config.kafka_topic!r} ({', '.join(map(procs.describe, pids))}): "
+            "the stream is doubled. `python -m workbook up --stream` keeps one, `down` stops them all"
+        )
+
     def health(self) -> tuple[bool, str]:
         try:  # the producer keeps running without its broker, sending nothing: say so
             kafka.check_broker(self.config.kafka_bootstrap_servers, timeout_s=1.0, metadata=False)
@@ -43,8 +71,45 @@ class Stream(Service):
         return None if healthy else "waiting"
 
     def start(self) -> None:
-        pid = procs.start_detached(self.state_dir, self.name, self.argv(), self.log_path, cwd=PROJECT_ROOT)
+        # Where it sends, in its environment: `found` recognises it by that (.env may say otherwise by then).
+        env = {
+            **os.environ,
+            "KAFKA_BOOTSTRAP_SERVERS": self.config.kafka_bootstrap_servers,
+            "KAFKA_TOPIC": self.config.kafka_topic,
+        }
+        pid = procs.start_detached(self.argv(), self.log_path, env=env, cwd=PROJECT_ROOT)
         # A producer that cannot reach the broker or parse its options exits at once.
         if procs.wait_until(lambda: not procs.is_alive(pid), timeout=3):
-            procs.forget(self.state_dir, self.name)
             raise self.died("exited right after starting")
+        procs.record(self.state_dir, self.name, pid)
+
+
+def _target(p: psutil.Process, argv: list[str]) -> str:
+    """The brokers producer `p` sends to, as it reads them: --bootstrap-servers (the last one given), else its
+    environment's KAFKA_BOOTSTRAP_SERVERS, else the project's .env (producer/settings.py)."""
+    given = None
+    for i, arg in enumerate(argv):  # argparse takes the last one
+        if arg == "--bootstrap-servers" and i + 1 < len(argv):
+            given = argv[i + 1]
+        elif arg.startswith("--bootstrap-servers="):
+            given = arg.split("=", 1)[1]
+    if given:
+        return given
+    try:
+        from_env = p.environ().get("KAFKA_BOOTSTRAP_SERVERS")
+    except psutil.Error:
+        from_env = None
+    return from_env or file_setting("KAFKA_BOOTSTRAP_SERVERS")
+
+
+def _within(path: str) -> bool:
+    """Whether `path` (the producer's program or working folder) is in this project."""
+    absolute = os.path.abspath(path)
+    return absolute == str(PROJECT_ROOT) or absolute.startswith(f"{PROJECT_ROOT}{os.sep}")
+
+
+def _first_server(servers: str) -> tuple[str, int] | None:
+    try:
+        return host_port(servers.split(",")[0], 9092)
+    except ValueError:
+        return None
