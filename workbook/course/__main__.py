@@ -149,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         data = GRADING
     from . import checks  # deferred on purpose: the checks import pandas and the Flink pipeline, `list` needs none
 
+    load_config()  # bad settings stop here with their message and status 2 (inside a check they are its verdict)
     with datasets.using(data):  # SQL answers may keep their INSERT INTO line: the session strips it
         result = checks.run_check(args.name, text)
     print(result.text())
