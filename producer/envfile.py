@@ -250,9 +250,11 @@ def load(
     all_known: bool = False,
     environ=None,
     warn=None,
+    chosen: Path | None = None,
 ) -> dict[str, object]:
     """The settings of `spec` (name -> (default, kind)) as checked values (an int for a whole number, text
-    otherwise), from `environ` (os.environ), then the first of `env_files` that exists, then the defaults.
+    otherwise), from `environ` (os.environ), then the first of `env_files` that exists, then the file `chosen`
+    (the ports `python -m workbook up` chose, if it exists), then the defaults.
     `all_known`: `spec` lists every setting of the project, so other names in the file are warned about.
     Warnings go to `warn` (stderr), each once per process. SettingsError names every problem."""
     environ = os.environ if environ is None else environ
@@ -260,6 +262,8 @@ def load(
     from_file, lines = read_env_file(path)
     errors, warnings = _file_problems(path, lines, spec if all_known else None)
     line_of = {ln.name: ln.number for ln in lines if ln.name}
+    chosen_values, chosen_lines = read_env_file(chosen) if chosen else ({}, [])
+    chosen_line_of = {ln.name: ln.number for ln in chosen_lines if ln.name}
     values = {}
     for name, (default, kind) in spec.items():
         value = None
@@ -268,6 +272,9 @@ def load(
             errors += [error] if error else []
         if name in environ:
             value, error = _check("environment", name, environ[name], kind)
+            errors += [error] if error else []
+        elif name in chosen_values and name not in from_file:  # a file the workbook writes: checked all the same
+            value, error = _check(_where(chosen, chosen_line_of.get(name, 0)), name, chosen_values[name], kind)
             errors += [error] if error else []
         elif name not in from_file:
             value = kind.check(default)
@@ -279,3 +286,23 @@ def load(
     if errors:  # in the file's order, the environment's last
         raise SettingsError("\n".join(sorted(dict.fromkeys(errors), key=_line_number)))
     return values
+
+
+CHOSEN_PORTS = "ports.env"  # in the state folder: the ports `python -m workbook up` chose (the defaults were taken)
+
+
+def chosen_ports_file(project_root: Path, env_files: list[Path], environ=None) -> Path | None:
+    """The file of the ports `python -m workbook up` chose for this project (`<WORKBOOK_STATE_DIR>/ports.env`),
+    read between `.env` and the defaults; None under STACK=docker, whose ports are the published ones. The two
+    settings that say where it is are read unchecked here: `load` checks them."""
+    environ = os.environ if environ is None else environ
+    path = next((p for p in env_files if p.is_file()), None)
+    from_file = read_env_file(path)[0] if path else {}
+
+    def setting(name: str, default: str) -> str:
+        return (environ.get(name) or from_file.get(name) or default).strip()
+
+    if setting("STACK", "embedded") == "docker":
+        return None
+    state = Path(setting("WORKBOOK_STATE_DIR", ".state"))
+    return (state if state.is_absolute() else project_root / state) / CHOSEN_PORTS

@@ -3,7 +3,8 @@
 
 Values come from, in order: the process environment, the `.env` file of the
 project (the folder above producer/) or of the working directory, then the
-defaults below, the original lab's. The names are the ones `.env.example`
+broker port `python -m workbook up` chose when the default was taken
+(`.state/ports.env`), then the defaults below, the original lab's. The names are the ones `.env.example`
 documents and Docker Compose passes; workbook/config.py takes these five from
 here, so their defaults and checks are the workbook's too. A value of the wrong
 form, or a `.env` line that cannot be read, is a SettingsError (producer/envfile.py).
@@ -40,6 +41,8 @@ class Settings:
 
 def load_settings(env_file: Path | str | None = None) -> Settings:
     """The settings, checked; SettingsError (a ValueError) names each bad one with its file and line."""
-    candidates = [Path(env_file)] if env_file else [Path(__file__).resolve().parent.parent / ".env", Path(".env")]
-    values = envfile.load(SETTINGS, candidates)
+    root = Path(__file__).resolve().parent.parent
+    candidates = [Path(env_file)] if env_file else [root / ".env", Path(".env")]
+    # the broker's port `python -m workbook up` chose when the default was taken (the project's .state/ports.env)
+    values = envfile.load(SETTINGS, candidates, chosen=envfile.chosen_ports_file(root, candidates))
     return Settings(*(values[name] for name in SETTINGS))

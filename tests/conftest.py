@@ -9,6 +9,7 @@ makes sure of it (starting one fails the test, naming what it started). `slow` m
 
 from __future__ import annotations
 
+import socket
 import subprocess
 
 import pytest
@@ -51,6 +52,16 @@ def _progress_in_a_scratch_file(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("WORKBOOK_PROGRESS_FILE", str(tmp_path_factory.getbasetemp() / "progress.json"))
 
 
+@pytest.fixture
+def held_port():
+    """A port held by a listening socket of this very process."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen()
+    yield s.getsockname()[1]
+    s.close()
+
+
 @pytest.fixture(scope="session")
 def config():
     return load_config()
@@ -62,7 +73,7 @@ def stack(config):
     if config.stack != "embedded":
         pytest.fail("the test suite runs against the embedded stack: set STACK=embedded in .env")
     stack_mod.up(config, say=lambda *_: None)
-    return config
+    return load_config()  # with the ports `up` chose if a default was taken (stack/port_choice.py)
 
 
 @pytest.fixture(scope="session")

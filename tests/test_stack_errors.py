@@ -15,16 +15,6 @@ from workbook.stack.postgres import Postgres
 from workbook.stack.services import ServiceError
 
 
-@pytest.fixture
-def held_port():
-    """A port held by a listening socket of this very process."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    s.listen()
-    yield s.getsockname()[1]
-    s.close()
-
-
 def scratch_config(tmp_path, **overrides):
     return load_config(env_file=tmp_path / "none", workbook_state_dir=str(tmp_path / "state"), **overrides)
 

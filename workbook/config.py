@@ -1,7 +1,9 @@
 """One configuration for every part of the workbook.
 
 Values come from, in order: the process environment, the project's `.env`
-file, then the defaults below (the original lab's). The names are the ones the
+file, the ports `python -m workbook up` chose in place of taken defaults
+(`<WORKBOOK_STATE_DIR>/ports.env`, embedded stack only), then the defaults below
+(the original lab's). The names are the ones the
 Docker Compose stack reads too, so one `.env` switches notebooks, producer and
 processor between the embedded stack and the Docker one.
 """
@@ -9,6 +11,7 @@ processor between the embedded stack and the Docker one.
 from __future__ import annotations
 
 import functools
+import os
 import sys
 import urllib.parse
 from collections.abc import Callable
@@ -21,7 +24,15 @@ from producer.settings import SETTINGS as PRODUCER_SETTINGS
 
 from .paths import PROJECT_ROOT
 
-__all__ = ["SETTINGS", "Config", "SettingsError", "load_config", "stops_on_bad_settings"]
+__all__ = [
+    "CHOSEN_PORTS",
+    "SETTINGS",
+    "Config",
+    "SettingsError",
+    "given_settings",
+    "load_config",
+    "stops_on_bad_settings",
+]
 
 # name -> (default, kind): every setting the workbook reads; the producer's five come from producer/settings.py
 # (the same names, defaults and checks). A value of the wrong form stops every command (producer/envfile.py).
@@ -36,6 +47,7 @@ SETTINGS = {
     # HOST:PORT of a session cluster; empty = in-process MiniCluster
     "FLINK_JOBMANAGER": ("", envfile.HOST_PORT_OR_EMPTY),
     "FLINK_REST_PORT": ("8081", envfile.PORT),
+    "FLINK_RPC_PORT": ("6123", envfile.PORT),  # the embedded session cluster's JobManager RPC port
     "GRAFANA_URL": ("http://127.0.0.1:23000", envfile.URL),  # STACK=docker: where `workbook up` looks for Grafana
     # the processor rejects trades further ahead of the clock (sql/10_trades.sql)
     "MAX_AHEAD_SECONDS": ("60", envfile.whole(0, what="how many seconds ahead of the clock a trade may be")),
@@ -82,6 +94,7 @@ COMPOSE_SETTINGS = {
     },
 }
 DEFAULTS = {name: default for name, (default, _) in SETTINGS.items()}
+CHOSEN_PORTS = envfile.CHOSEN_PORTS  # the file, in the state folder, of the ports `up` chose
 
 
 @dataclass(frozen=True)
@@ -98,6 +111,7 @@ class Config:
     postgres_password: str
     flink_jobmanager: str
     flink_rest_port: int
+    flink_rpc_port: int
     grafana_url: str
     max_ahead_seconds: int
     producer_source: str
@@ -179,10 +193,19 @@ def host_port(address: str, default_port: int) -> tuple[str, int]:
 
 
 def file_setting(name: str) -> str:
-    """What the project's .env (else the default) says `name` is, whatever this process's environment says:
-    what another process started here without that variable in its environment reads."""
-    from_file, _ = envfile.read_env_file(PROJECT_ROOT / ".env")  # checked by load_config already
-    return from_file.get(name) or DEFAULTS[name]
+    """What the project's .env (else the port `up` chose, else the default) says `name` is, whatever this
+    process's environment says: what another process started here without that variable in its environment
+    reads."""
+    env_path = PROJECT_ROOT / ".env"
+    from_file, _ = envfile.read_env_file(env_path)  # checked by load_config already
+    chosen = envfile.chosen_ports_file(PROJECT_ROOT, [env_path], environ={})
+    return from_file.get(name) or (envfile.read_env_file(chosen)[0] if chosen else {}).get(name) or DEFAULTS[name]
+
+
+def given_settings(env_file: Path | str | None = None) -> set[str]:
+    """The names set in the environment or in `.env`: those `up` never chooses a port for."""
+    env_path = Path(env_file) if env_file else PROJECT_ROOT / ".env"
+    return {name for name in SETTINGS if name in os.environ} | set(envfile.read_env_file(env_path)[0]) & set(SETTINGS)
 
 
 def load_config(env_file: Path | str | None = None, **overrides: str) -> Config:
@@ -190,7 +213,8 @@ def load_config(env_file: Path | str | None = None, **overrides: str) -> Config:
     callers' own values). SettingsError (a ValueError) names every malformed line or value: its file and line
     (or the environment), the setting, and what is expected; unknown names in the file are warned about."""
     env_path = Path(env_file) if env_file else PROJECT_ROOT / ".env"
-    checked = envfile.load({**SETTINGS, **COMPOSE_SETTINGS}, [env_path], all_known=True)
+    chosen = envfile.chosen_ports_file(PROJECT_ROOT, [env_path])
+    checked = envfile.load({**SETTINGS, **COMPOSE_SETTINGS}, [env_path], all_known=True, chosen=chosen)
     overrides = {key.lower(): value for key, value in overrides.items()}
     values = {}
     for f in fields(Config):

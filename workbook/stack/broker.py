@@ -12,7 +12,7 @@ import psutil
 
 from .. import kafka
 from . import procs
-from .ports import ensure_free, held_by, holder_of, listening_pids, port_accepts
+from .ports import ensure_free, held_by, listening_pids, port_accepts, taken_meanwhile
 from .services import Service, ServiceError
 
 
@@ -100,10 +100,12 @@ class Broker(Service):
         pid = procs.start_detached(argv, self.log_path, cwd=self.state_dir)  # its folder tells whose it is
         if not procs.wait_until(lambda: port_accepts(host, port), timeout=20, while_alive=pid):
             procs.stop_pid(pid)
+            if port_accepts(host, port):  # ours could not bind it: another process holds it now
+                raise taken_meanwhile("the broker", host, port)
             raise self.died(f"did not start listening on {self.address}")
         if not held_by(port, pid):  # another process took the port first: ours is not the broker
-            holder = holder_of(port)
+            error = taken_meanwhile("the broker", host, port)
             procs.stop_pid(pid)
-            raise ServiceError(f"the broker: port {port} on {host} was taken by {holder} while ours started.")
+            raise error
         procs.record(self.state_dir, self.name, pid)
         self.create_topic(self.config.kafka_topic, self.config.kafka_topic_partitions, self.config.kafka_retention_ms)

@@ -7,9 +7,10 @@ import time
 
 from ..config import Config, load_config
 from ..java import find_java
-from . import docker, lock, procs
+from . import docker, lock, port_choice, procs
 from .broker import Broker
 from .flink_cluster import FlinkCluster
+from .ports import PortInUse
 from .postgres import Postgres
 from .services import Service, ServiceError, Status
 from .stream import Stream
@@ -24,27 +25,46 @@ def services(config: Config) -> list[Service]:
 def up(config: Config | None = None, flink: bool = False, stream: bool = False, say=print) -> list[Status]:
     """Start what is not running yet (idempotent) and return the statuses. One `up` or `down` at a time per
     state folder (stack/lock.py): a second one waits, then finds the services running. STACK=docker: Docker
-    Compose runs the services; their statuses say which answer (stack/docker.py), and nothing is started."""
+    Compose runs the services; their statuses say which answer (stack/docker.py), and nothing is started.
+    A port not set in .env whose default is taken by another process is replaced by a free one, for every
+    service (the Flink cluster's too, so a kernel started now knows it), remembered in the state folder
+    (stack/port_choice.py)."""
     config = config or load_config()
     if config.stack == "docker":
         return docker.check(config, flink=flink, stream=stream, say=say)
     say(f"Java: {find_java().describe()}")
-    wanted = [Broker(config), Postgres(config)]
-    if flink:
-        wanted.append(FlinkCluster(config))
-    if stream:
-        wanted.append(Stream(config))
     command = " ".join(["python -m workbook up", *(["--flink"] if flink else []), *(["--stream"] if stream else [])])
     with lock.held(config.workbook_state_dir, command, say):
-        for svc in wanted:
+        config = port_choice.choose(config, [Broker(config), Postgres(config), FlinkCluster(config)], say)
+        wanted = [Broker, Postgres, *([FlinkCluster] if flink else []), *([Stream] if stream else [])]
+        started = []
+        for kind in wanted:
+            svc = kind(config)
             if svc.pid() is not None:
                 _already_running(svc, config, say)
-                continue
-            t0 = time.monotonic()
-            say(f"{svc.name}: starting at {svc.address} ...")
+            else:
+                config, svc = _start(svc, say)
+            started.append(svc)
+        return [s.status() for s in started]
+
+
+def _start(svc: Service, say, attempts: int = 3) -> tuple[Config, Service]:
+    """Start `svc`; when another process takes a port `up` chose (another user starting at the same moment),
+    choose again and retry. The configuration it started with, and the service."""
+    for _ in range(attempts):
+        t0 = time.monotonic()
+        say(f"{svc.name}: starting at {svc.address} ...")
+        try:
             svc.start()
-            say(f"{svc.name}: up in {time.monotonic() - t0:.1f}s (pid {svc.pid()}, log {svc.log_path})")
-        return [s.status() for s in wanted]
+        except PortInUse:
+            config = port_choice.choose(svc.config, [svc], say)
+            if config == svc.config:  # a port of .env, or nothing free near it: said as it is
+                raise
+            svc = type(svc)(config)
+            continue
+        say(f"{svc.name}: up in {time.monotonic() - t0:.1f}s (pid {svc.pid()}, log {svc.log_path})")
+        return svc.config, svc
+    raise PortInUse(f"{svc.name}: every port tried was taken by another process while ours started: run `up` again")
 
 
 def _already_running(svc: Service, config: Config, say) -> None:

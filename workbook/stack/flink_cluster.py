@@ -6,7 +6,7 @@ the project's Python for PyFlink UDF workers)."""
 from __future__ import annotations
 
 import json
-import os
+import re
 import shutil
 import subprocess
 import sys
@@ -18,8 +18,6 @@ from . import procs
 from .ports import ensure_free
 from .services import Service, ServiceError
 
-RPC_PORT = int(os.environ.get("FLINK_RPC_PORT", "6123"))  # JobManager RPC; override to run two clusters
-
 
 def flink_home() -> Path:
     import pyflink
@@ -27,13 +25,15 @@ def flink_home() -> Path:
     return Path(pyflink.__file__).parent
 
 
-def cluster_config(rest_port: int, python: str, log_dir: Path, pid_dir: Path, slots: int = 2) -> str:
+def cluster_config(
+    rest_port: int, python: str, log_dir: Path, pid_dir: Path, slots: int = 2, rpc_port: int = 6123
+) -> str:
     # Flink 2.0 reads a standard YAML config.yaml; flattened keys are accepted.
     return "\n".join(
         [
             "jobmanager.bind-host: 127.0.0.1",
             "jobmanager.rpc.address: 127.0.0.1",
-            f"jobmanager.rpc.port: {RPC_PORT}",
+            f"jobmanager.rpc.port: {rpc_port}",
             "jobmanager.memory.process.size: 1024m",
             "taskmanager.bind-host: 127.0.0.1",
             "taskmanager.host: 127.0.0.1",
@@ -83,6 +83,16 @@ class FlinkCluster(Service):
             return (self.conf_dir / "masters").read_text().split()[0]
         except (OSError, IndexError):
             return None
+
+    def running_rpc_port(self) -> int | None:
+        """The JobManager RPC port the running embedded cluster was started with (its config.yaml)."""
+        if self.pid() is None:
+            return None
+        try:
+            found = re.search(r"^jobmanager\.rpc\.port: (\d+)$", (self.conf_dir / "config.yaml").read_text(), re.M)
+        except OSError:
+            return None
+        return int(found.group(1)) if found else None
 
     @property
     def conf_dir(self) -> Path:
@@ -143,7 +153,7 @@ class FlinkCluster(Service):
 
     def start(self) -> None:
         ensure_free("127.0.0.1", self.config.flink_rest_port, "the Flink cluster", "FLINK_REST_PORT")
-        ensure_free("127.0.0.1", RPC_PORT, "the Flink cluster (JobManager RPC)", "nothing (stop the other Flink)")
+        ensure_free("127.0.0.1", self.config.flink_rpc_port, "the Flink cluster (JobManager RPC)", "FLINK_RPC_PORT")
         if self.conf_dir.exists():
             shutil.rmtree(self.conf_dir)
         self.conf_dir.mkdir(parents=True)
@@ -152,7 +162,13 @@ class FlinkCluster(Service):
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.pid_dir.mkdir(parents=True, exist_ok=True)
         (self.conf_dir / "config.yaml").write_text(
-            cluster_config(self.config.flink_rest_port, sys.executable, self.log_dir, self.pid_dir)
+            cluster_config(
+                self.config.flink_rest_port,
+                sys.executable,
+                self.log_dir,
+                self.pid_dir,
+                rpc_port=self.config.flink_rpc_port,
+            )
         )
         (self.conf_dir / "masters").write_text(f"127.0.0.1:{self.config.flink_rest_port}\n")
         (self.conf_dir / "workers").write_text("localhost\n")  # "localhost" = start locally, no ssh

@@ -1,16 +1,19 @@
-"""Is a TCP port free, and if not, who holds it; which processes listen on it."""
+"""Is a TCP port free, and if not, who holds it (which process, which user); which processes listen on it."""
 
 from __future__ import annotations
 
+import pwd
 import socket
+from pathlib import Path
 
 import psutil
 
 from . import procs
+from .services import ServiceError
 
 
-class PortInUse(RuntimeError):
-    pass
+class PortInUse(ServiceError):
+    """A port of a service is held by another process (before or while the service started)."""
 
 
 def port_is_free(host: str, port: int) -> bool:
@@ -64,8 +67,29 @@ def _listens_on(conn, port: int) -> bool:
     return bool(conn.laddr) and conn.laddr.port == port and conn.status == psutil.CONN_LISTEN
 
 
+def listener_user(port: int) -> str | None:
+    """The user owning the socket listening on TCP `port`, from Linux's /proc/net/tcp (which every user may
+    read, other users' sockets included); None elsewhere or when none listens."""
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            cols = row.split()  # sl local_address rem_address st ... uid
+            if len(cols) > 7 and cols[3] == "0A" and int(cols[1].rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+                try:
+                    return pwd.getpwuid(int(cols[7])).pw_name
+                except (KeyError, ValueError):
+                    return f"uid {cols[7]}"
+    return None
+
+
 def holder_of(port: int) -> str:
-    """A human description of the process listening on `port`, as far as we can see."""
+    """A human description of the process listening on `port`, as far as we can see: its pid, user and command
+    (another user's process: its user only, unless we are root)."""
+    user = listener_user(port)
+    of_user = f", user {user}" if user else ""
     try:
         conns = psutil.net_connections(kind="tcp")
     except psutil.AccessDenied:  # macOS shows other processes' sockets to root only
@@ -75,14 +99,24 @@ def holder_of(port: int) -> str:
     for c in conns:
         if _listens_on(c, port):
             if c.pid is None:
-                return "a process this user cannot see"
+                return f"another user's process (user {user})" if user else "a process this user cannot see"
             try:
                 p = psutil.Process(c.pid)
                 cmd = " ".join(p.cmdline())[:120] or p.name()
-                return f"pid {c.pid} ({cmd})"
+                return f"pid {c.pid}{of_user} ({cmd})"
             except psutil.Error:
-                return f"pid {c.pid}"
+                return f"pid {c.pid}{of_user}"
+    if user:
+        return f"another user's process (user {user})"
     return "another socket (not listening yet, or owned by another user)"
+
+
+def free_port(host: str, start: int, avoid: set[int] = frozenset(), tries: int = 500) -> int | None:
+    """The first free port from `start` upwards that is not in `avoid` (None after `tries` ports)."""
+    for port in range(start, min(start + tries, 65536)):
+        if port not in avoid and port_is_free(host, port):
+            return port
+    return None
 
 
 def ensure_free(host: str, port: int, service: str, setting: str) -> None:
@@ -91,3 +125,9 @@ def ensure_free(host: str, port: int, service: str, setting: str) -> None:
             f"{service}: port {port} on {host} is already in use by {holder_of(port)}. "
             f"Stop that process, or give {service} another port with {setting} in .env."
         )
+
+
+def taken_meanwhile(service: str, host: str, port: int) -> PortInUse:
+    """The error of a port another process took between our check and our server's start (a user starting at the
+    same moment): `up` then chooses another port, unless .env set this one."""
+    return PortInUse(f"{service}: port {port} on {host} was taken by {holder_of(port)} while ours started.")

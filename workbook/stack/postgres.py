@@ -19,7 +19,7 @@ from pathlib import Path
 from .. import database
 from ..config import PROJECT_ROOT
 from . import disk, procs
-from .ports import ensure_free, held_by, holder_of, port_accepts
+from .ports import ensure_free, held_by, port_accepts, taken_meanwhile
 from .services import Service, ServiceError
 
 PG_SYSTEM_USER = "workbook_pg"
@@ -209,11 +209,13 @@ class Postgres(Service):
         pid = procs.start_detached(argv, self.log_path, user=user, cwd=self.state_dir)
         if not procs.wait_until(lambda: port_accepts(host, port), timeout=30, while_alive=pid):
             self.stop()
+            if port_accepts(host, port):  # ours could not bind it: another process holds it now
+                raise taken_meanwhile("PostgreSQL", host, port)
             raise self.died(f"did not start listening on {self.address}")
         if not held_by(port, pid):  # another process took the port first: ours is not the server
-            holder = holder_of(port)
+            error = taken_meanwhile("PostgreSQL", host, port)
             self.stop()
-            raise ServiceError(f"PostgreSQL: port {port} on {host} was taken by {holder} while ours started.")
+            raise error
         procs.record(self.state_dir, self.name, pid)
         # It accepts connections before it accepts logins ("the database system is starting up").
         procs.wait_until(self._past_start_up, timeout=30, while_alive=pid)
