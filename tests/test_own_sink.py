@@ -110,3 +110,12 @@ def test_the_check_command_names_a_file_that_is_not_utf8(tmp_path, capsys):
     path.write_bytes(CANDLES.encode("utf-16"))
     assert main(["check", "candlesticks", str(path)]) == 2
     assert "40_candlesticks.sql is UTF-16 text, not UTF-8" in capsys.readouterr().err
+
+
+def test_the_check_command_names_a_folder_or_a_missing_file(tmp_path, capsys):
+    from workbook.course.__main__ import main
+
+    assert main(["check", "candlesticks", str(tmp_path)]) == 2
+    assert f"error: {tmp_path.parent.name}/{tmp_path.name} cannot be read (Is a directory)" in capsys.readouterr().err
+    assert main(["check", "candlesticks", "/absent.sql"]) == 2
+    assert "error: /absent.sql: no such file" in capsys.readouterr().err

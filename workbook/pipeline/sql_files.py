@@ -51,10 +51,13 @@ def load_sql(name: str, solutions: bool = False) -> str:
 def read_sql_file(path: Path) -> str:
     """A SQL file's text, read as UTF-8; SqlFileError naming the file and the problem for anything else (UTF-16,
     binary data, a folder or an unreadable file in its place)."""
-    label = f"{Path(path).parent.name}/{Path(path).name}"
+    path = Path(path)
+    label = f"{path.parent.name}/{path.name}" if path.parent.name else str(path)
     try:
-        data = Path(path).read_bytes()
-    except OSError as exc:  # a folder saved under the file's name, no permission, a dangling link
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise SqlFileError(f"{label}: no such file") from None
+    except OSError as exc:  # a folder saved under the file's name, no permission
         raise SqlFileError(f"{label} cannot be read ({exc.strerror or exc}): it must be a text file") from None
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
         raise SqlFileError(f"{label} is UTF-16 text, not UTF-8: save it as UTF-8 (JupyterLab's editor does)")
