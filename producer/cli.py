@@ -474,8 +474,9 @@ def _report_lost(sink) -> None:
     if sink.lost:
         log.warning(
             "%d of the %d trades sent (acknowledged by the broker) were lost when it restarted without them "
-            "(a memory-only broker keeps nothing across a restart): at most %d of this producer's trades are "
-            "in the topic",
+            "(a memory-only broker keeps nothing across a restart): the topic holds at least %d of this producer's "
+            "trades (the count comes from the offsets the broker acknowledged: one that numbers a topic's offsets "
+            "anew without losing its records makes it too high)",
             sink.lost,
             sink.acked,
             sink.acked - sink.lost,

@@ -98,8 +98,8 @@ def _matching(pattern: str) -> Callable[[str], str]:
 
 def _url(text: str) -> str:
     parts = urllib.parse.urlsplit(text.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.netloc.endswith(":"):
+        raise ValueError  # 'http://host:' is what an unset ${GRAFANA_PORT} leaves
     _ = parts.port  # ValueError when the port is not a number or out of range
     return text.strip()
 
@@ -112,7 +112,11 @@ def _shell_words(text: str) -> str:
 PORT = Kind("a port number, 1-65535", _whole(1, 65535))
 HOST_PORTS = Kind("HOST:PORT, or several separated by commas (e.g. 127.0.0.1:29092), ports 1-65535", _host_ports)
 HOST_PORT_OR_EMPTY = Kind("HOST:PORT (e.g. 127.0.0.1:8081, port 1-65535), or nothing", _optional(_address))
-HOST = Kind("a host name or IP address (no port, no spaces)", _matching(r"[\w.\-:\[\]%]+"))
+# ':' only in an IPv6 address (two or more): 'db:5432' is a host with a port, which belongs in the port's setting
+HOST = Kind(
+    "a host name or IP address (no port, no spaces)",
+    _matching(r"[\w.\-\[\]%]+|[\w.\-\[\]%]*:[\w.\-:\[\]%]*:[\w.\-:\[\]%]*"),
+)
 URL = Kind("an http:// or https:// URL with a host (e.g. http://127.0.0.1:23000)", _url)
 TEXT = Kind("some text on one line, not empty", _matching(r"[^\r\n\x00]+"))
 TEXT_OR_EMPTY = Kind("some text on one line", _matching(r"[^\r\n\x00]*"))
@@ -227,6 +231,12 @@ def _check(where: str, name: str, text: str, kind: Kind) -> tuple[object, str | 
         return None, f"{where}: {name}={text}: expected {kind.expected}"
 
 
+def _unset_references(raw: str, from_file: dict, environ) -> list[str]:
+    """The `${NAME}` of a raw `.env` value (those without a `:-default`) that nothing sets: expanded to ''."""
+    names = re.findall(r"\$\{(\w+)\}", raw)
+    return [f"${{{n}}}" for n in dict.fromkeys(names) if n not in from_file and n not in environ]
+
+
 def _line_number(message: str) -> int:
     found = re.match(r".*? line (\d+): ", message)
     return int(found.group(1)) if found else sys.maxsize
@@ -264,11 +274,15 @@ def load(
     line_of = {ln.name: ln.number for ln in lines if ln.name}
     chosen_values, chosen_lines = read_env_file(chosen) if chosen else ({}, [])
     chosen_line_of = {ln.name: ln.number for ln in chosen_lines if ln.name}
+    raw_of = {ln.name: ln.value for ln in lines if ln.name}
     values = {}
     for name, (default, kind) in spec.items():
         value = None
         if name in from_file and "\n" not in from_file[name]:  # checked even when the environment wins
             value, error = _check(_where(path, line_of.get(name, 0)), name, from_file[name], kind)
+            unset = _unset_references(raw_of.get(name) or "", from_file, environ)
+            if error and unset:  # `${GRAFANA_PORT}` left empty: say so, the expanded value alone puzzles
+                error += f" ({', '.join(unset)} is set neither in {path.name} nor in the environment, so it is empty)"
             errors += [error] if error else []
         if name in environ:
             value, error = _check("environment", name, environ[name], kind)

@@ -44,8 +44,9 @@ def tmpfs():
     try:
         yield where
     finally:
-        for proc in psutil.process_iter(["cmdline"]):  # what the test started and did not stop (none, if all went well)
-            if str(where) in " ".join(proc.info["cmdline"] or []):
+        for proc in psutil.process_iter(["cmdline", "cwd"]):  # what the test started and did not stop (none, if
+            # all went well): named on its command line, or running in the folder (the broker runs in its state folder)
+            if str(where) in " ".join(proc.info["cmdline"] or []) or str(where) in (proc.info["cwd"] or ""):
                 proc.kill()
         subprocess.run(["umount", "-l", str(where)], check=False)
         where.rmdir()

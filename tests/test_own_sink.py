@@ -44,6 +44,11 @@ def _loaded(sql_dir, candles: bytes | str):
         (b"\x89PNG\r\n\x1a\n\x00\x00binary", "it holds binary data (a NUL byte at byte 8)"),
         (b"INSERT INTO candlesticks SELECT '\xff'", "it is not UTF-8 text (invalid start byte: byte 0xff at 33)"),
         ("-- junk\n" + "x" * 2_000_000, "it is 1953 KiB"),
+        ("", "it holds no statements: an exercise file holds one statement, INSERT INTO candlesticks SELECT"),
+        (
+            "root:x:0:0:root:/root:/bin/bash\n" * 3,
+            "it is not an INSERT INTO candlesticks statement (it starts 'root:x:0:0:root:/root:/bin/bash root:x:0:0:root:/root:/bi...')",
+        ),
     ],
 )
 def test_a_file_reaching_beyond_its_exercise_is_refused_and_only_it_is_skipped(sql_dir, candles, says):
@@ -55,6 +60,18 @@ def test_a_file_reaching_beyond_its_exercise_is_refused_and_only_it_is_skipped(s
     (warning,) = warnings
     assert warning.startswith("sql/40_candlesticks.sql (exercise 'candlesticks') is refused: " + says)
     assert "the other statements run" in warning
+
+
+def test_a_folder_in_place_of_an_exercise_file_is_refused_by_name(sql_dir):
+    """A folder (or an unreadable file) where sql/40_candlesticks.sql should be: that file is refused like an
+    unreadable one, not an IsADirectoryError traceback from the processor."""
+    (sql_dir / "40_candlesticks.sql").unlink()
+    (sql_dir / "40_candlesticks.sql").mkdir()
+    loaded = pipeline.load_statements()
+    by_file = {s.path.name: s for s in loaded}
+    assert by_file["40_candlesticks.sql"].kind == "refused" and by_file["42_late_trades.sql"].kind == "insert"
+    (warning,) = [w for w in statements.skeleton_warnings(loaded) if w.startswith("sql/40_")]
+    assert warning.startswith("sql/40_candlesticks.sql (exercise 'candlesticks') is refused: it cannot be read (Is a")
 
 
 def test_the_solutions_and_a_trailing_semicolon_pass_the_rule(sql_dir):
@@ -93,3 +110,12 @@ def test_the_check_command_names_a_file_that_is_not_utf8(tmp_path, capsys):
     path.write_bytes(CANDLES.encode("utf-16"))
     assert main(["check", "candlesticks", str(path)]) == 2
     assert "40_candlesticks.sql is UTF-16 text, not UTF-8" in capsys.readouterr().err
+
+
+def test_the_check_command_names_a_folder_or_a_missing_file(tmp_path, capsys):
+    from workbook.course.__main__ import main
+
+    assert main(["check", "candlesticks", str(tmp_path)]) == 2
+    assert f"error: {tmp_path.parent.name}/{tmp_path.name} cannot be read (Is a directory)" in capsys.readouterr().err
+    assert main(["check", "candlesticks", "/absent.sql"]) == 2
+    assert "error: /absent.sql: no such file" in capsys.readouterr().err

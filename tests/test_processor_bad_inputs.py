@@ -20,7 +20,7 @@ import uuid
 import pytest
 from flinkutil import DELAY, MINUTE, read_table, run_bounded, scratch_schema, streaming_job, trade, write_in_batches
 
-from workbook import kafka
+from workbook import kafka, pipeline
 from workbook.config import PROJECT_ROOT
 
 pytestmark = pytest.mark.integration
@@ -188,3 +188,17 @@ def test_dry_run_prints_results_not_bookkeeping(stack, bad_values):
     assert 5 <= len(bad) <= 12, "\n".join(bad)
     assert not any("+U[0, not a JSON object, 0," in ln for ln in bad)
     assert any(ln.startswith("bad_records> partition 0: 4 record(s)") for ln in bad), "\n".join(bad)
+
+
+def test_a_bounded_run_over_an_empty_topic_says_so(stack):
+    """`python -m workbook.processor --bounded` on a topic with no trades ran for ~30 s and wrote nothing, saying
+    only '(0 records)': it now says the topic is empty and how to fill it."""
+    topic = f"empty-{uuid.uuid4().hex[:8]}"
+    kafka.write_records(stack.kafka_bootstrap_servers, topic, [])
+    said = []
+    result = pipeline.run(pipeline.RunOptions(bounded=True, dry_run=True, topic=topic), stack, say=said.append)
+    assert result.num_records == 0
+    assert f"NOTE: the topic '{topic}' on {stack.kafka_bootstrap_servers} is empty: this bounded run has no trades" in (
+        "\n".join(said)
+    ), said
+    assert "Start the trade stream with `python -m workbook up --stream`" in "\n".join(said)

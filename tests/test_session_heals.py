@@ -226,3 +226,35 @@ def test_an_answer_that_drops_a_workbook_view_does_not_break_the_next_check(shel
     assert not cell(shell, wrong, "--exercise tumble_counts").passed
     assert cell(shell, exercises.solution("tumble_counts"), "--exercise tumble_counts").passed
     shell.run_line_magic("flinksql", "--restore")
+
+
+def test_a_setting_flink_fixes_at_start_is_refused_and_reset_undoes_any_set(shell, capfd):
+    """`SET 'execution.runtime-mode' = 'batch'` was taken, and then every later cell failed ("Mismatch between
+    configured runtime mode ...") even after a new JVM (the SET is replayed), and `RESET` could not undo it: stuck
+    until a kernel restart. It is refused; a SET with a bad value is undone by `RESET 'key'` or `RESET`."""
+    count = "SELECT COUNT(*) AS n FROM valid_trades"
+    refused = cell(shell, "SET 'execution.runtime-mode' = 'batch'")
+    assert isinstance(refused, ErrorBlock) and "Flink fixes it when the session starts" in refused.title, refused
+    assert cell(shell, count)["n"][0] > 0
+    for undo in ("RESET 'parallelism.default'", "RESET"):
+        cell(shell, "SET 'parallelism.default' = 'many'")
+        assert isinstance(cell(shell, count), ErrorBlock)  # what the bad value does to every query
+        capfd.readouterr()
+        assert cell(shell, undo) is None and f"done: {undo}" in capfd.readouterr().out
+        assert cell(shell, count)["n"][0] > 0, undo
+    assert cell(shell, exercises.solution("tumble_counts"), "--exercise tumble_counts").passed
+
+
+def test_unload_module_core_is_noted_kept_from_the_checks_and_undone_by_restore(shell, capfd):
+    """`UNLOAD MODULE core` takes every built-in function away: said like USE, the error names --restore, the
+    checks do not see it, and --restore forgets it (it said "nothing to do" before)."""
+    capfd.readouterr()
+    cell(shell, "UNLOAD MODULE core")
+    out = capfd.readouterr().out
+    assert "note: LOAD/UNLOAD MODULE or USE MODULES changed the functions Flink knows" in out, out
+    broken = cell(shell, "SELECT COUNT(*) + 1 AS n FROM valid_trades")
+    assert isinstance(broken, ErrorBlock) and "%flinksql --restore" in broken.title, broken
+    assert cell(shell, exercises.solution("tumble_counts"), "--exercise tumble_counts").passed
+    shell.run_line_magic("flinksql", "--restore")
+    assert "forgotten: UNLOAD MODULE core" in capfd.readouterr().out
+    assert cell(shell, "SELECT COUNT(*) + 1 AS n FROM valid_trades")["n"][0] > 1

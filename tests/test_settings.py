@@ -75,6 +75,7 @@ def test_a_line_without_equals_and_an_unclosed_quote_stop_instead_of_the_default
         ("GRAFANA_URL=127.0.0.1:23000", "an http:// or https:// URL"),
         ("FLINK_JOBMANAGER=localhost", "HOST:PORT"),
         ("POSTGRES_HOST=db host", "a host name"),
+        ("POSTGRES_HOST=127.0.0.1:5432", "a host name or IP address (no port"),
         ("COMPOSE_PROFILES=flink,grafana", "flink, jupyter"),
         ("JUPYTER_UID=me", "a whole number, 0 or more"),
         ("PGADMIN_EMAIL=user", "an e-mail address"),
@@ -84,6 +85,16 @@ def test_a_line_without_equals_and_an_unclosed_quote_stop_instead_of_the_default
 def test_every_setting_is_checked_by_its_form(tmp_path, line, expected):
     path = env_file(tmp_path, f"STACK=embedded\n{line}\n")
     assert error_of(path).startswith(f"{path} line 2: {line}: expected {expected}")
+
+
+def test_a_reference_to_a_setting_not_set_is_named(tmp_path):
+    """`GRAFANA_URL=http://127.0.0.1:${GRAFANA_PORT}` without GRAFANA_PORT in .env: expanded to 'http://127.0.0.1:'
+    (as Compose does), which is refused, naming the reference (it was taken, port 80 meant, before)."""
+    path = env_file(tmp_path, "STACK=embedded\nGRAFANA_URL=http://127.0.0.1:${GRAFANA_PORT}\n")
+    assert error_of(path) == (
+        f"{path} line 2: GRAFANA_URL=http://127.0.0.1:: expected an http:// or https:// URL with a host "
+        "(e.g. http://127.0.0.1:23000) (${GRAFANA_PORT} is set neither in .env nor in the environment, so it is empty)"
+    )
 
 
 def test_good_values_of_every_form_are_taken(tmp_path):
@@ -97,6 +108,8 @@ def test_good_values_of_every_form_are_taken(tmp_path):
     assert cfg.kafka_bootstrap_servers == "broker1:9092,[::1]:9093" and cfg.kafka_retention_ms == -1
     assert (cfg.flink_jobmanager, cfg.grafana_url) == ("jobmanager:8081", "http://127.0.0.1:3000")
     assert (cfg.postgres_port, cfg.postgres_password) == (5432, "s3cr#t")
+    for host in ("::1", "[::1]", "fe80::1%eth0", "db.example.org", "127.0.0.1"):
+        assert load_config(env_file=env_file(tmp_path, f"POSTGRES_HOST={host}\n")).postgres_host == host
 
 
 def test_the_environment_is_named_as_the_source(tmp_path, monkeypatch):

@@ -77,3 +77,24 @@ def test_closed_parent_folder_is_named(tmp_path):
     cfg = load_config(env_file=tmp_path / "none", workbook_state_dir=str(closed / "state"), postgres_port="1")
     with pytest.raises(ServiceError, match=r"does not let other users pass .*chmod o\+x"):
         Postgres(cfg).start()
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        ("--speed fast", "argument --speed: 'fast' is not a number"),
+        ("--sped 1", "unrecognized arguments: --sped 1"),
+    ],
+)
+def test_producer_options_it_refuses_name_producer_args(tmp_path, args, says):
+    """PRODUCER_ARGS the producer refuses: `up --stream` said 'stream exited right after starting' and the
+    producer's 20-line usage text; it names the setting to fix and the producer's one-line reason."""
+    from workbook.stack.stream import Stream
+
+    cfg = scratch_config(tmp_path, producer_args=args, kafka_bootstrap_servers="127.0.0.1:1")
+    with pytest.raises(ServiceError) as err:
+        Stream(cfg).start()
+    msg = str(err.value)
+    assert msg.startswith(f"stream: python -m producer refused its options: {says}"), msg
+    assert f"PRODUCER_ARGS={args} (.env, or the environment): fix them" in msg and "usage:" not in msg, msg
+    assert Stream(cfg).pid() is None

@@ -255,3 +255,19 @@ def test_up_after_a_port_change_says_where_the_running_server_is(stack, setting,
     assert {s.name: s.pid for s in stack_mod.status(stack)} == before  # nothing stopped or started
     st = workbook_cli("status", env={**os.environ, setting: value})
     assert st.returncode == 3 and f"listens on {old}" in st.stdout
+
+
+@pytest.mark.parametrize(
+    "setting,value", [("KAFKA_BOOTSTRAP_SERVERS", "localhost:{port}"), ("POSTGRES_HOST", "localhost")]
+)
+def test_localhost_for_the_running_server_is_the_same_place(stack, setting, value):
+    """The servers run on 127.0.0.1; .env now says localhost, the same place: `up` said 'the running broker
+    (pid N) listens on 127.0.0.1:P, but KAFKA_BOOTSTRAP_SERVERS ... says localhost:P' (exit 2) and `status`
+    UNHEALTHY. Now it is the running server, as it is for the clients."""
+    value = value.format(port=stack.kafka_port)
+    before = {s.name: s.pid for s in stack_mod.status(stack)}
+    out = workbook_cli("up", env={**os.environ, setting: value}, timeout=60)
+    assert out.returncode == 0 and "listens on" not in out.stdout + out.stderr, out.stdout + out.stderr
+    assert {s.name: s.pid for s in stack_mod.status(stack)} == before  # nothing stopped or started
+    st = workbook_cli("status", env={**os.environ, setting: value})
+    assert st.returncode == 0 and "UNHEALTHY" not in st.stdout, st.stdout

@@ -34,7 +34,7 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 
 from ..config import SettingsError, load_config
 from ..pipeline import sql_files, switches
-from ..pipeline.session import DEFAULT_TIMEOUT_S, TOPIC, QueryTimeout, SessionLost, SqlError
+from ..pipeline.session import DEFAULT_TIMEOUT_S, MODULES, TOPIC, QueryTimeout, SessionLost, SqlError
 from ..pipeline.sql_files import SqlFileError
 from . import checks, exercises, feedback
 
@@ -170,7 +170,10 @@ def say_if_workbook_changed(cell: str) -> None:
     session = feedback.session()
     names = [n for _, raw in sql_files.split_statements(cell) if (n := session.touches_workbook(raw))]
     if names:
-        what = "USE changed the current catalog or database" if names[0] == "USE" else f"{names[0]} is the workbook's"
+        what = {
+            "USE": "USE changed the current catalog or database",
+            MODULES: "LOAD/UNLOAD MODULE or USE MODULES changed the functions Flink knows",
+        }.get(names[0], f"{names[0]} is the workbook's")
         print(
             f"note: {what}: the checks keep using the workbook's tables and views as sql/ has them; "
             "%flinksql --restore brings them back in your cells."

@@ -243,7 +243,18 @@ def _report_start(r: _Run, table_result, end_offsets: dict | None, warnings: lis
     target = "standard output (dry run)" if o.dry_run else r.target_url
     bound = f" up to offsets {end_offsets} ({result.num_records} records)" if o.bounded else ""
     r.say(f"Flink job {result.job_id} on {where}: {r.topic}@{r.config.kafka_bootstrap_servers}{bound} -> {target}")
+    if o.bounded and result.num_records == 0:  # else a job that writes nothing looks like a broken exercise
+        r.say(f"NOTE: {empty_topic_note(r.topic, r.config.kafka_bootstrap_servers)}")
     return result
+
+
+def empty_topic_note(topic: str, servers: str) -> str:
+    """What a bounded run over an empty topic means, and what to do."""
+    return (
+        f"the topic {topic!r} on {servers} is empty: this bounded run has no trades to read and writes no rows. "
+        "Start the trade stream with `python -m workbook up --stream` (or run `python -m producer`), then run "
+        "it again."
+    )
 
 
 def _wait_for_job(r: _Run, result: RunResult, scanning) -> RunResult:

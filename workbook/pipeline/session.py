@@ -108,6 +108,10 @@ LOST_WHILE_RUNNING = (
 # a JVM that does not answer a trivial call in this time is taken as hung (a busy one answers in milliseconds)
 PROBE_TIMEOUT_S = 15.0
 _CHECKS_SKIP = ("USE", "SET", "RESET")  # first words of the cells' statements the checks' environments skip
+# LOAD MODULE, UNLOAD MODULE (`UNLOAD MODULE core` takes every built-in function away) and USE MODULES: like USE,
+# they change what every table and query of the environment means; kept, replayed and forgotten as USE is
+_MODULE_WORDS = ("LOAD", "UNLOAD")
+MODULES = "MODULES"  # touches_workbook's answer for them
 
 
 @dataclass
@@ -175,6 +179,16 @@ def short_message(exc: BaseException) -> str:
 
 _SET = re.compile(r"^\s*SET\s+'([^']+)'\s*=\s*'([^']*)'\s*;?\s*$", re.I | re.S)
 _RESET = re.compile(r"^\s*RESET\s+'([^']+)'\s*;?\s*$", re.I | re.S)
+_RESET_ALL = re.compile(r"^\s*RESET\s*;?\s*$", re.I)
+# settings Flink reads only when an environment is created: set later, they make every query of it fail
+# ("Mismatch between configured runtime mode and actual runtime mode"), in every cell after, until a new kernel
+FIXED_AT_START = {"execution.runtime-mode": "the cells run in streaming mode; their bounded data ends by itself"}
+
+
+def _setting_of(stmt: str) -> str | None:
+    """The key a `SET 'key' = ...` or `RESET 'key'` statement changes, else None."""
+    m = _SET.match(sql_files.code_of(stmt)) or _RESET.match(sql_files.code_of(stmt))
+    return m.group(1) if m else None
 
 
 def execute_ddl(t_env, text: str) -> None:
@@ -184,6 +198,11 @@ def execute_ddl(t_env, text: str) -> None:
     code = sql_files.code_of(text)
     m = _SET.match(code)
     if m:
+        if m.group(1) in FIXED_AT_START:
+            raise ValueError(
+                f"SET '{m.group(1)}' is not possible here: Flink fixes it when the session starts "
+                f"({FIXED_AT_START[m.group(1)]}); nothing was changed"
+            )
         t_env.get_config().set(m.group(1), m.group(2))
         return
     m = _RESET.match(code)
@@ -288,6 +307,8 @@ class Session:
         """The workbook table or view `stmt` drops, changes or redefines ('USE' for a USE statement, which
         hides them all), else None."""
         words = sql_files.code_of(stmt).split()
+        if words and (words[0].upper() in _MODULE_WORDS or [w.upper() for w in words[:2]] == ["USE", "MODULES"]):
+            return MODULES
         if words and words[0].upper() == "USE":
             return "USE"
         target = sql_files.ddl_target(stmt)
@@ -416,6 +437,18 @@ class Session:
         self.warming.start()
         return self.warming
 
+    def _forget_settings(self, stmt: str) -> bool:
+        """`RESET 'key'` of a setting without a workbook default, or `RESET` alone: the cells' SET and RESET
+        statements of that key (of every key) are forgotten and the environments made again without them (Flink's
+        and the workbook's defaults), so a bad SET always has a way back. False for any other statement."""
+        key = _setting_of(stmt)
+        if not (_RESET_ALL.match(sql_files.code_of(stmt)) or (key and key not in BASE_OPTIONS)):
+            return False
+        self.ddl = [s for s in self.ddl if _setting_of(s) is None or key not in (None, _setting_of(s))]
+        self._envs.clear()
+        self._protected.clear()
+        return True
+
     def forget_cells(self) -> None:
         """Forget the cells' CREATE/DROP/SET statements: the next query runs in new environments (the processor's
         tables and views only) over the same warm cluster. The grader calls it between two students, so one
@@ -453,7 +486,10 @@ class Session:
                 words = sql_files.code_of(text).split()
                 first = words[0].upper() if words else ""
                 try:
-                    if kind == "create" or first in ("DROP", "ALTER", "USE", "SET", "RESET"):
+                    if first == "RESET" and self._forget_settings(text):  # a new environment, without those SETs
+                        t_env = self.env(data, protected)
+                        out.executed.append(" ".join(words[:3]))
+                    elif kind == "create" or first in ("DROP", "ALTER", "USE", "SET", "RESET", *_MODULE_WORDS):
                         execute_ddl(t_env, text)
                         self.ddl.append(text)
                         out.executed.append(" ".join(words[:3]))
@@ -487,7 +523,7 @@ class Session:
         """For an error about a missing object after the cells dropped a workbook table or view (or USE):
         how to get them back."""
         changed = self.changed_workbook()
-        if not changed or "not found" not in message:
+        if not changed or not re.search(r"not (be )?found", message):  # "function [plus] could not be found"
             return ""
         return (
             f" An earlier cell changed the workbook's own tables or views ({' '.join(changed[-1].split())[:80]}):"

@@ -50,9 +50,15 @@ def load_sql(name: str, solutions: bool = False) -> str:
 
 def read_sql_file(path: Path) -> str:
     """A SQL file's text, read as UTF-8; SqlFileError naming the file and the problem for anything else (UTF-16,
-    binary data): OSError as it comes."""
-    data = Path(path).read_bytes()
-    label = f"{Path(path).parent.name}/{Path(path).name}"
+    binary data, a folder or an unreadable file in its place)."""
+    path = Path(path)
+    label = f"{path.parent.name}/{path.name}" if path.parent.name else str(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise SqlFileError(f"{label}: no such file") from None
+    except OSError as exc:  # a folder saved under the file's name, no permission
+        raise SqlFileError(f"{label} cannot be read ({exc.strerror or exc}): it must be a text file") from None
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
         raise SqlFileError(f"{label} is UTF-16 text, not UTF-8: save it as UTF-8 (JupyterLab's editor does)")
     nul = data.find(b"\x00")
@@ -75,14 +81,16 @@ MAX_EXERCISE_FILE = 64 * 1024  # an exercise file holds one statement: more is n
 def own_sink_problem(text: str, sink: str) -> str | None:
     """Why an exercise file cannot run as the processor's `INSERT INTO sink` (it may write only its own table,
     and nothing else: one statement), or None."""
+    one = f"an exercise file holds one statement, INSERT INTO {sink} SELECT ..., and only comments besides"
     if len(text) > MAX_EXERCISE_FILE:
-        return f"it is {len(text) // 1024} KiB: an exercise file holds one statement, INSERT INTO {sink} ..."
+        return f"it is {len(text) // 1024} KiB: {one}"
     statements = [t for _, t in split_statements(text)]
     if len(statements) != 1:
-        return f"it holds {len(statements)} statements: an exercise file holds one, INSERT INTO {sink} ..."
+        return f"it holds {len(statements) or 'no'} statements: {one}"
     (statement,) = statements
     if kind(statement) != "insert" or code_of(statement).split()[0].upper() != "INSERT":
         first = " ".join(code_of(statement).split()[:3])
+        first = first if len(first) <= 60 else first[:57] + "..."  # any file can be saved here: /etc/passwd
         return f"it is not an INSERT INTO {sink} statement (it starts {first!r}): the file may only write {sink}"
     target = insert_target(statement).split(".")[-1]
     if target.lower() != sink:

@@ -58,7 +58,10 @@ def held(state_dir: Path, command: str, say=print, timeout: float = TIMEOUT) -> 
         if pid is not None and pid != os.getpid() and not procs.is_alive(pid):
             say(f"taking over the stack's lock {path}: its holder, {_describe(pid, previous)}, is gone")
         os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()} {command}\n".encode(), 0)
+        try:
+            os.pwrite(fd, f"{os.getpid()} {command}\n".encode(), 0)
+        except OSError:  # a full disk: the flock alone is the lock (a waiter cannot name us); the command goes on
+            pass  # and says what the full disk stops, if anything
         _held.add(path)
         try:
             yield

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import Config
+from ..config import Config, host_port
 from . import disk, procs
 
 
@@ -93,7 +93,7 @@ class Service:
         """Why the running process is not the one the configuration asks for: it listens on
         another address (the pid file found it, the port of .env changed since); None if fine."""
         running = self.running_address()
-        if running is None or running == self.address:
+        if running is None or _same_address(running, self.address):
             return None
         return (
             f"{self.name}: the running {self.name} (pid {self.pid()}) listens on {running}, but {self.setting} "
@@ -130,3 +130,11 @@ class Service:
         full = disk.full_note(self.state_dir)  # then the log may not hold the reason: it could not be written
         said = f"{self.name} {what}: {full}" if full else f"{self.name} {what}"
         return ServiceError(f"{said}. Last lines of {self.log_path}:\n{procs.tail(self.log_path)}")
+
+
+def _same_address(one: str, other: str) -> bool:
+    """HOST:PORT spelt two ways for one place: localhost is 127.0.0.1 (config.host_port)."""
+    try:
+        return host_port(one, 0) == host_port(other, 0)
+    except ValueError:
+        return one == other

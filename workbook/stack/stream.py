@@ -14,7 +14,7 @@ import psutil
 from .. import kafka
 from ..config import PROJECT_ROOT, file_setting, host_port
 from . import procs
-from .services import Service
+from .services import Service, ServiceError
 
 
 class Stream(Service):
@@ -80,8 +80,21 @@ class Stream(Service):
         pid = procs.start_detached(self.argv(), self.log_path, env=env, cwd=PROJECT_ROOT)
         # A producer that cannot reach the broker or parse its options exits at once.
         if procs.wait_until(lambda: not procs.is_alive(pid), timeout=3):
+            refused = _options_refused(procs.tail(self.log_path, lines=1))
+            if refused:  # the setting to fix, not the producer's usage text (20 lines) around its error
+                raise ServiceError(
+                    f"stream: python -m producer refused its options: {refused}. They come from "
+                    f"PRODUCER_SOURCE={self.config.producer_source} and PRODUCER_ARGS={self.config.producer_args} "
+                    "(.env, or the environment): fix them (`python -m producer --help` lists the options)"
+                )
             raise self.died("exited right after starting")
         procs.record(self.state_dir, self.name, pid)
+
+
+def _options_refused(last_line: str) -> str | None:
+    """argparse's own error, the last line a producer that refused its options wrote, else None."""
+    prefix = "python -m producer: error: "
+    return last_line.strip().removeprefix(prefix) if last_line.strip().startswith(prefix) else None
 
 
 def _target(p: psutil.Process, argv: list[str]) -> str:
