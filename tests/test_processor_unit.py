@@ -155,7 +155,7 @@ def test_jvm_runs_in_utc(monkeypatch, tmp_path):
     args = jvm_args(tmp_path).split()
     assert "-Duser.timezone=UTC" in args and "-Xmx1g" in args
     assert "-XX:+UseSerialGC" not in args  # the user's collector wins
-    assert "-Xmx256m" not in args and "-Xms64m" in args  # and their heap; our other sizes stay
+    assert "-Xmx512m" not in args and "-Xms64m" in args  # and their heap; our other sizes stay
     assert [a for a in args if a.startswith("-Xmx")] == ["-Xmx1g"]
     assert any(a.startswith("-XX:ArchiveClassesAtExit=" + str(tmp_path)) for a in args)
     prepare_jvm()
