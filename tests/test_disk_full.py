@@ -44,10 +44,8 @@ def tmpfs():
     try:
         yield where
     finally:
-        for proc in psutil.process_iter(["cmdline", "cwd"]):  # what the test started and did not stop (none, if
-            # all went well): named on its command line, or running in the folder (the broker runs in its state folder)
-            if str(where) in " ".join(proc.info["cmdline"] or []) or str(where) in (proc.info["cwd"] or ""):
-                proc.kill()
+        for proc in ours(where):  # what the test started and did not stop (none, if all went well)
+            proc.kill()
         subprocess.run(["umount", "-l", str(where)], check=False)
         where.rmdir()
 
@@ -88,11 +86,13 @@ def said(out: subprocess.CompletedProcess) -> str:
     return out.stdout + out.stderr
 
 
-def ours(where: Path) -> list[str]:
+def ours(where: Path) -> list[psutil.Process]:
+    """The processes of the stack in `where`: named on their command line, or running in it (the broker runs in
+    its state folder, which its command line does not name)."""
     return [
-        " ".join(p.info["cmdline"])
-        for p in psutil.process_iter(["cmdline"])
-        if str(where) in " ".join(p.info["cmdline"] or [])
+        p
+        for p in psutil.process_iter(["cmdline", "cwd"])
+        if str(where) in " ".join(p.info["cmdline"] or []) or str(where) in (p.info["cwd"] or "")
     ]
 
 

@@ -181,8 +181,7 @@ def host_port(address: str, default_port: int) -> tuple[str, int]:
 def file_setting(name: str) -> str:
     """What the project's .env (else the default) says `name` is, whatever this process's environment says:
     what another process started here without that variable in its environment reads."""
-    from_file, _ = envfile.read_env_file(PROJECT_ROOT / ".env")  # checked by load_config already
-    return from_file.get(name) or DEFAULTS[name]
+    return str(envfile.load({name: SETTINGS[name]}, [PROJECT_ROOT / ".env"], environ={})[name])
 
 
 def load_config(env_file: Path | str | None = None, **overrides: str) -> Config:

@@ -107,6 +107,9 @@ LOST_WHILE_RUNNING = (
 )
 # a JVM that does not answer a trivial call in this time is taken as hung (a busy one answers in milliseconds)
 PROBE_TIMEOUT_S = 15.0
+# a cell probes before it waits (take_notice) and again when it takes its environment (env): the second is skipped
+# when the first answered this recently; a cell's query takes longer, so the next cell always asks again
+FRESH_PROBE_S = 0.1
 _CHECKS_SKIP = ("USE", "SET", "RESET")  # first words of the cells' statements the checks' environments skip
 # LOAD MODULE, UNLOAD MODULE (`UNLOAD MODULE core` takes every built-in function away) and USE MODULES: like USE,
 # they change what every table and query of the environment means; kept, replayed and forgotten as USE is
@@ -233,7 +236,7 @@ class Session:
         self._envs: dict[str, tuple] = {}  # data name -> (t_env, number of ddl statements applied)
         self._cluster = None
         self._rest = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # env() takes it too, also when called inside a locked step
         self.warming: threading.Thread | None = None  # the warm-up, while it runs
         self._cells_waiting = 0
         self.topic_ends: dict[int, int] = {}  # --data topic: where its last query stopped, per partition
@@ -242,6 +245,7 @@ class Session:
         self._jvm_files: list[str] = []  # what it leaves in the temporary folder when killed
         self._notice: str | None = None  # said once by the next cell: the session was started again
         self._workbook_names: set[str] | None = None
+        self._answered_at = float("-inf")  # when the JVM last answered a probe (time.monotonic)
 
     # --- the cluster and the environments ------------------------------------------------------
 
@@ -271,19 +275,31 @@ class Session:
 
     # --- a JVM that stopped -----------------------------------------------------------------------
 
+    def _drop_envs(self) -> None:
+        """Forget the table environments (the cells' and the checks'): the next use makes them again."""
+        self._envs.clear()
+        self._protected.clear()
+
     def _restart_if_lost(self) -> None:
         """When the session's JVM does not answer: end it and forget everything in it (the next use starts
-        a new one), with a notice for the next cell. Called with the lock held."""
-        if self._rest is not None and not pyflink_internals.gateway_answers(PROBE_TIMEOUT_S):
+        a new one), with a notice for the next cell. Called with the lock held. A process that is gone is seen
+        without asking it; a JVM that answered a moment ago (the same cell's earlier probe) is not asked again."""
+        if self._rest is None:
+            return
+        gone = self._jvm is not None and not self._jvm.is_running()
+        if not gone and time.monotonic() - self._answered_at < FRESH_PROBE_S:
+            return
+        if gone or not pyflink_internals.gateway_answers(PROBE_TIMEOUT_S):
             self._forget_jvm()
+        else:
+            self._answered_at = time.monotonic()
 
     def _forget_jvm(self) -> None:
         pyflink_internals.forget_gateway()
         gateway_jvm.end(self._jvm, self._jvm_files)
         self._jvm = self._cluster = self._rest = None
         self._jvm_files = []
-        self._envs.clear()
-        self._protected.clear()
+        self._drop_envs()
         self._notice = RESTARTED
 
     def take_notice(self) -> str | None:
@@ -330,8 +346,7 @@ class Session:
         with self._lock:
             dropped = self.changed_workbook()
             self.ddl = [stmt for stmt in self.ddl if stmt not in dropped]
-            self._envs.clear()
-            self._protected.clear()
+            self._drop_envs()
         return dropped
 
     def defined(self) -> list[str]:
@@ -374,23 +389,24 @@ class Session:
         environment of its own when the cells changed them, or USE, SET or RESET something)."""
         if data != TOPIC and data not in self.datasets:
             raise ProcessorError(f"--data {data}: unknown dataset (have: {', '.join([*self.datasets, TOPIC])})")
-        self._restart_if_lost()
-        guarded = protected and not all(map(self._for_checks, self.ddl))
-        envs = self._protected if guarded else self._envs
-        if data == TOPIC or data not in envs:
-            t_env = self._new_env()
-            self._define_processor_tables(t_env, data)
-            envs[data] = (t_env, 0)
-        t_env, applied = envs[data]
-        for stmt in self.ddl[applied:]:
-            if guarded and not self._for_checks(stmt):
-                continue
-            try:
-                execute_ddl(t_env, stmt)
-            except Exception:  # noqa: BLE001 (Py4J raises plain exceptions)
-                pass  # it failed where it was first run and was reported there
-        envs[data] = (t_env, len(self.ddl))
-        return t_env
+        with self._lock:  # it may end a JVM that stopped answering: never while another thread uses it
+            self._restart_if_lost()
+            guarded = protected and not all(map(self._for_checks, self.ddl))
+            envs = self._protected if guarded else self._envs
+            if data == TOPIC or data not in envs:
+                t_env = self._new_env()
+                self._define_processor_tables(t_env, data)
+                envs[data] = (t_env, 0)
+            t_env, applied = envs[data]
+            for stmt in self.ddl[applied:]:
+                if guarded and not self._for_checks(stmt):
+                    continue
+                try:
+                    execute_ddl(t_env, stmt)
+                except Exception:  # noqa: BLE001 (Py4J raises plain exceptions)
+                    pass  # it failed where it was first run and was reported there
+            envs[data] = (t_env, len(self.ddl))
+            return t_env
 
     def _define_processor_tables(self, t_env, data: str) -> None:
         """The processor's source and views (statements.define), the source reading the dataset's file
@@ -409,7 +425,8 @@ class Session:
                 for s in statements
             ]
         ends = kafka.true_end_offsets(self.config.kafka_bootstrap_servers, topic) if data == TOPIC else None
-        self.topic_ends = ends or self.topic_ends
+        if ends is not None:  # --data topic: the ends of this cell's query (an empty topic's too)
+            self.topic_ends = ends
         define(t_env, statements, sql_values(self.config, topic), end_offsets=ends)
 
     def warm_up(self, sql: str, data: tuple = ("check",)) -> threading.Thread:
@@ -445,8 +462,7 @@ class Session:
         if not (_RESET_ALL.match(sql_files.code_of(stmt)) or (key and key not in BASE_OPTIONS)):
             return False
         self.ddl = [s for s in self.ddl if _setting_of(s) is None or key not in (None, _setting_of(s))]
-        self._envs.clear()
-        self._protected.clear()
+        self._drop_envs()
         return True
 
     def forget_cells(self) -> None:
@@ -455,8 +471,7 @@ class Session:
         student's DDL never reaches the next."""
         with self._lock:
             self.ddl.clear()
-            self._envs.clear()
-            self._protected.clear()
+            self._drop_envs()
 
     # --- running a cell -------------------------------------------------------------------------
 
@@ -645,8 +660,7 @@ class Session:
             except Exception:  # noqa: BLE001 (Py4J raises plain exceptions) - its JVM is gone: nothing to close
                 pass
             self._cluster = self._rest = None
-            self._envs.clear()
-            self._protected.clear()
+            self._drop_envs()
 
 
 def sort_rows(frame):
