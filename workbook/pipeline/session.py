@@ -107,9 +107,6 @@ LOST_WHILE_RUNNING = (
 )
 # a JVM that does not answer a trivial call in this time is taken as hung (a busy one answers in milliseconds)
 PROBE_TIMEOUT_S = 15.0
-# a cell probes before it waits (take_notice) and again when it takes its environment (env): the second is skipped
-# when the first answered this recently; a cell's query takes longer, so the next cell always asks again
-FRESH_PROBE_S = 0.1
 _CHECKS_SKIP = ("USE", "SET", "RESET")  # first words of the cells' statements the checks' environments skip
 # LOAD MODULE, UNLOAD MODULE (`UNLOAD MODULE core` takes every built-in function away) and USE MODULES: like USE,
 # they change what every table and query of the environment means; kept, replayed and forgotten as USE is
@@ -245,7 +242,6 @@ class Session:
         self._jvm_files: list[str] = []  # what it leaves in the temporary folder when killed
         self._notice: str | None = None  # said once by the next cell: the session was started again
         self._workbook_names: set[str] | None = None
-        self._answered_at = float("-inf")  # when the JVM last answered a probe (time.monotonic)
 
     # --- the cluster and the environments ------------------------------------------------------
 
@@ -283,16 +279,12 @@ class Session:
     def _restart_if_lost(self) -> None:
         """When the session's JVM does not answer: end it and forget everything in it (the next use starts
         a new one), with a notice for the next cell. Called with the lock held. A process that is gone is seen
-        without asking it; a JVM that answered a moment ago (the same cell's earlier probe) is not asked again."""
+        without asking it; otherwise one Py4J round trip (a hung JVM or a lost Py4J server only shows there)."""
         if self._rest is None:
             return
         gone = self._jvm is not None and not self._jvm.is_running()
-        if not gone and time.monotonic() - self._answered_at < FRESH_PROBE_S:
-            return
         if gone or not pyflink_internals.gateway_answers(PROBE_TIMEOUT_S):
             self._forget_jvm()
-        else:
-            self._answered_at = time.monotonic()
 
     def _forget_jvm(self) -> None:
         pyflink_internals.forget_gateway()
