@@ -6,16 +6,15 @@ wrong form, or a `.env` line that cannot be read, stops the command with one mes
 default without saying so. The producer uses it for its own settings, workbook/config.py for all of them (the
 producer stands alone: this module imports nothing of the workbook).
 
-The file is parsed with python-dotenv's own parser (`dotenv.parser.parse_stream`): it is the parser of
-`dotenv_values`, so the line numbers and malformed lines reported are exactly those of the values used, and
-`${NAME}` references are expanded by `dotenv_values` as Docker Compose does.
+The file is parsed once, with python-dotenv's own parser (`dotenv.parser.parse_stream`, the parser of
+`dotenv_values`): the line numbers and malformed lines reported are exactly those of the values used, and
+`${NAME}` references are expanded as `dotenv_values` and Docker Compose do (`dotenv.main.resolve_variables`).
 """
 
 from __future__ import annotations
 
 import difflib
 import io
-import logging
 import os
 import re
 import shlex
@@ -163,17 +162,15 @@ def read_env_file(path: Path) -> tuple[dict[str, str], list[Line]]:
     except OSError as e:
         raise SettingsError(f"{path}: cannot be read ({e.strerror or e})") from None
     try:
-        from dotenv import dotenv_values
+        from dotenv.main import resolve_variables
         from dotenv.parser import parse_stream
     except ImportError:  # the producer copied alone, without python-dotenv: plain NAME=VALUE lines
         return _read_plainly(text)
-    lines = [
-        Line(None if b.error else b.key, b.value, b.original.line, b.original.string)
-        for b in parse_stream(io.StringIO(text))
-        if b.key is not None or b.error
-    ]
-    values = {k: v for k, v in dotenv_values(stream=io.StringIO(text)).items() if v is not None}
-    return values, lines
+    bindings = [b for b in parse_stream(io.StringIO(text)) if b.key is not None or b.error]
+    lines = [Line(None if b.error else b.key, b.value, b.original.line, b.original.string) for b in bindings]
+    # what dotenv_values does with the same parse: ${NAME} expanded as Compose does, the environment winning
+    resolved = resolve_variables(((b.key, b.value) for b in bindings if b.key is not None), override=True)
+    return {k: v for k, v in resolved.items() if v is not None}, lines
 
 
 def _read_plainly(text: str) -> tuple[dict[str, str], list[Line]]:
@@ -241,15 +238,6 @@ def _line_number(message: str) -> int:
     found = re.match(r".*? line (\d+): ", message)
     return int(found.group(1)) if found else sys.maxsize
 
-
-class _OursSaysIt(logging.Filter):
-    """python-dotenv's own "could not parse statement starting at line N": the error above says it better."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "could not parse statement" not in record.getMessage()
-
-
-logging.getLogger("dotenv.main").addFilter(_OursSaysIt())
 
 _said: set[str] = set()  # warnings already printed by this process (settings are read many times)
 

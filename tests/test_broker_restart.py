@@ -34,11 +34,8 @@ def test_restarts_count_what_was_acknowledged_before_offsets_went_back():
 
 
 def _wait(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"no {what} within {timeout:.0f} s")
-        time.sleep(0.5)
+    if not procs.wait_until(condition, timeout=timeout, interval=0.5):
+        pytest.fail(f"no {what} within {timeout:.0f} s")
 
 
 @pytest.mark.integration

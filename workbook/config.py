@@ -197,9 +197,8 @@ def file_setting(name: str) -> str:
     process's environment says: what another process started here without that variable in its environment
     reads."""
     env_path = PROJECT_ROOT / ".env"
-    from_file, _ = envfile.read_env_file(env_path)  # checked by load_config already
     chosen = envfile.chosen_ports_file(PROJECT_ROOT, [env_path], environ={})
-    return from_file.get(name) or (envfile.read_env_file(chosen)[0] if chosen else {}).get(name) or DEFAULTS[name]
+    return str(envfile.load({name: SETTINGS[name]}, [env_path], environ={}, chosen=chosen)[name])
 
 
 def given_settings(env_file: Path | str | None = None) -> set[str]:

@@ -18,6 +18,8 @@ import json
 import pandas as pd
 
 from ..pipeline import sql_files
+from ..pipeline.session import SqlError
+from ..pipeline.statements import EXERCISE_FILES
 from .datasets import EXPECTED_DIR, check_trades, expected_path
 from .exercises import get
 from .feedback import (
@@ -48,7 +50,7 @@ VOLUME_COLUMNS = ["ts_start", "ts_end", "currency_pair", "volume_buy", "volume_s
 KEY = ["ts_start", "ts_end", "currency_pair"]
 STATS_COLUMNS = ["ts_start", "ts_end", "currency_pair", "price_min", "price_max", "price_avg", "volume", "num_trades"]
 COLUMNS = {"candle_stats": STATS_COLUMNS, "candlesticks": CANDLE_COLUMNS, "volumes": VOLUME_COLUMNS}
-SINKS = ("candlesticks", "volumes")  # the exercises whose statement the processor runs: INSERT INTO <name>
+SINKS = tuple(EXERCISE_FILES.values())  # the exercises whose statement the processor runs: INSERT INTO <name>
 MINUTE = pd.Timedelta(minutes=1)
 _WINDOW = "one-minute tumbling windows: FROM TABLE(TUMBLE(TABLE valid_trades, DESCRIPTOR(ts), INTERVAL '1' MINUTE))"
 
@@ -454,7 +456,7 @@ def require_own_sink(name: str, sql: str) -> None:
     A bare query (a cell's answer) is judged on its rows alone."""
     try:
         text = answer_sql(sql)
-    except Exception:  # noqa: BLE001 (the answer is not even SQL: the check's run says so)
+    except SqlError:  # the answer is not even SQL: the check's run says so
         return
     statements = [t for _, t in sql_files.split_statements(text)]
     if len(statements) < 2 and not any(sql_files.kind(t) == "insert" for t in statements):

@@ -34,6 +34,7 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 
 from ..config import SettingsError, load_config
 from ..pipeline import sql_files, switches
+from ..pipeline.errors import empty_topic_note
 from ..pipeline.session import DEFAULT_TIMEOUT_S, MODULES, TOPIC, QueryTimeout, SessionLost, SqlError
 from ..pipeline.sql_files import SqlFileError
 from . import checks, exercises, feedback
@@ -130,7 +131,10 @@ def run(line: str, cell: str | None, shell=None):
     if opts.out and shell is not None:
         shell.user_ns[opts.out] = result.frame
     if opts.data == TOPIC and not any(feedback.session().topic_ends.values()):
-        print(empty_topic_note(feedback.session().config))
+        config = feedback.session().config
+        print(
+            empty_topic_note(config.kafka_topic, config.kafka_bootstrap_servers, "no trades to query yet", "this cell")
+        )
     if result.frame is None:  # only DDL: say what is now defined
         print("done: " + (", ".join(result.executed) or "nothing to run"))
         say_if_workbook_changed(cell)
@@ -140,14 +144,6 @@ def run(line: str, cell: str | None, shell=None):
         print(f"the first {CHANGELOG_SHOWN} of {len(result.frame)} changelog rows (--limit N shows N; {keep})")
         return result.frame.head(CHANGELOG_SHOWN)
     return result.frame
-
-
-def empty_topic_note(config) -> str:
-    return (
-        f"the topic {config.kafka_topic!r} on {config.kafka_bootstrap_servers} is empty: no trades to query yet. "
-        "Start the trade stream with `python -m workbook up --stream` (or run `python -m producer`), then run "
-        "this cell again."
-    )
 
 
 STARTING = (

@@ -76,3 +76,11 @@ def sink_mismatch(text: str) -> str | None:
         f"your query has {len(query)} columns, the table {table.group(1)} has {len(sink)}: "
         f"{', '.join(name for name, _ in sink)}, in this order"
     )
+
+
+def empty_topic_note(topic: str, servers: str, meaning: str, again: str) -> str:
+    """What an empty topic means for a query (`meaning`) and what to do, then `again` (run what, again)."""
+    return (
+        f"the topic {topic!r} on {servers} is empty: {meaning}. Start the trade stream with "
+        f"`python -m workbook up --stream` (or run `python -m producer`), then run {again} again."
+    )

@@ -188,6 +188,9 @@ def python_worker_pool_on(host: str) -> None:
 # later call fails in Py4J (a traceback logged per call). These let the caller probe it, end it and start anew.
 
 
+_PROBE: dict = {}  # the gateway gateway_answers last probed, and its System.nanoTime
+
+
 def gateway_answers(timeout_s: float = 15.0) -> bool:
     """Whether PyFlink's gateway answers a trivial call within `timeout_s` (True when no JVM was started yet).
     False for a JVM that was killed, whose Py4J server is gone, or that hangs (`pyflink.java_gateway._gateway`)."""
@@ -200,7 +203,10 @@ def gateway_answers(timeout_s: float = 15.0) -> bool:
 
     def probe():
         try:
-            box["ok"] = gateway.jvm.java.lang.System.nanoTime() is not None
+            # one round trip: the method is looked up (4 reflection calls) once per gateway
+            if _PROBE.get("gateway") is not gateway:
+                _PROBE.update(gateway=gateway, call=gateway.jvm.java.lang.System.nanoTime)
+            box["ok"] = _PROBE["call"]() is not None
         except Exception:  # noqa: BLE001 - Py4J raises plain exceptions: any failure is no answer
             box["ok"] = False
 
@@ -227,6 +233,7 @@ def forget_gateway() -> None:
     with java_gateway._lock:
         gateway, java_gateway._gateway = java_gateway._gateway, None
     _CHANGELOG_CLASSES.clear()  # compiled in the old JVM
+    _PROBE.clear()
     if gateway is not None:
         try:
             gateway.close(keep_callback_server=False)  # Python side only

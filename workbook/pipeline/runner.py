@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from ..config import Config, load_config
 from ..kafka import true_end_offsets
 from . import edges, plan_cache
-from .errors import ProcessorError, flink_message, mismatched_sink
+from .errors import ProcessorError, empty_topic_note, flink_message, mismatched_sink
 from .flink_env import DEFAULT_CHECKPOINT_INTERVAL, RESTART_OPTIONS, create_table_env
 from .statements import define, load_statements, skeleton_warnings, sql_values
 from .watch import JobWatcher, check_cluster_reaches_services, check_jobmanager, check_kafka, check_postgres
@@ -244,17 +244,9 @@ def _report_start(r: _Run, table_result, end_offsets: dict | None, warnings: lis
     bound = f" up to offsets {end_offsets} ({result.num_records} records)" if o.bounded else ""
     r.say(f"Flink job {result.job_id} on {where}: {r.topic}@{r.config.kafka_bootstrap_servers}{bound} -> {target}")
     if o.bounded and result.num_records == 0:  # else a job that writes nothing looks like a broken exercise
-        r.say(f"NOTE: {empty_topic_note(r.topic, r.config.kafka_bootstrap_servers)}")
+        meaning = "this bounded run has no trades to read and writes no rows"
+        r.say(f"NOTE: {empty_topic_note(r.topic, r.config.kafka_bootstrap_servers, meaning, 'it')}")
     return result
-
-
-def empty_topic_note(topic: str, servers: str) -> str:
-    """What a bounded run over an empty topic means, and what to do."""
-    return (
-        f"the topic {topic!r} on {servers} is empty: this bounded run has no trades to read and writes no rows. "
-        "Start the trade stream with `python -m workbook up --stream` (or run `python -m producer`), then run "
-        "it again."
-    )
 
 
 def _wait_for_job(r: _Run, result: RunResult, scanning) -> RunResult:

@@ -233,7 +233,7 @@ class Session:
         self._envs: dict[str, tuple] = {}  # data name -> (t_env, number of ddl statements applied)
         self._cluster = None
         self._rest = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # env() takes it too, also when called inside a locked step
         self.warming: threading.Thread | None = None  # the warm-up, while it runs
         self._cells_waiting = 0
         self.topic_ends: dict[int, int] = {}  # --data topic: where its last query stopped, per partition
@@ -271,10 +271,19 @@ class Session:
 
     # --- a JVM that stopped -----------------------------------------------------------------------
 
+    def _drop_envs(self) -> None:
+        """Forget the table environments (the cells' and the checks'): the next use makes them again."""
+        self._envs.clear()
+        self._protected.clear()
+
     def _restart_if_lost(self) -> None:
         """When the session's JVM does not answer: end it and forget everything in it (the next use starts
-        a new one), with a notice for the next cell. Called with the lock held."""
-        if self._rest is not None and not pyflink_internals.gateway_answers(PROBE_TIMEOUT_S):
+        a new one), with a notice for the next cell. Called with the lock held. A process that is gone is seen
+        without asking it; otherwise one Py4J round trip (a hung JVM or a lost Py4J server only shows there)."""
+        if self._rest is None:
+            return
+        gone = self._jvm is not None and not self._jvm.is_running()
+        if gone or not pyflink_internals.gateway_answers(PROBE_TIMEOUT_S):
             self._forget_jvm()
 
     def _forget_jvm(self) -> None:
@@ -282,8 +291,7 @@ class Session:
         gateway_jvm.end(self._jvm, self._jvm_files)
         self._jvm = self._cluster = self._rest = None
         self._jvm_files = []
-        self._envs.clear()
-        self._protected.clear()
+        self._drop_envs()
         self._notice = RESTARTED
 
     def take_notice(self) -> str | None:
@@ -330,8 +338,7 @@ class Session:
         with self._lock:
             dropped = self.changed_workbook()
             self.ddl = [stmt for stmt in self.ddl if stmt not in dropped]
-            self._envs.clear()
-            self._protected.clear()
+            self._drop_envs()
         return dropped
 
     def defined(self) -> list[str]:
@@ -374,23 +381,24 @@ class Session:
         environment of its own when the cells changed them, or USE, SET or RESET something)."""
         if data != TOPIC and data not in self.datasets:
             raise ProcessorError(f"--data {data}: unknown dataset (have: {', '.join([*self.datasets, TOPIC])})")
-        self._restart_if_lost()
-        guarded = protected and not all(map(self._for_checks, self.ddl))
-        envs = self._protected if guarded else self._envs
-        if data == TOPIC or data not in envs:
-            t_env = self._new_env()
-            self._define_processor_tables(t_env, data)
-            envs[data] = (t_env, 0)
-        t_env, applied = envs[data]
-        for stmt in self.ddl[applied:]:
-            if guarded and not self._for_checks(stmt):
-                continue
-            try:
-                execute_ddl(t_env, stmt)
-            except Exception:  # noqa: BLE001 (Py4J raises plain exceptions)
-                pass  # it failed where it was first run and was reported there
-        envs[data] = (t_env, len(self.ddl))
-        return t_env
+        with self._lock:  # it may end a JVM that stopped answering: never while another thread uses it
+            self._restart_if_lost()
+            guarded = protected and not all(map(self._for_checks, self.ddl))
+            envs = self._protected if guarded else self._envs
+            if data == TOPIC or data not in envs:
+                t_env = self._new_env()
+                self._define_processor_tables(t_env, data)
+                envs[data] = (t_env, 0)
+            t_env, applied = envs[data]
+            for stmt in self.ddl[applied:]:
+                if guarded and not self._for_checks(stmt):
+                    continue
+                try:
+                    execute_ddl(t_env, stmt)
+                except Exception:  # noqa: BLE001 (Py4J raises plain exceptions)
+                    pass  # it failed where it was first run and was reported there
+            envs[data] = (t_env, len(self.ddl))
+            return t_env
 
     def _define_processor_tables(self, t_env, data: str) -> None:
         """The processor's source and views (statements.define), the source reading the dataset's file
@@ -409,7 +417,8 @@ class Session:
                 for s in statements
             ]
         ends = kafka.true_end_offsets(self.config.kafka_bootstrap_servers, topic) if data == TOPIC else None
-        self.topic_ends = ends or self.topic_ends
+        if ends is not None:  # --data topic: the ends of this cell's query (an empty topic's too)
+            self.topic_ends = ends
         define(t_env, statements, sql_values(self.config, topic), end_offsets=ends)
 
     def warm_up(self, sql: str, data: tuple = ("check",)) -> threading.Thread:
@@ -445,8 +454,7 @@ class Session:
         if not (_RESET_ALL.match(sql_files.code_of(stmt)) or (key and key not in BASE_OPTIONS)):
             return False
         self.ddl = [s for s in self.ddl if _setting_of(s) is None or key not in (None, _setting_of(s))]
-        self._envs.clear()
-        self._protected.clear()
+        self._drop_envs()
         return True
 
     def forget_cells(self) -> None:
@@ -455,8 +463,7 @@ class Session:
         student's DDL never reaches the next."""
         with self._lock:
             self.ddl.clear()
-            self._envs.clear()
-            self._protected.clear()
+            self._drop_envs()
 
     # --- running a cell -------------------------------------------------------------------------
 
@@ -645,8 +652,7 @@ class Session:
             except Exception:  # noqa: BLE001 (Py4J raises plain exceptions) - its JVM is gone: nothing to close
                 pass
             self._cluster = self._rest = None
-            self._envs.clear()
-            self._protected.clear()
+            self._drop_envs()
 
 
 def sort_rows(frame):

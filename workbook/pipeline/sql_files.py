@@ -21,7 +21,9 @@ _PLACEHOLDER = re.compile(r"\$\{([A-Z0-9_]+)\}")
 
 
 class SqlFileError(ValueError):
-    pass
+    def __init__(self, message: str, problem: str | None = None):
+        super().__init__(message)
+        self.problem = problem  # read_sql_file's: what is wrong, without the file's name ("is UTF-16 text, ...")
 
 
 def sql_paths(solutions: bool = False) -> list:
@@ -53,24 +55,28 @@ def read_sql_file(path: Path) -> str:
     binary data, a folder or an unreadable file in its place)."""
     path = Path(path)
     label = f"{path.parent.name}/{path.name}" if path.parent.name else str(path)
+
+    def unreadable(problem: str) -> SqlFileError:
+        return SqlFileError(f"{label} {problem}", problem)
+
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise SqlFileError(f"{label}: no such file") from None
+        raise SqlFileError(f"{label}: no such file", "is missing (no such file)") from None
     except OSError as exc:  # a folder saved under the file's name, no permission
-        raise SqlFileError(f"{label} cannot be read ({exc.strerror or exc}): it must be a text file") from None
+        raise unreadable(f"cannot be read ({exc.strerror or exc}): it must be a text file") from None
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        raise SqlFileError(f"{label} is UTF-16 text, not UTF-8: save it as UTF-8 (JupyterLab's editor does)")
+        raise unreadable("is UTF-16 text, not UTF-8: save it as UTF-8 (JupyterLab's editor does)")
     nul = data.find(b"\x00")
     if nul >= 0:
-        raise SqlFileError(
-            f"{label} holds binary data (a NUL byte at byte {nul}), not SQL text: write the statement as UTF-8 text"
+        raise unreadable(
+            f"holds binary data (a NUL byte at byte {nul}), not SQL text: write the statement as UTF-8 text"
         )
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise SqlFileError(
-            f"{label} is not UTF-8 text ({exc.reason}: byte 0x{data[exc.start]:02x} at {exc.start}): "
+        raise unreadable(
+            f"is not UTF-8 text ({exc.reason}: byte 0x{data[exc.start]:02x} at {exc.start}): "
             "save it as UTF-8 (JupyterLab's editor does)"
         ) from None
 

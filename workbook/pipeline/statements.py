@@ -47,7 +47,7 @@ def load_statements(solutions: bool = False) -> list:
         except sql_files.SqlFileError as exc:
             if sink is None:
                 raise ProcessorError(str(exc)) from None
-            out.append(Statement(path, "", "refused", sink, "it " + str(exc).split(" ", 1)[1]))
+            out.append(Statement(path, "", "refused", sink, f"it {exc.problem}"))
             continue
         if sql_files.is_skeleton(text):  # an exercise not done yet: reported and skipped, never replaced
             out.append(Statement(path, text, "skeleton", sink or _skeleton_target(path, text)))

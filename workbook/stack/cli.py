@@ -66,6 +66,8 @@ def run(args) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:  # the stack's own files (logs, pid files, configuration): a full disk, mostly
+        if exc.filename is None and exc.errno not in disk.FULL_ERRNOS:
+            raise  # not a file (a socket, ...): not the stack's files, and not to be said as if it were
         print(f"error: {disk.write_error(exc, config and config.workbook_state_dir)}", file=sys.stderr)
         return 2
     return 1

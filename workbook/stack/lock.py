@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,7 +16,15 @@ from . import procs
 from .services import ServiceError
 
 TIMEOUT = 600.0  # seconds a command waits for another one: `up --flink` on a busy laptop takes a few minutes
-_held: set[Path] = set()  # locks this process holds: a nested `up` (in the same process) does not wait for itself
+# the locks this thread holds: a nested `up` in the same thread does not wait for itself; another thread of the
+# process (a notebook's) waits like another process
+_local = threading.local()
+
+
+def _held() -> set[Path]:
+    if not hasattr(_local, "held"):
+        _local.held = set()
+    return _local.held
 
 
 def lock_path(state_dir: Path) -> Path:
@@ -41,7 +50,7 @@ def held(state_dir: Path, command: str, say=print, timeout: float = TIMEOUT) -> 
     another command waiting for it is told. Waits for a live holder, saying who it is, and raises ServiceError
     naming it after `timeout` seconds."""
     path = lock_path(state_dir)
-    if path in _held:
+    if path in _held():
         yield
         return
     try:
@@ -62,11 +71,11 @@ def held(state_dir: Path, command: str, say=print, timeout: float = TIMEOUT) -> 
             os.pwrite(fd, f"{os.getpid()} {command}\n".encode(), 0)
         except OSError:  # a full disk: the flock alone is the lock (a waiter cannot name us); the command goes on
             pass  # and says what the full disk stops, if anything
-        _held.add(path)
+        _held().add(path)
         try:
             yield
         finally:
-            _held.discard(path)
+            _held().discard(path)
             os.ftruncate(fd, 0)  # an empty file: released cleanly (a pid left in it means its holder died)
     finally:
         os.close(fd)  # closing releases the flock
