@@ -71,7 +71,8 @@ def prepare_schema(config, schema: str = SCHEMA) -> None:
     """The result tables, empty, in a schema of the benchmark's own (the DDL of sql/postgres/)."""
     import psycopg2
 
-    from workbook.stack.postgres import Postgres, apply_ddl
+    from workbook.database import apply_ddl
+    from workbook.stack.postgres import Postgres
 
     apply_ddl(Postgres(config).connect(), schema=schema)
     with psycopg2.connect(**config.psycopg2_kwargs()) as conn, conn.cursor() as cur:

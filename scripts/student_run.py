@@ -57,7 +57,7 @@ def fresh_database() -> None:
     """STUDENT_DB, empty, with the processor's tables (sql/postgres/)."""
     import psycopg2
 
-    from workbook.stack.postgres import apply_ddl
+    from workbook.database import apply_ddl
 
     _admin(f"DROP DATABASE IF EXISTS {STUDENT_DB} WITH (FORCE)")
     _admin(f"CREATE DATABASE {STUDENT_DB}")

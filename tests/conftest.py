@@ -9,6 +9,7 @@ makes sure of it (starting one fails the test, naming what it started). `slow` m
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import subprocess
 
@@ -80,7 +81,8 @@ def stack(config):
 def flink_cluster(stack):
     """A Flink standalone session cluster from the wheel's bin/start-cluster.sh.
     Stopped again at the end if this session started it (it holds ~600 MiB)."""
-    cluster = FlinkCluster(stack)
+    # four slots at least: test_shared_cluster.py runs three students' jobs on it and then asks for two more
+    cluster = FlinkCluster(dataclasses.replace(stack, taskmanager_slots=max(4, stack.taskmanager_slots)))
     started = cluster.pid() is None
     if started:
         cluster.start()

@@ -80,6 +80,10 @@ def test_a_line_without_equals_and_an_unclosed_quote_stop_instead_of_the_default
         ("JUPYTER_UID=me", "a whole number, 0 or more"),
         ("PGADMIN_EMAIL=user", "an e-mail address"),
         ("FLINK_PLATFORM=amd64", "a platform"),
+        ("STUDENT_ID=Ada", "a student id: a lower-case letter"),
+        ("STUDENT_ID=ada; DROP SCHEMA public", "a student id"),
+        ("STUDENT_ID=1ada", "a student id"),
+        ("TASKMANAGER_SLOTS=0", "a whole number, 1-1024"),
     ],
 )
 def test_every_setting_is_checked_by_its_form(tmp_path, line, expected):
@@ -205,3 +209,15 @@ def test_the_producers_bootstrap_option_is_checked_as_the_setting_is():
     )
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "--bootstrap-servers: '127.0.0.1:notaport': expected HOST:PORT" in done.stderr
+
+
+def test_a_student_id_names_the_schema_of_every_connection_and_starts_the_job_names(tmp_path):
+    alone = load_config(env_file=env_file(tmp_path, "STUDENT_ID=\n"))
+    assert alone.schema is None and "currentSchema" not in alone.jdbc_url and "options" not in alone.postgres_url
+    assert "options" not in alone.psycopg2_kwargs() and alone.job_name("job") == "job"
+    ada = load_config(env_file=env_file(tmp_path, "STUDENT_ID=ada_1\n"))
+    assert ada.schema == "ada_1"
+    assert ada.jdbc_url.endswith("/db?currentSchema=ada_1")
+    assert ada.psycopg2_kwargs()["options"] == "-c search_path=ada_1,public"  # TimescaleDB's functions: public
+    assert "options=-c+search_path%3Dada_1%2Cpublic" in ada.postgres_url.replace("%20", "+")
+    assert ada.job_name("job") == "ada_1: job"

@@ -34,6 +34,12 @@ __all__ = [
     "stops_on_bad_settings",
 ]
 
+STUDENT_ID = envfile.matching(
+    r"([a-z][a-z0-9_]{0,39})?",
+    "a student id: a lower-case letter, then up to 39 lower-case letters, digits or '_' (it names the student's "
+    "PostgreSQL schema and Flink jobs), or nothing",
+)
+
 # name -> (default, kind): every setting the workbook reads; the producer's five come from producer/settings.py
 # (the same names, defaults and checks). A value of the wrong form stops every command (producer/envfile.py).
 SETTINGS = {
@@ -54,6 +60,10 @@ SETTINGS = {
     "PRODUCER_SOURCE": PRODUCER_SETTINGS["PRODUCER_SOURCE"],
     "PRODUCER_ARGS": ("--speed 1 --rebase-time", envfile.SHELL_WORDS),
     "WORKBOOK_STATE_DIR": (".state", envfile.PATH),
+    # task slots of each TaskManager: the embedded session cluster's (`up --flink`) and the Docker one's
+    "TASKMANAGER_SLOTS": ("2", envfile.whole(1, 1024)),
+    # shared-cluster mode (docs/classroom.md): the student's PostgreSQL schema and the prefix of their Flink jobs
+    "STUDENT_ID": ("", STUDENT_ID),
 }
 _IMAGE = envfile.matching(r"[\w.\-/:@]+", "an image name (e.g. apache/kafka:3.9.1)")
 _PLATFORM = envfile.matching(r"[a-z0-9]+/[a-z0-9_]+(/v\d)?", "a platform, e.g. linux/amd64 or linux/arm64")
@@ -77,7 +87,6 @@ COMPOSE_SETTINGS = {
     "GRAFANA_ADMIN_PASSWORD": ("user", envfile.TEXT),
     "JUPYTER_PORT": ("28888", envfile.PORT),
     "JUPYTER_TOKEN": ("user", envfile.TEXT),
-    "TASKMANAGER_SLOTS": ("2", envfile.whole(1, 1024)),
     "FLINK_PLATFORM": ("linux/amd64", _PLATFORM),
     "JUPYTER_PLATFORM": ("linux/amd64", _PLATFORM),
     "JUPYTER_UID": ("1000", envfile.whole(0)),
@@ -117,6 +126,8 @@ class Config:
     producer_source: str
     producer_args: str
     workbook_state_dir: Path
+    taskmanager_slots: int
+    student_id: str
 
     @property
     def kafka_host(self) -> str:
@@ -138,11 +149,28 @@ class Config:
             host=self.postgres_host,
             port=self.postgres_port,
             database=self.postgres_db,
+            query={"options": self.search_path_option} if self.student_id else {},
         ).render_as_string(hide_password=False)
 
     @property
+    def schema(self) -> str | None:
+        """The PostgreSQL schema of the results: the student's (STUDENT_ID, shared-cluster mode), else None (the
+        database's own search path: public)."""
+        return self.student_id or None
+
+    @property
+    def search_path_option(self) -> str:
+        """libpq's options that put the student's schema first (public after it: TimescaleDB's functions)."""
+        return f"-c search_path={self.student_id},public"
+
+    @property
     def jdbc_url(self) -> str:
-        return f"jdbc:postgresql://{self.postgres_host}:{self.postgres_port}/{self.postgres_db}"
+        base = f"jdbc:postgresql://{self.postgres_host}:{self.postgres_port}/{self.postgres_db}"
+        return f"{base}?currentSchema={self.schema}" if self.schema else base
+
+    def job_name(self, name: str) -> str:
+        """A Flink job's name: the student's id first in shared-cluster mode (their jobs are found by it)."""
+        return f"{self.student_id}: {name}" if self.student_id else name
 
     @property
     def jobmanager_address(self) -> str:
@@ -161,6 +189,7 @@ class Config:
             dbname=self.postgres_db,
             user=self.postgres_user,
             password=self.postgres_password,
+            **({"options": self.search_path_option} if self.student_id else {}),
         )
 
 

@@ -9,6 +9,9 @@ failed", so as not to tell which names exist): that message names both settings.
 from __future__ import annotations
 
 from .config import Config
+from .paths import PROJECT_ROOT
+
+DDL_DIR = PROJECT_ROOT / "sql" / "postgres"  # the result tables, each file idempotent
 
 
 class PostgresLoginError(RuntimeError):
@@ -90,3 +93,38 @@ def _reason(text: str) -> str:
     if "timeout expired" in text:
         return "no answer in time"
     return text.removeprefix("connection to server at ")[:200]
+
+
+def apply_ddl(conn, ddl_dir=DDL_DIR, schema: str | None = None) -> list[str]:
+    """Run sql/postgres/*.sql in name order (each is idempotent), in `schema` if given (created if missing; public
+    stays on the search path after it, for TimescaleDB's functions); closes conn and returns the file names."""
+    from psycopg2 import sql
+
+    conn.autocommit = True
+    done = []
+    with conn.cursor() as cur:
+        if schema:
+            cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+            cur.execute(sql.SQL("SET search_path TO {}, public").format(sql.Identifier(schema)))
+        for path in sorted(ddl_dir.glob("*.sql")):
+            cur.execute(path.read_text())
+            done.append(path.name)
+    conn.close()
+    return done
+
+
+def prepare_schema(config: Config) -> None:
+    """Shared-cluster mode (STUDENT_ID): the student's schema and its result tables, created if missing (a shared
+    PostgreSQL has no `python -m workbook up` of this student to create them). PostgresLoginError if the login is
+    refused; psycopg2.Error if the user may not create a schema (the message names the setting)."""
+    import psycopg2
+
+    try:
+        apply_ddl(connect(config), schema=config.schema)
+    except psycopg2.Error as exc:
+        raise PostgresLoginError(
+            f"PostgreSQL at {config.postgres_host}:{config.postgres_port} did not let user {config.postgres_user!r} "
+            f"create the schema {config.schema!r} (STUDENT_ID) and its tables in database {config.postgres_db!r}: "
+            f"{' '.join(str(exc).split())} (the course's database needs GRANT CREATE ON DATABASE for the students' "
+            "user, docs/classroom.md)"
+        ) from None

@@ -119,7 +119,7 @@ def _submit_once(options: RunOptions, config, replace: bool) -> None:
         check_postgres(config)
     try:
         with submission_lock(config.workbook_state_dir, options.jobmanager):
-            if submit_once(options.jobmanager, pipeline_name(False), replace=replace):
+            if submit_once(options.jobmanager, config.job_name(pipeline_name(False)), replace=replace):
                 run(options, config)
     except ClusterJobsError as exc:
         raise ProcessorError(str(exc)) from None

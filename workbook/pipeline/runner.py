@@ -15,7 +15,15 @@ from . import edges, plan_cache
 from .errors import ProcessorError, empty_topic_note, flink_message, mismatched_sink
 from .flink_env import DEFAULT_CHECKPOINT_INTERVAL, RESTART_OPTIONS, create_table_env
 from .statements import define, load_statements, skeleton_warnings, sql_values
-from .watch import JobWatcher, check_cluster_reaches_services, check_jobmanager, check_kafka, check_postgres
+from .watch import (
+    JobWatcher,
+    check_cluster_reaches_services,
+    check_free_slots,
+    check_jobmanager,
+    check_kafka,
+    check_postgres,
+    prepare_schema,
+)
 
 PIPELINE_NAME = "crypto trades: candlesticks and volumes"
 
@@ -91,7 +99,7 @@ def run(options: RunOptions | None = None, config: Config | None = None, say=pri
     count_edges = _counts_edges(o, statements)
     # bounded: the end offsets are measured in a thread while the JVM starts
     measuring = measure_end_offsets(config, r.topic, o.end_offsets, count_edges) if o.bounded else None
-    t_env = _create_environment(o, interval)
+    t_env = _create_environment(o, interval, config.job_name(pipeline_name(o.bounded)))
     # every thread of the run ends here, before planning: nothing else may run beside the planner
     end_offsets, scanning = _join_background(o, measuring, count_edges, broker_check)
     if scanning is not None and not o.dry_run:
@@ -119,9 +127,12 @@ def _check_services(r: _Run):
     if r.options.jobmanager:
         check_jobmanager(r.options.jobmanager)
         check_cluster_reaches_services(r.options.jobmanager, r.config, r.target_url, r.options.dry_run)
+        check_free_slots(r.options.jobmanager, r.options.parallelism)
     check_kafka(r.config.kafka_bootstrap_servers, metadata=False)
     if not r.options.dry_run:
         check_postgres(r.config, r.target_url)
+        if r.config.schema and r.target_url == r.config.jdbc_url:  # shared-cluster mode: the student's tables
+            prepare_schema(r.config)
     return None if r.options.bounded else _in_background(check_kafka, r.config.kafka_bootstrap_servers)
 
 
@@ -146,7 +157,7 @@ def _counts_edges(o: RunOptions, statements) -> bool:
     return o.bounded and o.wait is not False and any(s.kind == "insert" and s.name == "bad_records" for s in statements)
 
 
-def _create_environment(o: RunOptions, interval: float | None):
+def _create_environment(o: RunOptions, interval: float | None, name: str):
     # streaming: restarts from the last checkpoint after a failure (PostgreSQL or Kafka gone for a while)
     flink_options = dict(RESTART_OPTIONS) if not o.bounded and interval else {}
     flink_options.update(o.flink_options or {})
@@ -154,7 +165,7 @@ def _create_environment(o: RunOptions, interval: float | None):
         parallelism=o.parallelism,
         jobmanager=o.jobmanager,
         checkpoint_interval=interval,
-        pipeline_name=pipeline_name(o.bounded),
+        pipeline_name=name,
         options=flink_options,
     )
 

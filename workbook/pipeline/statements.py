@@ -113,7 +113,7 @@ def sql_values(config: Config, topic: str | None = None, jdbc_url: str | None = 
 
 def jdbc_url_with_schema(config: Config, schema: str) -> str:
     """The JDBC URL with a PostgreSQL schema first on the search path (tests isolate their tables so)."""
-    return f"{config.jdbc_url}?currentSchema={schema}"
+    return f"{config.jdbc_url.partition('?')[0]}?currentSchema={schema}"
 
 
 def define(t_env, statements, values: dict, dry_run: bool = False, end_offsets: dict | None = None) -> list:

@@ -52,6 +52,28 @@ def check_jobmanager(address: str, timeout_s: float = 5.0) -> None:
         ) from None
 
 
+def check_free_slots(address: str, parallelism: int, timeout_s: float = 5.0) -> None:
+    """ProcessorError when the session cluster at HOST:PORT has fewer free task slots than the job needs (one per
+    parallel instance): Flink itself would keep the job waiting for five minutes (slot.request.timeout), then
+    fail it with NoResourceAvailableException."""
+    base = address if address.startswith(("http://", "https://")) else f"http://{address}"
+    try:
+        with urllib.request.urlopen(base.rstrip("/") + "/overview", timeout=timeout_s) as r:
+            overview = json.loads(r.read() or b"{}")
+    except (OSError, ValueError):
+        return  # check_jobmanager says that one
+    free, total = overview.get("slots-available"), overview.get("slots-total")
+    if not isinstance(free, int) or free >= parallelism:
+        return
+    raise ProcessorError(
+        f"not submitting: the Flink session cluster at {base} has {free} free task slot(s) of {total}, and this job "
+        f"needs {parallelism} (--parallelism). The other jobs hold the rest. More slots: TASKMANAGER_SLOTS in the "
+        "cluster's .env (slots per TaskManager: `python -m workbook up --flink` after `python -m workbook down`, or "
+        "the Docker stack's taskmanager), or more TaskManagers; or cancel a job you no longer need (`python -m "
+        "workbook status` lists yours)."
+    )
+
+
 def taskmanager_hosts(address: str, timeout_s: float = 5.0) -> list[str]:
     """The hosts of the session cluster's TaskManagers, from its REST API (GET /taskmanagers: each one's RPC path,
     'pekko.tcp://flink@HOST:PORT/user/rpc/...'); [] when the API does not say."""
@@ -115,6 +137,14 @@ def check_postgres(config: Config, jdbc_url: str | None = None, timeout_s: float
     host, port, db = postgres_address(jdbc_url or config.jdbc_url)
     try:
         database.check_login(config, host, port, db, timeout_s)
+    except database.PostgresLoginError as exc:
+        raise ProcessorError(f"not submitting: {exc}.") from None
+
+
+def prepare_schema(config: Config) -> None:
+    """Shared-cluster mode: the student's schema and tables (database.prepare_schema), or ProcessorError."""
+    try:
+        database.prepare_schema(config)
     except database.PostgresLoginError as exc:
         raise ProcessorError(f"not submitting: {exc}.") from None
 

@@ -50,6 +50,8 @@ def run(args) -> int:
             if warning:
                 print(warning)
             print(stack.format_status(rows))
+            if config.student_id:  # shared-cluster mode: this student's jobs, not the class's
+                print(stack.format_student_jobs(config))
             # what the notebooks need: the embedded broker and PostgreSQL, or the Docker stack's Kafka and PostgreSQL
             core = [r for r in rows if r.name in ("broker", "postgres", *docker.CORE)]
             return 0 if all(r.healthy for r in core) else 3

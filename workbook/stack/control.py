@@ -5,15 +5,16 @@ from __future__ import annotations
 import functools
 import time
 
-from ..config import Config, load_config
+from ..config import PROJECT_ROOT, Config, load_config
 from ..java import find_java
 from . import docker, lock, port_choice, procs
 from .broker import Broker
-from .flink_cluster import FlinkCluster
+from .flink_cluster import FlinkCluster, student_jobs
 from .ports import PortInUse
 from .postgres import Postgres
 from .services import Service, ServiceError, Status
 from .stream import Stream
+from .usage import session_usage
 
 CORE = (Broker, Postgres)
 
@@ -167,4 +168,28 @@ def format_status(rows: list[Status]) -> str:
             lines.append(f"{'':<37}{s.detail}")
     total = sum(s.rss_mb for s in rows)
     lines.append(f"total RSS of running services: {total:.0f} MiB")
+    sessions = session_usage(PROJECT_ROOT, exclude={s.pid for s in rows if s.pid})
+    if sessions:  # what a student's session costs beside the services (docs/classroom.md sizes a server by it)
+        parts = ", ".join(f"{role} x{n} {mib:.0f} MiB" for role, (n, mib) in sorted(sessions.items()))
+        lines.append(f"this project's sessions (the kernels with their Flink JVMs): {parts}")
+        lines.append(f"total RSS of this project: {total + sum(mib for _, mib in sessions.values()):.0f} MiB")
+    return "\n".join(lines)
+
+
+def format_student_jobs(config: Config, shown: int = 10) -> str:
+    """Shared-cluster mode: the student's Flink jobs on the session cluster (FLINK_JOBMANAGER, else the one `up
+    --flink` runs), newest first; the other students' jobs are not shown."""
+    address = config.flink_jobmanager or config.jobmanager_address
+    who = f"STUDENT_ID={config.student_id}"
+    try:
+        jobs = student_jobs(address, config.student_id)
+    except OSError as exc:
+        return f"your Flink jobs ({who}): the session cluster at http://{address} does not answer ({exc})"
+    if not jobs:
+        return f"your Flink jobs ({who}) on http://{address}: none"
+    lines = [f"your Flink jobs ({who}) on http://{address}:"]
+    for j in jobs[:shown]:
+        lines.append(f"  {j.get('jid')}  {j.get('state'):<10} {j.get('name')}")
+    if len(jobs) > shown:
+        lines.append(f"  ... and {len(jobs) - shown} older one(s)")
     return "\n".join(lines)

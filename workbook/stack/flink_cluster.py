@@ -64,6 +64,15 @@ def _default_java_opts() -> str:
     return ""
 
 
+def student_jobs(address: str, student_id: str, timeout: float = 3) -> list[dict]:
+    """The jobs of one student on the session cluster at HOST:PORT (shared-cluster mode: their names start with
+    'STUDENT_ID: ', Config.job_name), newest first; OSError when its REST API does not answer."""
+    with urllib.request.urlopen(f"http://{address}/jobs/overview", timeout=timeout) as r:
+        found = json.loads(r.read()).get("jobs", [])
+    mine = [j for j in found if str(j.get("name", "")).startswith(f"{student_id}: ")]
+    return sorted(mine, key=lambda j: -j.get("start-time", 0))
+
+
 class FlinkCluster(Service):
     name = "flink"
     setting = "FLINK_REST_PORT"
@@ -167,6 +176,7 @@ class FlinkCluster(Service):
                 sys.executable,
                 self.log_dir,
                 self.pid_dir,
+                slots=self.config.taskmanager_slots,
                 rpc_port=self.config.flink_rpc_port,
             )
         )

@@ -17,13 +17,11 @@ import sys
 from pathlib import Path
 
 from .. import database
-from ..config import PROJECT_ROOT
 from . import disk, procs
 from .ports import ensure_free, held_by, port_accepts, taken_meanwhile
 from .services import Service, ServiceError
 
 PG_SYSTEM_USER = "workbook_pg"
-DDL_DIR = PROJECT_ROOT / "sql" / "postgres"
 
 
 def pg_bin(name: str) -> Path:
@@ -239,7 +237,7 @@ class Postgres(Service):
                 cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (self.config.postgres_db,))
                 if cur.fetchone() is None:
                     cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.config.postgres_db)))
-            apply_ddl(self.connect())
+            database.apply_ddl(self.connect(), schema=self.config.schema)
         except psycopg2.Error as exc:  # e.g. a full disk: said with the folder, not as a traceback
             what = f"PostgreSQL could not create the database {self.config.postgres_db!r} and its tables"
             raise ServiceError(_with_disk(f"{what}: {' '.join(str(exc).split())}", self.data_dir)) from None
@@ -281,21 +279,3 @@ def _with_disk(message: str, data_dir: Path) -> str:
     """The message, and that the disk of the data folder is full when it is."""
     full = disk.full_note(data_dir)
     return f"{message}. {full[0].upper()}{full[1:]}" if full else message
-
-
-def apply_ddl(conn, ddl_dir: Path = DDL_DIR, schema: str | None = None) -> list[str]:
-    """Run sql/postgres/*.sql in name order (each is idempotent), in `schema` if given
-    (created if missing); closes conn and returns the file names."""
-    conn.autocommit = True
-    done = []
-    with conn.cursor() as cur:
-        if schema:
-            from psycopg2 import sql
-
-            cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
-            cur.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
-        for path in sorted(ddl_dir.glob("*.sql")):
-            cur.execute(path.read_text())
-            done.append(path.name)
-    conn.close()
-    return done
