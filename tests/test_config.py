@@ -40,5 +40,5 @@ def test_bad_values_are_named(tmp_path, monkeypatch):
         load_config(env_file=tmp_path / "none")
     monkeypatch.delenv("POSTGRES_PORT")
     monkeypatch.setenv("STACK", "kubernetes")
-    with pytest.raises(ValueError, match="environment: STACK=kubernetes: expected one of embedded, docker"):
+    with pytest.raises(ValueError, match="environment: STACK=kubernetes: expected one of embedded, docker, shared"):
         load_config(env_file=tmp_path / "none")

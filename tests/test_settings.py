@@ -69,7 +69,7 @@ def test_a_line_without_equals_and_an_unclosed_quote_stop_instead_of_the_default
         ("KAFKA_RETENTION_MS=ten minutes", "a whole number, 1 or more (or -1)"),
         ("KAFKA_TOPIC=my topic", "a Kafka topic name"),
         ("MAX_AHEAD_SECONDS=-5", "a whole number, 0 or more: how many seconds ahead of the clock"),
-        ("STACK=kubernetes", "one of embedded, docker"),
+        ("STACK=kubernetes", "one of embedded, docker, shared"),
         ("PRODUCER_SOURCE=binanse", "one of synthetic, replay, binance"),
         ("PRODUCER_ARGS=--speed '1", "options as on a command line, every quote closed"),
         ("GRAFANA_URL=127.0.0.1:23000", "an http:// or https:// URL"),

@@ -181,3 +181,54 @@ def test_three_students_share_one_session_cluster(stack, flink_cluster):
             for student in (ada, bob, cy, dan):
                 cur.execute(f"DROP SCHEMA IF EXISTS {student} CASCADE")
         kafka.delete_topic(stack.kafka_bootstrap_servers, topic)
+
+
+def _workbook(env: dict, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "workbook", *args],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_a_students_up_status_and_down_under_stack_shared(stack, flink_cluster, tmp_path):
+    """STACK=shared: `up` (what `make lab` runs) starts nothing, says the class's services answer and creates the
+    student's schema; without STUDENT_ID it refuses; `down` leaves the class's services running."""
+    student = f"eve_{uuid.uuid4().hex[:6]}"
+    env = {
+        **os.environ,
+        "STACK": "shared",
+        "STUDENT_ID": student,
+        "FLINK_JOBMANAGER": flink_cluster.address,
+        "WORKBOOK_STATE_DIR": str(tmp_path / "state"),  # the student's own folder: nothing of theirs runs
+    }
+    try:
+        out = _workbook({**env, "STUDENT_ID": ""}, "up")
+        assert out.returncode == 2 and "STACK=shared needs STUDENT_ID" in out.stderr, out.stdout + out.stderr
+
+        out = _workbook(env, "up", "--stream")
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert "kafka: up: a Kafka broker answers" in out.stdout and "postgres: up:" in out.stdout
+        assert "flink: up:" in out.stdout and "nothing started here" in out.stdout
+        with psycopg2.connect(**stack.psycopg2_kwargs()) as conn, conn.cursor() as cur:
+            cur.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = %s", (student,))
+            assert cur.fetchone()[0] == 4  # candlesticks, volumes, late_trades, bad_records
+        assert not (tmp_path / "state" / "pgdata").exists()
+
+        out = _workbook(env, "status")
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert f"your Flink jobs (STUDENT_ID={student}) on http://{flink_cluster.address}: none" in out.stdout
+
+        out = _workbook(env, "down")
+        assert out.returncode == 0 and "the class's services are the instructor's and keep running" in out.stdout
+        assert _workbook(env, "status").returncode == 0  # still answering
+
+        out = _workbook({**env, "POSTGRES_PORT": "1"}, "up")  # a wrong address: said, with the setting
+        assert out.returncode == 0, out.stdout + out.stderr  # a report, as under STACK=docker: the notebooks say more
+        assert "NOT ANSWERING" in out.stdout and "POSTGRES_HOST/POSTGRES_PORT" in out.stdout
+    finally:
+        with psycopg2.connect(**stack.psycopg2_kwargs()) as conn, conn.cursor() as cur:
+            cur.execute(f"DROP SCHEMA IF EXISTS {student} CASCADE")

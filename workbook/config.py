@@ -43,7 +43,8 @@ STUDENT_ID = envfile.matching(
 # name -> (default, kind): every setting the workbook reads; the producer's five come from producer/settings.py
 # (the same names, defaults and checks). A value of the wrong form stops every command (producer/envfile.py).
 SETTINGS = {
-    "STACK": ("embedded", envfile.one_of("embedded", "docker")),  # which stack `python -m workbook up` manages
+    # which stack `python -m workbook up` manages (shared: the class's, run by the instructor; docs/classroom.md)
+    "STACK": ("embedded", envfile.one_of("embedded", "docker", "shared")),
     **{name: spec for name, spec in PRODUCER_SETTINGS.items() if name != "PRODUCER_SOURCE"},
     "POSTGRES_HOST": ("127.0.0.1", envfile.HOST),
     "POSTGRES_PORT": ("25432", envfile.PORT),

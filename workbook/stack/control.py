@@ -7,7 +7,7 @@ import time
 
 from ..config import PROJECT_ROOT, Config, load_config
 from ..java import find_java
-from . import docker, lock, port_choice, procs
+from . import docker, lock, port_choice, procs, shared
 from .broker import Broker
 from .flink_cluster import FlinkCluster, student_jobs
 from .ports import PortInUse
@@ -33,6 +33,8 @@ def up(config: Config | None = None, flink: bool = False, stream: bool = False, 
     config = config or load_config()
     if config.stack == "docker":
         return docker.check(config, flink=flink, stream=stream, say=say)
+    if config.stack == "shared":
+        return shared.check(config, stream=stream, say=say)
     say(f"Java: {find_java().describe()}")
     command = " ".join(["python -m workbook up", *(["--flink"] if flink else []), *(["--stream"] if stream else [])])
     with lock.held(config.workbook_state_dir, command, say):
@@ -92,6 +94,8 @@ def down(config: Config | None = None, wipe_db: bool = False, say=print) -> None
     config = config or load_config()
     if config.stack == "docker":
         say("STACK=docker: Docker Compose stops the Docker stack (`docker compose down`); stopping the embedded one")
+    elif config.stack == "shared":
+        say("STACK=shared: the class's services are the instructor's and keep running; stopping this project's own")
     command = "python -m workbook down" + (" --wipe-db" if wipe_db else "")
     with lock.held(config.workbook_state_dir, command, say):
         for svc in reversed(services(config)):
@@ -112,6 +116,8 @@ def status(config: Config | None = None) -> list[Status]:
     config = config or load_config()
     if config.stack == "docker":
         return docker.status(config, flink=True)
+    if config.stack == "shared":
+        return shared.status(config)
     return [svc.status() for svc in services(config)]
 
 
