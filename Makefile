@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: lab test venv lock lint format up down status logs sql test-unit test-flink test-integration test-notebooks test-browser release notebook-outputs bench clean
+.PHONY: lab test venv kernel lock lint format up down status logs sql test-unit test-flink test-integration test-notebooks test-browser release notebook-outputs bench clean
 
 # JUPYTER_ARGS: extra `jupyter lab` options (the browser test passes its port and token).
 JUPYTER_ARGS ?=
@@ -36,6 +36,10 @@ venv: $(STAMP)
 $(STAMP): requirements.txt pyproject.toml locks/build.txt $(wildcard locks/host-*.txt)
 	@$(or $(PYTHON),python3) scripts/bootstrap_venv.py --venv $(VENV)
 	touch $(STAMP)
+
+# The project's kernel for a JupyterLab that is not the project's own (a JupyterHub's: docs/classroom.md)
+kernel: venv
+	$(PY) scripts/install_kernel.py
 
 # After editing requirements.txt: resolve it again into locks/ (every transitive package, every file's hash), for
 # the host venv and the images (scripts/lock.py; uv from the venv, .state/bootstrap or the PATH). Versions already

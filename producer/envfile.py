@@ -295,8 +295,8 @@ CHOSEN_PORTS = "ports.env"  # in the state folder: the ports `python -m workbook
 
 def chosen_ports_file(project_root: Path, env_files: list[Path], environ=None) -> Path | None:
     """The file of the ports `python -m workbook up` chose for this project (`<WORKBOOK_STATE_DIR>/ports.env`),
-    read between `.env` and the defaults; None under STACK=docker, whose ports are the published ones. The two
-    settings that say where it is are read unchecked here: `load` checks them."""
+    read between `.env` and the defaults; None under STACK=docker and STACK=shared, whose ports are the published
+    ones and the class's. The two settings that say where it is are read unchecked here: `load` checks them."""
     environ = os.environ if environ is None else environ
     path = next((p for p in env_files if p.is_file()), None)
     from_file = read_env_file(path)[0] if path else {}
@@ -304,7 +304,7 @@ def chosen_ports_file(project_root: Path, env_files: list[Path], environ=None) -
     def setting(name: str, default: str) -> str:
         return (environ.get(name) or from_file.get(name) or default).strip()
 
-    if setting("STACK", "embedded") == "docker":
+    if setting("STACK", "embedded") in ("docker", "shared"):  # fixed ports: the published ones, the class's
         return None
     state = Path(setting("WORKBOOK_STATE_DIR", ".state"))
     return (state if state.is_absolute() else project_root / state) / CHOSEN_PORTS

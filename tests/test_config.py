@@ -13,6 +13,7 @@ def test_defaults_are_the_original_labs(tmp_path, monkeypatch):
         "STACK",
     ):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("WORKBOOK_STATE_DIR", str(tmp_path))  # no ports.env: a running stack's chosen ports differ
     cfg = load_config(env_file=tmp_path / "missing.env")
     assert cfg.kafka_bootstrap_servers == "127.0.0.1:29092"
     assert (cfg.postgres_host, cfg.postgres_port, cfg.postgres_db) == ("127.0.0.1", 25432, "db")

@@ -15,6 +15,7 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -175,3 +176,28 @@ import json
 from workbook.stack import control
 print(json.dumps([{"name": r.name, "healthy": r.healthy, "detail": r.detail, "pid": r.pid, "rss_mb": r.rss_mb} for r in control.status()]))
 """
+
+
+def test_make_kernel_gives_a_jupyterhub_server_the_projects_kernel(tmp_path):
+    """`make kernel` (scripts/install_kernel.py) writes the project's kernel as the user's "python3": a server on
+    another Python environment finds it first once JUPYTER_PREFER_ENV_PATH=0 (docs/classroom.md sets it for
+    TLJH's user servers), and it runs this venv's Python with the workbook's autoload."""
+    env = {"HOME": str(tmp_path), "PATH": os.environ["PATH"]}
+    out = subprocess.run(
+        [sys.executable, "scripts/install_kernel.py"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    find = "from jupyter_client.kernelspec import KernelSpecManager as K; print(K().get_kernel_spec('python3').argv)"
+
+    def found(prefer_env: str) -> str:
+        return subprocess.run(
+            [sys.executable, "-c", find],
+            env={**env, "JUPYTER_PREFER_ENV_PATH": prefer_env},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+
+    mine = found("0")
+    assert str(ROOT / ".venv" / "bin" / "python") in mine and "--ext=workbook.course.autoload" in mine
+    assert "--ext=workbook.course.autoload" not in found("1")  # the environment's own python3 wins by default

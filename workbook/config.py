@@ -177,9 +177,9 @@ class Config:
     def jobmanager_address(self) -> str:
         """HOST:PORT of the Flink session cluster's REST API that `workbook up --flink` starts (embedded) or
         checks (STACK=docker): FLINK_JOBMANAGER when it is set under STACK=docker (the jupyter container: the
-        JobManager's service name), else 127.0.0.1:FLINK_REST_PORT (the embedded cluster; the Docker
-        JobManager's port published on the host)."""
-        if self.stack == "docker" and self.flink_jobmanager:
+        JobManager's service name) or STACK=shared (the class's cluster), else 127.0.0.1:FLINK_REST_PORT (the
+        embedded cluster; the Docker JobManager's port published on the host)."""
+        if self.stack in ("docker", "shared") and self.flink_jobmanager:
             return self.flink_jobmanager
         return f"127.0.0.1:{self.flink_rest_port}"
 

@@ -185,7 +185,7 @@ def format_status(rows: list[Status]) -> str:
 def format_student_jobs(config: Config, shown: int = 10) -> str:
     """Shared-cluster mode: the student's Flink jobs on the session cluster (FLINK_JOBMANAGER, else the one `up
     --flink` runs), newest first; the other students' jobs are not shown."""
-    address = config.flink_jobmanager or config.jobmanager_address
+    address = config.flink_jobmanager or config.jobmanager_address  # FLINK_JOBMANAGER: also under STACK=embedded
     who = f"STUDENT_ID={config.student_id}"
     try:
         jobs = student_jobs(address, config.student_id)
