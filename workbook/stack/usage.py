@@ -22,7 +22,9 @@ ROLES = (  # (role, words of the command line); the first that matches names the
 )
 
 
-def _role(cmdline: list[str]) -> str | None:
+def _role(name: str, cmdline: list[str]) -> str | None:
+    if not name.startswith(("python", "jupyter")):  # not `make lab`'s shell or make, which name jupyter too
+        return None
     text = " ".join(cmdline)
     for role, words in ROLES:
         if any(w in text for w in words):
@@ -43,11 +45,11 @@ def session_usage(project_root: Path, exclude: set[int] = frozenset()) -> dict[s
     the project at `project_root`; the pids of `exclude` (the services) and their children are left out."""
     root, uid = str(project_root.resolve()), os.getuid()
     tops: dict[int, str] = {}
-    for p in psutil.process_iter(["pid", "uids", "cmdline"]):
+    for p in psutil.process_iter(["pid", "uids", "name", "cmdline"]):
         try:
             if p.info["uids"] is None or p.info["uids"].real != uid or p.pid in exclude:
                 continue
-            role = _role(p.info["cmdline"] or [])
+            role = _role(p.info["name"] or "", p.info["cmdline"] or [])
             if role and _in_project(p, root):
                 tops[p.pid] = role
         except psutil.Error:
