@@ -83,6 +83,8 @@ def test_a_line_without_equals_and_an_unclosed_quote_stop_instead_of_the_default
         ("STUDENT_ID=Ada", "a student id: a lower-case letter"),
         ("STUDENT_ID=ada; DROP SCHEMA public", "a student id"),
         ("STUDENT_ID=1ada", "a student id"),
+        ("STUDENT_ID=public", "a student id"),
+        ("STUDENT_ID=pg_ada", "a student id"),
         ("TASKMANAGER_SLOTS=0", "a whole number, 1-1024"),
     ],
 )
@@ -221,3 +223,9 @@ def test_a_student_id_names_the_schema_of_every_connection_and_starts_the_job_na
     assert ada.psycopg2_kwargs()["options"] == "-c search_path=ada_1,public"  # TimescaleDB's functions: public
     assert "options=-c+search_path%3Dada_1%2Cpublic" in ada.postgres_url.replace("%20", "+")
     assert ada.job_name("job") == "ada_1: job"
+
+
+def test_stack_shared_without_a_student_id_stops_every_command(tmp_path):
+    with pytest.raises(SettingsError, match="STACK=shared needs STUDENT_ID"):
+        load_config(env_file=env_file(tmp_path, "STACK=shared\nSTUDENT_ID=\n"))
+    assert load_config(env_file=env_file(tmp_path, "STACK=shared\nSTUDENT_ID=ada\n")).schema == "ada"

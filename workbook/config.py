@@ -35,9 +35,9 @@ __all__ = [
 ]
 
 STUDENT_ID = envfile.matching(
-    r"([a-z][a-z0-9_]{0,39})?",
-    "a student id: a lower-case letter, then up to 39 lower-case letters, digits or '_' (it names the student's "
-    "PostgreSQL schema and Flink jobs), or nothing",
+    r"((?!public$|information_schema$|pg_)[a-z][a-z0-9_]{0,39})?",
+    "a student id: a lower-case letter, then up to 39 lower-case letters, digits or '_', not public, "
+    "information_schema or pg_... (it names the student's PostgreSQL schema and Flink jobs), or nothing",
 )
 
 # name -> (default, kind): every setting the workbook reads; the producer's five come from producer/settings.py
@@ -253,6 +253,11 @@ def load_config(env_file: Path | str | None = None, **overrides: str) -> Config:
         elif f.type == "Path":
             value = Path(value) if Path(value).is_absolute() else PROJECT_ROOT / value
         values[f.name] = value
+    if values["stack"] == "shared" and not values["student_id"]:  # else jobs and tables would be the class's own
+        raise SettingsError(
+            "STACK=shared needs STUDENT_ID in .env (e.g. STUDENT_ID=ada): it keeps your tables and Flink jobs "
+            "apart from the other students' and the instructor's (docs/classroom.md)"
+        )
     return Config(**values)
 
 

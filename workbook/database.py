@@ -55,10 +55,12 @@ def login_error(config: Config, address: str, dbname: str, text: str) -> Postgre
             f"PostgreSQL at {address} has no user {user!r} (POSTGRES_USER): it differs from the one {_kept_by(config)}"
         )
     if f'database "{dbname}" does not exist' in text:
-        create = (
-            "`python -m workbook up` creates it"
-            if config.stack == "embedded"
-            else "the Docker stack creates it only with a new data volume (`docker compose down -v`, all results)"
+        create = {
+            "embedded": "`python -m workbook up` creates it",
+            "shared": "the class's database is the instructor's: ask them for its name",
+        }.get(
+            config.stack,
+            "the Docker stack creates it only with a new data volume (`docker compose down -v`, all results)",
         )
         return PostgresLoginError(
             f"PostgreSQL at {address} has no database {dbname!r} (POSTGRES_DB): {create}, or set POSTGRES_DB in "
@@ -66,15 +68,21 @@ def login_error(config: Config, address: str, dbname: str, text: str) -> Postgre
         )
     if "timeout expired" in text or "Connection refused" in text or "could not" in text:
         return PostgresLoginError(
-            f"PostgreSQL at {address} is unreachable ({_reason(text)}): start it with `python -m workbook up` "
-            "(`python -m workbook status` says what runs), or set POSTGRES_HOST/POSTGRES_PORT in .env to where "
-            "it runs",
+            f"PostgreSQL at {address} is unreachable ({_reason(text)}): "
+            + (
+                "the class's database is the instructor's: check POSTGRES_HOST/POSTGRES_PORT in .env, or ask them"
+                if config.stack == "shared"
+                else "start it with `python -m workbook up` (`python -m workbook status` says what runs), or set "
+                "POSTGRES_HOST/POSTGRES_PORT in .env to where it runs"
+            ),
             unreachable=True,
         )
     return PostgresLoginError(f"PostgreSQL at {address} refused the login of user {user!r}: {text[:300]}")
 
 
 def _kept_by(config: Config) -> str:
+    if config.stack == "shared":
+        return "the class's database has: ask the instructor for the class's login"
     if config.stack == "embedded":
         return (
             "the embedded database was created with (it keeps those of its first `python -m workbook up`). Put "
@@ -100,31 +108,39 @@ def apply_ddl(conn, ddl_dir=DDL_DIR, schema: str | None = None) -> list[str]:
     stays on the search path after it, for TimescaleDB's functions); closes conn and returns the file names."""
     from psycopg2 import sql
 
-    conn.autocommit = True
     done = []
-    with conn.cursor() as cur:
-        if schema:
-            cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
-            cur.execute(sql.SQL("SET search_path TO {}, public").format(sql.Identifier(schema)))
-        for path in sorted(ddl_dir.glob("*.sql")):
-            cur.execute(path.read_text())
-            done.append(path.name)
-    conn.close()
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            if schema:
+                cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+                cur.execute(sql.SQL("SET search_path TO {}, public").format(sql.Identifier(schema)))
+            for path in sorted(ddl_dir.glob("*.sql")):
+                cur.execute(path.read_text())
+                done.append(path.name)
+    finally:
+        conn.close()
     return done
 
 
 def prepare_schema(config: Config) -> None:
     """Shared-cluster mode (STUDENT_ID): the student's schema and its result tables, created if missing (a shared
-    PostgreSQL has no `python -m workbook up` of this student to create them). PostgresLoginError if the login is
-    refused; psycopg2.Error if the user may not create a schema (the message names the setting)."""
+    PostgreSQL has no `python -m workbook up` of this student to create them). PostgresLoginError when the login is
+    refused or the DDL fails (a missing privilege says which GRANT the class's database needs)."""
     import psycopg2
 
     try:
         apply_ddl(connect(config), schema=config.schema)
     except psycopg2.Error as exc:
+        where = f"PostgreSQL at {config.postgres_host}:{config.postgres_port}, database {config.postgres_db!r}"
+        text = " ".join(str(exc).split())
+        if exc.pgcode == "42501":  # insufficient_privilege
+            raise PostgresLoginError(
+                f"{where} did not let user {config.postgres_user!r} create the schema {config.schema!r} (STUDENT_ID) "
+                f"and its tables: {text} (the class's database needs GRANT CREATE ON DATABASE for the students' "
+                "login, docs/classroom.md)"
+            ) from None
         raise PostgresLoginError(
-            f"PostgreSQL at {config.postgres_host}:{config.postgres_port} did not let user {config.postgres_user!r} "
-            f"create the schema {config.schema!r} (STUDENT_ID) and its tables in database {config.postgres_db!r}: "
-            f"{' '.join(str(exc).split())} (the course's database needs GRANT CREATE ON DATABASE for the students' "
-            "user, docs/classroom.md)"
+            f"{where}: the schema {config.schema!r} (STUDENT_ID) and its tables (sql/postgres/) could not be "
+            f"created: {text}"
         ) from None

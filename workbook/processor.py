@@ -37,7 +37,13 @@ from .config import load_config, stops_on_bad_settings
 from .pipeline import ProcessorError, RunOptions, SqlFileError, pipeline_name, run
 from .pipeline.cluster_jobs import ClusterJobsError, submission_lock, submit_once
 from .pipeline.runner import checkpoint_interval
-from .pipeline.watch import check_cluster_reaches_services, check_jobmanager, check_postgres
+from .pipeline.watch import (
+    check_cluster_reaches_services,
+    check_free_slots,
+    check_jobmanager,
+    check_postgres,
+    prepare_schema,
+)
 
 
 @stops_on_bad_settings
@@ -115,8 +121,12 @@ def _submit_once(options: RunOptions, config, replace: bool) -> None:
     check_jobmanager(options.jobmanager)
     # before the lock and before --replace cancels the running job: a job that cannot run is refused first
     check_cluster_reaches_services(options.jobmanager, config, dry_run=options.dry_run)
+    if not replace:  # with --replace, the cancelled job's slots count: run() checks after the cancel
+        check_free_slots(options.jobmanager, options.parallelism)
     if not options.dry_run:
         check_postgres(config)
+        if config.schema:  # shared-cluster mode: the student's tables, before --replace cancels anything
+            prepare_schema(config)
     try:
         with submission_lock(config.workbook_state_dir, options.jobmanager):
             if submit_once(options.jobmanager, config.job_name(pipeline_name(False)), replace=replace):

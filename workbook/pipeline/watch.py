@@ -52,19 +52,26 @@ def check_jobmanager(address: str, timeout_s: float = 5.0) -> None:
         ) from None
 
 
-def check_free_slots(address: str, parallelism: int, timeout_s: float = 5.0) -> None:
+def check_free_slots(address: str, parallelism: int, timeout_s: float = 5.0, wait_s: float = 10.0) -> None:
     """ProcessorError when the session cluster at HOST:PORT has fewer free task slots than the job needs (one per
-    parallel instance): Flink itself would keep the job waiting for five minutes (slot.request.timeout), then
-    fail it with NoResourceAvailableException."""
+    parallel instance), still after `wait_s` seconds (a job just cancelled, by --replace or by hand, frees its
+    slots a moment after it shows CANCELED): Flink itself would keep the job waiting for five minutes
+    (slot.request.timeout), then fail it with NoResourceAvailableException. Best effort: two students checking at
+    the same moment may both see the last slot."""
     base = address if address.startswith(("http://", "https://")) else f"http://{address}"
-    try:
-        with urllib.request.urlopen(base.rstrip("/") + "/overview", timeout=timeout_s) as r:
-            overview = json.loads(r.read() or b"{}")
-    except (OSError, ValueError):
-        return  # check_jobmanager says that one
-    free, total = overview.get("slots-available"), overview.get("slots-total")
-    if not isinstance(free, int) or free >= parallelism:
-        return
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            with urllib.request.urlopen(base.rstrip("/") + "/overview", timeout=timeout_s) as r:
+                overview = json.loads(r.read() or b"{}")
+        except (OSError, ValueError):
+            return  # check_jobmanager says that one
+        free, total = overview.get("slots-available"), overview.get("slots-total")
+        if not isinstance(free, int) or free >= parallelism:
+            return
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
     raise ProcessorError(
         f"not submitting: the Flink session cluster at {base} has {free} free task slot(s) of {total}, and this job "
         f"needs {parallelism} (--parallelism). The other jobs hold the rest. More slots: TASKMANAGER_SLOTS in the "

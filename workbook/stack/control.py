@@ -189,7 +189,7 @@ def format_student_jobs(config: Config, shown: int = 10) -> str:
     who = f"STUDENT_ID={config.student_id}"
     try:
         jobs = student_jobs(address, config.student_id)
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # ValueError: something else answers there, not Flink's REST API
         return f"your Flink jobs ({who}): the session cluster at http://{address} does not answer ({exc})"
     if not jobs:
         return f"your Flink jobs ({who}) on http://{address}: none"

@@ -12,7 +12,7 @@ from pathlib import Path
 from .. import database
 from ..config import Config
 from . import docker
-from .services import ServiceError, Status
+from .services import Status
 
 ASK = "the class's services are the instructor's: check the address in .env, or ask the instructor"
 
@@ -32,21 +32,25 @@ def services(config: Config) -> list[docker.DockerService]:
 def status(config: Config) -> list[Status]:
     rows = []
     for service in services(config):
-        ok, detail = docker.probe(service, config)
-        if not ok and detail.startswith(docker.NOT_ANSWERING):
+        ok, detail = _postgres(config) if service.name == "postgres" else docker.probe(service, config)
+        if not ok and detail.startswith(docker.NOT_ANSWERING) and service.name != "postgres":  # it names them
             detail += f" ({service.setting}): {ASK}"
         rows.append(Status(service.name, service.address, None, ok, detail, Path("-")))
     return rows
 
 
+def _postgres(config: Config) -> tuple[bool, str]:
+    address = f"{config.postgres_host}:{config.postgres_port}"
+    try:
+        database.check_login(config, timeout_s=2)
+    except database.PostgresLoginError as exc:
+        return False, f"{docker.NOT_ANSWERING}: {exc}" if exc.unreachable else str(exc)
+    return True, f"PostgreSQL answers at {address}, user {config.postgres_user!r} logged in"
+
+
 def check(config: Config, stream: bool = False, say=print) -> list[Status]:
-    """`up` under STACK=shared: the student's id is set, the class's services answer (each said), and the
-    student's schema and tables exist (created here the first time). ServiceError without a STUDENT_ID."""
-    if not config.student_id:
-        raise ServiceError(
-            "STACK=shared needs STUDENT_ID in .env (e.g. STUDENT_ID=ada): it keeps your tables and Flink jobs "
-            "apart from the other students' (docs/classroom.md)"
-        )
+    """`up` under STACK=shared: the class's services answer (each said), and the student's schema and tables exist
+    (created here the first time). load_config has refused STACK=shared without a STUDENT_ID."""
     rows = status(config)
     postgres = next(r for r in rows if r.name == "postgres")
     if postgres.healthy:

@@ -23,7 +23,7 @@ ROLES = (  # (role, words of the command line); the first that matches names the
 
 
 def _role(name: str, cmdline: list[str]) -> str | None:
-    if not name.startswith(("python", "jupyter")):  # not `make lab`'s shell or make, which name jupyter too
+    if not name.lower().startswith(("python", "jupyter")):  # not `make lab`'s shell or make, which name jupyter too
         return None
     text = " ".join(cmdline)
     for role, words in ROLES:
@@ -37,13 +37,21 @@ def _in_project(p: psutil.Process, root: str) -> bool:
         cwd = p.cwd()
     except psutil.Error:
         cwd = ""
-    return cwd == root or cwd.startswith(root + os.sep) or any(root in part for part in p.cmdline())
+    prefix = root + os.sep  # not a sibling folder whose name starts alike (workbook2)
+    return cwd == root or cwd.startswith(prefix) or any(part == root or prefix in part for part in p.cmdline())
 
 
 def session_usage(project_root: Path, exclude: set[int] = frozenset()) -> dict[str, tuple[int, float]]:
     """role -> (how many, RSS MiB with their children) for this user's JupyterLab, kernels and processor runs of
-    the project at `project_root`; the pids of `exclude` (the services) and their children are left out."""
+    the project at `project_root`; the pids of `exclude` (the services) and their children are left out (a
+    kernel that ran `stack.up()` is the parent of the PostgreSQL it started)."""
     root, uid = str(project_root.resolve()), os.getuid()
+    exclude = set(exclude)
+    for pid in list(exclude):
+        try:
+            exclude.update(c.pid for c in psutil.Process(pid).children(recursive=True))
+        except psutil.Error:
+            continue
     tops: dict[int, str] = {}
     for p in psutil.process_iter(["pid", "uids", "name", "cmdline"]):
         try:
