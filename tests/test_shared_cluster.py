@@ -205,6 +205,10 @@ def test_a_students_up_status_and_down_under_stack_shared(stack, flink_cluster, 
         **os.environ,
         "STACK": "shared",
         "STUDENT_ID": student,
+        # the class's addresses, as a student's .env gives them (under STACK=shared no chosen port is read)
+        "KAFKA_BOOTSTRAP_SERVERS": stack.kafka_bootstrap_servers,
+        "POSTGRES_HOST": stack.postgres_host,
+        "POSTGRES_PORT": str(stack.postgres_port),
         "FLINK_JOBMANAGER": flink_cluster.address,
         "WORKBOOK_STATE_DIR": str(tmp_path / "state"),  # the student's own folder: nothing of theirs runs
     }
