@@ -166,8 +166,12 @@ def test_a_hung_jvm_is_ended_and_replaced(shell, capfd, monkeypatch):
     capfd.readouterr()
 
     assert cell(shell, "SELECT COUNT(*) AS n FROM valid_trades")["n"][0] > 0
-
-    assert capfd.readouterr().out.splitlines()[0] == session_module.RESTARTED
+    said = capfd.readouterr().out.splitlines()
+    if session_module.RESTARTED not in said:  # found by the cell's own query, not before it: said by the next cell
+        # (under load the session's probe before the cell can miss the moment; the documented lateness)
+        assert cell(shell, "SELECT 1 AS one")["one"][0] == 1
+        said = capfd.readouterr().out.splitlines()
+    assert said[:1] == [session_module.RESTARTED], said
     assert not old.is_running()
     assert only_jvm().pid != old.pid
 

@@ -154,10 +154,12 @@ STARTING = (
 def say_if_flink_is_starting() -> None:
     """A wait over 5 s says what it waits for: the first cells of a kernel wait for its Flink; a session that
     had stopped (its JVM killed, ...) is said once, in one line, and started again."""
-    notice = feedback.session().take_notice()
+    session = feedback.session()
+    starting = session.starting  # before take_notice: a warm-up that ends meanwhile still made this cell wait
+    notice = session.take_notice()
     if notice:
         print(notice, flush=True)
-    elif feedback.session().starting:
+    elif starting or session.starting:
         print(STARTING, flush=True)
 
 
