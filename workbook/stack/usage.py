@@ -4,8 +4,7 @@ starts) and processor runs. An admin sizes a shared server from the total (docs/
 
 A process is this project's when it belongs to this user and runs in the project's folder (JupyterLab started by
 `make lab`, kernels in notebooks/) or names the project on its command line (the project kernel's Python is the
-project's .venv). Children are counted with their
-parent (a kernel's JVM); nothing is counted twice."""
+project's .venv). Children are counted with their parent (a kernel's JVM); nothing is counted twice."""
 
 from __future__ import annotations
 
@@ -13,6 +12,8 @@ import os
 from pathlib import Path
 
 import psutil
+
+from .procs import children
 
 MIB = 2**20
 ROLES = (  # (role, words of the command line); the first that matches names the process
@@ -49,8 +50,8 @@ def session_usage(project_root: Path, exclude: set[int] = frozenset()) -> dict[s
     exclude = set(exclude)
     for pid in list(exclude):
         try:
-            exclude.update(c.pid for c in psutil.Process(pid).children(recursive=True))
-        except psutil.Error:
+            exclude.update(c.pid for c in children(psutil.Process(pid)))
+        except psutil.Error:  # gone since status listed it
             continue
     tops: dict[int, str] = {}
     for p in psutil.process_iter(["pid", "uids", "name", "cmdline"]):
@@ -66,9 +67,10 @@ def session_usage(project_root: Path, exclude: set[int] = frozenset()) -> dict[s
     counted: set[int] = set(exclude)
     for pid in sorted(tops, key=_depth, reverse=True):  # the deepest first: a kernel claims its JVM before JupyterLab
         try:
-            family = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
+            top = psutil.Process(pid)
         except psutil.Error:
             continue
+        family = [top, *children(top)]
         rss = 0
         for member in family:
             if member.pid in counted:
