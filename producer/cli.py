@@ -24,6 +24,8 @@ import time
 
 from . import SAMPLE_FILE, envfile
 from .loop import AHEAD, Counts, LoopOptions, on_stop_signal, run
+from .rates import RatesTap, derived_rates
+from .rates import with_rates as merge_rates
 from .record import Rejected, dumps, epoch_ms
 from .replay import Recorder, ReplayFileError, check_record_path, check_replay_file, paced, read_records
 from .settings import load_settings
@@ -235,6 +237,14 @@ def _add_output_options(p: argparse.ArgumentParser, cfg) -> None:
     )
     p.add_argument("--topic", default=cfg.kafka_topic, help="Kafka topic (default: %(default)s)")
     p.add_argument(
+        "--rates-topic",
+        default=cfg.kafka_rates_topic,
+        type=_of_kind(envfile.TOPIC),
+        help="synthetic/replay: Kafka topic of the assets' USD rates, written beside the trades "
+        "(default from .env KAFKA_RATES_TOPIC: %(default)s)",
+    )
+    p.add_argument("--no-rates", action="store_true", help="synthetic/replay: write no rates")
+    p.add_argument(
         "--partitions",
         type=_count(1, "a topic needs at least one partition"),
         default=cfg.kafka_topic_partitions,
@@ -274,14 +284,22 @@ def build_source(args):
         )
     if args.source == "replay":
         check_replay_file(args.file)
-        return paced(read_records(args.file, loop=args.loop), args.speed, args.rebase_time)
+        trades = paced(read_records(args.file, loop=args.loop), args.speed, args.rebase_time)
+        return derived_rates(trades) if with_rates(args) else trades  # rates from the trades' (rebased) times
     if args.source == "synthetic":
-        from .synthetic import generate_trades  # deferred: its numpy (~0.25 s to import) only for this source
+        from .synthetic import generate_rates, generate_trades  # deferred: numpy (~0.25 s to import)
 
         start = args.start_ms if args.start_ms is not None else int(time.time() * 1000)
         trades = generate_trades(seed=args.seed, start_ms=start, pairs=pairs, count=args.max_trades)
+        if with_rates(args):  # the model's rates merged in by time: paced (and rebased) with the trades
+            trades = merge_rates(trades, generate_rates(seed=args.seed, start_ms=start, pairs=pairs))
         return paced(trades, args.speed, args.rebase_time)
     raise ValueError(f"unknown source {args.source!r}")
+
+
+def with_rates(args) -> bool:
+    """Whether this run writes the rates topic: synthetic and replay sources into Kafka, unless --no-rates."""
+    return args.source in ("synthetic", "replay") and not args.dry_run and not getattr(args, "no_rates", False)
 
 
 class _Exit(Exception):
@@ -301,16 +319,21 @@ def main(argv=None) -> int:
         label = _announce(args, source)
         sink = _open_sink(args)
         recorder = _open_recorder(args, sink)
+        tap = _open_rates(args, source, sink, recorder)
     except _Exit as e:
         return e.status
     counts = Counts()
-    reason, replay_error = _produce(args, source, sink, counts, recorder, label)
+    reason, replay_error = _produce(args, tap or source, sink, counts, recorder, label)
     _stop(reason, sink, recorder, counts, args.flush_timeout)
+    if tap is not None:
+        tap.sink.close(timeout=args.flush_timeout)
+        log.info("rates: %d sent to '%s' (%d failed)", tap.sink.acked, args.rates_topic, tap.sink.failed)
     source_failed = _report_source_failure(args, source, sink, counts, replay_error, label)
     _report_ahead(args, counts)
     _report_lost(sink)
-    _print_counts(counts, sink, recorder)
-    return _exit_status(reason, sink, source_failed)
+    _print_counts(counts, sink, recorder, tap)
+    failed = tap is not None and (tap.sink.failed or tap.sink.lost)
+    return EXIT_FAILED if failed and reason != "stdout closed" else _exit_status(reason, sink, source_failed)
 
 
 def _parse_args(argv) -> argparse.Namespace:
@@ -376,6 +399,26 @@ def _open_sink(args):
         raise _Exit(EXIT_BROKER) from None
     except KeyboardInterrupt:
         raise _Exit(EXIT_OK) from None
+
+
+def _open_rates(args, source, sink, recorder):
+    """The rates' own sink on --rates-topic (created like the trades' topic), tapping the source's rate records
+    (producer/rates.py); None when this run writes no rates. A broker that fails here ends the run (status 3)."""
+    if not with_rates(args):
+        return None
+    try:
+        ensure_topic(
+            args.bootstrap_servers, args.rates_topic, args.partitions, args.retention_ms, timeout_s=args.broker_timeout
+        )
+        rates_sink = make_sink(args.client, args.bootstrap_servers, args.rates_topic)
+    except BrokerUnreachable as e:
+        log.error("rates topic: %s", e)
+        sink.close(timeout=args.flush_timeout)
+        if recorder is not None:
+            recorder.close()
+        raise _Exit(EXIT_BROKER) from None
+    log.info("rates -> Kafka topic '%s'", args.rates_topic)
+    return RatesTap(source, rates_sink)
 
 
 def _open_recorder(args, sink):
@@ -483,7 +526,7 @@ def _report_lost(sink) -> None:
         )
 
 
-def _print_counts(counts: Counts, sink, recorder) -> None:
+def _print_counts(counts: Counts, sink, recorder, tap=None) -> None:
     """The summary line on stderr: `counts: {...}` (JSON; scripts and tests read it)."""
     seconds = counts.seconds()
     summary = {
@@ -502,6 +545,8 @@ def _print_counts(counts: Counts, sink, recorder) -> None:
     }
     if recorder is not None:
         summary["recorded"] = recorder.count
+    if tap is not None:  # the rates topic's: handed to its client, acknowledged, failed
+        summary["rates"] = {"received": tap.sent, "sent": tap.sink.acked, "failed": tap.sink.failed}
     print("counts: " + json.dumps(summary), file=sys.stderr, flush=True)
 
 

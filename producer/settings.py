@@ -5,7 +5,7 @@ Values come from, in order: the process environment, the `.env` file of the
 project (the folder above producer/) or of the working directory, then the
 broker port `python -m workbook up` chose when the default was taken
 (`.state/ports.env`), then the defaults below, the original lab's. The names are the ones `.env.example`
-documents and Docker Compose passes; workbook/config.py takes these five from
+documents and Docker Compose passes; workbook/config.py takes these six from
 here, so their defaults and checks are the workbook's too. A value of the wrong
 form, or a `.env` line that cannot be read, is a SettingsError (producer/envfile.py).
 """
@@ -22,6 +22,8 @@ SOURCE_NAMES = ("synthetic", "replay", "binance", "coinbase", "kraken", "bitstam
 SETTINGS = {  # name -> (default, kind)
     "KAFKA_BOOTSTRAP_SERVERS": ("127.0.0.1:29092", envfile.HOST_PORTS),
     "KAFKA_TOPIC": ("trades", envfile.TOPIC),
+    # the USD rate of each asset (synthetic and replay sources; sql/25_rates.sql)
+    "KAFKA_RATES_TOPIC": ("rates", envfile.TOPIC),
     "KAFKA_TOPIC_PARTITIONS": ("1", envfile.whole(1, 10_000)),
     # -1: kept forever (Kafka's own convention)
     "KAFKA_RETENTION_MS": ("600000", envfile.whole(1, also=(-1,))),
@@ -34,6 +36,7 @@ DEFAULTS = {name: default for name, (default, _) in SETTINGS.items()}
 class Settings:
     kafka_bootstrap_servers: str
     kafka_topic: str
+    kafka_rates_topic: str
     kafka_topic_partitions: int
     kafka_retention_ms: int
     producer_source: str

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .assets import USD_LIKE, UsdPricer, asset_id, split_symbol
+from .rates import RATE_KEEP_ALIVE_MS, rate_value
 
 DEFAULT_SEED = 42
 DEFAULT_START_MS = 1_735_689_600_000  # 2025-01-01T00:00:00Z
@@ -205,9 +206,13 @@ class _Book:
         return t, buy, price, volume
 
 
-def _windows(markets: tuple[Market, ...], seed: int, start_ms: int, end_ms: int | None) -> Iterator[tuple[list, ...]]:
+def _windows(
+    markets: tuple[Market, ...], seed: int, start_ms: int, end_ms: int | None, on_window=None
+) -> Iterator[tuple[list, ...]]:
     """The simulation, window by window until end_ms: for each window with trades, its trades
-    in time order as columns (timestamps, indexes in `markets`, buys, prices, volumes)."""
+    in time order as columns (timestamps, indexes in `markets`, buys, prices, volumes).
+    `on_window(t0_ms, assets)`, if given, sees every window's assets once their grids are drawn (generate_rates);
+    it draws no random numbers, so the trades are the same with it or without."""
     rng = np.random.RandomState(seed)
     names = sorted({m.base for m in markets} | {m.quote for m in markets})
     assets = {n: _Asset(n) for n in names}
@@ -220,6 +225,8 @@ def _windows(markets: tuple[Market, ...], seed: int, start_ms: int, end_ms: int 
         # the random draws in a fixed order, every asset's grid first (by name), then each market's trades
         for name in names:
             assets[name].walk(rng)
+        if on_window is not None:
+            on_window(t0_ms, assets)
         parts = []
         for i, book in enumerate(books):
             trades = book.trades(rng)
@@ -229,6 +236,8 @@ def _windows(markets: tuple[Market, ...], seed: int, start_ms: int, end_ms: int 
         window += 1
         if parts:
             yield _merge(t0_ms, parts)
+        elif on_window is not None:
+            yield None  # generate_rates needs every window, also one without trades
 
 
 def _merge(t0_ms: int, parts: list[tuple]) -> tuple[list, ...]:
@@ -283,3 +292,45 @@ def generate_trades(
             emitted += 1
             if count is not None and emitted >= count:
                 return
+
+
+RATE_EVERY_MS = 1_000  # the rates stream: each asset's USD rate at most this often (and RATE_KEEP_ALIVE_MS)
+
+
+def generate_rates(
+    seed: int = DEFAULT_SEED,
+    start_ms: int = DEFAULT_START_MS,
+    pairs=None,
+    duration_s: float | None = None,
+    every_ms: int = RATE_EVERY_MS,
+    keep_alive_ms: int = RATE_KEEP_ALIVE_MS,
+) -> Iterator[dict]:
+    """The USD rates of the synthetic market of generate_trades(seed, start_ms, pairs) in timestamp order:
+    {"asset": "bitcoin", "rate_usd": 93012.5, "timestamp": ms}. Every `every_ms` from start_ms on, each asset
+    of the markets whose rate changed since its last record gets one, and every asset at least every
+    `keep_alive_ms`. The rate is the asset's fair USD price of the model (the one its trades' prices are drawn
+    around: a trade's price is it x (1 + spread, basis and impact, a few basis points), so price x the quote's
+    rate is about the trade's priceUsd); USD is 1. The same simulation as the trades': a pure function of its
+    arguments, endless without duration_s."""
+    if every_ms <= 0 or WINDOW_S * 1000 % every_ms:
+        raise ValueError(f"every_ms must divide {WINDOW_S * 1000}, got {every_ms}")
+    markets = select_markets(pairs)
+    end_ms = None if duration_s is None else start_ms + int(round(duration_s * 1000))
+    seen: list[tuple[int, dict]] = []
+    sim = _windows(markets, seed, start_ms, end_ms, on_window=lambda t0, assets: seen.append((t0, assets)))
+    last: dict[str, tuple[float, int]] = {}  # asset -> (rate, timestamp) of its last record
+    for _ in sim:
+        while seen:
+            t0_ms, assets = seen.pop(0)
+            grids = {name: a.grid_log for name, a in sorted(assets.items())}
+            for offset in range(0, WINDOW_S * 1000, every_ms):
+                ts = t0_ms + offset
+                if end_ms is not None and ts >= end_ms:
+                    return
+                k, frac = divmod(offset, 1000)
+                for name, grid in grids.items():
+                    rate = rate_value(math.exp(grid[k] + frac / 1000 * (grid[k + 1] - grid[k])))
+                    before = last.get(name)
+                    if before is None or before[0] != rate or ts - before[1] >= keep_alive_ms:
+                        last[name] = (rate, ts)
+                        yield {"asset": name, "rate_usd": rate, "timestamp": ts}

@@ -31,7 +31,19 @@ COURSE_LAYERS = [
     {"hints", "watermark_sim", "release", "progress"},
     {"datasets", "exercises"},
     {"feedback", "grading", "submission"},  # grading: the held-out data (instructor-only, as references/ is)
-    {"checks_basics", "checks_candles", "checks_windows", "checks_dashboard", "checks_watermark", "watermark_lab"},
+    {
+        "checks_basics",
+        "checks_candles",
+        "checks_windows",
+        "checks_dashboard",
+        "checks_watermark",
+        "watermark_lab",
+        "checks_over",
+        "checks_dedup",
+        "checks_pattern",
+        "checks_interval",
+        "checks_temporal",
+    },
     {"checks_stream", "checks_source"},
     {"checks"},  # the registry: every check module, checked()
     {"sandbox", "grade_report"},  # grading a class (instructor-only): a Python answer's process, the reports

@@ -21,9 +21,9 @@ NAMES = list(exercises.EXERCISES)
 def test_the_grading_table_gives_points_partial_credit_and_what_is_not_graded(tmp_path):
     scheme = grader.load_table()
     assert set(scheme.points) == set(NAMES)
-    assert not scheme.not_graded and scheme.max_score == sum(scheme.points.values()) == 23
+    assert not scheme.not_graded and scheme.max_score == sum(scheme.points.values()) == 28
     # no PostgreSQL for panel_sql: left out of the grade, and of its maximum, with the reason
-    assert grader.max_score(scheme, None) == 21 and grader.max_score(scheme, grader.PanelDb("u", "s")) == 23
+    assert grader.max_score(scheme, None) == 26 and grader.max_score(scheme, grader.PanelDb("u", "s")) == 28
     skeleton = grader.submission.Answer("-- TODO")
     left_out = grader.grade_exercise("panel_sql", grader.submission.Answer("SELECT 1"), skeleton, scheme, None)
     assert left_out.status == "not graded" and "python -m workbook up" in left_out.summary
@@ -55,11 +55,11 @@ def test_the_reports_from_results(tmp_path):
         _student("bob", {"hop_vwap": "failed"}),
     ]
     results[1].hint_levels = {"hop_vwap": [1, 2]}
-    grade_report.write_reports(results, NAMES, 13.0, tmp_path, "2026-01-16 08:00:00 UTC")
+    grade_report.write_reports(results, NAMES, float(len(NAMES)), tmp_path, "2026-01-16 08:00:00 UTC")
     rows = list(csv.DictReader(io.StringIO((tmp_path / "grades.csv").read_text())))
     assert list(rows[0])[:5] == ["student_id", "timestamp", "raw_score", "score", "max_score"]
     assert [r["student_id"] for r in rows] == ["ann", "bob", "bob-2"]  # the same id twice: two folders
-    assert rows[0]["score"] == "13" and rows[1]["volumes"] == "1" and rows[1]["notes"] == "a note"
+    assert rows[0]["score"] == str(len(NAMES)) and rows[1]["volumes"] == "1" and rows[1]["notes"] == "a note"
     for sid in ("ann", "bob", "bob-2"):
         jsonschema.validate(json.loads((tmp_path / sid / "results.json").read_text()), SCHEMA)
     page = (tmp_path / "bob" / "feedback.html").read_text()

@@ -27,6 +27,7 @@ SQL = [
     "hop_vwap",
     "cumulate_volume",
     "top_pairs",
+    "rising_closes",
 ]
 
 
@@ -66,6 +67,12 @@ def test_grading_expected_outputs_are_up_to_date():
         for name, make in windows.REFERENCES.items():
             frame = pd.read_csv(stored / f"{name}.csv")
             assert len(frame) == len(make()), name
+        from workbook.course.references import patterns
+
+        for name, make in patterns.REFERENCES.items():
+            frame = pd.read_csv(stored / f"{name}.csv")
+            fresh = make()
+            assert len(frame) == len(fresh) and (frame["answer"] == fresh["answer"]).all(), name
     assert (
         json.loads((stored / "watermark_delay.json").read_text())["delay_s"]
         != json.loads((PRACTICE.expected_dir / "watermark_delay.json").read_text())["delay_s"]

@@ -12,7 +12,7 @@ def test_help_lists_every_option():
     doc = magic.flinksql.__doc__
     for option in ("--data", "--limit", "--changelog", "--out", "--exercise", "--file", "--timeout"):
         assert option in doc, option
-    assert "{check,sample,topic}" in doc
+    assert "{check,sample,replayed,topic}" in doc
 
 
 def test_options_are_parsed():

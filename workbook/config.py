@@ -40,7 +40,7 @@ STUDENT_ID = envfile.matching(
     "information_schema or pg_... (it names the student's PostgreSQL schema and Flink jobs), or nothing",
 )
 
-# name -> (default, kind): every setting the workbook reads; the producer's five come from producer/settings.py
+# name -> (default, kind): every setting the workbook reads; the producer's six come from producer/settings.py
 # (the same names, defaults and checks). A value of the wrong form stops every command (producer/envfile.py).
 SETTINGS = {
     # which stack `python -m workbook up` manages (shared: the class's, run by the instructor; docs/classroom.md)
@@ -112,6 +112,7 @@ class Config:
     stack: str
     kafka_bootstrap_servers: str
     kafka_topic: str
+    kafka_rates_topic: str
     kafka_topic_partitions: int
     kafka_retention_ms: int
     postgres_host: str

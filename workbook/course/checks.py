@@ -17,8 +17,13 @@ from . import (
     checks_basics,
     checks_candles,
     checks_dashboard,
+    checks_dedup,
+    checks_interval,
+    checks_over,
+    checks_pattern,
     checks_source,
     checks_stream,
+    checks_temporal,
     checks_watermark,
     checks_windows,
     progress,
@@ -34,6 +39,11 @@ CHECK_MODULES = (
     checks_candles,
     checks_dashboard,
     checks_windows,
+    checks_over,
+    checks_dedup,
+    checks_pattern,
+    checks_interval,
+    checks_temporal,
 )
 
 

@@ -6,7 +6,8 @@ stored, and moving them in and out of Kafka topics with kafka-python.
   same-millisecond ties, so that open/close by arrival order is caught;
 - `basics_records`: three minutes of it with bad records, late trades (their window had fired) and trades
   behind the watermark in a window still open (good ones) put in (the checks of part L1);
-- `probe_trades`: one pair with stragglers of known lags (the source_table check reads the watermark off it).
+- `probe_trades`: one pair with stragglers of known lags (the source_table check reads the watermark off it);
+- `replayed_trades`: the check dataset as a producer that reconnects sends it, some trades twice (notebook 10).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from producer.synthetic import generate_trades
+from producer.rates import rates_from_trades
+from producer.synthetic import generate_rates, generate_trades
 
 from .. import kafka
 from ..config import Config
@@ -39,6 +41,21 @@ EXPECTED_DIR = Path(__file__).resolve().parent / "expected"
 def sample_trades(minutes: int = SAMPLE_MINUTES, seed: int = SAMPLE_SEED) -> list[dict]:
     """The synthetic market's first `minutes` minutes: the same trades on every machine."""
     return list(generate_trades(seed=seed, start_ms=SAMPLE_START_MS, duration_s=minutes * 60))
+
+
+def market_rates(
+    minutes: int = SAMPLE_MINUTES,
+    seed: int = SAMPLE_SEED,
+    start_ms: int = SAMPLE_START_MS,
+    late_feed: tuple[str, int] | None = ("euro", 20_000),
+) -> list[dict]:
+    """The USD rates of the synthetic market of sample_trades (producer.synthetic.generate_rates): the `rates`
+    table of the datasets made of its trades (check, sample, basics, replayed; notebook 11's temporal join).
+    `late_feed` (asset, ms): that asset's rates begin so late (its feed joins late), so the trades quoted in it
+    before have no rate yet (an inner temporal join drops them)."""
+    asset, late_ms = late_feed or ("", 0)
+    rates = generate_rates(seed=seed, start_ms=start_ms, duration_s=minutes * 60)
+    return [r for r in rates if r["asset"] != asset or r["timestamp"] >= start_ms + late_ms]
 
 
 def check_trades(minutes: int = 8, max_disorder_ms: int = 2_000, seed: int = 7) -> list[dict]:
@@ -192,6 +209,40 @@ def probe_trades(lags_ms: tuple = PROBE_LAGS_MS, start_ms: int = PROBE_START_MS)
     return out
 
 
+REPLAY_BACK_MS = 3_000  # a replay re-sends the trades of the last 3 s: duplicates arrive within the watermark's delay
+
+
+def with_replays(trades: list[dict], every: int = 450, twins_every: int = 611) -> list[dict]:
+    """`trades` (arrival order) as a producer that reconnects now and then sends them: after every `every`-th
+    trade, the trades of the last REPLAY_BACK_MS of event time again (identical records, later in the topic); and
+    every `twins_every`-th trade has a twin: another trade of the same pair and millisecond that differs in one
+    field only (its direction, its volume, its price or its pair's quote, in turn), which is no duplicate."""
+    out, newest = [], 0
+    for i, t in enumerate(trades):
+        out.append(dict(t))
+        newest = max(newest, t["timestamp"])
+        if i % twins_every == twins_every // 2:
+            k = (i // twins_every) % 4
+            twin = dict(t)
+            if k == 0:
+                twin["direction"] = "sell" if t["direction"] == "buy" else "buy"
+            elif k == 1:
+                twin["volume"] = round(t["volume"] * 2, 8)
+            elif k == 2:
+                twin["price"] = round(t["price"] * 1.0001, 8)
+            else:  # the same trade in another pair (another quote) of the same base
+                twin["quote"] = "united-states-dollar" if t["quote"] == "tether" else "tether"
+            out.append(twin)
+        if i % every == every - 1:
+            out += [dict(u) for u in trades[max(0, i - 200) : i + 1] if u["timestamp"] >= newest - REPLAY_BACK_MS]
+    return out
+
+
+def replayed_trades() -> list[dict]:
+    """The check dataset with replays and twins (with_replays): the deduplication exercise's data."""
+    return with_replays(check_trades())
+
+
 def fill_topic(config: Config, topic: str, trades: list[dict], partitions: int = 1) -> int:
     """Replace `topic`'s content with `trades` (keyed by pair, in list order); returns the count
     (every record acknowledged by the broker)."""
@@ -216,6 +267,8 @@ class Data:
     datasets: dict  # "check", "sample", "basics", "basics_records", "probe", "lab" -> a function giving its records
     expected_dir: Path
     params: dict = field(default_factory=dict)  # exercise -> its parameters here (e.g. panel_sql's pair and range)
+    # dataset -> its USD rates (the `rates` table over it); a dataset without: rates derived from its trades
+    rates: dict = field(default_factory=dict)
 
 
 PRACTICE = Data(
@@ -227,8 +280,16 @@ PRACTICE = Data(
         "basics_records": basics_records,
         "probe": probe_trades,
         "lab": lab_stream,
+        "replayed": replayed_trades,
     },
     EXPECTED_DIR,
+    rates={
+        "check": lambda: market_rates(8),
+        "replayed": lambda: market_rates(8),
+        "basics": lambda: market_rates(3),
+        "basics_records": lambda: market_rates(3),
+        "sample": market_rates,
+    },
 )
 _ACTIVE: contextvars.ContextVar = contextvars.ContextVar("workbook_check_data", default=PRACTICE)
 
@@ -251,6 +312,16 @@ def active() -> Data:
 def records(name: str) -> list:
     """The records of dataset `name` in the active data."""
     return active().datasets[name]()
+
+
+def rates_of(name: str) -> Callable[[], list]:
+    """The function giving the USD rates of dataset `name` in the active data (the `rates` table over it): its
+    own, else the rates the producer derives from trades it replays (producer.rates)."""
+    own = active().rates.get(name)
+    if own is not None:
+        return own
+    trades = dataset(name)
+    return lambda: rates_from_trades(t for t in trades() if isinstance(t, dict))
 
 
 def dataset(name: str) -> Callable[[], list]:

@@ -139,6 +139,39 @@ EXERCISES = {
             "notebooks/08_more_windows.ipynb",
             "window Top-N: the 3 pairs with the most volume in each minute (optional)",
         ),
+        # the advanced track (optional), part A1: rows over time, notebook 10 (checks in checks_over.py,
+        # checks_dedup.py and checks_pattern.py)
+        Exercise(
+            "moving_vwap",
+            "notebooks/10_rows_over_time.ipynb",
+            "notebooks/10_rows_over_time.ipynb",
+            "an OVER window: every trade with its pair's VWAP over the 5 minutes up to it (advanced)",
+        ),
+        Exercise(
+            "first_trades",
+            "notebooks/10_rows_over_time.ipynb",
+            "notebooks/10_rows_over_time.ipynb",
+            "deduplication: each replayed trade once, the first copy kept (ROW_NUMBER; advanced)",
+        ),
+        Exercise(
+            "rising_closes",
+            "notebooks/10_rows_over_time.ipynb",
+            "notebooks/10_rows_over_time.ipynb",
+            "MATCH_RECOGNIZE: three 1-minute closes in a row, each above the last, per pair (advanced)",
+        ),
+        # part A2: joins, notebook 11 (checks in checks_interval.py and checks_temporal.py)
+        Exercise(
+            "quick_reversals",
+            "notebooks/11_joins.ipynb",
+            "notebooks/11_joins.ipynb",
+            "an interval join: each buy with the sells of its pair within 2 seconds of it (advanced)",
+        ),
+        Exercise(
+            "trades_usd",
+            "notebooks/11_joins.ipynb",
+            "notebooks/11_joins.ipynb",
+            "an event-time temporal join: each trade's price in USD at the rate of its time (advanced)",
+        ),
     )
 }
 

@@ -17,7 +17,7 @@ import pandas as pd
 from ..pipeline import ProcessorError, SqlFileError, sql_files
 from ..pipeline.errors import SinkMismatch
 from ..pipeline.session import QueryTimeout, Session, SessionLost, SqlError
-from .datasets import active, check_trades, dataset, sample_trades
+from .datasets import active, check_trades, dataset, rates_of, replayed_trades, sample_trades
 from .hints import levels
 
 # --- the verdict ---------------------------------------------------------------------------------
@@ -179,7 +179,8 @@ def session() -> Session:
     """The kernel's warm Flink session over the fixed datasets (created on first use)."""
     global _SESSION
     if _SESSION is None:
-        _SESSION = Session({"check": check_trades, "sample": sample_trades})
+        names = {"check": check_trades, "sample": sample_trades, "replayed": replayed_trades}
+        _SESSION = Session(names, rates={name: rates_of(name) for name in names})
     return _SESSION
 
 
@@ -187,6 +188,7 @@ def data_key(name: str) -> str:
     """The session's name of dataset `name` of the active data (PRACTICE's keep theirs), defined on first use."""
     key = name if active().name == "practice" else f"{active().name}-{name}"
     session().datasets.setdefault(key, dataset(name))
+    session().rates.setdefault(key, rates_of(name))
     return key
 
 
@@ -298,3 +300,57 @@ def require_sink_columns(sql: str, table: str, data: str = "check") -> None:
     except ProcessorError as exc:
         problem = f"Flink cannot plan it as INSERT INTO {table}: {exc}"
         raise Wrong([problem], summary="your statement does not plan.") from None
+
+
+# --- the rows of an answer and of the stored expected outputs -------------------------------------------
+
+
+def example_row(frame: pd.DataFrame, i: int = 0, columns: list | None = None) -> dict | None:
+    """Row `i` of `frame` (of its `columns`) as a dict for a verdict's example, timestamps as text; None if empty."""
+    if not len(frame):
+        return None
+    row = (frame[columns] if columns else frame).iloc[i].to_dict()
+    return {k: (str(v) if isinstance(v, pd.Timestamp) else v) for k, v in row.items()}
+
+
+def naive_utc(values) -> pd.Series:
+    """Times as naive UTC datetime64[ms] (a TIMESTAMP_LTZ column arrives zone-aware); TypeError or ValueError when
+    they are no times."""
+    ts = pd.to_datetime(values)
+    if ts.dt.tz is not None:
+        ts = ts.dt.tz_convert("UTC").dt.tz_localize(None)
+    return ts.astype("datetime64[ms]")
+
+
+def load_expected_csv(name: str, times: tuple = ()) -> pd.DataFrame:
+    """The stored expected output `name`.csv of the active data (practice, or grading when graded), its `times`
+    columns as naive datetime64[ms]."""
+    frame = pd.read_csv(active().expected_dir / f"{name}.csv", parse_dates=list(times))
+    for col in times:
+        frame[col] = frame[col].astype("datetime64[ms]")
+    return frame
+
+
+def column_difference(have: list, columns: list) -> str:
+    """What differs between an answer's columns and the expected ones, in a few words."""
+    missing = [c for c in columns if c not in have]
+    extra = [c for c in have if c not in columns]
+    why = "; ".join(filter(None, [f"missing {missing}" if missing else "", f"unexpected {extra}" if extra else ""]))
+    return why or "same names, other order"
+
+
+def require_rows(
+    got: pd.DataFrame, expected: pd.DataFrame, columns: list, advice: str, no_rows: str = "your query returns no rows."
+) -> None:
+    """Wrong when the answer's columns are not `columns` (`advice`: what to do, after what differs) or it has no
+    rows (`no_rows` says so); the example rows are the answer's first and the expected first."""
+    have = list(got.columns)
+    if have != columns:
+        raise Wrong(
+            f"your query returns {have}, expected {columns} ({column_difference(have, columns)}). {advice}",
+            example_row(got),
+            example_row(expected, columns=columns),
+            summary="wrong columns.",
+        )
+    if not len(got):
+        raise Wrong(no_rows, None, example_row(expected, columns=columns), summary="no rows.")

@@ -2,7 +2,7 @@
 
     %load_ext workbook
 
-    %%flinksql [--data check|sample|topic] [--limit N] [--changelog] [--out NAME] [--timeout S]
+    %%flinksql [--data check|sample|replayed|topic] [--limit N] [--changelog] [--out NAME] [--timeout S]
     SELECT currency_pair, COUNT(*) AS trades FROM valid_trades GROUP BY currency_pair
 
     %%flinksql --exercise candlesticks      (the cell is the answer; its check runs at once)
@@ -39,7 +39,7 @@ from ..pipeline.session import DEFAULT_TIMEOUT_S, MODULES, TOPIC, QueryTimeout, 
 from ..pipeline.sql_files import SqlFileError
 from . import checks, exercises, feedback
 
-DATA = ("check", "sample", "topic")
+DATA = ("check", "sample", "replayed", "topic")
 CHANGELOG_SHOWN = 100  # rows of a changelog shown without --limit (--out NAME keeps them all)
 
 

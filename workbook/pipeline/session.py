@@ -47,7 +47,7 @@ from ..config import Config, load_config
 from . import gateway_jvm, pyflink_internals, results, sql_files
 from .errors import ProcessorError, SinkMismatch, flink_message, sink_mismatch
 from .flink_env import BASE_OPTIONS, LOOPBACK_OPTIONS, create_table_env, prepare_jvm
-from .statements import SOURCE_TABLE, define, load_statements, sql_values
+from .statements import RATES_TABLE, SOURCE_TABLE, define, load_statements, sql_values
 
 DEFAULT_TIMEOUT_S = 60.0
 FIXED = "fixed"  # the datasets given as lists of trades
@@ -225,9 +225,12 @@ class Session:
         datasets: dict[str, Callable[[], list]],
         config: Config | None = None,
         timeout_s: float = DEFAULT_TIMEOUT_S,
+        rates: dict[str, Callable[[], list]] | None = None,
     ):
         self.config = config or load_config()
         self.datasets = datasets
+        # dataset -> its USD rates (the `rates` table over it); one without has none (an empty `rates`)
+        self.rates = {} if rates is None else rates
         self.timeout_s = timeout_s
         self.ddl: list[str] = []  # the cells' CREATE/DROP statements, in order
         self._envs: dict[str, tuple] = {}  # data name -> (t_env, number of ddl statements applied)
@@ -364,13 +367,23 @@ class Session:
         lines = [
             json.dumps(dict(t, kafka_partition=0, kafka_offset=i), separators=(",", ":")) for i, t in enumerate(trades)
         ]
+        return self._json_lines(name, lines, "trades")
+
+    def rates_file(self, name: str) -> Path:
+        """The USD rates of dataset `name` as JSON lines (the `rates` table's file), written once (none when
+        self.rates has none for it)."""
+        rates = self.rates[name]() if self.rates.get(name) else []
+        return self._json_lines(name, [json.dumps(r, separators=(",", ":")) for r in rates], "rates")
+
+    def _json_lines(self, name: str, lines: list[str], what: str) -> Path:
         body = "\n".join(lines) + "\n"
         digest = hashlib.sha256(body.encode()).hexdigest()[:16]
-        folder = self.config.workbook_state_dir / "datasets" / f"{name}-{digest}"
-        path = folder / "trades.json"
+        label = name if what == "trades" else f"{name}-{what}"
+        folder = self.config.workbook_state_dir / "datasets" / f"{label}-{digest}"
+        path = folder / f"{what}.json"
         if not path.exists():
             folder.mkdir(parents=True, exist_ok=True)
-            tmp = folder / ".trades.json.tmp"  # the filesystem source skips hidden files
+            tmp = folder / f".{what}.json.tmp"  # the filesystem source skips hidden files
             tmp.write_text(body)
             tmp.rename(path)
         return folder
@@ -411,9 +424,11 @@ class Session:
             if s.kind == "create"
         ]
         if data != TOPIC:
-            path = str(self.dataset_file(data))
+            files = {SOURCE_TABLE: self.dataset_file(data), RATES_TABLE: self.rates_file(data)}
             statements = [
-                dataclasses.replace(s, text=sql_files.as_file_source(s.text, path)) if s.name == SOURCE_TABLE else s
+                dataclasses.replace(s, text=sql_files.as_file_source(s.text, str(files[s.name])))
+                if s.name in files
+                else s
                 for s in statements
             ]
         ends = kafka.true_end_offsets(self.config.kafka_bootstrap_servers, topic) if data == TOPIC else None
@@ -544,6 +559,14 @@ class Session:
         text = sql_files.strip_sql(query[m.end() :] if m else query)
         with self._lock:
             return physical_plan(self.env(data, protected=True).explain_sql(text, _changelog_detail()))
+
+    def execution_plan(self, query: str, data: str = "check") -> str:
+        """The "Optimized Execution Plan" section of EXPLAIN for `query` over a dataset: the operators that run
+        (a Rank of the physical plan runs as a Deduplicate when it is one). Planned only, nothing runs."""
+        text = sql_files.strip_sql(query)
+        with self._lock:
+            explained = self.env(data, protected=True).explain_sql(text)
+        return explained.split("== Optimized Execution Plan ==", 1)[-1].strip("\n").split("\n\n", 1)[0]
 
     def plan_insert(self, table: str, query: str, data: str = "check") -> Plan:
         """The plan of `INSERT INTO table <query>` (the query of `query` if it is an INSERT itself) against the

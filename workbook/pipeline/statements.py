@@ -14,6 +14,7 @@ from . import sql_files
 from .errors import ProcessorError, flink_message
 
 SOURCE_TABLE = "trades"
+RATES_TABLE = "rates"  # the second source (sql/25_rates.sql): the assets' USD rates
 # the exercise files of sql/ and the one table each may write (the course's file exercises; a test keeps them
 # equal): anything else in them is refused, and that file skipped
 EXERCISE_FILES = {"40_candlesticks.sql": "candlesticks", "41_volumes.sql": "volumes"}
@@ -100,6 +101,7 @@ def sql_values(config: Config, topic: str | None = None, jdbc_url: str | None = 
     """The values of the ${PLACEHOLDERS} of the SQL files."""
     return {
         "KAFKA_TOPIC": topic or config.kafka_topic,
+        "KAFKA_RATES_TOPIC": config.kafka_rates_topic,
         "KAFKA_BOOTSTRAP_SERVERS": config.kafka_bootstrap_servers,
         "JDBC_URL": jdbc_url or config.jdbc_url,
         "POSTGRES_HOST": config.postgres_host,

@@ -24,12 +24,23 @@ from pathlib import Path
 
 from producer.synthetic import generate_trades
 
-from ..datasets import BEHIND, WINDOW_MS, Data, basics_records, probe_trades, sample_trades
+from ..datasets import (
+    BEHIND,
+    SAMPLE_MINUTES,
+    WINDOW_MS,
+    Data,
+    basics_records,
+    market_rates,
+    probe_trades,
+    sample_trades,
+    with_replays,
+)
 from ..watermark_sim import LAB_PAIRS
 
 START_MS = 1_738_576_800_000  # 2025-02-03 10:00:00 UTC, away from every practice dataset
 SEED = 2718
 LATE_PAIR = "solana / tether"  # its first trade comes in minute 6
+LATE_RATES = ("bitcoin", 15_000)  # bitcoin's rates begin 15 s late: the first ethereum / bitcoin trades have none
 PROBE_LAGS_MS = (250, 1_500, 3_333, 4_998, 4_999, 5_000, 5_002, 6_500, 9_000, 15_000, 45_000)
 EXPECTED_DIR = Path(__file__).resolve().parent / "expected"
 
@@ -121,6 +132,7 @@ GRADING = Data(
         "basics_records": lambda: check_records(3),
         "probe": grading_probe,
         "lab": lab_stream,
+        "replayed": lambda: with_replays(check_trades(), every=377, twins_every=503),
     },
     EXPECTED_DIR,
     {
@@ -129,5 +141,12 @@ GRADING = Data(
             "time_from": "2025-01-01T00:12:00Z",
             "time_to": "2025-01-01T00:27:00Z",
         }
+    },
+    rates={  # the grading market's rates (its seed and start; grading_sample's start is the practice sample's)
+        "check": lambda: market_rates(8, SEED, START_MS, LATE_RATES),
+        "replayed": lambda: market_rates(8, SEED, START_MS, LATE_RATES),
+        "basics": lambda: market_rates(3, SEED, START_MS, LATE_RATES),
+        "basics_records": lambda: market_rates(3, SEED, START_MS, LATE_RATES),
+        "sample": lambda: market_rates(SAMPLE_MINUTES, SEED, late_feed=LATE_RATES),
     },
 )
