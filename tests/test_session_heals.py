@@ -179,9 +179,11 @@ def test_a_hung_jvm_is_ended_and_replaced(shell, capfd, monkeypatch):
 # --- the workbook's tables and views ------------------------------------------------------------------
 
 
+VIEWS = {"checked_trades", "valid_trades", "rates_versioned"}  # the workbook's views (sql/2x_*.sql)
+
+
 def drop_statement(name: str) -> str:
-    views = {"checked_trades", "valid_trades"}
-    return f"DROP TEMPORARY VIEW {name}" if name in views else f"DROP TABLE {name}"
+    return f"DROP TEMPORARY VIEW {name}" if name in VIEWS else f"DROP TABLE {name}"
 
 
 def test_every_workbook_table_and_view_dropped_the_checks_still_pass_and_restore_brings_them_back(shell, capfd):
@@ -189,7 +191,7 @@ def test_every_workbook_table_and_view_dropped_the_checks_still_pass_and_restore
     names = sorted(session.workbook_names())
     assert {"trades", "checked_trades", "valid_trades", "candlesticks", "volumes"} <= set(names)
     # views first: a table a view reads cannot be dropped before it
-    for name in sorted(names, key=lambda n: n not in {"checked_trades", "valid_trades"}):
+    for name in sorted(names, key=lambda n: n not in VIEWS):
         capfd.readouterr()
         cell(shell, drop_statement(name))
         out = capfd.readouterr().out

@@ -21,6 +21,9 @@ settings take effect only for the first environment created.
 from __future__ import annotations
 
 import os
+import shutil
+import time
+from pathlib import Path
 
 from ..config import load_config
 from ..java import find_java
@@ -95,10 +98,57 @@ def _option_name(option: str) -> str:
     return option.split("=", 1)[0].replace("-XX:+", "-XX:").replace("-XX:-", "-XX:")
 
 
+SCRATCH_GRACE_S = 60  # a folder this young may belong to a JVM that is starting: never swept
+_SCRATCH: dict = {}  # state folder -> this process's JVM scratch folder under it
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process (a shared machine)
+        return True
+    return True
+
+
+def sweep_scratch(root: Path) -> list[Path]:
+    """Remove the scratch folders `jvm-PID-...` under `root` whose Python process is gone (its JVM ends with it:
+    PyFlink's gateway exits when its parent's pipe closes); the folders removed."""
+    removed = []
+    for folder in sorted(root.glob("jvm-*")) if root.is_dir() else []:
+        try:
+            pid = int(folder.name.split("-")[1])
+            young = time.time() - folder.stat().st_mtime < SCRATCH_GRACE_S
+        except (IndexError, ValueError, OSError):
+            continue
+        if not young and not _alive(pid):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
+def scratch_dir(state_dir) -> Path:
+    """This process's JVM temporary folder, state/tmp/jvm-PID-TIME (made once; the folders of processes that are
+    gone are removed first). Flink unpacks jars into its JVM's temporary folder (its RPC system, 21 MB, and the
+    planner, 43 MB) and deletes them only when it shuts down cleanly; a PyFlink JVM that ends with its Python
+    process, or is killed, leaves them: in /tmp they piled up to gigabytes on a machine that ran many kernels."""
+    key = str(state_dir)
+    if key not in _SCRATCH:
+        root = Path(state_dir) / "tmp"
+        sweep_scratch(root)
+        folder = root / f"jvm-{os.getpid()}-{time.time_ns()}"
+        folder.mkdir(parents=True, exist_ok=True)
+        _SCRATCH[key] = folder
+    return _SCRATCH[key]
+
+
 def jvm_args(state_dir=None) -> str:
     """JVM_ARGS for the PyFlink JVM: the user's JVM_ARGS plus ours."""
     java = find_java()
     args = os.environ.get("JVM_ARGS", "").split()
+    if state_dir is not None and not any(a.startswith("-Djava.io.tmpdir=") for a in args):
+        args.append(f"-Djava.io.tmpdir={scratch_dir(state_dir)}")
     for opt in JVM_OPTIONS:
         if opt in _GC_FLAGS and any(a in _GC_FLAGS for a in args):
             continue  # the user chose a collector
