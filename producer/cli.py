@@ -410,7 +410,7 @@ def _open_rates(args, source, sink, recorder):
         ensure_topic(
             args.bootstrap_servers, args.rates_topic, args.partitions, args.retention_ms, timeout_s=args.broker_timeout
         )
-        rates_sink = make_sink(args.client, args.bootstrap_servers, args.rates_topic)
+        rates_sink = make_sink(args.client, args.bootstrap_servers, args.rates_topic, noun="rate record(s)")
     except BrokerUnreachable as e:
         log.error("rates topic: %s", e)
         sink.close(timeout=args.flush_timeout)

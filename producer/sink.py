@@ -37,8 +37,9 @@ class Restarts:
     and the broker had acknowledged, is counted in `lost` and said once per restart. Records of other
     producers, and records lost without a later one to show it, cannot be counted here."""
 
-    def __init__(self, label: str):
+    def __init__(self, label: str, noun: str = "trade(s)"):
         self.label = label  # the broker's address, in the warning
+        self.noun = noun  # what the topic's records are, in the warning
         self.last: dict[int, int] = {}
         self.since: collections.Counter = collections.Counter()  # acknowledged per partition since its last restart
         self.lost = 0
@@ -49,13 +50,14 @@ class Restarts:
             self.lost += lost
             log.warning(
                 "the broker at %s restarted: partition %d's offsets began again at %d (they had reached %d): the "
-                "%d trade(s) this producer had sent to it before, and the broker had acknowledged, were lost with "
+                "%d %s this producer had sent to it before, and the broker had acknowledged, were lost with "
                 "it (a memory-only broker keeps nothing across a restart); sending goes on",
                 self.label,
                 partition,
                 offset,
                 self.last[partition],
                 lost,
+                self.noun,
             )
         self.last[partition] = offset
         self.since[partition] += 1
@@ -110,7 +112,15 @@ class KafkaPythonSink:
     partitioner (murmur2, as Kafka's Java client) and cached: hashing every
     record in pure Python cost a quarter of the time."""
 
-    def __init__(self, bootstrap_servers: str, topic: str, linger_ms: int = 20, batch_size: int = 1 << 20, acks=1):
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        topic: str,
+        linger_ms: int = 20,
+        batch_size: int = 1 << 20,
+        acks=1,
+        noun: str = "trade(s)",
+    ):
         from kafka import KafkaProducer
 
         self.topic = topic
@@ -131,7 +141,7 @@ class KafkaPythonSink:
             allow_auto_create_topics=False,
         )
         self.pending: collections.deque = collections.deque()
-        self.restarts = Restarts(bootstrap_servers)
+        self.restarts = Restarts(bootstrap_servers, noun)  # noun: what the topic's records are, in warnings
         self.acked = 0
         self.failed = 0
         self.errors: collections.Counter = collections.Counter()
@@ -205,7 +215,15 @@ class KafkaPythonSink:
 class ConfluentSink:
     """confluent-kafka (librdkafka): same tuning; a delivery callback per record."""
 
-    def __init__(self, bootstrap_servers: str, topic: str, linger_ms: int = 20, batch_size: int = 1 << 20, acks=1):
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        topic: str,
+        linger_ms: int = 20,
+        batch_size: int = 1 << 20,
+        acks=1,
+        noun: str = "trade(s)",
+    ):
         from confluent_kafka import Producer
 
         self.topic = topic
@@ -230,7 +248,7 @@ class ConfluentSink:
             }
         )
         self._poll = self.producer.poll
-        self.restarts = Restarts(bootstrap_servers)
+        self.restarts = Restarts(bootstrap_servers, noun)  # noun: what the topic's records are, in warnings
         self.acked = 0
         self.failed = 0
         self.errors: collections.Counter = collections.Counter()

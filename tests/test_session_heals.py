@@ -156,7 +156,9 @@ def test_a_jvm_whose_py4j_server_is_gone_is_ended_and_replaced(shell, capfd):
 
 
 def test_a_hung_jvm_is_ended_and_replaced(shell, capfd, monkeypatch):
-    monkeypatch.setattr(session_module, "PROBE_TIMEOUT_S", 3.0)
+    # shorter than the 15 s of real use, long enough that a new JVM busy on a loaded 2-core machine is not taken
+    # for hung (3 s once ended the healthy replacement under CI's load: the next cell's error)
+    monkeypatch.setattr(session_module, "PROBE_TIMEOUT_S", 8.0)
     cell(shell, "SELECT 1 AS one")
     warming = feedback.session().warming
     if warming is not None:  # while the warm-up runs, the cell leaves the probe to the session (notice a cell later)
@@ -169,7 +171,9 @@ def test_a_hung_jvm_is_ended_and_replaced(shell, capfd, monkeypatch):
     said = capfd.readouterr().out.splitlines()
     if session_module.RESTARTED not in said:  # found by the cell's own query, not before it: said by the next cell
         # (under load the session's probe before the cell can miss the moment; the documented lateness)
-        assert cell(shell, "SELECT 1 AS one")["one"][0] == 1
+        after = cell(shell, "SELECT 1 AS one")
+        assert not isinstance(after, ErrorBlock), after
+        assert after["one"][0] == 1
         said = capfd.readouterr().out.splitlines()
     assert said[:1] == [session_module.RESTARTED], said
     assert not old.is_running()
