@@ -16,17 +16,16 @@ import pandas as pd
 from .feedback import (
     CheckResult,
     Wrong,
+    answer_plan,
     close,
-    data_key,
     example_row,
     judged,
-    last_query,
     load_expected_csv,
     naive_utc,
     passed,
+    require_operator,
     require_rows,
     run_answer,
-    session,
 )
 
 NAME = "moving_vwap"
@@ -76,13 +75,12 @@ def _rows(got: pd.DataFrame, expected: pd.DataFrame) -> None:
         )
 
 
-def _values(got: pd.DataFrame, expected: pd.DataFrame, sql: str) -> None:
+def _values(got: pd.DataFrame, expected: pd.DataFrame, plan) -> None:
     ok = close(got["vwap"], expected["vwap"], rel=1e-7)  # a DECIMAL(30, 8) cast of a right VWAP passes
     if ok.all():
         return
     bad = int((~ok).values.argmax())
     example_got, example_expected = example_row(got[COLUMNS], bad), example_row(expected[COLUMNS], bad)
-    plan = _plan(sql)
     if plan is not None and "OverAggregate(" in plan.text and "OverAggregate(partitionBy=" not in plan.text:
         raise Wrong(
             "your VWAP mixes the trades of all pairs (bitcoin's and dogecoin's prices in one average: Flink's "
@@ -122,27 +120,6 @@ def _values(got: pd.DataFrame, expected: pd.DataFrame, sql: str) -> None:
     )
 
 
-def _plan(sql: str):
-    query = last_query(sql)
-    return session().plan(query, data_key("check")) if query else None
-
-
-def _streaming(sql: str) -> None:
-    """An OVER window is append-only: each row is emitted once, when the watermark passes its time."""
-    plan = _plan(sql)
-    if plan is None:
-        return
-    if plan.updating or "OverAggregate" not in plan.operators:
-        operators = ", ".join(dict.fromkeys(op for op in plan.operators if op not in ("Calc", "Exchange")))
-        raise Wrong(
-            f"your query gives the right rows, but not with an OVER window (Flink's plan: {operators}; its rows: "
-            f"{','.join(sorted(plan.kinds))}). Aggregate OVER a window of the trades before each one: Flink "
-            "emits each trade's row once, when the watermark passes it.",
-            summary="not an OVER window.",
-            hint_level=2,
-        )
-
-
 _KNOWN_ERRORS = [
     (
         "can only be ordered in ASCENDING mode",
@@ -169,8 +146,15 @@ def check(sql: str, timeout_s: float | None = None) -> CheckResult:
     expected = load_expected()
     got = _shape(frame.copy(), expected)
     _rows(got, expected)
-    _values(got, expected, sql)
-    _streaming(sql)
+    plan = answer_plan(sql)
+    _values(got, expected, plan)
+    require_operator(
+        plan,
+        "OverAggregate",
+        "an OVER window",
+        "Aggregate OVER a window of the trades before each one: Flink emits each trade's row once, when the "
+        "watermark passes it.",
+    )
     return passed(
         NAME, f"correct: {len(expected)} trades, each with the VWAP of its pair's 5 minutes up to it (an OVER window)."
     )

@@ -29,6 +29,7 @@ from .feedback import (
     load_expected_csv,
     naive_utc,
     passed,
+    plan_operators,
     require_rows,
     run_answer,
     session,
@@ -135,7 +136,7 @@ def _partitioned(plan) -> None:
 def _streaming(plan) -> None:
     if plan is None:
         return
-    operators = ", ".join(dict.fromkeys(op for op in plan.operators if op not in ("Calc", "Exchange")))
+    operators = plan_operators(plan)
     if "Match" not in plan.operators:
         how = ""
         if "OverAggregate" in plan.operators:

@@ -262,6 +262,36 @@ def last_query(sql: str) -> str | None:
     return queries[-1] if queries else None
 
 
+def answer_plan(sql: str, data: str = "check"):
+    """Flink's plan of the answer's last query over dataset `data` (planned only, nothing runs): a Plan, or None
+    without a query or when it does not plan (running it says why, with the line)."""
+    query = last_query(sql)
+    if query is None:
+        return None
+    try:
+        return session().plan(query, data_key(data))
+    except Exception:  # noqa: BLE001 (Py4J raises plain exceptions)
+        return None
+
+
+def plan_operators(plan) -> str:
+    """A plan's operators as a verdict names them, from the result down: without the Calc and Exchange steps."""
+    return ", ".join(dict.fromkeys(op for op in plan.operators if op not in ("Calc", "Exchange")))
+
+
+def require_operator(plan, operator: str, what: str, advice: str) -> None:
+    """Wrong when an answer whose rows are right is not run as `operator` (`what` names it: "an OVER window"),
+    or its result updates rows; `advice`: what to write instead, as hint level 2 shows it."""
+    if plan is None or (operator in plan.operators and not plan.updating):
+        return
+    raise Wrong(
+        f"your query gives the right rows, but not with {what} (Flink's plan: {plan_operators(plan)}; its rows: "
+        f"{','.join(sorted(plan.kinds))}). {advice}",
+        summary=f"not {what}.",
+        hint_level=2,
+    )
+
+
 def require_windowed(sql: str, window: str, data: str = "check", hint_level: int = 2) -> None:
     """Wrong when the answer, which ran, is an updating aggregation instead of a windowed one: its plan (Flink's
     EXPLAIN, nothing runs) has a result that updates its rows. `window`: the window table function to use,
@@ -270,7 +300,7 @@ def require_windowed(sql: str, window: str, data: str = "check", hint_level: int
     plan = session().plan(query, data_key(data)) if query else None
     if plan is None or not plan.updating:
         return
-    operators = ", ".join(dict.fromkeys(op for op in plan.operators if op not in ("Calc", "Exchange")))
+    operators = plan_operators(plan)
     raise Wrong(
         [
             "your query is an updating aggregation, not a windowed one (Flink's plan: "
