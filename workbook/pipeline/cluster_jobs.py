@@ -217,10 +217,20 @@ def stop_with_savepoint(
     """Stop a streaming job with a savepoint (POST /jobs/<id>/stop, without draining: windows still open stay
     in the savepoint, unfired) and wait until it is written; returns the savepoint's path as Flink gives it
     (file:/...). ClusterJobsError when the cluster refuses or the savepoint fails, in one line."""
-    body = {"drain": False}
-    if target_dir:
-        body["targetDirectory"] = target_dir
-    trigger = _request(address, f"/jobs/{job_id}/stop", method="POST", body=body).get("request-id")
+    body = {"drain": False, **({"targetDirectory": target_dir} if target_dir else {})}
+    return _savepoint(address, job_id, f"/jobs/{job_id}/stop", body, timeout, interval)
+
+
+def trigger_savepoint(address: str, job_id: str, target_dir: str | None = None, timeout: float = 120) -> str:
+    """Take a savepoint of a job and leave it running (POST /jobs/<id>/savepoints, what the web UI's button
+    does): its path. The job goes on; a job restarted from this savepoint would run beside it."""
+    body = {"cancel-job": False, **({"target-directory": target_dir} if target_dir else {})}
+    return _savepoint(address, job_id, f"/jobs/{job_id}/savepoints", body, timeout, 0.5)
+
+
+def _savepoint(address: str, job_id: str, path: str, body: dict, timeout: float, interval: float) -> str:
+    """POST `path` (a savepoint's trigger) and poll GET /jobs/<id>/savepoints/<trigger> until it is written."""
+    trigger = _request(address, path, method="POST", body=body).get("request-id")
     if not trigger:
         raise ClusterJobsError(f"Flink did not start a savepoint of job {job_id} (no request-id)")
     deadline = time.monotonic() + timeout
