@@ -38,6 +38,7 @@ COURSE_LAYERS = [
         "checks_dashboard",
         "checks_watermark",
         "watermark_lab",
+        "jobs_lab",
         "checks_over",
         "checks_dedup",
         "checks_pattern",

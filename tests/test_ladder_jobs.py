@@ -10,6 +10,8 @@ once the plan is cached, a savepoint ~1 s).
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from workbook.course import checks, exercises
@@ -31,8 +33,12 @@ def started(stack, flink_cluster):
     """The processor's job, started as the notebook starts it; the address; no processor job left at the end."""
     address = flink_cluster.address
     assert savepoints.processor_job(stack, address) is None, f"a processor job already runs on {address}"
+    folder = stack.workbook_state_dir / "savepoints"
+    taken_before = set(folder.iterdir()) if folder.is_dir() else set()
     job_id = savepoints.start_processor(stack, address, solutions=True, **QUIET)
     yield stack, address, job_id
+    for path in set(folder.iterdir()) - taken_before if folder.is_dir() else ():  # the test's savepoints
+        shutil.rmtree(path, ignore_errors=True)
     running = savepoints.processor_job(stack, address)
     if running is not None:
         cluster_jobs.cancel(address, running["jid"])

@@ -10,6 +10,7 @@ and that its operators run twice. Also the command line and its errors. About 70
 from __future__ import annotations
 
 import random
+import shutil
 import time
 import uuid
 
@@ -59,11 +60,16 @@ def closed(df: pd.DataFrame) -> pd.DataFrame:
 
 @pytest.fixture
 def nothing_running(stack, flink_cluster):
+    """The cluster's address, no processor job on it; the savepoints the test took removed at its end."""
     address = flink_cluster.address
     assert savepoints.processor_job(stack, address) is None, (
         f"a processor streaming job already runs on {address}: stop it first"
     )
+    folder = stack.workbook_state_dir / "savepoints"
+    before = set(folder.iterdir()) if folder.is_dir() else set()
     yield address
+    for path in set(folder.iterdir()) - before if folder.is_dir() else ():
+        shutil.rmtree(path, ignore_errors=True)
     running = savepoints.processor_job(stack, address)
     if running is not None:
         cluster_jobs.cancel(address, running["jid"])
