@@ -95,7 +95,9 @@ def test_stop_with_savepoint_and_restart_at_parallelism_2_loses_and_doubles_no_w
             path = savepoints.stop_processor(stack, address, **quiet)
             assert cluster_jobs.job(address, old)["state"] == "FINISHED"  # stopped, not cancelled
             local = savepoints.local_path(path)
-            assert local.parent == (stack.workbook_state_dir / "savepoints").resolve() and (local / "_metadata").is_file()
+            assert (
+                local.parent == (stack.workbook_state_dir / "savepoints").resolve() and (local / "_metadata").is_file()
+            )
             assert savepoints.savepoint_job_prefix(path) == old[:6]
             assert savepoints.savepoints(stack, address)[0] == local.as_uri()
 
@@ -148,7 +150,9 @@ def test_the_command_line_stops_with_a_savepoint_and_starts_from_the_latest(stac
         assert processor.main([*base, "--from-savepoint", "latest", "--parallelism", "2"]) == 0
         job = savepoints.processor_job(stack, address)
         info = savepoints.restore_info(address, job["jid"])
-        assert info["parallelism"] == [2] and savepoints.local_path(info["restored_from"]) == savepoints.local_path(path)
+        assert info["parallelism"] == [2] and savepoints.local_path(info["restored_from"]) == savepoints.local_path(
+            path
+        )
         capsys.readouterr()
 
         # a job that is not the one of the savepoint (only the candlesticks' INSERT): Flink's refusal, one line

@@ -140,7 +140,9 @@ def _savepoint_command(parser, args, config, jobmanager) -> int:
     if args.stop_with_savepoint and args.from_savepoint is not None:
         parser.error("--stop-with-savepoint and --from-savepoint: one at a time (stop first, then start from it)")
     if args.bounded or args.replace or args.dry_run or args.local:
-        parser.error("savepoints are for the streaming job on a session cluster: no --bounded, --replace, --dry-run, --local")
+        parser.error(
+            "savepoints are for the streaming job on a session cluster: no --bounded, --replace, --dry-run, --local"
+        )
     if args.parallelism < 1:
         parser.error("--parallelism must be at least 1")
     address = jobmanager or config.jobmanager_address

@@ -88,7 +88,9 @@ def _not_restored(address: str, job: dict, mine: list, answer: str) -> Wrong:
     """The mistake of a processor job that started from nothing: the old one never stopped, or a new one."""
     source = savepoints.savepoint_job_prefix(answer)
     taken = next((j for j in mine if source and j["jid"].startswith(source)), None)
-    if job["jid"].startswith(source or "-") or (taken is not None and job.get("start-time", 0) < taken.get("end-time", 0)):
+    if job["jid"].startswith(source or "-") or (
+        taken is not None and job.get("start-time", 0) < taken.get("end-time", 0)
+    ):
         return _wrong(
             f"job {job['jid']} still runs: it has run since {_clock(job.get('start-time'))}, before your savepoint "
             "was taken, and nothing stopped it. stop_processor() stops it and takes the savepoint; then restart "
@@ -118,9 +120,7 @@ def _duplicate_window(config) -> dict | None:
     """A (ts_start, currency_pair) that the candlesticks table holds twice, None if none."""
     table = f"{config.schema}.candlesticks" if config.schema else "candlesticks"
     with connect(config) as conn, conn.cursor() as cur:
-        cur.execute(
-            f"SELECT ts_start, currency_pair, COUNT(*) FROM {table} GROUP BY 1, 2 HAVING COUNT(*) > 1 LIMIT 1"
-        )
+        cur.execute(f"SELECT ts_start, currency_pair, COUNT(*) FROM {table} GROUP BY 1, 2 HAVING COUNT(*) > 1 LIMIT 1")
         row = cur.fetchone()
     conn.close()
     return {"ts_start": str(row[0]), "currency_pair": row[1], "rows": row[2]} if row else None

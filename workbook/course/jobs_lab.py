@@ -84,7 +84,9 @@ def compare_windows(config: Config, table: str = "candlesticks") -> dict:
     reference = reference[(reference["ts_start"] > first) & (reference["ts_start"] <= last)]
     stored_in = stored[(stored["ts_start"] > first) & (stored["ts_start"] <= last)]
     doubled = stored_in[stored_in.duplicated(KEYS, keep=False)]
-    both = reference.merge(stored_in.drop_duplicates(KEYS), on=KEYS, how="left", suffixes=("", "_stored"), indicator=True)
+    both = reference.merge(
+        stored_in.drop_duplicates(KEYS), on=KEYS, how="left", suffixes=("", "_stored"), indicator=True
+    )
     lost = both[both["_merge"] == "left_only"]
     values = [c for c in reference.columns if c not in KEYS and pd.api.types.is_numeric_dtype(reference[c])]
     found = both[both["_merge"] == "both"]

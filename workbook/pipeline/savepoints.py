@@ -146,7 +146,9 @@ def restart_processor(
     if savepoint == "latest":
         found = savepoints(config, address)
         if not found:
-            raise SavepointError(f"no savepoint in the cluster's savepoint folder yet: stop the processor with one first")
+            raise SavepointError(
+                "no savepoint in the cluster's savepoint folder yet: stop the processor with one first"
+            )
         savepoint = found[0]
     local = local_path(savepoint)
     if local is not None and not (local / "_metadata").is_file() and not local.is_file():
@@ -160,7 +162,9 @@ def restart_processor(
             )
         options["flink_options"] = {**(options.get("flink_options") or {}), SAVEPOINT_PATH: savepoint}
         try:
-            result = run(RunOptions(jobmanager=address, parallelism=parallelism, wait=False, **options), config, say=say)
+            result = run(
+                RunOptions(jobmanager=address, parallelism=parallelism, wait=False, **options), config, say=say
+            )
         except ProcessorError as exc:  # the cluster refuses the savepoint at submission: its reason, in one line
             if "savepoint" not in str(exc):
                 raise
@@ -169,7 +173,9 @@ def restart_processor(
     try:
         _until_running(address, result.job_id, timeout)
     except SavepointError as exc:
-        raise SavepointError(f"job {result.job_id} could not start from savepoint {savepoint}: {_advice(str(exc))}") from None
+        raise SavepointError(
+            f"job {result.job_id} could not start from savepoint {savepoint}: {_advice(str(exc))}"
+        ) from None
     result.status = "RUNNING"
     return result
 

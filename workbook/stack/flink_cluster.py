@@ -55,7 +55,11 @@ def cluster_config(
             "table.local-time-zone: UTC",
             f"env.log.dir: {log_dir}",
             f"env.pid.dir: {pid_dir}",
-            *([f"execution.checkpointing.savepoint-dir: {Path(savepoint_dir).resolve().as_uri()}"] if savepoint_dir else []),
+            *(
+                [f"execution.checkpointing.savepoint-dir: {Path(savepoint_dir).resolve().as_uri()}"]
+                if savepoint_dir
+                else []
+            ),
             # The wheel's default JVM options (module opens Flink needs on Java 17 and 21), and UTC: the
             # JDBC sink converts timestamps in the JVM's zone (windows would shift on a non-UTC laptop).
             "env.java.opts.all: -Duser.timezone=UTC " + _default_java_opts(),
