@@ -4,7 +4,8 @@ stopped with a savepoint (pipeline/savepoints.py); more trades arrive while it i
 from the savepoint with parallelism 2. When it has caught up, the candlesticks and volumes in PostgreSQL are those
 of one bounded run over the same trades: no window lost, doubled or changed; the windows written before the stop
 are untouched. The cluster says where the new job started from (GET /jobs/<id>/checkpoints: latest.restored)
-and that its operators run twice. Also the command line and its errors. About 70 s (three job submissions).
+and that its operators run twice. Also the command line and its errors. About 85 s for the file (three job
+submissions and a bounded run).
 """
 
 from __future__ import annotations
