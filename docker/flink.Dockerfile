@@ -72,8 +72,10 @@ COPY workbook/ /opt/app/workbook/
 COPY producer/ /opt/app/producer/
 # The entrypoint runs every command as the user flink. /opt/app/.state, the state folder, is where
 # docker-compose.yml mounts the processor containers' shared volume: a new volume takes this folder's owner.
-RUN mkdir -p /opt/app/.state \
-    && chown -R flink:flink /opt/app
+# /opt/flink/savepoints: the JobManager's and TaskManagers' shared savepoint volume (execution.checkpointing.
+# savepoint-dir in docker-compose.yml), owned by flink likewise
+RUN mkdir -p /opt/app/.state /opt/flink/savepoints \
+    && chown -R flink:flink /opt/app /opt/flink/savepoints
 
 # ENTRYPOINT and CMD stay flink's: `jobmanager`, `taskmanager`, or any other command
 # (the processor client: `python -m workbook.processor --jobmanager jobmanager:8081`).

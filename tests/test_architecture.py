@@ -38,11 +38,13 @@ COURSE_LAYERS = [
         "checks_dashboard",
         "checks_watermark",
         "watermark_lab",
+        "jobs_lab",
         "checks_over",
         "checks_dedup",
         "checks_pattern",
         "checks_interval",
         "checks_temporal",
+        "checks_jobs",
     },
     {"checks_stream", "checks_source"},
     {"checks"},  # the registry: every check module, checked()

@@ -3,6 +3,8 @@
     python -m workbook.processor [--bounded] [--dry-run] [--solutions]
                                  [--jobmanager HOST:PORT] [--parallelism N]
                                  [--checkpoint-interval SECONDS]
+    python -m workbook.processor --stop-with-savepoint [--jobmanager HOST:PORT]
+    python -m workbook.processor --from-savepoint PATH|latest [--parallelism N] [--jobmanager HOST:PORT]
 
 - default: a streaming job in an in-process Flink MiniCluster, running the
   statements in sql/ (the student's versions of the exercises); Ctrl-C stops it;
@@ -12,7 +14,11 @@
   exit when done: replays, tests, CI;
 - --dry-run: print the result rows instead of writing PostgreSQL;
 - --jobmanager: submit to a Flink session cluster (REST HOST:PORT) instead;
-  a streaming job is left running there (stop it in the Flink web UI).
+  a streaming job is left running there (stop it in the Flink web UI);
+- --stop-with-savepoint: stop the processor's streaming job on the session cluster with a
+  savepoint (in the cluster's savepoint folder, .state/savepoints) and print its path;
+- --from-savepoint PATH: submit the streaming job again from that savepoint ("latest": the
+  newest of the folder), e.g. with another --parallelism: it carries on where it stopped.
 
 Results are JDBC upserts on the tables' primary keys: running the same bounded
 job twice leaves the same rows. Endpoints come from .env (workbook/config.py).
@@ -37,6 +43,7 @@ from .config import load_config, stops_on_bad_settings
 from .pipeline import ProcessorError, RunOptions, SqlFileError, pipeline_name, run
 from .pipeline.cluster_jobs import ClusterJobsError, submission_lock, submit_once
 from .pipeline.runner import checkpoint_interval
+from .pipeline.savepoints import restart_processor, stop_processor
 from .pipeline.watch import (
     check_cluster_reaches_services,
     check_free_slots,
@@ -83,9 +90,22 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--topic", default=None, help="Kafka topic (default KAFKA_TOPIC of .env)")
     parser.add_argument("--explain", action="store_true", help="print Flink's plan of the job first")
+    parser.add_argument(
+        "--stop-with-savepoint",
+        action="store_true",
+        help="session cluster: stop the processor's streaming job with a savepoint and print its path",
+    )
+    parser.add_argument(
+        "--from-savepoint",
+        metavar="PATH",
+        default=None,
+        help="session cluster: submit the streaming job from this savepoint ('latest': the newest one)",
+    )
     args = parser.parse_args(argv)
     config = load_config()
     jobmanager = None if args.local else (args.jobmanager if args.jobmanager is not None else config.flink_jobmanager)
+    if args.stop_with_savepoint or args.from_savepoint is not None:
+        return _savepoint_command(parser, args, config, jobmanager)
     if args.parallelism < 1:
         parser.error("--parallelism must be at least 1")
     try:
@@ -109,6 +129,30 @@ def main(argv=None) -> int:
             _submit_once(options, config, args.replace)
         else:
             run(options, config)
+    except (ProcessorError, SqlFileError, ValueError) as exc:
+        print(f"processor: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _savepoint_command(parser, args, config, jobmanager) -> int:
+    """--stop-with-savepoint or --from-savepoint: the session cluster's streaming job (pipeline/savepoints.py)."""
+    if args.stop_with_savepoint and args.from_savepoint is not None:
+        parser.error("--stop-with-savepoint and --from-savepoint: one at a time (stop first, then start from it)")
+    if args.bounded or args.replace or args.dry_run or args.local:
+        parser.error(
+            "savepoints are for the streaming job on a session cluster: no --bounded, --replace, --dry-run, --local"
+        )
+    if args.parallelism < 1:
+        parser.error("--parallelism must be at least 1")
+    address = jobmanager or config.jobmanager_address
+    try:
+        if args.stop_with_savepoint:
+            print(stop_processor(config, address, say=lambda *_: None))
+        else:
+            restart_processor(
+                args.from_savepoint, args.parallelism, config, address, solutions=args.solutions, topic=args.topic
+            )
     except (ProcessorError, SqlFileError, ValueError) as exc:
         print(f"processor: {exc}", file=sys.stderr)
         return 1

@@ -172,6 +172,14 @@ EXERCISES = {
             "notebooks/11_joins.ipynb",
             "an event-time temporal join: each trade's price in USD at the rate of its time (advanced)",
         ),
+        # part A3: running jobs, notebook 12 (checks in checks_jobs.py)
+        Exercise(
+            "savepoint_restore",
+            "notebooks/12_table_api_and_jobs.ipynb",
+            "notebooks/12_table_api_and_jobs.ipynb",
+            "stop the processor with a savepoint and restart it from it with parallelism 2 (advanced)",
+            "python",
+        ),
     )
 }
 

@@ -7,6 +7,8 @@ time, and without this check every `up` would add another copy of the same job
 
     active_jobs(address, name)       jobs of that name that are running, or about to
     cancel(address, job_id)          PATCH /jobs/<id>?mode=cancel
+    stop_with_savepoint(address, job_id, target)  POST /jobs/<id>/stop, polled until the savepoint is written
+    checkpoints(address, job_id)     GET /jobs/<id>/checkpoints: counts, latest completed, restored from
     wait_until_gone(address, ids)    until those jobs are CANCELED (or otherwise ended)
     submission_lock(state_dir, address)  one submitter at a time per cluster and state folder
 
@@ -48,8 +50,10 @@ def _url(address: str, path: str) -> str:
     return base.rstrip("/") + path
 
 
-def _request(address: str, path: str, method: str = "GET", timeout: float = 10) -> dict:
-    req = urllib.request.Request(_url(address, path), method=method)
+def _request(address: str, path: str, method: str = "GET", timeout: float = 10, body: dict | None = None) -> dict:
+    data = json.dumps(body).encode() if body is not None else None
+    headers = {"Content-Type": "application/json"} if body is not None else {}
+    req = urllib.request.Request(_url(address, path), data=data, headers=headers, method=method)
     try:
         with urllib.request.urlopen(req, timeout=timeout) as r:
             body = r.read()
@@ -176,3 +180,91 @@ def wait_for_state(address: str, job_id: str, states, timeout: float = 30, inter
         time.sleep(interval)
         state = job(address, job_id).get("state")
     return state
+
+
+SAVEPOINT_DIR_KEYS = ("execution.checkpointing.savepoint-dir", "state.savepoints.dir")  # Flink 2.0's, then 1.x's
+
+
+def cluster_setting(address: str, key: str) -> str | None:
+    """One setting of the cluster's JobManager (GET /jobmanager/config), None when it is not set."""
+    entries = _request(address, "/jobmanager/config")
+    return next((e.get("value") for e in entries if e.get("key") == key), None) if isinstance(entries, list) else None
+
+
+def savepoint_dir(address: str) -> str | None:
+    """The cluster's savepoint folder (execution.checkpointing.savepoint-dir) as it gives it, e.g.
+    'file:///.../.state/savepoints'; None when it has none."""
+    for key in SAVEPOINT_DIR_KEYS:
+        value = cluster_setting(address, key)
+        if value:
+            return value
+    return None
+
+
+def one_line(text: str, limit: int = 400) -> str:
+    """Flink's error (a Java stack trace, maybe nested causes) as one line: its last 'Caused by' that says
+    something, without the exception classes' package names."""
+    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+    causes = [line.split("Caused by: ", 1)[1] for line in lines if line.startswith("Caused by: ")]
+    message = (causes[-1] if causes else lines[0] if lines else "").strip()
+    message = re.sub(r"\b(?:[a-z_][\w]*\.)+([A-Z]\w*(?:Exception|Error))\b", r"\1", message)
+    return message[:limit]
+
+
+def stop_with_savepoint(
+    address: str, job_id: str, target_dir: str | None = None, timeout: float = 120, interval: float = 0.5
+) -> str:
+    """Stop a streaming job with a savepoint (POST /jobs/<id>/stop, without draining: windows still open stay
+    in the savepoint, unfired) and wait until it is written; returns the savepoint's path as Flink gives it
+    (file:/...). ClusterJobsError when the cluster refuses or the savepoint fails, in one line."""
+    body = {"drain": False, **({"targetDirectory": target_dir} if target_dir else {})}
+    return _savepoint(address, job_id, f"/jobs/{job_id}/stop", body, timeout, interval)
+
+
+def trigger_savepoint(address: str, job_id: str, target_dir: str | None = None, timeout: float = 120) -> str:
+    """Take a savepoint of a job and leave it running (POST /jobs/<id>/savepoints, what the web UI's button
+    does): its path. The job goes on; a job restarted from this savepoint would run beside it."""
+    body = {"cancel-job": False, **({"target-directory": target_dir} if target_dir else {})}
+    return _savepoint(address, job_id, f"/jobs/{job_id}/savepoints", body, timeout, 0.5)
+
+
+def _savepoint(address: str, job_id: str, path: str, body: dict, timeout: float, interval: float) -> str:
+    """POST `path` (a savepoint's trigger) and poll GET /jobs/<id>/savepoints/<trigger> until it is written."""
+    trigger = _request(address, path, method="POST", body=body).get("request-id")
+    if not trigger:
+        raise ClusterJobsError(f"Flink did not start a savepoint of job {job_id} (no request-id)")
+    deadline = time.monotonic() + timeout
+    while True:
+        status = _request(address, f"/jobs/{job_id}/savepoints/{trigger}")
+        if status.get("status", {}).get("id") == "COMPLETED":
+            operation = status.get("operation") or {}
+            if operation.get("location"):
+                return operation["location"]
+            cause = operation.get("failure-cause") or {}
+            detail = cause.get("stack-trace") or cause.get("class") or json.dumps(operation)[:300]
+            raise ClusterJobsError(f"the savepoint of job {job_id} failed: {one_line(detail)}")
+        if time.monotonic() > deadline:
+            raise ClusterJobsError(
+                f"the savepoint of job {job_id} was not written within {timeout:.0f} s: see the Flink web UI "
+                f"{_url(address, '')}"
+            )
+        time.sleep(interval)
+
+
+def checkpoints(address: str, job_id: str) -> dict:
+    """GET /jobs/<id>/checkpoints: 'counts', 'latest' ('completed', 'savepoint', 'restored': where the job
+    started from, None for nothing), 'summary' and 'history'."""
+    return _request(address, f"/jobs/{job_id}/checkpoints")
+
+
+def restored_from(address: str, job_id: str) -> dict | None:
+    """What the job was started from (latest.restored: 'is_savepoint', 'external_path', ...); None: nothing."""
+    return (checkpoints(address, job_id).get("latest") or {}).get("restored")
+
+
+def root_exception(address: str, job_id: str) -> str | None:
+    """The job's last failure (GET /jobs/<id>/exceptions) in one line, None when it has none."""
+    found = _request(address, f"/jobs/{job_id}/exceptions")
+    history = found.get("exceptionHistory", {}).get("entries") or []
+    text = (history[0].get("stacktrace") if history else None) or found.get("root-exception")
+    return one_line(text) if text else None

@@ -26,9 +26,16 @@ def flink_home() -> Path:
 
 
 def cluster_config(
-    rest_port: int, python: str, log_dir: Path, pid_dir: Path, slots: int = 2, rpc_port: int = 6123
+    rest_port: int,
+    python: str,
+    log_dir: Path,
+    pid_dir: Path,
+    slots: int = 2,
+    rpc_port: int = 6123,
+    savepoint_dir: Path | None = None,
 ) -> str:
     # Flink 2.0 reads a standard YAML config.yaml; flattened keys are accepted.
+    # savepoint_dir: where stop-with-savepoint writes when no folder is given (the course's .state/savepoints)
     return "\n".join(
         [
             "jobmanager.bind-host: 127.0.0.1",
@@ -48,6 +55,11 @@ def cluster_config(
             "table.local-time-zone: UTC",
             f"env.log.dir: {log_dir}",
             f"env.pid.dir: {pid_dir}",
+            *(
+                [f"execution.checkpointing.savepoint-dir: {Path(savepoint_dir).resolve().as_uri()}"]
+                if savepoint_dir
+                else []
+            ),
             # The wheel's default JVM options (module opens Flink needs on Java 17 and 21), and UTC: the
             # JDBC sink converts timestamps in the JVM's zone (windows would shift on a non-UTC laptop).
             "env.java.opts.all: -Duser.timezone=UTC " + _default_java_opts(),
@@ -112,6 +124,11 @@ class FlinkCluster(Service):
         return self.state_dir / "logs" / "flink"
 
     @property
+    def savepoint_dir(self) -> Path:
+        """Where the cluster writes savepoints (execution.checkpointing.savepoint-dir): the state folder's."""
+        return self.state_dir / "savepoints"
+
+    @property
     def pid_dir(self) -> Path:
         return self.state_dir / "flink" / "run"
 
@@ -170,6 +187,7 @@ class FlinkCluster(Service):
             shutil.copy(f, self.conf_dir)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.pid_dir.mkdir(parents=True, exist_ok=True)
+        self.savepoint_dir.mkdir(parents=True, exist_ok=True)
         (self.conf_dir / "config.yaml").write_text(
             cluster_config(
                 self.config.flink_rest_port,
@@ -178,6 +196,7 @@ class FlinkCluster(Service):
                 self.pid_dir,
                 slots=self.config.taskmanager_slots,
                 rpc_port=self.config.flink_rpc_port,
+                savepoint_dir=self.savepoint_dir,
             )
         )
         (self.conf_dir / "masters").write_text(f"127.0.0.1:{self.config.flink_rest_port}\n")
