@@ -23,6 +23,7 @@ from . import (
     checks_pattern,
     checks_source,
     checks_stream,
+    checks_table_api,
     checks_temporal,
     checks_watermark,
     checks_windows,
@@ -44,6 +45,7 @@ CHECK_MODULES = (
     checks_pattern,
     checks_interval,
     checks_temporal,
+    checks_table_api,
 )
 
 
