@@ -258,7 +258,8 @@ def _table_output(code: str) -> dict:
     """candles_table_api: its function called on a recorded Table (no PyFlink, no JVM in this process)."""
     from . import checks_table_api, table_answers  # deferred on purpose: imported before the guard, by main
 
-    function = checks_table_api.defined_function(code, {})
+    names = table_answers.recorded_names(checks_table_api.NOTEBOOK_NAMES)
+    function = checks_table_api.defined_function(code, names)
     if function is None or function is Ellipsis:
         return {"undefined": True}
     if not callable(function):

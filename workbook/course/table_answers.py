@@ -172,6 +172,11 @@ def record(function) -> dict:
     return {"table": result.tree}
 
 
+def recorded_names(names: dict) -> dict:
+    """Recording stand-ins of `names` (name -> the module it is taken from), as a cell that imported them has."""
+    return {name: Recorded(["get", ["module", module], name]) for name, module in names.items()}
+
+
 def install(star: dict) -> None:
     """Put the recording modules in place of PyFlink's (in the answer's process only)."""
     sys.modules.update(recording_modules(star))
@@ -193,7 +198,7 @@ def _check_size(tree) -> None:
 # --- rebuilding, in the grader's process ----------------------------------------------------------------------
 
 
-def _modules() -> dict:
+def modules() -> dict:
     """The real modules of MODULES, by name."""
     import pyflink
     import pyflink.table
@@ -277,7 +282,7 @@ def rebuild(tree, table):
         if kind == "root" and n[1:] == [ANSWER]:
             return table
         if kind == "module" and len(n) == 2 and n[1] in MODULES:
-            return _modules()[n[1]]
+            return modules()[n[1]]
         if kind == "get" and len(n) == 3:
             return _get(node(n[1]), n[2])
         if kind == "call" and len(n) == 4 and isinstance(n[2], list) and isinstance(n[3], dict):
