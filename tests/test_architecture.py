@@ -28,7 +28,7 @@ ALLOWED = {
 }
 # course/ in layers, bottom first: a module imports only modules of lower layers (references/ is on top)
 COURSE_LAYERS = [
-    {"hints", "watermark_sim", "release", "progress"},
+    {"hints", "watermark_sim", "release", "progress", "table_answers"},
     {"datasets", "exercises"},
     {"feedback", "grading", "submission"},  # grading: the held-out data (instructor-only, as references/ is)
     {
@@ -45,8 +45,9 @@ COURSE_LAYERS = [
         "checks_interval",
         "checks_temporal",
         "checks_jobs",
+        "table_api",
     },
-    {"checks_stream", "checks_source"},
+    {"checks_stream", "checks_source", "checks_table_api"},  # checks_table_api: candle_stats' comparison
     {"checks"},  # the registry: every check module, checked()
     {"sandbox", "grade_report"},  # grading a class (instructor-only): a Python answer's process, the reports
     {"grader"},  # grading a class: submissions on the grading data

@@ -24,6 +24,7 @@ from . import (
     checks_pattern,
     checks_source,
     checks_stream,
+    checks_table_api,
     checks_temporal,
     checks_watermark,
     checks_windows,
@@ -46,6 +47,7 @@ CHECK_MODULES = (
     checks_interval,
     checks_temporal,
     checks_jobs,
+    checks_table_api,
 )
 
 

@@ -417,6 +417,22 @@ def compare(name: str, actual: pd.DataFrame, expected: pd.DataFrame | None = Non
     return key_problems + (_value_problems(name, m, columns) if len(m) else [])
 
 
+def require_result(name: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """Wrong naming what is wrong with `frame` as exercise `name`'s result on the check dataset of the active data
+    (`compare`'s problems, with an example row); the expected result when nothing is. The SQL answers and the
+    Table API answer of the candlestick statistics (checks_table_api) are judged here alike."""
+    expected = expected_frame(name)
+    problems = compare(name, frame, expected)
+    result = expected[COLUMNS[name]]
+    if problems:
+        try:
+            got, exp = example_rows(frame, result)
+        except Exception:  # noqa: BLE001 -- an example row is a courtesy: the problems say what is wrong
+            got, exp = None, None
+        raise Wrong(problems, got, exp)
+    return result
+
+
 # exercise -> (the answer's SQL, its result on the check dataset or the Wrong it raised): the cells after a check
 # reuse it, a failed run included (an unfinished answer is not run a second time)
 _LAST: dict = {}
@@ -476,15 +492,7 @@ def check(name: str, sql: str, timeout_s: float | None = None) -> CheckResult:
     _LAST[name] = (sql, outcome)
     if isinstance(outcome, Wrong):
         raise outcome
-    expected = expected_frame(name)
-    problems = compare(name, outcome, expected)
-    result = expected[COLUMNS[name]]
-    if problems:
-        try:
-            got, exp = example_rows(outcome, result)
-        except Exception:  # noqa: BLE001 -- an example row is a courtesy: the problems say what is wrong
-            got, exp = None, None
-        raise Wrong(problems, got, exp)
+    result = require_result(name, outcome)
     if name in SINKS:
         require_sink_columns(sql, name)
     require_windowed(sql, "TUMBLE(TABLE valid_trades, DESCRIPTOR(ts), INTERVAL '1' MINUTE)", hint_level=1)

@@ -172,7 +172,14 @@ EXERCISES = {
             "notebooks/11_joins.ipynb",
             "an event-time temporal join: each trade's price in USD at the rate of its time (advanced)",
         ),
-        # part A3: running jobs, notebook 12 (checks in checks_jobs.py)
+        # part A3: the Table API and running jobs, notebook 12 (checks in checks_table_api.py, checks_jobs.py)
+        Exercise(
+            "candles_table_api",
+            "notebooks/12_table_api_and_jobs.ipynb",
+            "notebooks/12_table_api_and_jobs.ipynb",
+            "the Table API: candle_stats' min, max, VWAP, volume and count per 1-minute Tumble window (advanced)",
+            "python",
+        ),
         Exercise(
             "savepoint_restore",
             "notebooks/12_table_api_and_jobs.ipynb",

@@ -1,5 +1,5 @@
-"""A Python answer (`stream_counts`, `watermark_delay`), checked on the grading data in a process of its own
-(instructor-only: the grader runs it, `workbook/course/grader.py`).
+"""A Python answer (`stream_counts`, `watermark_delay`, `candles_table_api`), checked on the grading data in a
+process of its own (instructor-only: the grader runs it, `workbook/course/grader.py`).
 
     python -m workbook.course.sandbox NAME RESULT_FILE TIMEOUT_S   < the answer's code
 
@@ -11,7 +11,8 @@ before the student's code runs, an audit hook refuses what an answer never needs
 refused, whatever the code did with the exception.
 
 The process only runs the answer on the grading data's input (the records of `stream_counts`, the stream of
-`watermark_delay`: what the check passes in) and writes what it gave (a DataFrame as JSON, a number, what it
+`watermark_delay`: what the check passes in; `candles_table_api`'s function gets a recorded Table, without a JVM,
+table_answers.py, and what it built is rebuilt in the parent through an allow-list) and writes what it gave (a DataFrame as JSON, a number, what it
 raised) to RESULT_FILE. The expected outputs never enter it: the parent (`run`) judges that output with the
 exercise's own check, so the verdict's words are the practice feedback's, and nothing the answer does in its
 process can change them.
@@ -107,7 +108,7 @@ def run(name: str, code: str, timeout_s: float = 30.0) -> dict:
             )
         try:
             out = json.loads(result.read_text())
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):  # RecursionError: JSON nested too deep
             tail = output.read_bytes()[-300:].decode("utf-8", errors="replace").strip().splitlines()
             why = f"exit status {returncode}" + (f": {tail[-1]}" if tail else "")
             if returncode in (-9, -24, 137):
@@ -174,6 +175,10 @@ def replayed(name: str, out: dict):
         return None
     if "undefined" in out:
         return None
+    if "table" in out:  # candles_table_api: the Table its function built, rebuilt on the check's Table
+        from .table_answers import rebuild  # deferred on purpose: PyFlink's Table API, for this exercise only
+
+        return lambda trades: rebuild(out["table"], trades)
     if "not_callable" in out:
         return _Shown(out["not_callable"])
     if "call_raised" in out:
@@ -249,6 +254,22 @@ def _delay_output(function, stream) -> dict:
         return {"call_raised": _error(exc)}
 
 
+def _table_output(code: str) -> dict:
+    """candles_table_api: its function called on a recorded Table (no PyFlink, no JVM in this process)."""
+    from . import checks_table_api, table_answers  # deferred on purpose: imported before the guard, by main
+
+    names = table_answers.recorded_names(checks_table_api.NOTEBOOK_NAMES)
+    function = checks_table_api.defined_function(code, names)
+    if function is None or function is Ellipsis:
+        return {"undefined": True}
+    if not callable(function):
+        return {"not_callable": repr(function)[:500]}
+    try:
+        return table_answers.record(function)
+    except Exception as exc:  # noqa: BLE001 (the answer's: said in its verdict)
+        return {"call_raised": _error(exc)}
+
+
 def answer_output(name: str, code: str, given: list) -> dict:
     """What the answer gave on the input `given`, as JSON takes it: the checks' own way of running a cell."""
     from . import checks_stream, checks_watermark  # deferred on purpose: imported before the guard, by main
@@ -256,6 +277,8 @@ def answer_output(name: str, code: str, given: list) -> dict:
     try:
         if name == "stream_counts":
             return _stream_output(checks_stream.cell_result(code, given))
+        if name == "candles_table_api":
+            return _table_output(code)
         return _delay_output(checks_watermark.defined_function(code), given)
     except Exception as exc:  # noqa: BLE001 (the answer's: said in its verdict)
         return {"raised": _error(exc)}
@@ -273,6 +296,12 @@ def main(argv: list[str]) -> int:
     with datasets.using(GRADING):
         given = datasets.records("sample" if name == "stream_counts" else "lab")
     from . import checks_stream, checks_watermark  # noqa: F401  deferred on purpose: imported before the guard
+
+    if name == "candles_table_api":  # PyFlink's modules replaced by recording ones (no JVM here)
+        from . import table_answers  # deferred on purpose: imported before the guard, for this exercise only
+        from .checks_table_api import star_names  # deferred on purpose: as table_answers
+
+        table_answers.install(star_names())
 
     refused: list = []
     _guard(refused)
