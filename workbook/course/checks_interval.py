@@ -346,7 +346,10 @@ def check(sql: str, timeout_s: float | None = None) -> CheckResult:
     note = f"; {late} rows of trades behind the watermark Flink may drop as late" if late else ""
     return passed(
         NAME,
-        f"correct: {len(got)} (buy, sell) pairs within 2 seconds{note}; Flink runs it as an interval join "
+        # the expected count, not len(got): which flagged rows Flink drops varies from run to run, and a verdict's
+        # words must not (the grader's reports of one folder are the same twice)
+        f"correct: your rows match the {len(expected)} expected (buy, sell) pairs within 2 seconds{note}; Flink "
+        "runs it as an interval join "
         "(append-only: each pair emitted once).",
     )
 

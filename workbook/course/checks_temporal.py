@@ -260,7 +260,7 @@ def check(sql: str, timeout_s: float | None = None) -> CheckResult:
     _streaming(plan)
     return passed(
         NAME,
-        f"correct: {len(got)} trades with their price in USD at their quote's rate as of their time (those "
+        f"correct: your rows match the {len(expected)} expected trades with their price in USD at their quote's rate as of their time (those "
         "without a rate yet dropped); Flink runs it as an event-time temporal join, each trade emitted once "
         "(insert-only).",
     )
