@@ -43,6 +43,7 @@ COURSE_LAYERS = [
         "checks_pattern",
         "checks_interval",
         "checks_temporal",
+        "checks_lookup",
     },
     {"checks_stream", "checks_source"},
     {"checks"},  # the registry: every check module, checked()

@@ -19,6 +19,7 @@ from . import (
     checks_dashboard,
     checks_dedup,
     checks_interval,
+    checks_lookup,
     checks_over,
     checks_pattern,
     checks_source,
@@ -44,6 +45,7 @@ CHECK_MODULES = (
     checks_pattern,
     checks_interval,
     checks_temporal,
+    checks_lookup,
 )
 
 
