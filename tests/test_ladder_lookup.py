@@ -187,7 +187,8 @@ def test_the_cache_asks_postgresql_once_per_key():
 
 def test_a_lookup_gets_the_row_postgresql_has_when_the_query_runs():
     """Notebook 11: the trades are of 2025-01-01, yet a row added to assets now is what their lookups find (no
-    versions, no history: the row as it is when the trade is processed); removed again, the trades have NULLs."""
+    versions, no history: the row as it is when the trade is processed); removed again, the trades have NULLs.
+    Meanwhile the check names the changed table."""
     config = load_config()
     conn = database.connect(config)
     conn.autocommit = True
@@ -197,6 +198,10 @@ def test_a_lookup_gets_the_row_postgresql_has_when_the_query_runs():
         frame = feedback.run_answer(SOLUTION)
         xrp = frame[frame["currency_pair"] == "xrp / euro"]
         assert len(xrp) > 500 and (xrp["symbol"] == "XRP").all()
+        # the check then says why the rows differ, not that the answer is wrong
+        result = checks.run_check(NAME, SOLUTION, timeout_s=TIMEOUT_S)
+        assert not result and "the table assets was changed" in result.text(), result.text()
+        assert "xrp: ('XRP', 'cryptocurrency'), the workbook's: no row" in result.text(), result.text()
     finally:
         with conn.cursor() as cur:
             cur.execute("DELETE FROM assets WHERE asset = 'xrp'")
@@ -227,3 +232,25 @@ def test_the_processors_job_does_not_read_the_assets():
 def test_notebook_cell_is_the_skeleton():
     """The exercise cell of notebooks/11_joins.ipynb is SKELETON (what the tests above check), not the answer."""
     assert skeletons("11_joins")["trade_assets"].strip() == SKELETON.strip()
+
+
+def test_without_postgresql_the_check_says_so(tmp_path):
+    """A PostgreSQL that does not answer (nothing listens at POSTGRES_PORT): the check names it and how to start it,
+    not Flink's 'Connection refused' alone. In a process of its own: the session reads the configuration once."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    script = tmp_path / "check.py"
+    script.write_text(
+        "from workbook.course import checks, exercises\n"
+        "print(checks.run_check('trade_assets', exercises.solution('trade_assets'), timeout_s=120).text())\n"
+    )
+    env = {**os.environ, "POSTGRES_PORT": str(port)}
+    out = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=300)
+    assert "PostgreSQL does not answer: the lookups need it." in out.stdout, out.stdout + out.stderr
+    assert "python -m workbook up" in out.stdout

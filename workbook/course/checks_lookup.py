@@ -57,6 +57,13 @@ _KNOWN_ERRORS = (
         "processing-time column in a subquery, (SELECT *, PROCTIME() AS proc_time FROM valid_trades) AS t, and "
         "join FOR SYSTEM_TIME AS OF t.proc_time.",
     ),
+    (
+        "Connection refused",
+        "PostgreSQL does not answer: the lookups need it.",
+        "each lookup asks PostgreSQL for a row of the table assets, and nothing answered at POSTGRES_HOST:"
+        "POSTGRES_PORT of .env: start the stack with `python -m workbook up` (`python -m workbook status` says "
+        "what runs), then run the cell again.",
+    ),
 )
 
 
@@ -71,7 +78,7 @@ def _shape(got: pd.DataFrame, expected: pd.DataFrame) -> pd.DataFrame:
         got["price"] = pd.to_numeric(got["price"])
     except (TypeError, ValueError):
         raise Wrong(
-            f"ts should be the trade's time and price a number, got {example_row(got)}.", summary="wrong types."
+            f"ts should be the trade's time and price a number, got {_row(got)}.", summary="wrong types."
         ) from None
     return got
 
@@ -79,6 +86,31 @@ def _shape(got: pd.DataFrame, expected: pd.DataFrame) -> pd.DataFrame:
 def _text(values: pd.Series) -> pd.Series:
     """Values as text to compare, NULL as ''."""
     return values.astype(object).where(values.notna(), "").astype(str)
+
+
+def _row(frame: pd.DataFrame) -> dict | None:
+    """The example row of `frame`, a NULL as None (not NaN)."""
+    return example_row(frame.astype(object).where(frame.notna(), None))
+
+
+def _require_workbook_table(expected: pd.DataFrame) -> None:
+    """Wrong when the PostgreSQL table assets is not the workbook's for the trades' base assets (a row changed,
+    added or deleted there): then the rows differ whatever the answer, and the verdict says why."""
+    bases = expected.assign(asset=expected["currency_pair"].str.split(" / ").str[0]).drop_duplicates("asset")
+    table = run_answer("SELECT asset, symbol, category FROM assets")
+    have = {asset: (symbol, category) for asset, symbol, category in table.itertuples(index=False)}
+    changed = []
+    for row in bases.itertuples():
+        want = None if pd.isna(row.symbol) else (row.symbol, row.category)
+        if have.get(row.asset) != want:
+            changed.append(f"{row.asset}: {have.get(row.asset) or 'no row'}, the workbook's: {want or 'no row'}")
+    if changed:
+        raise Wrong(
+            "the table assets in PostgreSQL is not the workbook's (sql/postgres/04_assets.sql), so no answer gets "
+            f"the expected rows: {'; '.join(changed)}. `python -m workbook up` puts the workbook's rows back; a row "
+            "added for an asset it does not list stays: DELETE FROM assets WHERE asset = '...'.",
+            summary="the table assets was changed.",
+        )
 
 
 def _rows(got: pd.DataFrame, expected: pd.DataFrame) -> None:
@@ -97,6 +129,7 @@ def _rows(got: pd.DataFrame, expected: pd.DataFrame) -> None:
     got_row = {f"{c}_got": c for c in ("symbol", "category")}
     expected_row = {f"{c}_expected": c for c in ("symbol", "category")}
     if len(wrong):
+        _require_workbook_table(expected)
         example = wrong.rename(columns=got_row)[COLUMNS]
         right = wrong.rename(columns=expected_row)[COLUMNS]
         of_quote = (_text(wrong["symbol_got"]) == _text(wrong["quote_symbol"])).mean()
@@ -105,15 +138,15 @@ def _rows(got: pd.DataFrame, expected: pd.DataFrame) -> None:
                 f"{len(wrong)} trades have the symbol and category of their QUOTE asset (the second part of "
                 "currency_pair: bitcoin / euro gets EUR): look up the BASE, the asset bought or sold, "
                 "SPLIT_INDEX(t.currency_pair, ' / ', 0) = a.asset (SPLIT_INDEX counts from 0).",
-                example_row(example),
-                example_row(right),
+                _row(example),
+                _row(right),
                 summary="looked up the quote asset instead of the base.",
             )
         raise Wrong(
             f"{len(wrong)} of {len(both)} trades have another symbol or category than the row of their base asset "
             "in assets (NULL when assets has no row for it).",
-            example_row(example),
-            example_row(right),
+            _row(example),
+            _row(right),
             summary="rows differ: symbol or category.",
         )
     extra = m[m["n_expected"].isna()]
@@ -121,7 +154,7 @@ def _rows(got: pd.DataFrame, expected: pd.DataFrame) -> None:
         raise Wrong(
             f"{len(extra)} rows are no trade of valid_trades: select the trade's currency_pair, ts and price as they "
             "are.",
-            example_row(extra.rename(columns=got_row)[COLUMNS]),
+            _row(extra.rename(columns=got_row)[COLUMNS]),
             summary="other rows.",
         )
     more = both[both["n_got"] > both["n_expected"]]
@@ -129,13 +162,13 @@ def _rows(got: pd.DataFrame, expected: pd.DataFrame) -> None:
         raise Wrong(
             f"{len(more)} trades come more than once: each trade looks up ONE row, that of its base asset (the "
             "table's key, asset).",
-            example_row(more.rename(columns=got_row)[COLUMNS]),
+            _row(more.rename(columns=got_row)[COLUMNS]),
             summary="trades more than once.",
         )
     gone = m[m["n_got"].isna() | (m["n_got"] < m["n_expected"])]
     if not len(gone):
         return
-    example = example_row(gone.rename(columns=expected_row)[COLUMNS])
+    example = _row(gone.rename(columns=expected_row)[COLUMNS])
     unlisted = gone["symbol_expected"].isna()
     if unlisted.all():
         pairs = ", ".join(sorted(gone["currency_pair"].unique()))
