@@ -20,3 +20,18 @@ def skeletons(notebook: str) -> dict:
             first, _, body = src.partition("\n")
             out[first.split()[2]] = body
     return out
+
+
+def processor_plan(statements) -> str:
+    """EXPLAIN of the processor's job made of `statements` (statements.load_statements), its sinks printing: the
+    sources it reads are the tables its plan names ('default_database, trades')."""
+    from workbook.config import load_config
+    from workbook.pipeline.flink_env import create_table_env
+    from workbook.pipeline.statements import define, sql_values
+
+    t_env = create_table_env(parallelism=1)
+    inserts = define(t_env, statements, sql_values(load_config()), dry_run=True)
+    statement_set = t_env.create_statement_set()
+    for _, text in inserts:
+        statement_set.add_insert_sql(text)
+    return statement_set.explain()

@@ -46,6 +46,7 @@ COURSE_LAYERS = [
         "checks_temporal",
         "checks_jobs",
         "table_api",
+        "checks_lookup",
     },
     {"checks_stream", "checks_source", "checks_table_api"},  # checks_table_api: candle_stats' comparison
     {"checks"},  # the registry: every check module, checked()

@@ -147,6 +147,6 @@ def test_a_full_disk_is_said_by_status_and_up_and_recovered_from(tmpfs):
         assert out.returncode == 0, said(out)
         out = workbook(env, "status")
         assert out.returncode == 0, said(out)
-        assert "database 'db', 4 tables" in out.stdout
+        assert "database 'db', 5 tables" in out.stdout
     finally:
         workbook(env, "down")

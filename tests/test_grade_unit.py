@@ -23,12 +23,14 @@ def test_the_grading_table_gives_points_partial_credit_and_what_is_not_graded(tm
     assert set(scheme.points) == set(NAMES)
     # savepoint_restore is judged on the student's own running cluster: left out of the grade
     assert scheme.not_graded == {"savepoint_restore": "needs the student's own running cluster"}
-    assert scheme.max_score == sum(p for n, p in scheme.points.items() if n not in scheme.not_graded) == 31
-    # no PostgreSQL for panel_sql: left out of the grade, and of its maximum, with the reason
-    assert grader.max_score(scheme, None) == 29 and grader.max_score(scheme, grader.PanelDb("u", "s")) == 31
+    assert scheme.max_score == sum(p for n, p in scheme.points.items() if n not in scheme.not_graded) == 32
+    # no PostgreSQL for panel_sql and trade_assets: left out of the grade, and of its maximum, with the reason
+    assert grader.max_score(scheme, None) == 29 and grader.max_score(scheme, grader.PanelDb("u", "s")) == 32
     skeleton = grader.submission.Answer("-- TODO")
     left_out = grader.grade_exercise("panel_sql", grader.submission.Answer("SELECT 1"), skeleton, scheme, None)
     assert left_out.status == "not graded" and "python -m workbook up" in left_out.summary
+    no_lookups = grader.grade_exercise("trade_assets", grader.submission.Answer("SELECT 1"), skeleton, scheme, None)
+    assert no_lookups.status == "not graded" and "lookups in the table assets" in no_lookups.summary
     words = "volumes: the table volumes would not take your rows. the processor would refuse it"
     assert grader.points_for(scheme, "volumes", False, words) == 2
     assert grader.points_for(scheme, "volumes", False, "volumes: not yet. wrong values") == 0
@@ -159,7 +161,8 @@ def test_grading_without_postgresql_warns_and_leaves_panel_sql_out(capsys):
         assert panel is None
     said = capsys.readouterr().out
     assert (
-        said.startswith("WARNING: panel_sql is not graded: PostgreSQL did not answer (") and grader.NO_PANEL_DB in said
+        said.startswith("WARNING: panel_sql and trade_assets are not graded: PostgreSQL did not answer (")
+        and grader.NO_PANEL_DB in said
     )
 
 

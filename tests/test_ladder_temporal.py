@@ -8,7 +8,7 @@ import time
 
 import pandas as pd
 import pytest
-from ladderkit import skeletons
+from ladderkit import processor_plan, skeletons
 
 from workbook.course import checks, checks_temporal, exercises, feedback
 from workbook.course.datasets import active, using
@@ -148,16 +148,9 @@ def test_three_hint_levels():
 def test_the_processors_job_does_not_read_the_rates():
     """The rates source is defined with the processor's statements, but no INSERT reads it: its job plans
     the trades' source only (the same job as before)."""
-    from workbook.config import load_config
-    from workbook.pipeline.flink_env import create_table_env
-    from workbook.pipeline.statements import define, load_statements, sql_values
+    from workbook.pipeline.statements import load_statements
 
-    t_env = create_table_env(parallelism=1)
-    inserts = define(t_env, load_statements(solutions=True), sql_values(load_config()), dry_run=True)
-    statement_set = t_env.create_statement_set()
-    for _, text in inserts:
-        statement_set.add_insert_sql(text)
-    plan = statement_set.explain()
+    plan = processor_plan(load_statements(solutions=True))
     assert "default_database, trades" in plan and "default_database, rates" not in plan
     assert "rates" in {s.name for s in load_statements() if s.kind == "create"}
 

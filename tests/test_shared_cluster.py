@@ -230,7 +230,7 @@ def test_a_students_up_status_and_down_under_stack_shared(stack, flink_cluster, 
         assert "flink: up:" in out.stdout and "nothing started here" in out.stdout
         with psycopg2.connect(**stack.psycopg2_kwargs()) as conn, conn.cursor() as cur:
             cur.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = %s", (student,))
-            assert cur.fetchone()[0] == 4  # candlesticks, volumes, late_trades, bad_records
+            assert cur.fetchone()[0] == 5  # candlesticks, volumes, late_trades, bad_records, assets
         assert not (tmp_path / "state" / "pgdata").exists()
 
         out = _workbook(env, "status")

@@ -144,3 +144,31 @@ def prepare_schema(config: Config) -> None:
             f"{where}: the schema {config.schema!r} (STUDENT_ID) and its tables (sql/postgres/) could not be "
             f"created: {text}"
         ) from None
+
+
+def table_reads(config: Config, table: str, settle_s: float = 3.0) -> int:
+    """How many times PostgreSQL has read `table` (its sequential and index scans, pg_stat_user_tables) since its
+    statistics began: each lookup of a lookup join without a cache hit is one (notebook 11). A backend reports
+    its reads when its transaction ends, at the latest when it closes: read until the count stays the same for
+    0.2 s (at most `settle_s`)."""
+    import time
+
+    query = (
+        "SELECT COALESCE(seq_scan, 0) + COALESCE(idx_scan, 0) FROM pg_stat_user_tables WHERE relid = to_regclass(%s)"
+    )
+    conn = connect(config)
+    try:
+        conn.autocommit = True  # each read sees the statistics as they are then, not a snapshot
+        with conn.cursor() as cur:
+            last, deadline = None, time.monotonic() + settle_s
+            while True:
+                cur.execute(query, (table,))
+                row = cur.fetchone()
+                if row is None:
+                    raise ValueError(f"PostgreSQL has no table {table!r} (sql/postgres/ creates the workbook's)")
+                if row[0] == last or time.monotonic() > deadline:
+                    return int(row[0])
+                last = row[0]
+                time.sleep(0.2)
+    finally:
+        conn.close()

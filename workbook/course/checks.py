@@ -20,6 +20,7 @@ from . import (
     checks_dedup,
     checks_interval,
     checks_jobs,
+    checks_lookup,
     checks_over,
     checks_pattern,
     checks_source,
@@ -46,6 +47,7 @@ CHECK_MODULES = (
     checks_pattern,
     checks_interval,
     checks_temporal,
+    checks_lookup,
     checks_jobs,
     checks_table_api,
 )

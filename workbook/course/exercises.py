@@ -172,6 +172,12 @@ EXERCISES = {
             "notebooks/11_joins.ipynb",
             "an event-time temporal join: each trade's price in USD at the rate of its time (advanced)",
         ),
+        Exercise(
+            "trade_assets",
+            "notebooks/11_joins.ipynb",
+            "notebooks/11_joins.ipynb",
+            "a lookup join: each trade with its base asset's symbol and category from PostgreSQL (advanced)",
+        ),
         # part A3: the Table API and running jobs, notebook 12 (checks in checks_table_api.py, checks_jobs.py)
         Exercise(
             "candles_table_api",

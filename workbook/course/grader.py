@@ -27,7 +27,17 @@ from pathlib import Path
 
 import tomllib
 
-from . import checks, checks_candles, checks_dashboard, datasets, exercises, feedback, sandbox, submission
+from . import (
+    checks,
+    checks_candles,
+    checks_dashboard,
+    checks_lookup,
+    datasets,
+    exercises,
+    feedback,
+    sandbox,
+    submission,
+)
 from .grading import GRADING
 
 GENERIC = {"not yet"}  # a verdict that names no mistake: its first problem does
@@ -47,6 +57,7 @@ class PanelDb:
 
 PANEL_COLUMNS = ["ts_start", "ts_end", "currency_pair", "price_avg", "price_min", "price_max", "volume", "num_trades"]
 NO_PANEL_DB = "no PostgreSQL to run the panel's query on: start it (`python -m workbook up`) and grade again"
+NO_LOOKUP_DB = "no PostgreSQL for its lookups in the table assets: start it (`python -m workbook up`) and grade again"
 # one SELECT (or WITH ... SELECT): nothing else may run on the instructor's PostgreSQL
 _ONE_SELECT = re.compile(r"^\s*(SELECT|WITH)\b[^;]*;?\s*$", re.I | re.S)
 
@@ -54,7 +65,8 @@ _ONE_SELECT = re.compile(r"^\s*(SELECT|WITH)\b[^;]*;?\s*$", re.I | re.S)
 @contextmanager
 def panel_db(scheme: Scheme, url) -> Iterator[PanelDb | None]:
     """The PostgreSQL at `url` with a scratch schema of the candles panel_sql's check reads (dropped afterwards);
-    None, and a warning, when it does not answer (panel_sql is then not graded) or the table leaves it out."""
+    None, and a warning, when it does not answer (panel_sql and trade_assets are then not graded) or the table
+    leaves it out."""
     if checks_dashboard.EXERCISE in scheme.not_graded:
         yield None
         return
@@ -66,7 +78,8 @@ def panel_db(scheme: Scheme, url) -> Iterator[PanelDb | None]:
         fill_candles(engine, name)
     except sqlalchemy.exc.OperationalError as exc:
         reason = str(exc.orig or exc).strip().splitlines()[0]
-        print(f"WARNING: panel_sql is not graded: PostgreSQL did not answer ({reason}). {NO_PANEL_DB}.")
+        left_out = f"panel_sql and {checks_lookup.NAME} are not graded"
+        print(f"WARNING: {left_out}: PostgreSQL did not answer ({reason}). {NO_PANEL_DB}.")
         engine.dispose()
         yield None
         return
@@ -233,9 +246,10 @@ def feedback_code(text: str) -> str:
 
 
 def not_graded(scheme: Scheme, panel: PanelDb | None) -> dict:
-    """The exercises left out, and why: the table's, and panel_sql when there is no PostgreSQL for it."""
+    """The exercises left out, and why: the table's, and panel_sql and trade_assets (whose lookups read the table
+    assets) when there is no PostgreSQL for them (no panel although the table grades panel_sql: it did not answer)."""
     if panel is None and checks_dashboard.EXERCISE not in scheme.not_graded:
-        return {**scheme.not_graded, checks_dashboard.EXERCISE: NO_PANEL_DB}
+        return {checks_dashboard.EXERCISE: NO_PANEL_DB, checks_lookup.NAME: NO_LOOKUP_DB, **scheme.not_graded}
     return dict(scheme.not_graded)
 
 

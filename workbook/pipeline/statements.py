@@ -30,7 +30,10 @@ class Statement:
 
     @property
     def is_sink(self) -> bool:
-        return self.kind == "create" and sql_files.with_options(self.text).get("connector") == "jdbc"
+        """A table the processor writes to PostgreSQL: JDBC, and not a lookup table (one with 'lookup.' options,
+        which queries read: sql/27_assets.sql)."""
+        options = sql_files.with_options(self.text) if self.kind == "create" else {}
+        return options.get("connector") == "jdbc" and not any(key.startswith("lookup.") for key in options)
 
     @property
     def label(self) -> str:
