@@ -43,8 +43,9 @@ COURSE_LAYERS = [
         "checks_pattern",
         "checks_interval",
         "checks_temporal",
+        "plans",  # reading Flink's plans (notebook 12): the kernel's session's plans, their operators' state
     },
-    {"checks_stream", "checks_source"},
+    {"checks_stream", "checks_source", "checks_plans"},
     {"checks"},  # the registry: every check module, checked()
     {"sandbox", "grade_report"},  # grading a class (instructor-only): a Python answer's process, the reports
     {"grader"},  # grading a class: submissions on the grading data

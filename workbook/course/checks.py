@@ -21,6 +21,7 @@ from . import (
     checks_interval,
     checks_over,
     checks_pattern,
+    checks_plans,
     checks_source,
     checks_stream,
     checks_temporal,
@@ -44,6 +45,7 @@ CHECK_MODULES = (
     checks_pattern,
     checks_interval,
     checks_temporal,
+    checks_plans,
 )
 
 

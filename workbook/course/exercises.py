@@ -172,6 +172,14 @@ EXERCISES = {
             "notebooks/11_joins.ipynb",
             "an event-time temporal join: each trade's price in USD at the rate of its time (advanced)",
         ),
+        # --- notebook 12 (advanced track): plans and state (check in checks_plans.py) ---
+        Exercise(
+            "state_operator",
+            "notebooks/12_table_api_and_jobs.ipynb",
+            "notebooks/12_table_api_and_jobs.ipynb",
+            "the operator of a query's plan that keeps state for every key forever (advanced)",
+            "python",
+        ),
     )
 }
 

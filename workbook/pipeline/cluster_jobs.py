@@ -176,3 +176,9 @@ def wait_for_state(address: str, job_id: str, states, timeout: float = 30, inter
         time.sleep(interval)
         state = job(address, job_id).get("state")
     return state
+
+
+def latest_checkpoint(address: str, job_id: str) -> dict:
+    """The job's latest completed checkpoint (GET /jobs/<id>/checkpoints, latest.completed): 'id', 'state_size'
+    (bytes of the job's whole state in it), ...; {} before the first one."""
+    return (_request(address, f"/jobs/{job_id}/checkpoints").get("latest") or {}).get("completed") or {}
