@@ -20,3 +20,12 @@ def skeletons(notebook: str) -> dict:
             first, _, body = src.partition("\n")
             out[first.split()[2]] = body
     return out
+
+
+def exercise_cell(notebook: str, name: str) -> str:
+    """The source of the cell of exercise `name` (its metadata's workbook.exercise) of notebooks/`notebook`.ipynb
+    as committed."""
+    for cell in json.loads((PROJECT_ROOT / "notebooks" / f"{notebook}.ipynb").read_text())["cells"]:
+        if cell.get("metadata", {}).get("workbook", {}).get("exercise") == name:
+            return "".join(cell["source"])
+    raise AssertionError(f"no exercise cell {name} in notebooks/{notebook}.ipynb")

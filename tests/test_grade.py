@@ -57,7 +57,7 @@ def _results(base: Path, student: str) -> dict:
 
 def test_all_correct_gets_full_marks_with_a_moved_cell(graded):
     base, rows = graded
-    assert rows["ann"]["score"] == rows["ann"]["max_score"] == f"{grader.load_table().max_score:g}" == "29"
+    assert rows["ann"]["score"] == rows["ann"]["max_score"] == f"{grader.load_table().max_score:g}" == "30"
     assert all(t["status"] == "passed" for t in _results(base, "ann").values())
 
 

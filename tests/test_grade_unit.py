@@ -21,9 +21,9 @@ NAMES = list(exercises.EXERCISES)
 def test_the_grading_table_gives_points_partial_credit_and_what_is_not_graded(tmp_path):
     scheme = grader.load_table()
     assert set(scheme.points) == set(NAMES)
-    assert not scheme.not_graded and scheme.max_score == sum(scheme.points.values()) == 29
+    assert not scheme.not_graded and scheme.max_score == sum(scheme.points.values()) == 30
     # no PostgreSQL for panel_sql: left out of the grade, and of its maximum, with the reason
-    assert grader.max_score(scheme, None) == 27 and grader.max_score(scheme, grader.PanelDb("u", "s")) == 29
+    assert grader.max_score(scheme, None) == 28 and grader.max_score(scheme, grader.PanelDb("u", "s")) == 30
     skeleton = grader.submission.Answer("-- TODO")
     left_out = grader.grade_exercise("panel_sql", grader.submission.Answer("SELECT 1"), skeleton, scheme, None)
     assert left_out.status == "not graded" and "python -m workbook up" in left_out.summary

@@ -3,26 +3,22 @@ the notebook's skeleton, passes on the solution (practice and grading data, in t
 sandbox), takes its answer from Flink's plan of the query (another query, another answer), and names the
 mistakes: a stateless operator, the source, an operator not in the plan, a window operator whose state is freed."""
 
-import json
-
 import pytest
+from ladderkit import exercise_cell
 
 from workbook.course import checks, checks_plans, datasets, exercises, hints, plans, sandbox
 from workbook.course.grading import GRADING
-from workbook.paths import PROJECT_ROOT
 
 pytestmark = pytest.mark.integration
 
 NAME = "state_operator"
-NOTEBOOK = "notebooks/12_table_api_and_jobs.ipynb"
+NOTEBOOK_STEM = "12_table_api_and_jobs"
+NOTEBOOK = f"notebooks/{NOTEBOOK_STEM}.ipynb"
 
 
 def skeleton() -> str:
     """The code of the exercise cell as committed, without its check call (what a student starts from)."""
-    for cell in json.loads((PROJECT_ROOT / NOTEBOOK).read_text())["cells"]:
-        if cell.get("metadata", {}).get("workbook", {}).get("exercise") == NAME:
-            return "".join(cell["source"]).split("python_exercise(")[0]
-    raise AssertionError(f"no exercise cell {NAME} in {NOTEBOOK}")
+    return exercise_cell(NOTEBOOK_STEM, NAME).split("python_exercise(")[0]
 
 
 def test_registered():

@@ -22,6 +22,7 @@ from . import (
     checks_over,
     checks_pattern,
     checks_plans,
+    checks_sink,
     checks_source,
     checks_stream,
     checks_temporal,
@@ -46,6 +47,7 @@ CHECK_MODULES = (
     checks_interval,
     checks_temporal,
     checks_plans,
+    checks_sink,
 )
 
 

@@ -180,6 +180,12 @@ EXERCISES = {
             "the operator of a query's plan that keeps state for every key forever (advanced)",
             "python",
         ),
+        Exercise(
+            "upsert_sink",
+            "notebooks/12_table_api_and_jobs.ipynb",
+            "notebooks/12_table_api_and_jobs.ipynb",
+            "CREATE TABLE of an upsert-kafka sink for an updating query: key, formats, PRIMARY KEY (advanced)",
+        ),
     )
 }
 
