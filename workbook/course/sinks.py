@@ -16,7 +16,7 @@ import json
 import re
 
 from .. import kafka
-from ..pipeline.session import short_message
+from ..pipeline.session import planned_again, short_message
 from .feedback import data_key, session
 
 SCRATCH = "upsert_sink_scratch"
@@ -55,7 +55,7 @@ def write(ddl: str, query: str, topic: str, data: str = "basics", timeout_s: flo
     t_env.execute_sql(f"DROP TEMPORARY TABLE IF EXISTS {SCRATCH}")
     try:
         t_env.execute_sql(text)
-        result = t_env.execute_sql(f"INSERT INTO {SCRATCH} {query}")
+        result = planned_again(lambda: t_env.execute_sql(f"INSERT INTO {SCRATCH} {query}"))
         result.wait(int(timeout_s * 1000))
     except Exception as exc:  # noqa: BLE001 (Py4J raises plain exceptions)
         raise SinkError(short_message(exc)) from None
@@ -96,7 +96,8 @@ def read_back(topic: str, columns: str, key: str | None = None, where: str = "",
         f"'scan.bounded.mode' = 'specific-offsets', 'scan.bounded.specific-offsets' = '{ends}')"
     )
     try:
-        with t_env.execute_sql(f"SELECT * FROM {READER}{f' WHERE {where}' if where else ''}").collect() as rows:
+        select = f"SELECT * FROM {READER}{f' WHERE {where}' if where else ''}"
+        with planned_again(lambda: t_env.execute_sql(select)).collect() as rows:
             return [(KINDS[row.get_row_kind().value], *row) for row in rows]
     finally:
         t_env.execute_sql(f"DROP TEMPORARY TABLE IF EXISTS {READER}")
