@@ -35,3 +35,12 @@ def processor_plan(statements) -> str:
     for _, text in inserts:
         statement_set.add_insert_sql(text)
     return statement_set.explain()
+
+
+def exercise_cell(notebook: str, name: str) -> str:
+    """The source of the cell of exercise `name` (its metadata's workbook.exercise) of notebooks/`notebook`.ipynb
+    as committed."""
+    for cell in json.loads((PROJECT_ROOT / "notebooks" / f"{notebook}.ipynb").read_text())["cells"]:
+        if cell.get("metadata", {}).get("workbook", {}).get("exercise") == name:
+            return "".join(cell["source"])
+    raise AssertionError(f"no exercise cell {name} in notebooks/{notebook}.ipynb")

@@ -47,8 +47,11 @@ COURSE_LAYERS = [
         "checks_jobs",
         "table_api",
         "checks_lookup",
+        "plans",  # reading Flink's plans (notebook 12): the kernel's session's plans, their operators' state
+        "sinks",  # notebook 12: an updating query written to an upsert-kafka topic and read back
     },
-    {"checks_stream", "checks_source", "checks_table_api"},  # checks_table_api: candle_stats' comparison
+    # checks_table_api: candle_stats' comparison
+    {"checks_stream", "checks_source", "checks_table_api", "checks_plans", "checks_sink"},
     {"checks"},  # the registry: every check module, checked()
     {"sandbox", "grade_report"},  # grading a class (instructor-only): a Python answer's process, the reports
     {"grader"},  # grading a class: submissions on the grading data

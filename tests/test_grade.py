@@ -57,7 +57,7 @@ def _results(base: Path, student: str) -> dict:
 
 def test_all_correct_gets_full_marks_with_a_moved_cell(graded):
     base, rows = graded
-    assert rows["ann"]["score"] == rows["ann"]["max_score"] == f"{grader.load_table().max_score:g}" == "32"
+    assert rows["ann"]["score"] == rows["ann"]["max_score"] == f"{grader.load_table().max_score:g}" == "34"
     results = _results(base, "ann")
     left_out = grader.load_table().not_graded  # savepoint_restore: the student's own cluster, never graded
     assert all(t["status"] == "passed" for n, t in results.items() if n not in left_out)

@@ -23,9 +23,9 @@ def test_the_grading_table_gives_points_partial_credit_and_what_is_not_graded(tm
     assert set(scheme.points) == set(NAMES)
     # savepoint_restore is judged on the student's own running cluster: left out of the grade
     assert scheme.not_graded == {"savepoint_restore": "needs the student's own running cluster"}
-    assert scheme.max_score == sum(p for n, p in scheme.points.items() if n not in scheme.not_graded) == 32
+    assert scheme.max_score == sum(p for n, p in scheme.points.items() if n not in scheme.not_graded) == 34
     # no PostgreSQL for panel_sql and trade_assets: left out of the grade, and of its maximum, with the reason
-    assert grader.max_score(scheme, None) == 29 and grader.max_score(scheme, grader.PanelDb("u", "s")) == 32
+    assert grader.max_score(scheme, None) == 31 and grader.max_score(scheme, grader.PanelDb("u", "s")) == 34
     skeleton = grader.submission.Answer("-- TODO")
     left_out = grader.grade_exercise("panel_sql", grader.submission.Answer("SELECT 1"), skeleton, scheme, None)
     assert left_out.status == "not graded" and "python -m workbook up" in left_out.summary

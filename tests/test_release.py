@@ -343,7 +343,7 @@ def test_release_students_submit_and_cannot_grade(release, tmp_path):
         for c in json.loads(nb.read_text())["cells"]
         if "workbook" in c.get("metadata", {})
     ]
-    assert len(ids) == sum(e.in_cell for e in exercises.EXERCISES.values()) == 19 and "stream_counts" in ids
+    assert len(ids) == sum(e.in_cell for e in exercises.EXERCISES.values()) == 21 and "stream_counts" in ids
     env = dict(os.environ, PYTHONPATH=str(out), WORKBOOK_PROGRESS_FILE=str(tmp_path / "p.json"))
 
     def course(*argv):

@@ -228,3 +228,18 @@ def read_topic(bootstrap_servers: str, topic: str, limit: int | None = None, idl
         return out
     finally:
         consumer.close()
+
+
+def read_keyed(bootstrap_servers: str, topic: str, idle_ms: int = 1000) -> list[tuple]:
+    """Every record of `topic` as (key, value), raw bytes (None for a missing key or a tombstone), in offset order
+    per partition. assign() + seek_to_beginning(), as read_topic."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False, consumer_timeout_ms=idle_ms)
+    try:
+        parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
+        consumer.assign(parts)
+        consumer.seek_to_beginning(*parts)
+        return [(message.key, message.value) for message in consumer]
+    finally:
+        consumer.close()

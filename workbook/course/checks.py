@@ -23,6 +23,8 @@ from . import (
     checks_lookup,
     checks_over,
     checks_pattern,
+    checks_plans,
+    checks_sink,
     checks_source,
     checks_stream,
     checks_table_api,
@@ -50,6 +52,8 @@ CHECK_MODULES = (
     checks_lookup,
     checks_jobs,
     checks_table_api,
+    checks_plans,
+    checks_sink,
 )
 
 

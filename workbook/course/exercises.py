@@ -178,13 +178,27 @@ EXERCISES = {
             "notebooks/11_joins.ipynb",
             "a lookup join: each trade with its base asset's symbol and category from PostgreSQL (advanced)",
         ),
-        # part A3: the Table API and running jobs, notebook 12 (checks in checks_table_api.py, checks_jobs.py)
+        # part A3: the Table API and running jobs, notebook 12 (checks in checks_table_api.py, checks_plans.py,
+        # checks_sink.py and checks_jobs.py)
         Exercise(
             "candles_table_api",
             "notebooks/12_table_api_and_jobs.ipynb",
             "notebooks/12_table_api_and_jobs.ipynb",
             "the Table API: candle_stats' min, max, VWAP, volume and count per 1-minute Tumble window (advanced)",
             "python",
+        ),
+        Exercise(
+            "state_operator",
+            "notebooks/12_table_api_and_jobs.ipynb",
+            "notebooks/12_table_api_and_jobs.ipynb",
+            "the operator of a query's plan that keeps state for every key forever (advanced)",
+            "python",
+        ),
+        Exercise(
+            "upsert_sink",
+            "notebooks/12_table_api_and_jobs.ipynb",
+            "notebooks/12_table_api_and_jobs.ipynb",
+            "CREATE TABLE of an upsert-kafka sink for an updating query: key, formats, PRIMARY KEY (advanced)",
         ),
         Exercise(
             "savepoint_restore",

@@ -1,5 +1,5 @@
-"""A Python answer (`stream_counts`, `watermark_delay`, `candles_table_api`), checked on the grading data in a
-process of its own (instructor-only: the grader runs it, `workbook/course/grader.py`).
+"""A Python answer (`stream_counts`, `watermark_delay`, `candles_table_api`, `state_operator`), checked on the
+grading data in a process of its own (instructor-only: the grader runs it, `workbook/course/grader.py`).
 
     python -m workbook.course.sandbox NAME RESULT_FILE TIMEOUT_S   < the answer's code
 
@@ -173,6 +173,10 @@ def replayed(name: str, out: dict):
         if "other" in out:
             return type(str(out["other"]), (), {})()
         return None
+    if "value" in out:  # a value the cell assigns (state_operator's name): judged as it is
+        return out["value"]
+    if "not_a_value" in out:
+        return _Shown(out["not_a_value"])
     if "undefined" in out:
         return None
     if "table" in out:  # candles_table_api: the Table its function built, rebuilt on the check's Table
@@ -270,6 +274,18 @@ def _table_output(code: str) -> dict:
         return {"call_raised": _error(exc)}
 
 
+VALUE_ANSWERS = ("state_operator",)  # exercises whose answer is a value the cell assigns, not a function or frame
+
+
+def _value_output(name: str, code: str) -> dict:
+    namespace: dict = {}
+    exec(compile(code, f"<{name}>", "exec"), namespace)  # noqa: S102 (the answer, in its limited process)
+    value = namespace.get(name)
+    if value is None or isinstance(value, str):
+        return {"value": value}
+    return {"not_a_value": repr(value)[:500]}  # judged as what it shows: "not a name"
+
+
 def answer_output(name: str, code: str, given: list) -> dict:
     """What the answer gave on the input `given`, as JSON takes it: the checks' own way of running a cell."""
     from . import checks_stream, checks_watermark  # deferred on purpose: imported before the guard, by main
@@ -279,6 +295,8 @@ def answer_output(name: str, code: str, given: list) -> dict:
             return _stream_output(checks_stream.cell_result(code, given))
         if name == "candles_table_api":
             return _table_output(code)
+        if name in VALUE_ANSWERS:
+            return _value_output(name, code)
         return _delay_output(checks_watermark.defined_function(code), given)
     except Exception as exc:  # noqa: BLE001 (the answer's: said in its verdict)
         return {"raised": _error(exc)}

@@ -268,3 +268,9 @@ def root_exception(address: str, job_id: str) -> str | None:
     history = found.get("exceptionHistory", {}).get("entries") or []
     text = (history[0].get("stacktrace") if history else None) or found.get("root-exception")
     return one_line(text) if text else None
+
+
+def latest_checkpoint(address: str, job_id: str) -> dict:
+    """The job's latest completed checkpoint (GET /jobs/<id>/checkpoints, latest.completed): 'id', 'state_size'
+    (bytes of the job's whole state in it), ...; {} before the first one."""
+    return (checkpoints(address, job_id).get("latest") or {}).get("completed") or {}
