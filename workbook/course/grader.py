@@ -291,9 +291,7 @@ def grade_all(found: dict, skeletons: dict, scheme: Scheme, unread: str, panel: 
         waiting = {
             name: pool.submit(grade_exercise, name, answers[name], skeletons[name], scheme, panel)
             for name in exercises.EXERCISES
-            if exercises.get(name).answer == "python"
-            and name not in IN_SESSION
-            and name not in sandbox.VALUE_ANSWERS
+            if exercises.get(name).answer == "python" and name not in IN_SESSION and name not in sandbox.VALUE_ANSWERS
         }
         for name in exercises.EXERCISES:
             if name not in waiting:
