@@ -38,6 +38,14 @@ GENERIC = {
     "partition by currency_pair",
     "order by window_time",
     "one row per match",
+    # upsert_sink: its skeleton gives the table, its topic and servers; notebook 12's example before it (last_prices)
+    # the connector and the formats. The answer is the key: its PRIMARY KEY line stays secret
+    "create table pair_direction_counts (",
+    "'topic' = 'pair-direction-counts',",
+    "'properties.bootstrap.servers' = '127.0.0.1:29092',",
+    "'connector' = 'upsert-kafka',",
+    "'key.format' = 'json',",
+    "'value.format' = 'json'",
 }
 REFERENCES = ROOT / "workbook" / "course" / "references"
 
