@@ -127,6 +127,15 @@ def local_path(location: str) -> Path | None:
     return None
 
 
+def _refuse_if_running(config: Config, address: str) -> None:
+    running = processor_job(config, address)
+    if running is not None:
+        raise SavepointError(
+            f"the processor's job {running['jid']} still runs on http://{address}: stop it with a savepoint "
+            "first (stop_processor, or --stop-with-savepoint); two jobs would write the same windows"
+        )
+
+
 def restart_processor(
     savepoint: str,
     parallelism: int = 2,
@@ -143,6 +152,7 @@ def restart_processor(
     config, address = _where(config, jobmanager)
     if not isinstance(savepoint, str) or not savepoint.strip():
         raise SavepointError(f"savepoint {savepoint!r}: give the path stop_processor returned, or 'latest'")
+    _refuse_if_running(config, address)  # first: "stop it first" is the advice, whatever the savepoint folder has
     if savepoint == "latest":
         found = savepoints(config, address)
         if not found:
@@ -154,12 +164,7 @@ def restart_processor(
     if local is not None and not (local / "_metadata").is_file() and not local.is_file():
         raise SavepointError(f"no savepoint at {savepoint}: its folder (with a _metadata file) is not there")
     with cluster_jobs.submission_lock(config.workbook_state_dir, address, say=say):
-        running = processor_job(config, address)
-        if running is not None:
-            raise SavepointError(
-                f"the processor's job {running['jid']} still runs on http://{address}: stop it with a savepoint "
-                "first (stop_processor, or --stop-with-savepoint); two jobs would write the same windows"
-            )
+        _refuse_if_running(config, address)  # again under the lock: another submitter may have started it
         options["flink_options"] = {**(options.get("flink_options") or {}), SAVEPOINT_PATH: savepoint}
         try:
             result = run(
