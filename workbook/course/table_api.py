@@ -8,14 +8,26 @@ same tables and views as the SQL cells), and a plan in one line.
 
 from __future__ import annotations
 
-from ..pipeline.session import physical_plan
+from ..pipeline.session import physical_plan, planned_again
 from .feedback import data_key, plan_operators, session
 
 
 def table_env(data: str = "check"):
     """The TableEnvironment of the kernel's session over dataset `data` ('check', 'sample'): the workbook's tables
-    and views as sql/ defines them, and the CREATE statements of the %%flinksql cells run before."""
-    return session().env(data_key(data))
+    and views as sql/ defines them, and the CREATE statements of the %%flinksql cells run before.
+
+    The cells then call PyFlink themselves (`.to_pandas()`, `.explain()`), without the session's retry of Flink
+    2.0's "metadataHandlerProvider" (FLINK-36298: a Py4J thread of the JVM that has never planned lacks Calcite's
+    metadata provider; CI's notebook run met it on its first `.to_pandas()`). So: the warm-up ends first (its
+    thread's calls would give this thread a new, unplanned Py4J connection), and one small query is planned here,
+    asked again on that error, so the connection the cells go on using has planned."""
+    kernel = session()
+    warming = kernel.warming
+    if warming is not None and warming.is_alive():
+        warming.join()
+    t_env = kernel.env(data_key(data))
+    planned_again(lambda: t_env.explain_sql("SELECT 1 AS x"))
+    return t_env
 
 
 def plan_summary(explained: str) -> str:
