@@ -208,11 +208,9 @@ def fill_topic(bootstrap_servers: str, topic: str, records, partitions: int = 1)
     return write_records(bootstrap_servers, topic, records, partitions)
 
 
-def read_topic(bootstrap_servers: str, topic: str, limit: int | None = None, idle_ms: int = 1000) -> list[dict]:
-    """Every record of `topic` (or the first `limit`), decoded from JSON.
+def _messages(bootstrap_servers: str, topic: str, idle_ms: int):
+    """Every message of `topic`, in offset order per partition, until none comes for `idle_ms`.
     assign() + seek_to_beginning(): immediate, where a consumer group takes ~20 s to join on Tansu."""
-    import json
-
     from kafka import KafkaConsumer, TopicPartition
 
     consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False, consumer_timeout_ms=idle_ms)
@@ -220,26 +218,20 @@ def read_topic(bootstrap_servers: str, topic: str, limit: int | None = None, idl
         parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
         consumer.assign(parts)
         consumer.seek_to_beginning(*parts)
-        out = []
-        for message in consumer:
-            out.append(json.loads(message.value))
-            if limit and len(out) >= limit:
-                break
-        return out
+        yield from consumer
     finally:
         consumer.close()
+
+
+def read_topic(bootstrap_servers: str, topic: str, limit: int | None = None, idle_ms: int = 1000) -> list[dict]:
+    """Every record of `topic` (or the first `limit`), decoded from JSON."""
+    import json
+    from itertools import islice
+
+    return [json.loads(m.value) for m in islice(_messages(bootstrap_servers, topic, idle_ms), limit or None)]
 
 
 def read_keyed(bootstrap_servers: str, topic: str, idle_ms: int = 1000) -> list[tuple]:
     """Every record of `topic` as (key, value), raw bytes (None for a missing key or a tombstone), in offset order
-    per partition. assign() + seek_to_beginning(), as read_topic."""
-    from kafka import KafkaConsumer, TopicPartition
-
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False, consumer_timeout_ms=idle_ms)
-    try:
-        parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
-        consumer.assign(parts)
-        consumer.seek_to_beginning(*parts)
-        return [(message.key, message.value) for message in consumer]
-    finally:
-        consumer.close()
+    per partition."""
+    return [(m.key, m.value) for m in _messages(bootstrap_servers, topic, idle_ms)]

@@ -23,9 +23,9 @@ from .feedback import (
     judged,
     last_query,
     load_expected_csv,
-    naive_utc,
     passed,
     require_rows,
+    require_types,
     run_answer,
     session,
 )
@@ -41,11 +41,7 @@ def load_expected() -> pd.DataFrame:
 
 def _shape(got: pd.DataFrame, expected: pd.DataFrame) -> pd.DataFrame:
     require_rows(got, expected, COLUMNS, "Select the trade's columns only (not the row number), in this order.")
-    try:
-        got["ts"] = naive_utc(got["ts"])
-    except (TypeError, ValueError):
-        raise Wrong(f"ts should be the trade's time, got {got['ts'].iloc[0]!r}.", summary="wrong types.") from None
-    return got
+    return require_types(got, {"ts": "the trade's time"})
 
 
 def _counted(frame: pd.DataFrame) -> pd.DataFrame:

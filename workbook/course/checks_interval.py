@@ -27,11 +27,11 @@ from .feedback import (
     answer_plan,
     judged,
     load_expected_csv,
-    naive_utc,
     passed,
     plan_operators,
     require_operator,
     require_rows,
+    require_types,
     run_answer,
 )
 
@@ -196,15 +196,8 @@ def _before_running(plan) -> None:
 
 def _shape(got: pd.DataFrame, expected: pd.DataFrame) -> pd.DataFrame:
     require_rows(got, expected, COLUMNS, "Name each column with AS, in this order.")
-    for c in ("buy_ts", "sell_ts"):
-        try:
-            got[c] = naive_utc(got[c])
-        except (TypeError, ValueError):
-            raise Wrong(f"{c} should be a trade's time, got {got[c].iloc[0]!r}.", summary="wrong types.") from None
-    for c in ("buy_price", "sell_price"):
-        if not pd.api.types.is_numeric_dtype(got[c]):
-            raise Wrong(f"{c} should be a trade's price, got {got[c].iloc[0]!r}.", summary="wrong types.")
-    return got
+    times = {c: "a trade's time" for c in ("buy_ts", "sell_ts")}
+    return require_types(got, times, {c: "a trade's price" for c in ("buy_price", "sell_price")})
 
 
 def _directions() -> dict:

@@ -26,10 +26,10 @@ from .feedback import (
     example_row,
     judged,
     load_expected_csv,
-    naive_utc,
     passed,
     require_operator,
     require_rows,
+    require_types,
     run_answer,
 )
 
@@ -73,14 +73,7 @@ def load_expected() -> pd.DataFrame:
 
 def _shape(got: pd.DataFrame, expected: pd.DataFrame) -> pd.DataFrame:
     require_rows(got, expected, COLUMNS, "Name each column with AS, in this order (ts is the trade's time).")
-    try:
-        got["ts"] = naive_utc(got["ts"])
-        got["price"] = pd.to_numeric(got["price"])
-    except (TypeError, ValueError):
-        raise Wrong(
-            f"ts should be the trade's time and price a number, got {_row(got)}.", summary="wrong types."
-        ) from None
-    return got
+    return require_types(got, {"ts": "the trade's time"}, {"price": "a number"})
 
 
 def _text(values: pd.Series) -> pd.Series:

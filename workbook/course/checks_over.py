@@ -21,10 +21,10 @@ from .feedback import (
     example_row,
     judged,
     load_expected_csv,
-    naive_utc,
     passed,
     require_operator,
     require_rows,
+    require_types,
     run_answer,
 )
 
@@ -48,10 +48,7 @@ def _shape(got: pd.DataFrame, expected: pd.DataFrame) -> pd.DataFrame:
             summary="one row per window, not one per trade.",
         )
     require_rows(got, expected, COLUMNS, "Name each column with AS, in this order.")
-    try:
-        got["ts"] = naive_utc(got["ts"])
-    except (TypeError, ValueError):
-        raise Wrong(f"ts should be the trade's time, got {got['ts'].iloc[0]!r}.", summary="wrong types.") from None
+    got = require_types(got, {"ts": "the trade's time"})
     return got.sort_values([*KEY, "vwap"], kind="stable").reset_index(drop=True)
 
 

@@ -27,10 +27,10 @@ from .feedback import (
     judged,
     last_query,
     load_expected_csv,
-    naive_utc,
     passed,
     plan_operators,
     require_rows,
+    require_types,
     run_answer,
     session,
 )
@@ -81,16 +81,7 @@ def _shape(got: pd.DataFrame, expected: pd.DataFrame) -> pd.DataFrame:
             "(is a DEFINE condition never true?)."
         ),
     )
-    for col in TIMES:
-        try:
-            got[col] = naive_utc(got[col])
-        except (TypeError, ValueError):
-            raise Wrong(
-                f"{col} should be a timestamp (a candle's window_start or window_end as it is), "
-                f"got values like {got[col].iloc[0]!r}.",
-                example_row(got),
-                summary="wrong types.",
-            ) from None
+    require_types(got, {col: "a timestamp (a candle's window_start or window_end as it is)" for col in TIMES})
     dup = got.duplicated(KEY, keep=False)
     if dup.any():
         raise Wrong(

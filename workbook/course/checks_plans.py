@@ -11,7 +11,7 @@ the source, and a window operator, whose state is freed when the watermark passe
 from __future__ import annotations
 
 from . import plans
-from .feedback import CheckResult, Wrong, data_key, judged, passed, session
+from .feedback import CheckResult, Wrong, cell_value, data_key, judged, passed, session
 
 NAME = "state_operator"
 # the exercise's query: the busiest minute (most buy trades) of each pair so far
@@ -35,12 +35,10 @@ _WHY = {
 def answer_value(answer):
     """The student's answer: a name given as it is, or what the cell's code assigns to state_operator."""
     if isinstance(answer, str) and ("=" in answer or "\n" in answer):
-        namespace: dict = {}
         try:
-            exec(compile(answer, "<state_operator>", "exec"), namespace)  # noqa: S102 (the student's own cell)
+            return cell_value(answer, NAME)
         except Exception as exc:  # noqa: BLE001 (the student's code: say what it raised)
             raise Wrong(f"your code raised {type(exc).__name__}: {exc}", summary="your cell did not run.") from None
-        return namespace.get(NAME)
     return answer
 
 

@@ -17,7 +17,7 @@ import itertools
 
 from ..pipeline.session import short_message
 from .checks_candles import require_result
-from .feedback import CheckResult, Wrong, data_key, judged, passed, plan_operators, run_answer, session
+from .feedback import CheckResult, Wrong, cell_value, data_key, judged, passed, plan_operators, run_answer, session
 from .table_answers import Refused, modules
 
 EXERCISE = "candles_table_api"
@@ -57,9 +57,7 @@ def star_names() -> dict:
 
 def defined_function(code: str, names: dict | None = None):
     """What the cell's code defines as candles_table_api (what it raises, raised); `names`: what it may use."""
-    scope = dict(namespace() if names is None else names)
-    exec(compile(code, f"<{EXERCISE}>", "exec"), scope)  # noqa: S102 (the student's own cell)
-    return scope.get(EXERCISE)
+    return cell_value(code, EXERCISE, namespace() if names is None else names)
 
 
 def answer_function(answer):

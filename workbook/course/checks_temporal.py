@@ -33,10 +33,10 @@ from .feedback import (
     judged,
     last_query,
     load_expected_csv,
-    naive_utc,
     passed,
     plan_operators,
     require_rows,
+    require_types,
     run_answer,
     session,
 )
@@ -129,14 +129,7 @@ def _shape(got: pd.DataFrame, expected: pd.DataFrame) -> pd.DataFrame:
             "SPLIT_INDEX(currency_pair, ' / ', 1): SPLIT_INDEX counts from 0)?"
         ),
     )
-    try:
-        got["ts"] = naive_utc(got["ts"])
-        got["price_usd"] = pd.to_numeric(got["price_usd"])
-    except (TypeError, ValueError):
-        raise Wrong(
-            f"ts should be the trade's time and price_usd a number, got {example_row(got)}.", summary="wrong types."
-        ) from None
-    return got
+    return require_types(got, {"ts": "the trade's time"}, {"price_usd": "a number"})
 
 
 def _prices(both: pd.DataFrame) -> None:

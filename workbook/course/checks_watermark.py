@@ -16,7 +16,7 @@ import math
 import pandas as pd
 
 from .datasets import EXPECTED_DIR, expected_path, records
-from .feedback import CheckResult, Wrong, judged, passed
+from .feedback import CheckResult, Wrong, cell_value, judged, passed
 from .watermark_sim import lab_stream, pair_of, simulate
 
 MAX_LATE_FRACTION = 0.01  # the exercise: at most 1 % of the trades late
@@ -39,9 +39,7 @@ def fingerprint(trades) -> str:
 def defined_function(code: str):
     """What the cell's code defines as watermark_delay, run with what notebook 04's cells have imported (what it
     raises, raised)."""
-    namespace = {"simulate": simulate, "lab_stream": lab_stream, "pd": pd, "math": math}
-    exec(compile(code, "<watermark_delay>", "exec"), namespace)  # noqa: S102 (the student's own cell)
-    return namespace.get(EXERCISE)
+    return cell_value(code, EXERCISE, {"simulate": simulate, "lab_stream": lab_stream, "pd": pd, "math": math})
 
 
 def answer_function(answer):

@@ -352,6 +352,38 @@ def naive_utc(values) -> pd.Series:
     return ts.astype("datetime64[ms]")
 
 
+def cell_value(code: str, name: str, given: dict | None = None):
+    """What the cell's `code` assigns to `name` (a value, a function), run with the names `given`, as a notebook's
+    earlier cells would have defined them; what the code raises, raised."""
+    namespace = dict(given or {})
+    exec(compile(code, f"<{name}>", "exec"), namespace)  # noqa: S102 (the student's own cell)
+    return namespace.get(name)
+
+
+def require_types(got: pd.DataFrame, times: dict, numbers: dict | None = None) -> pd.DataFrame:
+    """`got` with its `times` columns as naive UTC times and its `numbers` columns as numbers (column -> what it
+    should be, as the verdict says it: "the trade's time"); Wrong naming the first column that is neither."""
+
+    def wrong(col: str, what: str) -> Wrong:
+        return Wrong(
+            f"{col} should be {what}, got values like {got[col].iloc[0]!r}.", example_row(got), summary="wrong types."
+        )
+
+    for col, what in times.items():
+        try:
+            got[col] = naive_utc(got[col])
+        except (TypeError, ValueError):
+            raise wrong(col, what) from None
+    for col, what in (numbers or {}).items():
+        if got[col].map(lambda v: isinstance(v, str)).any():  # text that looks like a number is still text
+            raise wrong(col, what)
+        try:
+            got[col] = pd.to_numeric(got[col])
+        except (TypeError, ValueError):
+            raise wrong(col, what) from None
+    return got
+
+
 def load_expected_csv(name: str, times: tuple = ()) -> pd.DataFrame:
     """The stored expected output `name`.csv of the active data (practice, or grading when graded), its `times`
     columns as naive datetime64[ms]."""

@@ -274,24 +274,23 @@ def grade_exercise(
     return Graded(name, "passed" if ok else "failed", points, full, summary, problems, notes)
 
 
-# Python answers whose check runs what the answer built in the worker's Flink session (the Table API answer): graded
-# in the main thread with the SQL answers, since a TableEnvironment is not for two threads (and Flink 2.0's planner
-# misses its metadata provider on another Py4J thread, FLINK-36298)
-IN_SESSION = {"candles_table_api"}
+# Python answers whose check runs or plans a query in the grader's Flink session (the Table API answer's Table, the
+# plan state_operator's name is judged against): graded in the main thread with the SQL answers, since a
+# TableEnvironment is not for two threads (and Flink 2.0's planner misses its metadata provider on another Py4J
+# thread, FLINK-36298, 'metadataHandlerProvider')
+IN_SESSION = {"candles_table_api", "state_operator"}
 
 
 def grade_all(found: dict, skeletons: dict, scheme: Scheme, unread: str, panel: PanelDb | None = None) -> list:
     """Every exercise, in the registry's order: the Python answers in their own processes (two threads wait for
-    them) while the SQL answers run one after the other in the session, with the Python answers of IN_SESSION
-    and sandbox.VALUE_ANSWERS (state_operator): their checks plan a query, and Flink 2.0's planner fails on a
-    thread that has never planned (FLINK-36298, 'metadataHandlerProvider')."""
+    them) while the SQL answers, and the Python answers of IN_SESSION, run one after the other in the session."""
     answers = {name: found.get(name) or submission.Answer(None, unread) for name in exercises.EXERCISES}
     graded = {}
     with ThreadPoolExecutor(max_workers=2) as pool:
         waiting = {
             name: pool.submit(grade_exercise, name, answers[name], skeletons[name], scheme, panel)
             for name in exercises.EXERCISES
-            if exercises.get(name).answer == "python" and name not in IN_SESSION and name not in sandbox.VALUE_ANSWERS
+            if exercises.get(name).answer == "python" and name not in IN_SESSION
         }
         for name in exercises.EXERCISES:
             if name not in waiting:

@@ -16,12 +16,12 @@ import json
 import re
 
 from .. import kafka
+from ..pipeline import results
 from ..pipeline.session import planned_again, short_message
 from .feedback import data_key, session
 
 SCRATCH = "upsert_sink_scratch"
 READER = "upsert_sink_reader"
-KINDS = {0: "+I", 1: "-U", 2: "+U", 3: "-D"}
 _CREATE = re.compile(r"CREATE\s+(?:TEMPORARY\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(`[^`]+`|[\w.]+)", re.IGNORECASE)
 _OPTION = "'{}'\\s*=\\s*'(?:[^']|'')*'"
 
@@ -98,6 +98,6 @@ def read_back(topic: str, columns: str, key: str | None = None, where: str = "",
     try:
         select = f"SELECT * FROM {READER}{f' WHERE {where}' if where else ''}"
         with planned_again(lambda: t_env.execute_sql(select)).collect() as rows:
-            return [(KINDS[row.get_row_kind().value], *row) for row in rows]
+            return [(results.KINDS[row.get_row_kind().value], *row) for row in rows]
     finally:
         t_env.execute_sql(f"DROP TEMPORARY TABLE IF EXISTS {READER}")

@@ -35,6 +35,7 @@ import urllib.request
 from pathlib import Path
 
 from ..config import host_port
+from .errors import one_line
 
 # Flink's JobStatus values of a job that has not ended: a second copy would run beside it.
 # (CANCELLING is left out: that job is on its way out.)
@@ -199,16 +200,6 @@ def savepoint_dir(address: str) -> str | None:
         if value:
             return value
     return None
-
-
-def one_line(text: str, limit: int = 400) -> str:
-    """Flink's error (a Java stack trace, maybe nested causes) as one line: its last 'Caused by' that says
-    something, without the exception classes' package names."""
-    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
-    causes = [line.split("Caused by: ", 1)[1] for line in lines if line.startswith("Caused by: ")]
-    message = (causes[-1] if causes else lines[0] if lines else "").strip()
-    message = re.sub(r"\b(?:[a-z_][\w]*\.)+([A-Z]\w*(?:Exception|Error))\b", r"\1", message)
-    return message[:limit]
 
 
 def stop_with_savepoint(

@@ -29,6 +29,13 @@ def flink_message(exc: BaseException) -> str:
     return f"{message}\n  {mismatch}" if mismatch else message
 
 
+def one_line(text, limit: int = 300) -> str:
+    """flink_message of `text` (a Java stack trace as Flink's REST API gives it, or an exception) on one line: the
+    first message and its root cause joined with ' / ', at most `limit` characters."""
+    parts = flink_message(text).split("\n")
+    return " / ".join(p.strip().removeprefix("caused by: ") for p in parts if p.strip())[:limit]
+
+
 _SINK = re.compile(r"Column types of query result and sink for '(?:[\w`]+\.)*`?(\w+)`?' do not match")
 _INCOMPATIBLE = re.compile(r"Incompatible types for sink column '(\w+)' at position (\d+)")
 

@@ -240,9 +240,9 @@ def latest_checkpoint(jobmanager: str, job_id: str, wait_s: float = 0) -> dict |
     trigger_timestamp), waiting up to `wait_s` seconds for one; None when it has none."""
     deadline = time.monotonic() + wait_s
     while True:
-        latest = (_call(cluster_jobs.checkpoints, jobmanager, job_id).get("latest") or {}).get("completed")
+        latest = _call(cluster_jobs.latest_checkpoint, jobmanager, job_id)
         if latest or time.monotonic() >= deadline:
-            return latest
+            return latest or None
         time.sleep(0.5)
 
 

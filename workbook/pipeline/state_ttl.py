@@ -16,11 +16,11 @@ import threading
 import time
 
 from .. import kafka
+from . import results
 from .flink_env import create_table_env
 
 FIRST, SECOND = ["a", "b", "a"], ["a"]
 QUERY = "SELECT pair, COUNT(*) AS n FROM ttl_events GROUP BY pair"
-KINDS = {0: "+I", 1: "-U", 2: "+U", 3: "-D"}
 
 
 def _ddl(bootstrap_servers: str, topic: str) -> str:
@@ -33,7 +33,7 @@ def _reader(result, rows: queue.Queue) -> None:
     try:
         with result.collect() as it:
             for row in it:
-                rows.put((KINDS[row.get_row_kind().value], row[0], row[1]))
+                rows.put((results.KINDS[row.get_row_kind().value], row[0], row[1]))
     except Exception as exc:  # noqa: BLE001 - the job was cancelled (the end of every run) or failed
         rows.put(exc)
 

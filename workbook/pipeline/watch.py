@@ -24,7 +24,7 @@ from .. import database
 from ..config import Config, is_loopback
 from ..kafka import KafkaUnavailable, check_broker
 from . import pyflink_internals
-from .errors import ProcessorError, flink_message
+from .errors import ProcessorError, one_line
 
 
 def check_kafka(bootstrap_servers: str, timeout_s: float = 5.0, metadata: bool = True) -> None:
@@ -242,8 +242,7 @@ class JobWatcher:
                 continue
             self._seen_exceptions.add(key)
             self.restarts += 1
-            parts = flink_message(entry.get("stacktrace") or entry.get("exceptionName") or "").split("\n")
-            cause = " / ".join(p.strip().removeprefix("caused by: ") for p in parts if p.strip())[:300]
+            cause = one_line(entry.get("stacktrace") or entry.get("exceptionName") or "")
             now = time.monotonic()
             if self._last_cause and self._last_cause[0] == cause and now - self._last_cause[1] < 60:
                 continue  # the same cause again (the job restarts every few seconds): once a minute
